@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { KREPRO_VERSION, isKreproError } from '../lib/index.js';
+import { type Command, type CommandIO, EXIT } from './io.js';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  package: { summary: 'pack _output/release-stage into deterministic release tarballs and checksums', load: async () => (await import('./package.js')).packageCommand },
+  'base-image': { summary: 'make a Debian base image locally with debootstrap (no registry needed)', load: async () => (await import('./base-image.js')).baseImageCommand },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return `krepro ${KREPRO_VERSION}: reproducible Kubernetes-style releases
+
+Usage: krepro <command> [options]     krepro <command> --help for a command's options
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+  .join('\n')}
+
+Exit status: 0 success, 1 differences found, 2 usage or environment error, 130 interrupted.
+`;
+}
+
+/** The one place that turns outcomes into exit codes and errors into messages. */
+export async function main(argv: string[], io: CommandIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.stdout.write(help());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === '--version' || name === 'version') {
+    io.stdout.write(`${KREPRO_VERSION}\n`);
+    return EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr.write(`krepro: unknown command ${JSON.stringify(name)}\n\n${help()}`);
+    return EXIT.usage;
+  }
+  try {
+    return await (await command.load())(rest, io);
+  } catch (err) {
+    if (io.signal.aborted) {
+      io.stderr.write(`\nkrepro ${name}: interrupted; nothing was left half-written\n`);
+      return EXIT.interrupted;
+    }
+    if (isKreproError(err)) {
+      io.stderr.write(`krepro ${name}: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`krepro ${name}: ${(err as Error).message}\nRun 'krepro ${name} --help' for usage.\n`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+}
+
+const invokedPath = process.argv[1] ? realpathSync(process.argv[1]) : '';
+if (import.meta.url === pathToFileURL(invokedPath).href) {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    // First Ctrl-C cancels cleanly (temp files removed); a second one exits at once.
+    if (++interrupts > 1) process.exit(EXIT.interrupted);
+    controller.abort(new Error('interrupted'));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  main(process.argv.slice(2), { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, signal: controller.signal }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`krepro: internal error: ${(err as Error).stack ?? String(err)}\nPlease report this with the command you ran.\n`);
+      process.exitCode = 70;
+    },
+  );
+}

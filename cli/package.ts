@@ -1,0 +1,92 @@
+import { parseArgs } from 'node:util';
+import * as path from 'node:path';
+import { commitTime, hexDigest, packageRelease, parseMtimeOption, resolveSourceDateEpoch } from '../lib/index.js';
+import { type CommandIO, EXIT } from './io.js';
+import { packageProgress } from './progress.js';
+
+export const PACKAGE_HELP = `Usage: krepro package [options]
+
+Packs a staged release (_output/release-stage) into deterministic tarballs in _output/release-tars:
+kubernetes.tar.gz, kubernetes-{client,server,node,test}-<os>-<arch>.tar.gz for each staged platform,
+kubernetes-manifests.tar.gz and kubernetes-src.tar.gz (from the git tree) when present, SHA256SUMS,
+SHA512SUMS, per-file .sha256/.sha512 and krepro-manifest.json. The same stage gives the same bytes on any
+machine and Node runtime. The output directory is replaced only when everything was written.
+
+Options:
+  --stage DIR        staged release (default: _output/release-stage)
+  --out DIR          output directory (default: _output/release-tars)
+  --source DIR       git checkout for kubernetes-src.tar.gz (default: the current directory, if it is a
+                     git checkout; --no-source to skip)
+  --no-source        write no kubernetes-src.tar.gz
+  --level N          gzip level 1-9 (default: 6)
+  --mtime T          member mtime: seconds since 1970 or an ISO 8601 date with zone. Default:
+                     $SOURCE_DATE_EPOCH, else the commit time of HEAD in --source
+  --clamp-mtime      keep members' own mtimes when older than the mtime above
+  --allow-external-symlinks
+                     keep symlinks that point outside their tarball's tree (refused by default)
+  --encoder E        auto (default) | native | pako: who computes the pinned deflate bytes. auto uses
+                     node:zlib only where a start-up probe shows it gives the pinned bytes, else pako
+  --json             print the result (files, sizes, SRI integrity) as JSON on stdout
+  -h, --help         show this help
+
+Exit status: 0 written, 2 usage or environment error (the message names the file or value), 130 interrupted.
+`;
+
+export async function packageCommand(argv: string[], io: CommandIO): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      stage: { type: 'string' },
+      out: { type: 'string' },
+      source: { type: 'string' },
+      'no-source': { type: 'boolean' },
+      level: { type: 'string' },
+      mtime: { type: 'string' },
+      'clamp-mtime': { type: 'boolean' },
+      'allow-external-symlinks': { type: 'boolean' },
+      encoder: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(PACKAGE_HELP);
+    return EXIT.ok;
+  }
+  const level = values.level === undefined ? 6 : Number(values.level);
+  const encoder = values.encoder ?? 'auto';
+  if (encoder !== 'auto' && encoder !== 'native' && encoder !== 'pako') {
+    io.stderr.write(`krepro package: --encoder must be auto, native or pako, got ${JSON.stringify(encoder)}\n`);
+    return EXIT.usage;
+  }
+  const sourceRoot = values['no-source'] ? undefined : path.resolve(io.cwd, values.source ?? '.');
+  const sde = await resolveSourceDateEpoch({
+    ...(values.mtime !== undefined ? { explicit: parseMtimeOption(values.mtime) } : {}),
+    ...(io.env.SOURCE_DATE_EPOCH !== undefined ? { environment: io.env.SOURCE_DATE_EPOCH } : {}),
+    ...(sourceRoot !== undefined ? { repoDir: sourceRoot } : {}),
+  });
+  const result = await packageRelease({
+    stage: path.resolve(io.cwd, values.stage ?? '_output/release-stage'),
+    out: path.resolve(io.cwd, values.out ?? '_output/release-tars'),
+    sourceDateEpoch: sde.seconds,
+    ...(sourceRoot !== undefined && (values.source !== undefined || (await isGitCheckout(sourceRoot))) ? { sourceRoot } : {}),
+    level,
+    encoder,
+    clampMtime: values['clamp-mtime'] ?? false,
+    allowExternalSymlinks: values['allow-external-symlinks'] ?? false,
+    signal: io.signal,
+    onProgress: packageProgress(io.stderr),
+  });
+  if (values.json) {
+    io.stdout.write(`${JSON.stringify({ out: result.out, sourceDateEpoch: { ...sde }, manifest: result.manifest, files: result.files }, null, 2)}\n`);
+  } else {
+    for (const t of result.tarballs) io.stdout.write(`${hexDigest(t.integrity, 'sha256')}  ${path.relative(io.cwd, t.path) || t.path}\n`);
+    io.stderr.write(`wrote ${result.files.length} files to ${result.out} (SOURCE_DATE_EPOCH=${sde.seconds} from ${sde.origin})\n`);
+  }
+  return EXIT.ok;
+}
+
+async function isGitCheckout(dir: string): Promise<boolean> {
+  return (await commitTime(dir)) !== undefined;
+}

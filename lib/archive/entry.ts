@@ -1,0 +1,39 @@
+/**
+ * One archive member as planned: only what may vary per member. Archive-wide constants (mtime, owner) live in
+ * ArchivePolicy, so a determinism bug shows up as a field that should not be here.
+ */
+export type Entry = { path: string; /** the source's own mtime (s), used only with ArchivePolicy.clamp */ mtime: number } & (
+  | { type: 'directory' }
+  | { type: 'file'; mode: 0o755 | 0o644; size: number; source: FileSource }
+  | { type: 'symlink'; target: string }
+  | { type: 'hardlink'; target: string; mode: 0o755 | 0o644 }
+);
+
+/** Where a file's bytes come from, with what was seen when planning, so a change while packing is caught. */
+export interface FileSource {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+export interface ArchivePolicy {
+  /** Every member's mtime, in seconds since the epoch (SOURCE_DATE_EPOCH). */
+  mtime: number;
+  /** With clamp, members keep their own mtime when it is older than `mtime` (GNU tar --clamp-mtime). */
+  clamp?: boolean;
+}
+
+/** Archive member paths are compared as UTF-8 bytes, as `LC_ALL=C sort` does; never by locale or UTF-16 units. */
+export function compareArchivePaths(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** Directories end in "/" so readers (and the sort order) see them as GNU tar writes them. */
+export function memberName(entry: Entry): string {
+  return entry.type === 'directory' ? `${entry.path}/` : entry.path;
+}
+
+export function normalizedMode(statMode: number): 0o755 | 0o644 {
+  return statMode & 0o111 ? 0o755 : 0o644;
+}

@@ -1,0 +1,42 @@
+// krepro's public API. Re-exports only: each concept lives in its own folder.
+export { KreproError, isKreproError, type ErrorCode } from './errors.js';
+export { KREPRO_VERSION } from './version.js';
+
+export { type ArchivePolicy, type Entry, type FileSource, compareArchivePaths } from './archive/entry.js';
+export { planDirectory, planFiles, type PlanOptions } from './archive/plan.js';
+export { tarHeader } from './archive/header.js';
+export {
+  BLOCK_SIZE,
+  type EncoderChoice,
+  type GzipSpec,
+  PinnedGzip,
+  encoderIdentity,
+  gzipHeader,
+  nativeMatchesPinned,
+} from './archive/gzip.js';
+export { tarStream, writeTarball, writeSmallFile, type PackOptions, type WrittenFile } from './archive/pack.js';
+
+export { HashStream, hexDigest, type Integrity } from './integrity/hash-stream.js';
+export { digestFile, sumsFile, sumsFileName, type ChecksumAlgorithm } from './integrity/checksums.js';
+
+export { planReleaseTarballs, type TarballJob, SRC_TARBALL, MANIFESTS_TARBALL } from './layout/release-layout.js';
+export {
+  packageRelease,
+  releaseManifest,
+  MANIFEST_NAME,
+  MANIFEST_SCHEMA,
+  type PackageReleaseOptions,
+  type PackageProgress,
+  type PackageResult,
+  type ReleaseArtifact,
+  type ReleaseManifest,
+} from './layout/package-release.js';
+
+export {
+  commitTime,
+  parseMtimeOption,
+  parseSourceDateEpoch,
+  resolveSourceDateEpoch,
+  type SourceDateEpoch,
+} from './source/source-date-epoch.js';
+export { sourceFiles } from './source/src-files.js';

@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import ssri from 'ssri';
+
+export type Integrity = ssri.Integrity;
+
+/** The digests krepro records for every artifact: sha256 (what `sha256sum` and SLSA use) and sha512. */
+export const ALGORITHMS = ['sha256', 'sha512'] as const;
+
+/**
+ * Passes bytes through while hashing them, so an artifact is hashed on its way to disk, never read back.
+ * After 'finish', `result()` gives the size and an ssri Integrity.
+ */
+export class HashStream extends Transform {
+  private readonly sha256 = createHash('sha256');
+  private readonly sha512 = createHash('sha512');
+  private size = 0;
+  private integrity?: Integrity;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.sha256.update(chunk);
+    this.sha512.update(chunk);
+    this.size += chunk.length;
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.integrity = integrityFromDigests(this.sha256.digest('base64'), this.sha512.digest('base64'));
+    callback();
+  }
+
+  result(): { size: number; integrity: Integrity } {
+    if (!this.integrity) throw new Error('HashStream.result() called before the stream finished');
+    return { size: this.size, integrity: this.integrity };
+  }
+}
+
+function integrityFromDigests(sha256: string, sha512: string): Integrity {
+  return ssri.parse(`sha256-${sha256} sha512-${sha512}`, { single: false }) as Integrity;
+}
+
+/** Lowercase hex as `sha256sum`/`sha512sum` print it. */
+export function hexDigest(integrity: Integrity, algorithm: (typeof ALGORITHMS)[number]): string {
+  const hash = (integrity as unknown as Record<string, ssri.Hash[] | undefined>)[algorithm]?.[0];
+  if (!hash) throw new Error(`integrity ${integrity.toString()} has no ${algorithm}`);
+  return hash.hexDigest();
+}

@@ -1,0 +1,179 @@
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { KreproError } from '../errors.js';
+import type { Entry } from '../archive/entry.js';
+import { type EncoderChoice, encoderIdentity, validateLevel } from '../archive/gzip.js';
+import { planDirectory, planFiles } from '../archive/plan.js';
+import { writeSmallFile, writeTarball } from '../archive/pack.js';
+import { ALGORITHMS, digestFile, sumsFile, sumsFileName } from '../integrity/checksums.js';
+import type { Integrity } from '../integrity/hash-stream.js';
+import { sourceFiles } from '../source/src-files.js';
+import { KREPRO_VERSION } from '../version.js';
+import { planReleaseTarballs, SRC_TARBALL, type TarballJob } from './release-layout.js';
+
+export interface PackageReleaseOptions {
+  /** `_output/release-stage` */
+  stage: string;
+  /** `_output/release-tars`; replaced as a whole once every file is written */
+  out: string;
+  sourceDateEpoch: number;
+  /** Git checkout whose tree becomes kubernetes-src.tar.gz; omitted → no source tarball. */
+  sourceRoot?: string;
+  level?: number;
+  encoder?: EncoderChoice;
+  clampMtime?: boolean;
+  allowExternalSymlinks?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (event: PackageProgress) => void;
+}
+
+export type PackageProgress =
+  | { type: 'plan'; tarballs: number; bytes: number }
+  | { type: 'tarball'; name: string; bytes: number }
+  | { type: 'bytes'; bytes: number }
+  | { type: 'done'; name: string; size: number };
+
+export interface ReleaseArtifact {
+  name: string;
+  path: string;
+  size: number;
+  integrity: Integrity;
+  kind: TarballJob['kind'] | 'src' | 'checksums' | 'manifest';
+  platform?: string;
+}
+
+export const MANIFEST_NAME = 'krepro-manifest.json';
+export const MANIFEST_SCHEMA = 'https://krepro.dev/schemas/release-manifest/v1';
+
+export interface ReleaseManifest {
+  schema: typeof MANIFEST_SCHEMA;
+  kreproVersion: string;
+  sourceDateEpoch: number;
+  encoder: ReturnType<typeof encoderIdentity>;
+  files: { name: string; size: number; integrity: string }[];
+}
+
+export interface PackageResult {
+  out: string;
+  /** The tarballs, in the order written. */
+  tarballs: ReleaseArtifact[];
+  manifest: ReleaseManifest;
+  /** Every file written into `out`, tarballs and checksum files. */
+  files: string[];
+}
+
+interface PlannedTarball {
+  name: string;
+  kind: ReleaseArtifact['kind'];
+  platform?: string;
+  entries: Entry[];
+}
+
+/** Plans every tarball before anything is written, so a bad stage fails without touching `out`. */
+async function planAll(opts: PackageReleaseOptions): Promise<PlannedTarball[]> {
+  const planOpts = { prefix: 'kubernetes', allowExternalSymlinks: opts.allowExternalSymlinks ?? false };
+  const planned: PlannedTarball[] = [];
+  if (opts.sourceRoot !== undefined) {
+    planned.push({ name: SRC_TARBALL, kind: 'src', entries: await planFiles(opts.sourceRoot, await sourceFiles(opts.sourceRoot), planOpts) });
+  }
+  for (const job of await planReleaseTarballs(opts.stage)) {
+    const entries = await planDirectory(path.join(job.stagedDir, 'kubernetes'), planOpts);
+    planned.push({ name: job.name, kind: job.kind, ...(job.platform ? { platform: job.platform } : {}), entries });
+  }
+  if (planned.length === 0) {
+    throw new KreproError('E_STAGE', `nothing to package: ${opts.stage} has no client/, server/, node/, test/, full/ or manifests/ tree and no source tree was given`, { path: opts.stage });
+  }
+  return planned;
+}
+
+function stagedBytes(entries: Entry[]): number {
+  return entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
+}
+
+/**
+ * Writes the release tarballs, SHA256SUMS/SHA512SUMS, per-file .sha256/.sha512 and the manifest into a fresh
+ * directory beside `out`, then swaps it into place: an interrupted or failed run leaves `out` as it was.
+ */
+export async function packageRelease(opts: PackageReleaseOptions): Promise<PackageResult> {
+  const level = validateLevel(opts.level ?? 6);
+  const policy = { mtime: opts.sourceDateEpoch, clamp: opts.clampMtime ?? false };
+  const planned = await planAll(opts);
+  const progress = opts.onProgress ?? (() => {});
+  progress({ type: 'plan', tarballs: planned.length, bytes: planned.reduce((s, p) => s + stagedBytes(p.entries), 0) });
+
+  const out = path.resolve(opts.out);
+  await mkdir(path.dirname(out), { recursive: true });
+  const work = `${out}.partial-${randomBytes(6).toString('hex')}`;
+  await mkdir(work);
+  try {
+    const tarballs: ReleaseArtifact[] = [];
+    for (const p of planned) {
+      opts.signal?.throwIfAborted();
+      progress({ type: 'tarball', name: p.name, bytes: stagedBytes(p.entries) });
+      const written = await writeTarball(p.entries, policy, path.join(work, p.name), {
+        gzip: { level },
+        ...(opts.encoder ? { encoder: opts.encoder } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onBytes: (bytes) => progress({ type: 'bytes', bytes }),
+      });
+      progress({ type: 'done', name: p.name, size: written.size });
+      tarballs.push({ name: p.name, path: path.join(out, p.name), size: written.size, integrity: written.integrity, kind: p.kind, ...(p.platform ? { platform: p.platform } : {}) });
+    }
+    const files = [...tarballs.map((t) => t.name), ...(await writeChecksums(work, tarballs))];
+    const manifest = releaseManifest(tarballs, opts.sourceDateEpoch, level);
+    await writeSmallFile(path.join(work, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
+    files.push(MANIFEST_NAME);
+    opts.signal?.throwIfAborted();
+    await swapInto(work, out);
+    return { out, tarballs, manifest, files: files.sort() };
+  } catch (err) {
+    await rm(work, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function writeChecksums(dir: string, tarballs: ReleaseArtifact[]): Promise<string[]> {
+  const names: string[] = [];
+  for (const algorithm of ALGORITHMS) {
+    const name = sumsFileName(algorithm);
+    await writeSmallFile(path.join(dir, name), sumsFile(tarballs, algorithm));
+    names.push(name);
+    for (const t of tarballs) {
+      await writeSmallFile(path.join(dir, `${t.name}.${algorithm}`), digestFile(t.integrity, algorithm));
+      names.push(`${t.name}.${algorithm}`);
+    }
+  }
+  return names;
+}
+
+export function releaseManifest(tarballs: ReleaseArtifact[], sourceDateEpoch: number, level: number): ReleaseManifest {
+  return {
+    schema: MANIFEST_SCHEMA,
+    kreproVersion: KREPRO_VERSION,
+    sourceDateEpoch,
+    encoder: encoderIdentity({ level }),
+    files: [...tarballs]
+      .sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
+      .map((t) => ({ name: t.name, size: t.size, integrity: t.integrity.toString() })),
+  };
+}
+
+/** Replaces `out` with `work` by two renames; the old directory is removed only after the new one is in place. */
+async function swapInto(work: string, out: string): Promise<void> {
+  const existing = await stat(out).catch(() => undefined);
+  if (existing && !existing.isDirectory()) throw new KreproError('E_IO', `${out} exists and is not a directory`, { path: out });
+  if (!existing) {
+    await rename(work, out);
+    return;
+  }
+  const old = `${out}.old-${randomBytes(6).toString('hex')}`;
+  await rename(out, old);
+  try {
+    await rename(work, out);
+  } catch (err) {
+    await rename(old, out);
+    throw err;
+  }
+  await rm(old, { recursive: true, force: true });
+}
