@@ -81,10 +81,16 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
   if (values.json) {
     io.stdout.write(`${JSON.stringify({ out: result.out, sourceDateEpoch: { ...sde }, manifest: result.manifest, files: result.files }, null, 2)}\n`);
   } else {
-    for (const t of result.tarballs) io.stdout.write(`${hexDigest(t.integrity, 'sha256')}  ${path.relative(io.cwd, t.path) || t.path}\n`);
+    for (const t of result.tarballs) io.stdout.write(`${hexDigest(t.integrity, 'sha256')}  ${displayPath(io.cwd, t.path)}\n`);
     io.stderr.write(`wrote ${result.files.length} files to ${result.out} (SOURCE_DATE_EPOCH=${sde.seconds} from ${sde.origin})\n`);
   }
   return EXIT.ok;
+}
+
+/** Relative when under the working directory (short, copy-pasteable), absolute otherwise. */
+function displayPath(cwd: string, p: string): string {
+  const rel = path.relative(cwd, p);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
 }
 
 async function isGitCheckout(dir: string): Promise<boolean> {

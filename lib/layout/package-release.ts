@@ -2,7 +2,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { KreproError } from '../errors.js';
-import type { Entry } from '../archive/entry.js';
+import { compareArchivePaths, type Entry } from '../archive/entry.js';
 import { type EncoderChoice, encoderIdentity, validateLevel } from '../archive/gzip.js';
 import { planDirectory, planFiles } from '../archive/plan.js';
 import { writeSmallFile, writeTarball } from '../archive/pack.js';
@@ -10,7 +10,7 @@ import { ALGORITHMS, digestFile, sumsFile, sumsFileName } from '../integrity/che
 import type { Integrity } from '../integrity/hash-stream.js';
 import { sourceFiles } from '../source/src-files.js';
 import { KREPRO_VERSION } from '../version.js';
-import { planReleaseTarballs, SRC_TARBALL, type TarballJob } from './release-layout.js';
+import { MANIFESTS_TARBALL, planReleaseTarballs, SRC_TARBALL, type TarballJob } from './release-layout.js';
 
 export interface PackageReleaseOptions {
   /** `_output/release-stage` */
@@ -70,6 +70,23 @@ interface PlannedTarball {
   entries: Entry[];
 }
 
+/** Inner tarballs nested into outer ones when the stage does not hold them already (build/lib/release.sh). */
+const NESTED: { into: ReleaseArtifact['kind'][]; inner: string; member: string }[] = [
+  { into: ['server', 'node'], inner: SRC_TARBALL, member: `kubernetes/${SRC_TARBALL}` },
+  { into: ['final'], inner: MANIFESTS_TARBALL, member: `kubernetes/server/${MANIFESTS_TARBALL}` },
+];
+
+/** Adds `file` as `member` (and any missing parent directories), keeping byte order. */
+async function withMember(entries: Entry[], member: string, file: string): Promise<Entry[]> {
+  if (entries.some((e) => e.path === member)) return entries; // staged already: the stage wins
+  const st = await stat(file);
+  const added: Entry[] = [{ type: 'file', path: member, mode: 0o644, mtime: Math.floor(st.mtimeMs / 1000), size: st.size, source: { path: file, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } }];
+  for (let dir = path.posix.dirname(member); dir !== '.' && !entries.some((e) => e.path === dir); dir = path.posix.dirname(dir)) {
+    added.push({ type: 'directory', path: dir, mtime: added[0]!.mtime });
+  }
+  return [...entries, ...added].sort((a, b) => compareArchivePaths(a.path, b.path));
+}
+
 /** Plans every tarball before anything is written, so a bad stage fails without touching `out`. */
 async function planAll(opts: PackageReleaseOptions): Promise<PlannedTarball[]> {
   const planOpts = { prefix: 'kubernetes', allowExternalSymlinks: opts.allowExternalSymlinks ?? false };
@@ -111,7 +128,11 @@ export async function packageRelease(opts: PackageReleaseOptions): Promise<Packa
     for (const p of planned) {
       opts.signal?.throwIfAborted();
       progress({ type: 'tarball', name: p.name, bytes: stagedBytes(p.entries) });
-      const written = await writeTarball(p.entries, policy, path.join(work, p.name), {
+      let entries = p.entries;
+      for (const n of NESTED) {
+        if (n.into.includes(p.kind) && tarballs.some((t) => t.name === n.inner)) entries = await withMember(entries, n.member, path.join(work, n.inner));
+      }
+      const written = await writeTarball(entries, policy, path.join(work, p.name), {
         gzip: { level },
         ...(opts.encoder ? { encoder: opts.encoder } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
