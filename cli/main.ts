@@ -6,6 +6,7 @@ import { type Command, type CommandIO, EXIT } from './io.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   package: { summary: 'pack _output/release-stage into deterministic release tarballs and checksums', load: async () => (await import('./package.js')).packageCommand },
+  stage: { summary: 'build _output/release-stage from _output/dockerized/bin/<os>/<arch> and the source tree', load: async () => (await import('./stage.js')).stageCommand },
   'base-image': { summary: 'make a Debian base image locally with debootstrap (no registry needed)', load: async () => (await import('./base-image.js')).baseImageCommand },
 };
 

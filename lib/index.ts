@@ -40,3 +40,9 @@ export {
   type SourceDateEpoch,
 } from './source/source-date-epoch.js';
 export { sourceFiles } from './source/src-files.js';
+export { buildStage, DEFAULT_STAGE_TARGETS, type BuildStageOptions, type StageResult, type StagedPlatform, type StageTargets } from './layout/stage.js';
+export { swapInto } from './layout/swap-dir.js';
+export { gitVersion, semverFromDescribe } from './source/version.js';
+
+export { connectEngine, openEngine, pingEngine, resolveEngine } from './engine/connect.js';
+export { makeBaseImage } from './engine/base-image.js';

@@ -46,6 +46,10 @@ async function feedTar(pack: tar.Pack, entries: Entry[], policy: ArchivePolicy, 
     const done = new Promise<void>((resolve, reject) => {
       sink = pack.entry(header, (err) => (err ? reject(err) : resolve())) as Sink;
     });
+    // A failure reaches the caller once, through this function's throw and pack.destroy(); without these
+    // listeners streamx would also raise it as an unhandled 'error' event and rejection.
+    sink.on('error', () => {});
+    done.catch(() => {});
     await copyFile(entry.source, sink, onBytes);
     sink.end();
     await done;

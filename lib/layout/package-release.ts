@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { KreproError } from '../errors.js';
@@ -11,6 +11,7 @@ import type { Integrity } from '../integrity/hash-stream.js';
 import { sourceFiles } from '../source/src-files.js';
 import { KREPRO_VERSION } from '../version.js';
 import { MANIFESTS_TARBALL, planReleaseTarballs, SRC_TARBALL, type TarballJob } from './release-layout.js';
+import { swapInto } from './swap-dir.js';
 
 export interface PackageReleaseOptions {
   /** `_output/release-stage` */
@@ -178,23 +179,4 @@ export function releaseManifest(tarballs: ReleaseArtifact[], sourceDateEpoch: nu
       .sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
       .map((t) => ({ name: t.name, size: t.size, integrity: t.integrity.toString() })),
   };
-}
-
-/** Replaces `out` with `work` by two renames; the old directory is removed only after the new one is in place. */
-async function swapInto(work: string, out: string): Promise<void> {
-  const existing = await stat(out).catch(() => undefined);
-  if (existing && !existing.isDirectory()) throw new KreproError('E_IO', `${out} exists and is not a directory`, { path: out });
-  if (!existing) {
-    await rename(work, out);
-    return;
-  }
-  const old = `${out}.old-${randomBytes(6).toString('hex')}`;
-  await rename(out, old);
-  try {
-    await rename(work, out);
-  } catch (err) {
-    await rename(old, out);
-    throw err;
-  }
-  await rm(old, { recursive: true, force: true });
 }

