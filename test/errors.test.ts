@@ -195,4 +195,22 @@ test('a file rewritten in place during packing (same size, new mtime) is caught 
   assert.equal(readdirSync(dir), ['stage']);
 });
 
+test('an abort while packing rejects, removes the partial directory and keeps the old release-tars', async () => {
+  const { dir, stage, out, snapshot } = existingRelease();
+  const before = snapshot();
+  const controller = new AbortController();
+  const err = await packageRelease({
+    stage,
+    out,
+    sourceDateEpoch: 1,
+    signal: controller.signal,
+    onProgress: (e) => {
+      if (e.type === 'bytes') controller.abort(new Error('user pressed Ctrl-C'));
+    },
+  }).catch((e: unknown) => e);
+  assert.instance(err, Error);
+  assert.is(snapshot(), before);
+  assert.equal(readdirSync(dir).sort(), ['release-tars', 'stage']);
+});
+
 test.run();

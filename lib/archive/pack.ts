@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -72,7 +71,7 @@ async function copyFile(source: FileSource, sink: Sink, onBytes?: (n: number) =>
       copied += chunk.length;
       if (copied > source.size) break;
       onBytes?.(chunk.length);
-      if (!sink.write(chunk)) await once(sink as unknown as NodeJS.EventEmitter, 'drain');
+      if (!sink.write(chunk)) await drainOrClose(sink, source.path);
     }
     if (copied !== source.size) {
       throw new KreproError('E_FILE_CHANGED', `${source.path} changed while it was archived: planned ${source.size} bytes, read ${copied > source.size ? 'more' : copied}`, { path: source.path });
@@ -81,6 +80,21 @@ async function copyFile(source: FileSource, sink: Sink, onBytes?: (n: number) =>
   } finally {
     await handle.close();
   }
+}
+
+/** Waits for room in the tar stream; if the consumer went away (abort, write error) stops reading instead of hanging. */
+async function drainOrClose(sink: Sink, file: string): Promise<void> {
+  const emitter = sink as unknown as NodeJS.EventEmitter;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      emitter.off('drain', done);
+      emitter.off('close', done);
+      resolve();
+    };
+    emitter.on('drain', done);
+    emitter.on('close', done);
+  });
+  if (sink.destroyed) throw new KreproError('E_IO', `stopped reading ${file}: the archive stream was closed`, { path: file });
 }
 
 function assertUnchanged(source: FileSource, now: { size: number; mtimeMs: number; ino: number }, when: string): void {
