@@ -6,6 +6,11 @@ import { type Command, type CommandIO, EXIT } from './io.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   package: { summary: 'pack _output/release-stage into deterministic release tarballs and checksums', load: async () => (await import('./package.js')).packageCommand },
+  run: { summary: 'run a command (e.g. make cross) in a build container over the synced sources; copy output back', load: async () => (await import('./run.js')).runCommand },
+  shell: { summary: 'interactive shell in a build container with a snapshot of the sources', load: async () => (await import('./shell.js')).shellCommand },
+  'copy-output': { summary: 'copy _output/dockerized/bin back from the data volume (changed files only)', load: async () => (await import('./copy-output.js')).copyOutputCommand },
+  release: { summary: 'make cross, tests, copy output, stage and package, in containers (--quick skips tests)', load: async () => (await import('./release.js')).releaseCommand },
+  clean: { summary: "remove _output/ and this checkout's build images, containers and volumes", load: async () => (await import('./clean.js')).cleanCommand },
   stage: { summary: 'build _output/release-stage from _output/dockerized/bin/<os>/<arch> and the source tree', load: async () => (await import('./stage.js')).stageCommand },
   'base-image': { summary: 'make a Debian base image locally with debootstrap (no registry needed)', load: async () => (await import('./base-image.js')).baseImageCommand },
 };
@@ -50,7 +55,8 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     }
     if (isKreproError(err)) {
       io.stderr.write(`krepro ${name}: ${err.message}\n`);
-      return EXIT.usage;
+      // A failed build passes the build's own exit code through; everything else is an environment error.
+      return err.code === 'E_BUILD_FAILED' ? (err.exitCode ?? 1) : EXIT.usage;
     }
     if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr.write(`krepro ${name}: ${(err as Error).message}\nRun 'krepro ${name} --help' for usage.\n`);

@@ -9,17 +9,23 @@ export type ErrorCode =
   | 'E_STAGE'
   | 'E_GIT'
   | 'E_IO'
-  | 'E_BASE_IMAGE';
+  | 'E_BASE_IMAGE'
+  | 'E_BUILD_IMAGE'
+  | 'E_LOCKED'
+  | 'E_BUILD_FAILED';
 
 export class KreproError extends Error {
   readonly code: ErrorCode;
   readonly path?: string;
+  /** exit code of the failed build command, for E_BUILD_FAILED */
+  readonly exitCode?: number;
 
-  constructor(code: ErrorCode, message: string, opts: { path?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, opts: { path?: string; cause?: unknown; exitCode?: number } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'KreproError';
     this.code = code;
     if (opts.path !== undefined) this.path = opts.path;
+    if (opts.exitCode !== undefined) this.exitCode = opts.exitCode;
   }
 }
 

@@ -40,7 +40,9 @@ test('progress is drawn on a terminal with throughput, and nothing is written wh
 test('--json prints the manifest and file list on stdout only; piped stderr carries one summary line', () => {
   const dir = tempDir();
   const stage = materializeStage(path.join(dir, 'stage'));
-  const r = spawnSync(process.execPath, [CLI, 'package', '--stage', stage, '--out', path.join(dir, 'out'), '--no-source', '--json', '--mtime', String(GOLDEN.sourceDateEpoch)], { encoding: 'utf8' });
+  // Without the colour variables the test runner sets, which make Node itself warn on stderr.
+  const { NO_COLOR: _n, FORCE_COLOR: _f, ...env } = process.env;
+  const r = spawnSync(process.execPath, [CLI, 'package', '--stage', stage, '--out', path.join(dir, 'out'), '--no-source', '--json', '--mtime', String(GOLDEN.sourceDateEpoch)], { encoding: 'utf8', env });
   assert.is(r.status, 0, r.stderr);
   const json = JSON.parse(r.stdout);
   assert.is(json.sourceDateEpoch.seconds, GOLDEN.sourceDateEpoch);

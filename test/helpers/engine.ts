@@ -1,8 +1,8 @@
-import { PassThrough, type Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
+import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { makeBaseImage } from '../../lib/engine/base-image.js';
 import { connectResolved, pingEngine, resolveEngine } from '../../lib/engine/connect.js';
+import { runContainer } from '../../lib/engine/container.js';
 
 export const NODE_TEST_IMAGE = 'krepro-test-node:trixie';
 
@@ -49,49 +49,20 @@ export interface RunSpec {
   network?: string;
 }
 
-/** Runs a command to completion and returns its exit code and output; the container is always removed. */
+/** Runs a command to completion and returns its exit code and output, through lib/engine's runContainer. */
 export async function runInContainer(docker: Docker, spec: RunSpec): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const body = {
-    Image: spec.image,
-    Cmd: spec.cmd,
-    Env: spec.env ?? [],
-    ...(spec.user === undefined ? {} : { User: spec.user }),
-    ...(spec.workingDir === undefined ? {} : { WorkingDir: spec.workingDir }),
-    Tty: false,
-    AttachStdin: false,
-    AttachStdout: true,
-    AttachStderr: true,
-    Labels: { 'io.krepro.test': '1' },
-    // No AutoRemove: it races with wait() (dockerode#582); the finally block removes the container instead.
-    HostConfig: { Binds: spec.binds, NetworkMode: spec.network ?? 'none' },
+  const collect = () => {
+    const chunks: Buffer[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
   };
-  // _query/_body: otherwise docker-modem also copies every option (Env included) into the URL query string.
-  const container = await docker.createContainer({ _query: {}, _body: body } as unknown as Docker.ContainerCreateOptions);
-  try {
-    const attached = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Readable;
-    const out = new PassThrough();
-    const err = new PassThrough();
-    const outChunks: Buffer[] = [];
-    const errChunks: Buffer[] = [];
-    out.on('data', (c: Buffer) => outChunks.push(c));
-    err.on('data', (c: Buffer) => errChunks.push(c));
-    docker.modem.demuxStream(attached, out, err);
-    // demuxStream never ends its outputs; end them when the attach stream does (all 'data' has been handled by then).
-    const ended = finished(attached).finally(() => {
-      out.end();
-      err.end();
-    });
-    await container.start();
-    const result = (await container.wait()) as { StatusCode: number; Error?: { Message?: string } | null };
-    await ended;
-    await Promise.all([finished(out), finished(err)]);
-    if (result.Error?.Message) throw new Error(`container wait failed: ${result.Error.Message}`);
-    return {
-      exitCode: result.StatusCode,
-      stdout: Buffer.concat(outChunks).toString('utf8'),
-      stderr: Buffer.concat(errChunks).toString('utf8'),
-    };
-  } finally {
-    await container.remove({ force: true }).catch(() => {});
-  }
+  const out = collect();
+  const err = collect();
+  const exitCode = await runContainer(
+    docker,
+    { ...spec, network: spec.network ?? 'none', labels: { 'io.krepro.test': '1' } },
+    { stdout: out.stream, stderr: err.stream },
+  );
+  return { exitCode, stdout: out.text(), stderr: err.text() };
 }

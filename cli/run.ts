@@ -1,0 +1,41 @@
+import { type CommandIO, EXIT } from './io.js';
+import { parseArgs } from 'node:util';
+import { BUILD_OPTIONS, BUILD_OPTIONS_HELP, openSession } from './build-options.js';
+
+export const RUN_HELP = `Usage: krepro run [options] -- COMMAND [ARGS...]
+
+Runs COMMAND (e.g. 'make cross') in a fresh build container over this checkout's persistent data volume:
+syncs the sources into the volume first (only new or changed files are sent; deletions propagate;
+_output/ and git-ignored files are skipped), streams the output live, then copies _output/dockerized/bin
+back (only changed files) when COMMAND succeeded. Exits with COMMAND's exit code. Ctrl-C stops and removes the container; the
+data volume (sources, Go caches) survives.
+
+Options:
+  --no-copy-output     do not copy output back (also KUBE_RUN_COPY_OUTPUT=n)
+${BUILD_OPTIONS_HELP}`;
+
+export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...BUILD_OPTIONS, 'no-copy-output': { type: 'boolean' } } });
+  if (values.help) {
+    io.stdout.write(RUN_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length === 0) {
+    io.stderr.write(`krepro run: no command given; for example: krepro run -- make cross\n`);
+    return EXIT.usage;
+  }
+  const copyBack = !values['no-copy-output'] && !/^[nN]/.test(io.env.KUBE_RUN_COPY_OUTPUT ?? 'y');
+  const { session } = await openSession(`run ${positionals.join(' ')}`, values, io);
+  try {
+    const sync = await session.sync();
+    io.stderr.write(`synced sources: ${sync.sent} sent (${sync.sentBytes} bytes), ${sync.deleted} deleted, ${sync.unchanged} unchanged\n`);
+    const code = await session.run(positionals, { stdout: io.stdout as never, stderr: io.stderr as never });
+    if (copyBack && code === 0) {
+      const copied = await session.copyOutput();
+      io.stderr.write(`copied output: ${copied.copied} changed, ${copied.unchanged} unchanged\n`);
+    }
+    return code;
+  } finally {
+    await session.close();
+  }
+}

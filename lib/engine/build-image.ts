@@ -1,0 +1,294 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import { pack } from 'tar-stream';
+import { KreproError } from '../errors.js';
+import type { StateNames } from './names.js';
+
+/** Proxy settings for builds; passed to the engine only as predefined build args, never stored in an image. */
+export interface ProxySettings {
+  http?: string;
+  https?: string;
+  no?: string;
+}
+
+export interface BuildImageOptions {
+  names: StateNames;
+  /** Directory holding the build image's Dockerfile (krepro's build-image/). */
+  dockerfileDir: string;
+  /** Where the context sent to the engine is written, e.g. `_output/images/<image with : as _>`; krepro owns it. */
+  contextDir: string;
+  /** Local image the Dockerfile starts FROM (its BASE_IMAGE build arg), e.g. `krepro-base:trixie`. */
+  baseImage: string;
+  proxies?: ProxySettings;
+  onLog?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Set on the build image: the hash of everything it was built from, so an unchanged context is never rebuilt. */
+export const LABEL_CONTEXT_HASH = 'io.krepro.context-hash';
+
+/** What the Dockerfile needs, and so all that is sent: nothing else from the repository reaches the engine. */
+const CONTEXT_FILES = ['Dockerfile'];
+const LOG_TAIL = 20;
+
+/**
+ * The environment entries a container needs for these proxies, in both spellings: tools disagree on which they
+ * read (curl ignores upper-case HTTP_PROXY, other tools read only upper case).
+ */
+export function proxyEnv(p: ProxySettings): string[] {
+  const env: string[] = [];
+  for (const [name, value] of [
+    ['http_proxy', p.http],
+    ['https_proxy', p.https],
+    ['no_proxy', p.no],
+  ] as const) {
+    if (value === undefined || value === '') continue;
+    env.push(`${name}=${value}`, `${name.toUpperCase()}=${value}`);
+  }
+  return env;
+}
+
+/**
+ * Hides proxy credentials in text meant for logs or errors: each proxy URL, its `user:password@` part and the
+ * password alone (raw and percent-decoded), since tools print proxies in all of these forms. no_proxy is a list of
+ * host names, not a secret, and is left alone.
+ */
+export function redact(text: string, p: ProxySettings): string {
+  let out = text;
+  for (const [secret, replacement] of secretsOf(p)) out = out.split(secret).join(replacement);
+  return out;
+}
+
+function secretsOf(p: ProxySettings): [string, string][] {
+  const found = new Map<string, string>();
+  for (const value of [p.http, p.https]) {
+    if (value === undefined || value === '') continue;
+    found.set(value, '***');
+    const userinfo = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)@/.exec(value)?.[1];
+    if (userinfo === undefined) continue;
+    found.set(`${userinfo}@`, '***@');
+    const colon = userinfo.indexOf(':');
+    const password = colon < 0 ? '' : userinfo.slice(colon + 1);
+    if (password === '') continue;
+    found.set(password, '***');
+    try {
+      found.set(decodeURIComponent(password), '***');
+    } catch {
+      // Not valid percent-encoding: the raw form above is the one tools print.
+    }
+  }
+  // Longest first: a whole URL is replaced before its parts, which would otherwise break the match.
+  return [...found].sort(([a], [b]) => b.length - a.length);
+}
+
+/**
+ * Makes `names.image` from the Dockerfile in `dockerfileDir` on top of `baseImage`, unless an image with that tag
+ * already carries the same context hash (the context files plus the base image's ID). Unlike upstream's
+ * build/common.sh, which writes a random rsync password into the context and so rebuilds every time, an unchanged
+ * context is a no-op here.
+ */
+export async function ensureBuildImage(docker: Docker, opts: BuildImageOptions): Promise<{ imageId: string; rebuilt: boolean }> {
+  opts.signal?.throwIfAborted();
+  const { names, baseImage } = opts;
+  const proxies = opts.proxies ?? {};
+  const log = (line: string): void => opts.onLog?.(redact(line, proxies));
+  const fail = (message: string, extra: { cause?: unknown; path?: string } = {}): KreproError =>
+    new KreproError('E_BUILD_IMAGE', redact(`build image ${names.image}: ${message}`, proxies), extra);
+
+  const files = await contextFiles(opts.dockerfileDir);
+  // Written even when no build follows, so the directory always shows what the current image is made from.
+  await writeContextDir(opts.contextDir, files).catch((cause: unknown) => {
+    throw fail(`writing the build context: ${(cause as Error).message}`, { cause, path: opts.contextDir });
+  });
+  const baseId = await imageInfo(docker, baseImage).then(
+    (info) => info?.Id,
+    (cause: unknown) => {
+      throw fail(`inspecting base image ${baseImage}: ${(cause as Error).message}`, { cause });
+    },
+  );
+  if (baseId === undefined) {
+    throw new KreproError('E_BASE_IMAGE', `base image ${baseImage} does not exist on the engine; make it with \`krepro base-image --tag ${baseImage}\``);
+  }
+  const hash = contextHash(files, baseId);
+
+  const existing = await imageInfo(docker, names.image).catch((cause: unknown) => {
+    throw fail(`inspecting existing image: ${(cause as Error).message}`, { cause });
+  });
+  if (existing !== undefined && existing.Config?.Labels?.[LABEL_CONTEXT_HASH] === hash) {
+    log(`build image ${names.image} is up to date (context ${hash.slice(0, 12)})`);
+    return { imageId: existing.Id, rebuilt: false };
+  }
+
+  log(`building ${names.image} from ${baseImage} (context ${hash.slice(0, 12)})`);
+
+  const buildargs: Record<string, string> = { BASE_IMAGE: baseImage };
+  // Docker's predefined proxy args: RUN steps see them, but history and the image config do not record them as long
+  // as the Dockerfile does not declare them with ARG.
+  for (const entry of proxyEnv(proxies)) {
+    const eq = entry.indexOf('=');
+    buildargs[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  let output: Readable;
+  try {
+    // A Buffer, not dockerode's {context, src}: that path re-tars with tar-fs and gzip, with host mtimes and owners.
+    output = (await docker.buildImage((await contextTar(files)) as unknown as NodeJS.ReadableStream, {
+      t: names.image,
+      buildargs,
+      labels: { ...names.labels, [LABEL_CONTEXT_HASH]: hash },
+      // The classic builder: BuildKit needs a session and reports progress as protobuf.
+      version: '1',
+      // The base is local (made by `krepro base-image`); never ask a registry for it.
+      pull: false,
+      rm: true,
+      forcerm: true,
+      ...(opts.signal === undefined ? {} : { abortSignal: opts.signal }),
+    })) as unknown as Readable;
+  } catch (cause) {
+    opts.signal?.throwIfAborted();
+    throw fail(`the engine refused the build: ${(cause as Error).message}`, { cause });
+  }
+
+  let result: BuildOutput;
+  try {
+    result = await readBuildOutput(output, log);
+  } catch (cause) {
+    opts.signal?.throwIfAborted();
+    throw fail(`reading the engine's build output failed: ${(cause as Error).message}`, { cause });
+  }
+  opts.signal?.throwIfAborted();
+  if (result.errors.length > 0) {
+    throw fail(`${result.errors.join('; ')}\n${result.tail.join('\n')}`, { path: opts.contextDir });
+  }
+
+  const built = await imageInfo(docker, names.image).catch((cause: unknown) => {
+    throw fail(`inspecting the new image: ${(cause as Error).message}`, { cause });
+  });
+  if (built === undefined || built.Config?.Labels?.[LABEL_CONTEXT_HASH] !== hash) {
+    throw fail(`the engine reported success but ${names.image} is missing or is not the image just built`);
+  }
+  if (existing !== undefined && existing.Id !== built.Id) {
+    // The replaced image lost its tag; without this every rebuild would leave one behind. Not forced: a container
+    // still using it keeps it.
+    await docker
+      .getImage(existing.Id)
+      .remove()
+      .catch((err: unknown) => log(`note: could not remove the replaced image ${existing.Id}: ${(err as Error).message}`));
+  }
+  return { imageId: built.Id, rebuilt: true };
+}
+
+interface ContextFile {
+  name: string;
+  data: Buffer;
+}
+
+async function contextFiles(dockerfileDir: string): Promise<ContextFile[]> {
+  const files: ContextFile[] = [];
+  for (const name of CONTEXT_FILES) {
+    const file = join(dockerfileDir, name);
+    try {
+      files.push({ name, data: await readFile(file) });
+    } catch (cause) {
+      throw new KreproError('E_BUILD_IMAGE', `cannot read ${file}: ${(cause as Error).message}`, { cause, path: file });
+    }
+  }
+  return files.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+}
+
+/** sha256 over each file's name, length and bytes (sorted) and the base image ID; lengths keep boundaries unambiguous. */
+function contextHash(files: ContextFile[], baseId: string): string {
+  const h = createHash('sha256').update('krepro-build-context/1\0');
+  for (const f of files) h.update(`${f.name}\0${f.data.length}\0`).update(f.data);
+  return h.update(`base\0${baseId}`).digest('hex');
+}
+
+/** Leaves exactly the context files in the directory: a file an older Dockerfile needed would mislead a reader. */
+async function writeContextDir(dir: string, files: ContextFile[]): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const keep = new Set(files.map((f) => f.name));
+  for (const entry of await readdir(dir)) {
+    if (!keep.has(entry)) await rm(join(dir, entry), { recursive: true, force: true });
+  }
+  for (const f of files) await writeFile(join(dir, f.name), f.data);
+}
+
+/** The context as a tar with fixed owners, modes and mtimes, so equal inputs send equal bytes. */
+async function contextTar(files: ContextFile[]): Promise<Buffer> {
+  const tar = pack();
+  for (const f of files) {
+    // new Date(0), not 0: tar-stream replaces a falsy mtime with the current time.
+    tar.entry({ name: f.name, size: f.data.length, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '', type: 'file' }, f.data);
+  }
+  tar.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of tar) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+interface BuildOutput {
+  errors: string[];
+  /** The last output lines, for the error message. */
+  tail: string[];
+}
+
+/**
+ * Reads the classic builder's JSON lines. A failed build still answers 200 and reports `{"error", "errorDetail"}`
+ * in the stream (docker-modem's followProgress misses that), so errors are collected here. `stream` texts are
+ * split into lines, which may span events.
+ */
+async function readBuildOutput(output: Readable, log: (line: string) => void): Promise<BuildOutput> {
+  const errors: string[] = [];
+  const tail: string[] = [];
+  const emit = (line: string): void => {
+    tail.push(line);
+    if (tail.length > LOG_TAIL) tail.shift();
+    log(line);
+  };
+  let text = '';
+  const flushText = (final: boolean): void => {
+    const lines = text.split(/\r?\n/);
+    text = final ? '' : lines.pop()!;
+    for (const line of final ? lines.filter((l) => l !== '') : lines) emit(line);
+  };
+  const onEvent = (raw: string): void => {
+    if (raw.trim() === '') return;
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(raw) as Record<string, unknown>;
+    } catch {
+      errors.push(`unexpected engine output: ${raw.trim()}`);
+      return;
+    }
+    if (typeof event['stream'] === 'string') {
+      text += event['stream'];
+      flushText(false);
+    }
+    if (typeof event['status'] === 'string') emit(event['status']);
+    if (typeof event['error'] === 'string') errors.push(event['error'].trim());
+    else if (event['errorDetail'] !== undefined) errors.push(JSON.stringify(event['errorDetail']));
+  };
+  // setEncoding decodes across chunk boundaries, which a per-chunk toString would split inside a character.
+  output.setEncoding('utf8');
+  let pending = '';
+  for await (const chunk of output) {
+    pending += chunk as string;
+    const events = pending.split('\n');
+    pending = events.pop()!;
+    events.forEach(onEvent);
+  }
+  onEvent(pending);
+  flushText(true);
+  return { errors, tail };
+}
+
+async function imageInfo(docker: Docker, ref: string): Promise<Docker.ImageInspectInfo | undefined> {
+  try {
+    return await docker.getImage(ref).inspect();
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,321 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
+import * as path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type Docker from 'dockerode';
+import { KreproError } from '../errors.js';
+import { checkContainerDir, drain, engineError, isSafeRelativePath, readTar, withVolumeHelper } from './source-sync.js';
+
+export interface CopyOutputOptions {
+  volume: string;
+  /** Any local image; the helper container is only created, never started. */
+  image: string;
+  /** Where the volume is mounted in build containers, e.g. CONTAINER_SOURCE_DIR. */
+  containerDir: string;
+  checkoutRoot: string;
+  /** Checkout-relative paths to bring back; default `_output/dockerized/bin` (upstream's copy_output brings those binaries). */
+  paths?: string[];
+  /** Skip paths the build has not produced instead of failing (after `krepro run` of a command that builds nothing). */
+  skipMissing?: boolean;
+  labels?: Record<string, string>;
+  /** Helper container name; a leftover container of that name is replaced. Random when absent. */
+  containerName?: string;
+  signal?: AbortSignal;
+  onProgress?: (e: CopyProgress) => void;
+}
+
+export interface CopyProgress {
+  /** checkout-relative for copyOutput, relative to `dest` for extractOutputTar ('' is dest itself) */
+  path: string;
+  changed: boolean;
+  /** file size; 0 for symlinks */
+  bytes: number;
+}
+
+/** Counts are of files and symlinks. `bytes` is what was written. */
+export interface CopyResult {
+  copied: number;
+  unchanged: number;
+  bytes: number;
+}
+
+const DEFAULT_PATHS = ['_output/dockerized/bin'];
+
+/**
+ * Brings build results back from the data volume, as upstream's copy_output does with rsync, through getArchive of a
+ * created-but-never-started helper. Files whose size and sha256 already match are left alone (their mtime too), like
+ * `rsync -c`; nothing on the host is deleted. Each path is all-or-nothing: its archive is read and checked in full
+ * before anything is put in place.
+ */
+export async function copyOutput(docker: Docker, opts: CopyOutputOptions): Promise<CopyResult> {
+  const { signal } = opts;
+  signal?.throwIfAborted();
+  const containerDir = checkContainerDir(opts.containerDir);
+  const paths = (opts.paths ?? DEFAULT_PATHS).map((p) => {
+    const rel = p.replace(/\/+$/, '');
+    if (!isSafeRelativePath(rel)) throw new KreproError('E_USAGE', `output path ${JSON.stringify(p)} must be relative to the checkout, without . or .. parts`);
+    return rel;
+  });
+  try {
+    await docker.getVolume(opts.volume).inspect(signal ? { abortSignal: signal } : {});
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) {
+      throw new KreproError('E_USAGE', `volume ${opts.volume} does not exist: there is no build output to copy (sync and build first)`, { cause: err });
+    }
+    throw engineError(`inspecting volume ${opts.volume}`, err, signal);
+  }
+
+  return withVolumeHelper(docker, { ...opts, containerDir, cmd: ['/bin/sh'] }, async (helper) => {
+    const total: CopyResult = { copied: 0, unchanged: 0, bytes: 0 };
+    for (const rel of paths) {
+      let archive: Readable;
+      try {
+        archive = (await helper.getArchive({ path: `${containerDir}/${rel}`, ...(signal ? { abortSignal: signal } : {}) })) as unknown as Readable;
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode === 404) {
+          if (opts.skipMissing) continue;
+          throw new KreproError('E_IO', `${rel} does not exist in volume ${opts.volume} (${containerDir}/${rel}): has the build produced it?`, { path: rel, cause: err });
+        }
+        throw engineError(`reading ${containerDir}/${rel} from volume ${opts.volume}`, err, signal);
+      }
+      const r = await extractOutputTar(archive, path.join(opts.checkoutRoot, rel), {
+        ...(signal ? { signal } : {}),
+        ...(opts.onProgress ? { onProgress: (e: CopyProgress) => opts.onProgress!({ ...e, path: e.path === '' ? rel : `${rel}/${e.path}` }) } : {}),
+      });
+      total.copied += r.copied;
+      total.unchanged += r.unchanged;
+      total.bytes += r.bytes;
+    }
+    return total;
+  });
+}
+
+type Received =
+  | { kind: 'dir'; rel: string }
+  | { kind: 'file'; rel: string; temp: string; size: number; sha256: string; mode: 0o755 | 0o644 }
+  | { kind: 'symlink'; rel: string; target: string };
+
+/**
+ * Extracts an archive as getArchive makes it (members rooted at `basename(dest)`) into `dest`. Hostile input is
+ * refused with E_UNSAFE_PATH before anything is placed: absolute names, `..`, names outside that root, members below
+ * a symlink of the same archive, and a symlink as the root itself. Symlinks are recreated as symlinks, and nothing
+ * is ever written through one: a symlink found on the host where the archive has a directory is replaced by a
+ * directory.
+ */
+export async function extractOutputTar(
+  source: Readable,
+  dest: string,
+  opts: { signal?: AbortSignal; onProgress?: (e: CopyProgress) => void } = {},
+): Promise<CopyResult> {
+  // Staged next to dest (in its nearest existing ancestor, so a refused archive creates no directory) for
+  // same-file-system renames.
+  let anchor = path.dirname(path.resolve(dest));
+  while (!(await exists(anchor))) anchor = path.dirname(anchor);
+  let staging: string;
+  try {
+    staging = await mkdtemp(path.join(anchor, `.krepro-copy-${path.basename(dest)}-`));
+  } catch (cause) {
+    source.destroy();
+    throw new KreproError('E_IO', `cannot create a staging directory in ${anchor}: ${(cause as Error).message}`, { path: anchor, cause });
+  }
+  try {
+    const received = await receive(source, path.basename(dest), staging, opts.signal);
+    return await place(received, path.resolve(dest), staging, opts);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+async function receive(source: Readable, rootName: string, staging: string, signal?: AbortSignal): Promise<Received[]> {
+  const received: Received[] = [];
+  const files = new Map<string, Extract<Received, { kind: 'file' }>>();
+  const symlinks = new Set<string>();
+  let temps = 0;
+  await readTar(source, signal, async (header, entry) => {
+    const rel = memberPath(header.name, rootName);
+    for (let dir = rel; dir !== ''; ) {
+      dir = parentOf(dir);
+      if (symlinks.has(dir)) throw unsafe(header.name, `lies below the symlink ${rootName}/${dir}`);
+    }
+    switch (header.type) {
+      case 'directory':
+        await drain(entry);
+        received.push({ kind: 'dir', rel });
+        return;
+      case 'file':
+      case 'contiguous-file': {
+        const temp = path.join(staging, String(temps++));
+        const { size, sha256 } = await writeTemp(entry, temp, signal);
+        if (size !== header.size) throw new KreproError('E_IO', `${header.name}: expected ${header.size} bytes, got ${size}`);
+        const file = { kind: 'file' as const, rel, temp, size, sha256, mode: header.mode & 0o111 ? (0o755 as const) : (0o644 as const) };
+        received.push(file);
+        files.set(rel, file);
+        return;
+      }
+      case 'symlink':
+        await drain(entry);
+        if (rel === '') throw unsafe(header.name, 'is a symlink; the output root must be a directory or a file');
+        symlinks.add(rel);
+        received.push({ kind: 'symlink', rel, target: header.linkname ?? '' });
+        return;
+      case 'link': {
+        // The engine writes a second name of an inode as a hard link to the first: copy that file's staged bytes.
+        await drain(entry);
+        const first = files.get(memberPath(header.linkname ?? '', rootName));
+        if (first === undefined) throw new KreproError('E_UNSUPPORTED_FILE', `${header.name} is a hard link to ${header.linkname}, which is not an earlier file of the archive`);
+        const temp = path.join(staging, String(temps++));
+        await copyFile(first.temp, temp);
+        const file = { ...first, rel, temp };
+        received.push(file);
+        files.set(rel, file);
+        return;
+      }
+      default:
+        await drain(entry);
+        throw new KreproError('E_UNSUPPORTED_FILE', `${header.name} is a ${header.type}; build output may hold only files, directories and links`);
+    }
+  });
+  return received;
+}
+
+/** The member's path below the archive root ('' for the root), or E_UNSAFE_PATH. */
+function memberPath(name: string, rootName: string): string {
+  if (name.startsWith('/')) throw unsafe(name, 'is absolute');
+  const parts = name.split('/').filter((c) => c !== '' && c !== '.');
+  if (parts.includes('..')) throw unsafe(name, 'contains ..');
+  if (parts[0] !== rootName) throw unsafe(name, `is outside the archive root ${rootName}/`);
+  return parts.slice(1).join('/');
+}
+
+function unsafe(name: string, why: string): KreproError {
+  return new KreproError('E_UNSAFE_PATH', `refusing build output member ${JSON.stringify(name)}: it ${why}; nothing was copied`, { path: name });
+}
+
+function parentOf(rel: string): string {
+  const i = rel.lastIndexOf('/');
+  return i < 0 ? '' : rel.slice(0, i);
+}
+
+async function writeTemp(entry: Readable, temp: string, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const hasher = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const out = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
+  try {
+    await (signal ? pipeline(entry, hasher, out, { signal }) : pipeline(entry, hasher, out));
+  } catch (cause) {
+    signal?.throwIfAborted();
+    throw new KreproError('E_IO', `cannot receive into ${temp}: ${(cause as Error).message}`, { path: temp, cause });
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
+/** Puts the received members in place, in archive order (parents first), skipping what already matches. */
+async function place(
+  received: Received[],
+  dest: string,
+  staging: string,
+  opts: { signal?: AbortSignal; onProgress?: (e: CopyProgress) => void },
+): Promise<CopyResult> {
+  const result: CopyResult = { copied: 0, unchanged: 0, bytes: 0 };
+  const ensured = new Set<string>();
+  const abs = (rel: string): string => (rel === '' ? dest : path.join(dest, rel));
+  let temps = 0;
+
+  /** Makes rel a real directory: anything else found there (file, symlink) is replaced, never followed. */
+  const ensureDir = async (rel: string): Promise<void> => {
+    if (ensured.has(rel)) return;
+    if (rel !== '') await ensureDir(parentOf(rel));
+    const at = abs(rel);
+    // dest itself may be the user's own symlink to a directory (e.g. _output on another disk); below it, nothing is followed.
+    const st = rel === '' ? await statOrUndefined(at, stat) : await statOrUndefined(at, lstat);
+    if (!st?.isDirectory()) {
+      if (st !== undefined) await rm(at, { force: true });
+      await mkdir(at, { recursive: rel === '', mode: 0o755 });
+    }
+    ensured.add(rel);
+  };
+  /** A file or symlink now takes `rel`: directories cached at or below it no longer exist. */
+  const forget = (rel: string): void => {
+    for (const d of ensured) if (d === rel || d.startsWith(`${rel}/`) || rel === '') ensured.delete(d);
+  };
+  const clearForFile = async (at: string, st: Stats | undefined): Promise<void> => {
+    // rename() cannot replace a directory with a file; everything there came from an earlier copy of this output.
+    if (st?.isDirectory()) await rm(at, { recursive: true, force: true });
+  };
+  const prepareParent = async (rel: string): Promise<void> => {
+    if (rel === '') await mkdir(path.dirname(dest), { recursive: true });
+    else await ensureDir(parentOf(rel));
+  };
+
+  for (const r of received) {
+    opts.signal?.throwIfAborted();
+    try {
+      if (r.kind === 'dir') {
+        await ensureDir(r.rel);
+        continue;
+      }
+      await prepareParent(r.rel);
+      const at = abs(r.rel);
+      const st = await statOrUndefined(at, lstat);
+      let changed: boolean;
+      if (r.kind === 'file') {
+        changed = !(st?.isFile() && st.size === r.size && (st.mode & 0o111 ? 0o755 : 0o644) === r.mode && (await sha256File(at)) === r.sha256);
+        if (changed) {
+          await clearForFile(at, st);
+          await chmod(r.temp, r.mode);
+          await rename(r.temp, at);
+          result.bytes += r.size;
+        }
+      } else {
+        changed = !(st?.isSymbolicLink() && (await readlink(at)) === r.target);
+        if (changed) {
+          await clearForFile(at, st);
+          const temp = path.join(staging, `link-${temps++}`);
+          await symlink(r.target, temp);
+          await rename(temp, at);
+        }
+      }
+      if (changed) {
+        forget(r.rel);
+        result.copied++;
+      } else {
+        result.unchanged++;
+      }
+      opts.onProgress?.({ path: r.rel, changed, bytes: r.kind === 'file' ? r.size : 0 });
+    } catch (cause) {
+      if (cause instanceof KreproError) throw cause;
+      throw new KreproError('E_IO', `cannot put ${abs(r.rel)} in place: ${(cause as Error).message}`, { path: abs(r.rel), cause });
+    }
+  }
+  return result;
+}
+
+async function statOrUndefined(p: string, how: typeof lstat): Promise<Stats | undefined> {
+  try {
+    return await how(p);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return (await statOrUndefined(p, stat)) !== undefined;
+}
+
+async function sha256File(p: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(p)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
