@@ -78,6 +78,7 @@ export async function openSession(command: string, values: { 'base-image'?: stri
   env.SOURCE_DATE_EPOCH = String(sde.seconds);
   env.KUBE_GIT_VERSION = version;
   const proxies = proxiesFrom(io.env);
+  if (io.env.KUBE_RSYNC_PORT) io.stderr.write('note: KUBE_RSYNC_PORT is no longer needed and is ignored: sources and output travel over the engine API\n');
   const session = await openBuildSession({
     docker,
     checkoutRoot,

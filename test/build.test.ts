@@ -173,6 +173,33 @@ if (docker) {
     assert.not.match(JSON.stringify(await image.inspect()) + JSON.stringify(await image.history()), 's3cr3t');
   });
 
+  test('shell gives an interactive bash with a TTY (driven through tmux) and copies nothing back', async () => {
+    const dir = track(checkout());
+    assert.is(krepro(dir, ['run', '--no-copy-output', '--', 'true']).code, 0); // image and volume ready
+    const session = `krepro-shell-${path.basename(dir)}`;
+    const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
+    const screen = () => tmux('capture-pane', '-p', '-t', session);
+    const waitFor = async (re: RegExp) => {
+      for (let i = 0; i < 300; i++) {
+        if (re.test(screen())) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.unreachable(`screen never matched ${re}:\n${screen()}`);
+    };
+    tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '30', '-c', dir, `${process.execPath} ${CLI} shell; echo "EXIT=$?" > exit-status; sleep 60`);
+    try {
+      await waitFor(/\$\s*$/m); // bash prompt; HOME is the source directory, so it shows ~
+      tmux('send-keys', '-t', session, 'echo answer=$((6*7)) $(tty) && mkdir -p _output/dockerized/bin && touch _output/dockerized/bin/from-shell', 'Enter');
+      await waitFor(/answer=42 \/dev\/pts\/\d+/);
+      tmux('send-keys', '-t', session, 'exit 5', 'Enter');
+      for (let i = 0; i < 300 && !existsSync(path.join(dir, 'exit-status')); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.is(readFileSync(path.join(dir, 'exit-status'), 'utf8').trim(), 'EXIT=5');
+      assert.not.ok(existsSync(path.join(dir, '_output/dockerized/bin/from-shell')), 'nothing copied back by default');
+    } finally {
+      tmux('kill-session', '-t', session);
+    }
+  });
+
   test('clean removes _output and all of the checkout state', async () => {
     const dir = track(checkout());
     assert.is(krepro(dir, ['run', '--', 'true']).code, 0);
