@@ -59,3 +59,10 @@ export { lockCheckout } from './build/lock.js';
 export { openBuildSession, type BuildSession, type BuildSessionOptions } from './build/session.js';
 export { runRelease, type ReleaseOptions, type ReleaseStep } from './build/release.js';
 export { cleanCheckout } from './build/clean.js';
+
+export { CONTROL, VARIATIONS, COUPLED, variationNamed, applyVariations, type BuildConditions, type Variation } from './verify/conditions.js';
+export { runVerifyBuild, differingArtifacts, type BuildRun, type VerifyArtifact, type ArtifactDifference } from './verify/build-run.js';
+export { verifyRelease, VERIFY_SCHEMA, type VerifyOptions, type VerifyResult, type VerifyEngine, type VerifyProgress, type Attribution } from './verify/verify.js';
+export { verifyReport, verifyText, type VerifyReport } from './verify/report.js';
+export { verifyHtml } from './verify/html.js';
+export { provenanceStatement, repositoryUri } from './verify/provenance.js';

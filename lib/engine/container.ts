@@ -10,6 +10,9 @@ export interface ContainerSpec {
   user?: string;
   workingDir?: string;
   hostname?: string;
+  domainname?: string;
+  /** CPUs the container may use, e.g. "0" (HostConfig.CpusetCpus) */
+  cpuset?: string;
   labels?: Record<string, string>;
   /** Named volumes mounted as `volume:path` */
   volumes?: Record<string, string>;
@@ -35,6 +38,7 @@ export function createBody(spec: ContainerSpec, extra: Record<string, unknown> =
     ...(spec.user === undefined ? {} : { User: spec.user }),
     ...(spec.workingDir === undefined ? {} : { WorkingDir: spec.workingDir }),
     ...(spec.hostname === undefined ? {} : { Hostname: spec.hostname }),
+    ...(spec.domainname === undefined ? {} : { Domainname: spec.domainname }),
     Labels: spec.labels ?? {},
     ...extra,
     HostConfig: {
@@ -42,6 +46,7 @@ export function createBody(spec: ContainerSpec, extra: Record<string, unknown> =
       Binds: [...(spec.binds ?? []), ...Object.entries(spec.volumes ?? {}).map(([v, p]) => `${v}:${p}`)],
       NetworkMode: spec.network ?? 'bridge',
       SecurityOpt: ['no-new-privileges'],
+      ...(spec.cpuset === undefined ? {} : { CpusetCpus: spec.cpuset }),
     },
   };
 }

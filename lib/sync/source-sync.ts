@@ -36,6 +36,8 @@ export interface SyncOptions {
   labels?: Record<string, string>;
   /** Helper container name; a leftover container of that name (killed run) is replaced. Random when absent. */
   containerName?: string;
+  /** Order in which files are created in the volume: byte order (default), or reversed, one of verify's variations. */
+  creationOrder?: 'sorted' | 'reversed';
   signal?: AbortSignal;
   onProgress?: (e: SyncProgress) => void;
 }
@@ -120,6 +122,7 @@ export async function syncSources(docker: Docker, opts: SyncOptions): Promise<Sy
     const read = await readManifest(helper, containerDir, signal);
     const manifest = read.manifest;
     const plan = planSync(scanned, manifest, opts.owner);
+    if (opts.creationOrder === 'reversed') plan.send.reverse();
     opts.onProgress?.({
       phase: 'plan',
       manifest: read.state,

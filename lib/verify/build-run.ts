@@ -1,0 +1,167 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type Docker from 'dockerode';
+import { KreproError } from '../errors.js';
+import { runContainer } from '../engine/container.js';
+import { HashStream, hexDigest, type Integrity } from '../integrity/hash-stream.js';
+import { packageRelease } from '../layout/package-release.js';
+import { buildStage } from '../layout/stage.js';
+import { copyOutput } from '../sync/copy-output.js';
+import { syncSources } from '../sync/source-sync.js';
+import type { BuildConditions } from './conditions.js';
+
+export interface VerifyArtifact {
+  /** `release-tars/<name>` or `bin/<os>/<arch>/<name>` */
+  name: string;
+  size: number;
+  integrity: Integrity;
+}
+
+export interface BuildRun {
+  id: string;
+  label: string;
+  conditions: BuildConditions;
+  /** which variations this run applied (empty for control runs) */
+  variations: string[];
+  engine: string;
+  exitCode: number;
+  durationMs: number;
+  artifacts: VerifyArtifact[];
+  /** where this run's outputs and log are kept */
+  dir: string;
+}
+
+export interface BuildRunOptions {
+  docker: Docker;
+  engine: string;
+  image: string;
+  /** clean copy of the sources (a git worktree of the commit) */
+  sourceDir: string;
+  command: string[];
+  sourceDateEpoch: number;
+  version: string;
+  /** extra environment (KUBE_*, GO* …) given to both builds alike */
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  workDir: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Sets the conditions up inside the container, where they must be real for the build: umask, HOME, and
+ * libfaketime (its library path depends on the architecture, hence the glob).
+ */
+const WRAPPER = [
+  'umask "$KREPRO_UMASK"',
+  'mkdir -p "$HOME"',
+  'if [ -n "$KREPRO_FAKETIME" ]; then for f in /usr/lib/*/faketime/libfaketime.so.1; do [ -e "$f" ] && export LD_PRELOAD="$f" FAKETIME="$KREPRO_FAKETIME"; done; fi',
+  'unset KREPRO_UMASK KREPRO_FAKETIME',
+  'exec "$@"',
+].join('; ');
+
+function environment(c: BuildConditions, opts: BuildRunOptions): string[] {
+  const env: Record<string, string> = {
+    ...opts.env,
+    SOURCE_DATE_EPOCH: String(opts.sourceDateEpoch),
+    KUBE_GIT_VERSION: opts.version,
+    TZ: c.tz,
+    LANG: c.locale,
+    LC_ALL: c.locale,
+    HOME: c.home,
+    KREPRO_UMASK: c.umask,
+    KREPRO_FAKETIME: c.clockOffset,
+    ...(c.extraEnv ? { [c.extraEnv[0]]: c.extraEnv[1] } : {}),
+  };
+  return Object.keys(env)
+    .sort()
+    .map((k) => `${k}=${env[k]}`);
+}
+
+async function hashFile(file: string): Promise<{ size: number; integrity: Integrity }> {
+  const hash = new HashStream();
+  await pipeline(createReadStream(file), hash, async (src: AsyncIterable<Buffer>) => {
+    for await (const _ of src);
+  });
+  return hash.result();
+}
+
+async function listFiles(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of await readdir(path.join(dir, rel), { withFileTypes: true }).catch(() => [])) {
+    const r = rel ? `${rel}/${d.name}` : d.name;
+    if (d.isDirectory()) out.push(...(await listFiles(dir, r)));
+    else if (d.isFile()) out.push(r);
+  }
+  return out.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+/**
+ * One build of verify: a fresh volume and container under `conditions`, the command, the binaries copied out,
+ * staged and packed with krepro's archive core, every artifact hashed. The volume is always removed.
+ */
+export async function runVerifyBuild(id: string, label: string, conditions: BuildConditions, variations: string[], opts: BuildRunOptions): Promise<BuildRun> {
+  const started = Date.now();
+  const dir = path.join(opts.workDir, id);
+  await mkdir(dir, { recursive: true });
+  const volume = `krepro-verify-${id}`;
+  const labels = { ...opts.labels, 'io.krepro.verify-run': id };
+  await opts.docker.createVolume({ Name: volume, Labels: labels });
+  const signal = opts.signal ? { signal: opts.signal } : {};
+  try {
+    const access = { volume, image: opts.image, containerDir: conditions.buildPath, labels, ...signal };
+    await syncSources(opts.docker, { ...access, checkoutRoot: opts.sourceDir, owner: { uid: conditions.uid, gid: conditions.gid }, creationOrder: conditions.fileOrder });
+    const log = createWriteStream(path.join(dir, 'build.log'));
+    const exitCode = await runContainer(
+      opts.docker,
+      {
+        image: opts.image,
+        cmd: ['sh', '-c', WRAPPER, 'krepro-build', ...opts.command],
+        env: environment(conditions, opts),
+        user: `${conditions.uid}:${conditions.gid}`,
+        workingDir: conditions.buildPath,
+        hostname: conditions.hostname,
+        domainname: conditions.domainname,
+        ...(conditions.cpuset !== undefined ? { cpuset: conditions.cpuset } : {}),
+        labels,
+        volumes: { [volume]: conditions.buildPath },
+      },
+      { stdout: log, stderr: log, ...signal },
+    );
+    await new Promise<void>((resolve) => log.end(resolve));
+    if (exitCode !== 0) {
+      throw new KreproError('E_BUILD_FAILED', `${label} build failed with exit code ${exitCode}; its log is ${path.join(dir, 'build.log')}`, { exitCode, path: path.join(dir, 'build.log') });
+    }
+    await copyOutput(opts.docker, { ...access, checkoutRoot: dir, paths: ['_output/dockerized/bin'] });
+    const output = path.join(dir, '_output');
+    await buildStage({ binDir: path.join(output, 'dockerized', 'bin'), sourceRoot: opts.sourceDir, stage: path.join(output, 'release-stage'), version: opts.version, ...signal });
+    const packed = await packageRelease({ stage: path.join(output, 'release-stage'), out: path.join(output, 'release-tars'), sourceDateEpoch: opts.sourceDateEpoch, sourceRoot: opts.sourceDir, ...signal });
+    const artifacts: VerifyArtifact[] = packed.tarballs.map((t) => ({ name: `release-tars/${t.name}`, size: t.size, integrity: t.integrity }));
+    const binDir = path.join(output, 'dockerized', 'bin');
+    for (const rel of await listFiles(binDir)) artifacts.push({ name: `bin/${rel}`, ...(await hashFile(path.join(binDir, rel))) });
+    return { id, label, conditions, variations, engine: opts.engine, exitCode, durationMs: Date.now() - started, artifacts, dir };
+  } finally {
+    await (opts.docker.getVolume(volume).remove({ abortSignal: AbortSignal.timeout(15_000) } as never) as unknown as Promise<void>).catch(() => {});
+  }
+}
+
+export interface ArtifactDifference {
+  name: string;
+  left?: VerifyArtifact;
+  right?: VerifyArtifact;
+}
+
+/** Artifacts present on one side only, or with another digest. */
+export function differingArtifacts(a: BuildRun, b: BuildRun): ArtifactDifference[] {
+  const left = new Map(a.artifacts.map((x) => [x.name, x]));
+  const right = new Map(b.artifacts.map((x) => [x.name, x]));
+  const names = [...new Set([...left.keys(), ...right.keys()])].sort();
+  return names
+    .filter((n) => {
+      const l = left.get(n);
+      const r = right.get(n);
+      return !l || !r || hexDigest(l.integrity, 'sha256') !== hexDigest(r.integrity, 'sha256');
+    })
+    .map((n) => ({ name: n, ...(left.has(n) ? { left: left.get(n)! } : {}), ...(right.has(n) ? { right: right.get(n)! } : {}) }));
+}
