@@ -1,0 +1,99 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type Docker from 'dockerode';
+import { makeBaseImage } from '../lib/index.js';
+import { engineOrSkip } from './helpers/engine.js';
+import { FIXTURES, tempDir } from './helpers/stage.js';
+
+// `krepro verify` end to end on a real engine: one reproducible project, five with one classic bug each.
+const CLI = path.resolve('dist/cli/main.js');
+const SDE = 1700000000;
+const docker = await engineOrSkip();
+
+function project(fixture: string): string {
+  const dir = tempDir('krepro-verify-');
+  cpSync(path.join(FIXTURES, fixture), dir, { recursive: true });
+  const env = { ...process.env, GIT_AUTHOR_DATE: `@${SDE} +0000`, GIT_COMMITTER_DATE: `@${SDE} +0000`, GIT_AUTHOR_NAME: 'k', GIT_AUTHOR_EMAIL: 'k@x.invalid', GIT_COMMITTER_NAME: 'k', GIT_COMMITTER_EMAIL: 'k@x.invalid' };
+  for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', 'fixture']]) execFileSync('git', args, { cwd: dir, env });
+  return dir;
+}
+
+interface Report {
+  verdict: string;
+  artifacts: { name: string; verdict: string; causes: { variations: string[] }[] }[];
+  attribution: { variations: string[]; confidence: number; artifacts: string[]; fix: string[] }[];
+  builds: { label: string; variations: string[] }[];
+}
+
+function verify(dir: string, args: string[] = []): { code: number | null; report: Report; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, 'verify', '--json', ...args], { cwd: dir, encoding: 'utf8', timeout: 900_000 });
+  let report: Report;
+  try {
+    report = JSON.parse(r.stdout) as Report;
+  } catch {
+    throw new Error(`verify printed no JSON (exit ${r.status}):\n${r.stderr.slice(-3000)}`);
+  }
+  return { code: r.status, report, stderr: r.stderr };
+}
+
+if (docker) {
+  test.before(async () => {
+    await makeBaseImage(docker as Docker, { suite: 'trixie', tag: 'krepro-base:trixie', workDir: '/var/tmp' });
+  });
+
+  test('the reproducible fixture verifies: exit 0, every artifact identical, provenance next to the tars', () => {
+    const dir = project('kube-like');
+    const { code, report } = verify(dir, ['--html', 'report.html']);
+    assert.is(code, 0);
+    assert.is(report.verdict, 'reproducible');
+    assert.ok(report.artifacts.length > 20);
+    assert.ok(report.artifacts.every((a) => a.verdict === 'identical'));
+    assert.is(report.builds[1]!.variations.length, 11, 'all variations applied');
+    const tars = execFileSync('find', [path.join(dir, '_output/verify'), '-name', 'krepro-provenance.intoto.json'], { encoding: 'utf8' }).trim();
+    const statement = JSON.parse(readFileSync(tars, 'utf8'));
+    assert.is(statement._type, 'https://in-toto.io/Statement/v1');
+    assert.is(statement.predicateType, 'https://slsa.dev/provenance/v1');
+    const sums = readFileSync(path.join(path.dirname(tars), 'SHA256SUMS'), 'utf8');
+    for (const s of statement.subject) assert.ok(sums.includes(`${s.digest.sha256}  ${s.name}\n`), s.name);
+    assert.ok(statement.predicate.buildDefinition.resolvedDependencies.some((d: { digest: { gitCommit?: string } }) => /^[0-9a-f]{40}$/.test(d.digest.gitCommit ?? '')));
+    assert.ok(existsSync(path.join(dir, 'report.html')));
+  });
+
+  const culprits: [string, string][] = [
+    ['wall-clock', 'clock'],
+    ['hostname', 'hostname'],
+    ['umask', 'umask'],
+    ['build-path', 'build-path'],
+  ];
+  for (const [fixture, variation] of culprits) {
+    test(`${fixture}: verify fails (exit 1) and names ${variation} as the cause, in at most 5 extra builds`, () => {
+      const { code, report } = verify(project(`unreproducible/${fixture}`));
+      assert.is(code, 1);
+      assert.is(report.verdict, 'not-reproducible');
+      const kubectl = report.artifacts.find((a) => a.name === 'bin/linux/amd64/kubectl')!;
+      assert.is(kubectl.verdict, 'different');
+      assert.equal(report.attribution.map((a) => a.variations), [[variation]]);
+      assert.is(report.attribution[0]!.confidence, 1);
+      assert.ok(report.attribution[0]!.fix[0]!.length > 10);
+      assert.ok(report.builds.length - 2 <= 5, `${report.builds.length - 2} attribution builds`);
+    });
+  }
+
+  test('map-order: the noise check shows pure nondeterminism, not a variation', () => {
+    const { code, report } = verify(project('unreproducible/map-order'), ['--check-noise']);
+    assert.is(code, 1);
+    assert.equal(report.attribution.map((a) => a.variations), [[]]);
+    assert.match(report.attribution[0]!.fix[0]!, /nondeterminism/);
+  });
+}
+
+test('unknown variation names are a usage error listing the known ones', () => {
+  const r = spawnSync(process.execPath, [CLI, 'verify', '--vary', 'moon-phase'], { encoding: 'utf8' });
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /moon-phase.*known: build-path, tz/);
+});
+
+test.run();
