@@ -66,3 +66,9 @@ export { verifyRelease, VERIFY_SCHEMA, type VerifyOptions, type VerifyResult, ty
 export { verifyReport, verifyText, type VerifyReport } from './verify/report.js';
 export { verifyHtml } from './verify/html.js';
 export { provenanceStatement, repositoryUri } from './verify/provenance.js';
+
+export { writeImage, type ImageBase, type WriteImageOptions, type WrittenImage } from './image/write-image.js';
+export { writeServerImages, DEFAULT_IMAGE_BINARIES, DEFAULT_IMAGE_REGISTRY, type ServerImage, type ServerImagesOptions } from './image/server-images.js';
+export { readBaseImage, type BaseImage } from './image/base.js';
+export { parseRepoTag, dockerTagFromVersion, type RepoTag } from './image/reference.js';
+export { canonicalJson, MEDIA_TYPE } from './image/oci.js';

@@ -70,6 +70,11 @@ if (docker) {
     for (const t of ['kubernetes.tar.gz', 'kubernetes-src.tar.gz', 'kubernetes-client-windows-amd64.tar.gz', 'kubernetes-server-linux-amd64.tar.gz', 'kubernetes-node-linux-arm64.tar.gz']) {
       assert.match(sums, t);
     }
+    const server = execFileSync('tar', ['-tzf', path.join(dir, '_output/release-tars/kubernetes-server-linux-amd64.tar.gz')], { encoding: 'utf8' });
+    for (const b of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy']) {
+      assert.match(server, `kubernetes/server/bin/${b}.tar\n`);
+      assert.match(server, `kubernetes/server/bin/${b}.docker_tag\n`);
+    }
     const version = execFileSync(path.join(dir, '_output/dockerized/bin/linux/amd64/kubectl'), ['--version'], { encoding: 'utf8' });
     assert.match(version, /v1\.31\.0/);
     assert.match(version, /2023-11-14T22:13:20Z/);

@@ -28,6 +28,8 @@ export interface BuildRun {
   engine: string;
   exitCode: number;
   durationMs: number;
+  /** time spent in the build command itself; the rest of durationMs is sync, copy, staging and packing */
+  commandMs: number;
   artifacts: VerifyArtifact[];
   /** where this run's outputs and log are kept */
   dir: string;
@@ -113,6 +115,7 @@ export async function runVerifyBuild(id: string, label: string, conditions: Buil
     const access = { volume, image: opts.image, containerDir: conditions.buildPath, labels, ...signal };
     await syncSources(opts.docker, { ...access, checkoutRoot: opts.sourceDir, owner: { uid: conditions.uid, gid: conditions.gid }, creationOrder: conditions.fileOrder });
     const log = createWriteStream(path.join(dir, 'build.log'));
+    const commandStarted = Date.now();
     const exitCode = await runContainer(
       opts.docker,
       {
@@ -129,6 +132,7 @@ export async function runVerifyBuild(id: string, label: string, conditions: Buil
       },
       { stdout: log, stderr: log, ...signal },
     );
+    const commandMs = Date.now() - commandStarted;
     await new Promise<void>((resolve) => log.end(resolve));
     if (exitCode !== 0) {
       throw new KreproError('E_BUILD_FAILED', `${label} build failed with exit code ${exitCode}; its log is ${path.join(dir, 'build.log')}`, { exitCode, path: path.join(dir, 'build.log') });
@@ -140,7 +144,7 @@ export async function runVerifyBuild(id: string, label: string, conditions: Buil
     const artifacts: VerifyArtifact[] = packed.tarballs.map((t) => ({ name: `release-tars/${t.name}`, size: t.size, integrity: t.integrity }));
     const binDir = path.join(output, 'dockerized', 'bin');
     for (const rel of await listFiles(binDir)) artifacts.push({ name: `bin/${rel}`, ...(await hashFile(path.join(binDir, rel))) });
-    return { id, label, conditions, variations, engine: opts.engine, exitCode, durationMs: Date.now() - started, artifacts, dir };
+    return { id, label, conditions, variations, engine: opts.engine, exitCode, durationMs: Date.now() - started, commandMs, artifacts, dir };
   } finally {
     await (opts.docker.getVolume(volume).remove({ abortSignal: AbortSignal.timeout(15_000) } as never) as unknown as Promise<void>).catch(() => {});
   }

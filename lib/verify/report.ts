@@ -11,6 +11,7 @@ export function verifyReport(result: VerifyResult) {
     variations: run.variations,
     conditions: run.conditions,
     durationMs: run.durationMs,
+    commandMs: run.commandMs,
   });
   const byName = (run: BuildRun) => new Map(run.artifacts.map((a) => [a.name, a]));
   const [left, right] = [byName(result.control), byName(result.experiment)];

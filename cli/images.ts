@@ -1,0 +1,140 @@
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  DEFAULT_IMAGE_BINARIES,
+  DEFAULT_IMAGE_REGISTRY,
+  type ImageBase,
+  parseMtimeOption,
+  resolveSourceDateEpoch,
+  type ServerImage,
+  writeServerImages,
+} from '../lib/index.js';
+import { type CommandIO, EXIT } from './io.js';
+
+export const IMAGES_HELP = `Usage: krepro images [options]
+
+Writes a docker-loadable image of each server binary into the release stage, without a Docker daemon, as
+Kubernetes' build/lib/release.sh does with docker build and docker save: for every staged server platform
+<os>-<arch>, server/<os>-<arch>/kubernetes/server/bin/<binary>.tar (the image <registry>/<binary>-<arch>:<tag>)
+and <binary>.docker_tag (the tag: the version with '+' replaced by '_'). krepro package then packs them into
+kubernetes-server-<os>-<arch>.tar.gz. The image is the base's layers plus one layer holding the binary at
+/usr/local/bin/<binary>, its entrypoint; every tar member, timestamp and JSON document is normalized, so the
+same binaries, base and SOURCE_DATE_EPOCH give the same bytes and image ID. The tarball has the docker-archive
+layout (manifest.json, repositories) with an OCI layout (oci-layout, index.json) over the same blobs, as
+docker save writes on Docker 25 and later; docker load reads it from Docker 1.10 on.
+
+Options:
+  --stage DIR        release stage (default: _output/release-stage)
+  --bin DIR          take the binaries from DIR/<os>/<arch>/ (e.g. _output/dockerized/bin) instead of the
+                     staged server/bin
+  --platforms LIST   comma-separated <os>/<arch> (default: every platform staged under server/)
+  --binaries LIST    comma-separated binaries (default: ${DEFAULT_IMAGE_BINARIES.join(',')})
+  --registry R       image name prefix (default: $KUBE_DOCKER_REGISTRY, else ${DEFAULT_IMAGE_REGISTRY})
+  --base B           scratch (default: nothing but the binary, for static binaries) or a docker-archive
+                     tarball of one image (docker save output); {os}, {arch} and {binary} in the path are
+                     replaced per image, since a base holds one architecture
+  --version V        KUBE_GIT_VERSION for the tag (default: full/kubernetes/version in the stage)
+  --mtime T          image and member times: seconds since 1970 or an ISO 8601 date with zone. Default:
+                     $SOURCE_DATE_EPOCH, else the commit time of HEAD in --source
+  --source DIR       git checkout for the default --mtime (default: the current directory)
+  --json             print the images (paths, tags, image IDs, digests) as JSON on stdout
+  -h, --help         show this help
+
+Exit status: 0 written, 2 usage or environment error (the message names the file or value), 130 interrupted.
+`;
+
+export async function imagesCommand(argv: string[], io: CommandIO): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      stage: { type: 'string' },
+      bin: { type: 'string' },
+      platforms: { type: 'string' },
+      binaries: { type: 'string' },
+      registry: { type: 'string' },
+      base: { type: 'string' },
+      version: { type: 'string' },
+      mtime: { type: 'string' },
+      source: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(IMAGES_HELP);
+    return EXIT.ok;
+  }
+  const list = (v: string | undefined) => v?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const binaries = list(values.binaries);
+  if (binaries !== undefined && binaries.length === 0) {
+    io.stderr.write('krepro images: --binaries must name at least one binary\n');
+    return EXIT.usage;
+  }
+  const stage = path.resolve(io.cwd, values.stage ?? '_output/release-stage');
+  const version = values.version ?? (await stagedVersion(stage));
+  if (version === undefined || version.trim() === '') {
+    io.stderr.write(`krepro images: no version: ${path.join(stage, 'full/kubernetes/version')} is missing or empty; pass --version\n`);
+    return EXIT.usage;
+  }
+  const sde = await resolveSourceDateEpoch({
+    ...(values.mtime !== undefined ? { explicit: parseMtimeOption(values.mtime) } : {}),
+    ...(io.env.SOURCE_DATE_EPOCH !== undefined ? { environment: io.env.SOURCE_DATE_EPOCH } : {}),
+    repoDir: path.resolve(io.cwd, values.source ?? '.'),
+  });
+  const registry = values.registry ?? (io.env.KUBE_DOCKER_REGISTRY || undefined);
+  const platforms = list(values.platforms);
+  const images = await writeServerImages({
+    stage,
+    ...(values.bin !== undefined ? { binDir: path.resolve(io.cwd, values.bin) } : {}),
+    ...(platforms !== undefined ? { platforms } : {}),
+    ...(binaries !== undefined ? { binaries } : {}),
+    ...(registry !== undefined ? { registry } : {}),
+    version,
+    sourceDateEpoch: sde.seconds,
+    base: baseOption(values.base, io.cwd),
+    signal: io.signal,
+    onImage: values.json ? undefined : (image) => io.stderr.write(`wrote ${image.repoTag} (${displayPath(io.cwd, image.path)}, ${image.size} bytes)\n`),
+  });
+  if (values.json) {
+    io.stdout.write(`${JSON.stringify({ sourceDateEpoch: { ...sde }, images: images.map(jsonImage) }, null, 2)}\n`);
+  } else {
+    for (const image of images) io.stdout.write(`${image.imageId}  ${image.repoTag}\n`);
+    io.stderr.write(`wrote ${images.length} image${images.length === 1 ? '' : 's'} into ${displayPath(io.cwd, stage)} (SOURCE_DATE_EPOCH=${sde.seconds} from ${sde.origin})\n`);
+  }
+  return EXIT.ok;
+}
+
+/** `scratch`, or a tarball path whose {os}/{arch}/{binary} are filled in per image. */
+function baseOption(value: string | undefined, cwd: string): ImageBase | ((image: { os: string; arch: string; binary: string }) => ImageBase) {
+  if (value === undefined || value === 'scratch') return 'scratch';
+  const template = path.resolve(cwd, value);
+  return (image) => ({ tarball: template.replaceAll('{os}', image.os).replaceAll('{arch}', image.arch).replaceAll('{binary}', image.binary) });
+}
+
+async function stagedVersion(stage: string): Promise<string | undefined> {
+  return (await readFile(path.join(stage, 'full', 'kubernetes', 'version'), 'utf8').catch(() => undefined))?.trim();
+}
+
+function jsonImage(image: ServerImage): Record<string, unknown> {
+  return {
+    platform: image.platform,
+    binary: image.binary,
+    repoTag: image.repoTag,
+    dockerTag: image.dockerTag,
+    imageId: image.imageId,
+    manifestDigest: image.manifestDigest,
+    path: image.path,
+    tagFile: image.tagFile,
+    size: image.size,
+    digest: image.digest,
+    integrity: image.integrity.toString(),
+  };
+}
+
+/** Relative when under the working directory (short, copy-pasteable), absolute otherwise. */
+function displayPath(cwd: string, p: string): string {
+  const rel = path.relative(cwd, p);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
+}

@@ -1,0 +1,221 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { compareArchivePaths, type Entry } from '../archive/entry.js';
+import { MAX_MTIME } from '../archive/header.js';
+import { tarStream, writeAtomically, type WrittenFile } from '../archive/pack.js';
+import { KreproError } from '../errors.js';
+import { HashStream, hexDigest } from '../integrity/hash-stream.js';
+import { type BaseImage, readBaseImage } from './base.js';
+import { ANNOTATION, blobPath, canonicalJson, type Descriptor, digestHex, MEDIA_TYPE, OCI_LAYOUT } from './oci.js';
+import { parseRepoTag } from './reference.js';
+
+/** `scratch` (nothing under the binary: for static binaries) or a docker-archive tarball of one image. */
+export type ImageBase = 'scratch' | { tarball: string };
+
+export interface WriteImageOptions {
+  /** The executable to put into the image; only its bytes count (mode, owner and mtime are normalized). */
+  binaryPath: string;
+  binaryName: string;
+  /** Where the binary lives in the image and what runs; default `/usr/local/bin/<binaryName>` */
+  entrypointPath?: string;
+  base: ImageBase;
+  os: string;
+  arch: string;
+  /** SOURCE_DATE_EPOCH: the config's `created`, history times and every tar member's mtime */
+  created: number;
+  /** `registry.k8s.io/kube-apiserver-amd64:v1.31.0` */
+  repoTag: string;
+  /** The image tarball to write (replaced atomically) */
+  dest: string;
+  /** Directory for the temporary layer files (default: beside `dest`); must not be packed meanwhile */
+  tempDir?: string;
+  signal?: AbortSignal;
+}
+
+export interface WrittenImage extends WrittenFile {
+  /** `sha256:<hex>` of the config: what `docker load` and `docker images --no-trunc` report */
+  imageId: string;
+  /** `sha256:<hex>` of the tarball's bytes */
+  digest: string;
+  /** `sha256:<hex>` of the OCI manifest, as a registry would name the image */
+  manifestDigest: string;
+  repoTag: string;
+  /** rootfs.diff_ids: the base's layers, then the binary's */
+  diffIds: string[];
+}
+
+/** Fields of a base's run config kept in the new image: the OCI set plus Docker's; docker-build leftovers (Hostname, Image, ...) are dropped. */
+const RUN_CONFIG_KEYS = ['User', 'ExposedPorts', 'Env', 'Entrypoint', 'Cmd', 'Volumes', 'WorkingDir', 'Labels', 'StopSignal', 'ArgsEscaped', 'Healthcheck', 'OnBuild', 'Shell'];
+/** Platform fields of a base's config kept beside architecture and os. */
+const PLATFORM_KEYS = ['variant', 'os.version', 'os.features'];
+
+const PLATFORM_PART_RE = /^[a-z0-9_]+$/;
+
+interface Blob {
+  digest: string;
+  file: string;
+  size: number;
+}
+
+/**
+ * Writes a `docker load`-able image tarball without a Docker daemon: the base's layers plus one layer holding the
+ * binary at `entrypointPath`, which becomes the entrypoint. The tarball has `docker save`'s docker-archive layout
+ * (manifest.json, repositories) and, as Docker ≥ 25 writes it alongside, an OCI layout (oci-layout, index.json)
+ * over the same `blobs/sha256/` files. Every byte follows from the inputs: the same binary bytes, base, platform,
+ * tag and SOURCE_DATE_EPOCH give the same tarball and image ID.
+ */
+export async function writeImage(opts: WriteImageOptions): Promise<WrittenImage> {
+  const entrypoint = checkOptions(opts);
+  const ref = parseRepoTag(opts.repoTag);
+  const binary = await stat(opts.binaryPath).catch(() => undefined);
+  if (!binary?.isFile()) throw new KreproError('E_STAGE', `binary ${opts.binaryPath} does not exist or is not a file`, { path: opts.binaryPath });
+  const dest = path.resolve(opts.dest);
+  await mkdir(path.dirname(dest), { recursive: true });
+  const tempParent = path.resolve(opts.tempDir ?? path.dirname(dest));
+  await mkdir(tempParent, { recursive: true });
+  const work = path.join(tempParent, `.${path.basename(dest)}.partial-${randomBytes(6).toString('hex')}`);
+  await mkdir(work);
+  try {
+    const base: BaseImage | undefined = opts.base === 'scratch' ? undefined : await readBaseImage(opts.base.tarball, { os: opts.os, arch: opts.arch }, work, opts.signal);
+    opts.signal?.throwIfAborted();
+    const layer = await writeBinaryLayer(opts.binaryPath, binary, entrypoint, opts.created, path.join(work, 'layer.tar'), opts.signal);
+    const layers: Blob[] = [...(base?.layers ?? []).map((l) => ({ digest: l.diffId, file: l.file, size: l.size })), layer];
+    const created = isoSeconds(opts.created);
+
+    const blob = async (name: string, json: unknown): Promise<Blob> => {
+      const bytes = Buffer.from(canonicalJson(json));
+      const file = path.join(work, name);
+      await writeFile(file, bytes);
+      return { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, file, size: bytes.length };
+    };
+    const config = await blob('config.json', imageConfig(base, { ...opts, entrypoint, created, diffIds: layers.map((l) => l.digest) }));
+    const manifest = await blob('manifest.oci.json', {
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPE.manifest,
+      config: { mediaType: MEDIA_TYPE.config, digest: config.digest, size: config.size },
+      layers: layers.map((l) => ({ mediaType: MEDIA_TYPE.layer, digest: l.digest, size: l.size })),
+    });
+    const platform = { architecture: opts.arch, os: opts.os, ...pickPlatform(base) };
+    const indexEntry: Descriptor = {
+      mediaType: MEDIA_TYPE.manifest,
+      digest: manifest.digest,
+      size: manifest.size,
+      platform,
+      annotations: { [ANNOTATION.imageName]: `${ref.name}:${ref.tag}`, [ANNOTATION.refName]: ref.tag },
+    };
+    const index = await blob('index.json', { schemaVersion: 2, mediaType: MEDIA_TYPE.index, manifests: [indexEntry] });
+    const ociLayout = await blob('oci-layout', OCI_LAYOUT);
+    // docker save ends these two with a newline (Go's json.Encoder); kept, so they read like its output.
+    const dockerManifest = path.join(work, 'manifest.json');
+    await writeFile(dockerManifest, `${canonicalJson([{ Config: blobPath(config.digest), Layers: layers.map((l) => blobPath(l.digest)), RepoTags: [`${ref.familiarName}:${ref.tag}`] }])}\n`);
+    const repositories = path.join(work, 'repositories');
+    await writeFile(repositories, `${canonicalJson({ [ref.familiarName]: { [ref.tag]: digestHex(layer.digest) } })}\n`);
+
+    const members = new Map<string, string>([
+      ['index.json', index.file],
+      ['manifest.json', dockerManifest],
+      ['oci-layout', ociLayout.file],
+      ['repositories', repositories],
+    ]);
+    for (const b of [config, manifest, ...layers]) members.set(blobPath(b.digest), b.file); // a repeated layer is one blob
+    const entries = await outerEntries(members, opts.created);
+    const hash = new HashStream();
+    const written = await writeAtomically(dest, (out) => pipeline(tarStream(entries, { mtime: opts.created }), hash, out, opts.signal ? { signal: opts.signal } : {}), hash);
+    return {
+      ...written,
+      imageId: config.digest,
+      digest: `sha256:${hexDigest(written.integrity, 'sha256')}`,
+      manifestDigest: manifest.digest,
+      repoTag: `${ref.familiarName}:${ref.tag}`,
+      diffIds: layers.map((l) => l.digest),
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function checkOptions(opts: WriteImageOptions): string {
+  if (!/^[^/\0]+$/.test(opts.binaryName) || opts.binaryName === '.' || opts.binaryName === '..') {
+    throw new KreproError('E_USAGE', `binary name ${JSON.stringify(opts.binaryName)} is not a file name`);
+  }
+  const entrypoint = opts.entrypointPath ?? `/usr/local/bin/${opts.binaryName}`;
+  if (!path.posix.isAbsolute(entrypoint) || path.posix.normalize(entrypoint) !== entrypoint || entrypoint.endsWith('/') || entrypoint.includes('\0')) {
+    throw new KreproError('E_USAGE', `entrypoint path ${JSON.stringify(entrypoint)} must be an absolute, normalized file path such as /usr/local/bin/${opts.binaryName}`);
+  }
+  for (const [what, value] of [['os', opts.os], ['architecture', opts.arch]] as const) {
+    if (!PLATFORM_PART_RE.test(value)) throw new KreproError('E_USAGE', `image ${what} ${JSON.stringify(value)} is not a GOOS/GOARCH-style name (e.g. linux, amd64)`);
+  }
+  if (!Number.isInteger(opts.created) || opts.created < 0 || opts.created > MAX_MTIME) {
+    throw new KreproError('E_SOURCE_DATE_EPOCH', `image creation time must be a whole number of seconds from 0 to ${MAX_MTIME}, got ${opts.created}`);
+  }
+  return entrypoint;
+}
+
+/** RFC 3339 in UTC without fractions, as Go prints a whole-second time.Time: `2023-11-14T22:13:20Z`. */
+function isoSeconds(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** The layer: the binary (mode 0755, whatever it had on disk) and its parent directories, through krepro's tar writer. */
+async function writeBinaryLayer(
+  binaryPath: string,
+  st: { size: number; mtimeMs: number; ino: number },
+  entrypoint: string,
+  mtime: number,
+  file: string,
+  signal: AbortSignal | undefined,
+): Promise<Blob> {
+  const member = entrypoint.slice(1);
+  const entries: Entry[] = [];
+  for (let dir = path.posix.dirname(member); dir !== '.'; dir = path.posix.dirname(dir)) entries.unshift({ type: 'directory', path: dir, mtime });
+  entries.push({ type: 'file', path: member, mode: 0o755, mtime, size: st.size, source: { path: binaryPath, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
+  const hash = new HashStream();
+  await pipeline(tarStream(entries, { mtime }), hash, createWriteStream(file, { mode: 0o600 }), signal ? { signal } : {});
+  const { size, integrity } = hash.result();
+  return { digest: `sha256:${hexDigest(integrity, 'sha256')}`, file, size };
+}
+
+function pickPlatform(base: BaseImage | undefined): Record<string, unknown> {
+  const config = base?.config ?? {};
+  return Object.fromEntries(PLATFORM_KEYS.filter((k) => config[k] !== undefined && config[k] !== null).map((k) => [k, config[k]]));
+}
+
+/**
+ * The image config: the base's run config (Env, User, WorkingDir, ...) with our entrypoint and no Cmd, its history
+ * and diff_ids followed by ours. Nothing from the host: no hostname, container ID, docker_version or build time.
+ */
+function imageConfig(
+  base: BaseImage | undefined,
+  o: { os: string; arch: string; binaryName: string; entrypoint: string; created: string; diffIds: string[] },
+): Record<string, unknown> {
+  const baseRun = (base?.config['config'] ?? {}) as Record<string, unknown>;
+  const run: Record<string, unknown> = Object.fromEntries(RUN_CONFIG_KEYS.filter((k) => baseRun[k] !== undefined && baseRun[k] !== null).map((k) => [k, baseRun[k]]));
+  run['Entrypoint'] = [o.entrypoint];
+  delete run['Cmd']; // a base's Cmd would become arguments of our binary
+  const baseHistory = Array.isArray(base?.config['history']) ? (base.config['history'] as unknown[]) : [];
+  return {
+    architecture: o.arch,
+    os: o.os,
+    ...pickPlatform(base),
+    config: run,
+    created: o.created,
+    history: [...baseHistory, { created: o.created, created_by: `COPY ${o.binaryName} ${o.entrypoint} # krepro` }],
+    rootfs: { type: 'layers', diff_ids: o.diffIds },
+  };
+}
+
+/** The outer tar's members: `blobs/` and `blobs/sha256/` directories, then every file, in byte order. */
+async function outerEntries(members: Map<string, string>, mtime: number): Promise<Entry[]> {
+  const entries: Entry[] = [
+    { type: 'directory', path: 'blobs', mtime },
+    { type: 'directory', path: 'blobs/sha256', mtime },
+  ];
+  for (const [member, file] of members) {
+    const st = await stat(file);
+    entries.push({ type: 'file', path: member, mode: 0o644, mtime, size: st.size, source: { path: file, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
+  }
+  return entries.sort((a, b) => compareArchivePaths(a.path, b.path));
+}
