@@ -7,6 +7,13 @@ import type Docker from 'dockerode';
 import { makeBaseImage } from '../lib/index.js';
 import { engineOrSkip } from './helpers/engine.js';
 import { FIXTURES, tempDir } from './helpers/stage.js';
+import { pngColours, screenshot } from './helpers/browser.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+
+const validateReport = new Ajv2020({ strict: true, allErrors: true }).compile(JSON.parse(readFileSync(path.resolve('schemas/verify-report.schema.json'), 'utf8')));
+function assertSchema(report: unknown): void {
+  assert.ok(validateReport(report), JSON.stringify(validateReport.errors, null, 2));
+}
 
 // `krepro verify` end to end on a real engine: one reproducible project, five with one classic bug each.
 const CLI = path.resolve('dist/cli/main.js');
@@ -48,6 +55,7 @@ if (docker) {
     const dir = project('kube-like');
     const { code, report } = verify(dir, ['--html', 'report.html']);
     assert.is(code, 0);
+    assertSchema(report);
     assert.is(report.verdict, 'reproducible');
     assert.ok(report.artifacts.length > 20);
     assert.ok(report.artifacts.every((a) => a.verdict === 'identical'));
@@ -70,8 +78,15 @@ if (docker) {
   ];
   for (const [fixture, variation] of culprits) {
     test(`${fixture}: verify fails (exit 1) and names ${variation} as the cause, in at most 5 extra builds`, () => {
-      const { code, report } = verify(project(`unreproducible/${fixture}`));
+      const dir = project(`unreproducible/${fixture}`);
+      const { code, report } = verify(dir, ['--html', 'report.html']);
       assert.is(code, 1);
+      assertSchema(report);
+      // The HTML report renders: a real page with the verdict banner, the table and the cause, not a blank.
+      const html = readFileSync(path.join(dir, 'report.html'), 'utf8');
+      assert.match(html, 'Not reproducible');
+      assert.match(html, `<strong>${variation}</strong>`);
+      assert.ok(pngColours(screenshot(path.join(dir, 'report.html'))) > 20, 'screenshot has real content');
       assert.is(report.verdict, 'not-reproducible');
       const kubectl = report.artifacts.find((a) => a.name === 'bin/linux/amd64/kubectl')!;
       assert.is(kubectl.verdict, 'different');
@@ -85,6 +100,7 @@ if (docker) {
   test('map-order: the noise check shows pure nondeterminism, not a variation', () => {
     const { code, report } = verify(project('unreproducible/map-order'), ['--check-noise']);
     assert.is(code, 1);
+    assertSchema(report);
     assert.equal(report.attribution.map((a) => a.variations), [[]]);
     assert.match(report.attribution[0]!.fix[0]!, /nondeterminism/);
   });

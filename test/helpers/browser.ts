@@ -1,0 +1,58 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { inflateSync } from 'node:zlib';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * Renders a local HTML file in Debian's headless Chromium and returns the PNG path. The flags keep Chromium off
+ * the (closed) network and let it run as root.
+ */
+export function screenshot(htmlFile: string, width = 1200, height = 1000): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'krepro-shot-'));
+  const png = path.join(dir, 'page.png');
+  execFileSync(
+    CHROMIUM,
+    ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${dir}/profile`, `--screenshot=${png}`, `--window-size=${width},${height}`, `file://${htmlFile}`],
+    { stdio: 'pipe', timeout: 60_000 },
+  );
+  if (!existsSync(png)) throw new Error(`chromium wrote no screenshot for ${htmlFile}`);
+  return png;
+}
+
+/** Distinct RGB colours in an 8-bit RGB(A) non-interlaced PNG: a blank or failed render has one or two. */
+export function pngColours(file: string): number {
+  const png = readFileSync(file);
+  const width = png.readUInt32BE(16);
+  const height = png.readUInt32BE(20);
+  const channels = png[25] === 6 ? 4 : 3;
+  const idat: Buffer[] = [];
+  for (let o = 8; o < png.length; ) {
+    const len = png.readUInt32BE(o);
+    if (png.toString('latin1', o + 4, o + 8) === 'IDAT') idat.push(png.subarray(o + 8, o + 8 + len));
+    o += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  const prev = Buffer.alloc(stride);
+  const line = Buffer.alloc(stride);
+  const colours = new Set<number>();
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)]!;
+    const src = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    for (let i = 0; i < stride; i++) {
+      const a = i >= channels ? line[i - channels]! : 0;
+      const b = prev[i]!;
+      const c = i >= channels ? prev[i - channels]! : 0;
+      const p = a + b - c;
+      const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
+      const predictor = [0, a, b, (a + b) >> 1, paeth][filter]!;
+      line[i] = (src[i]! + predictor) & 0xff;
+    }
+    for (let x = 0; x < width; x += 3) colours.add((line[x * channels]! << 16) | (line[x * channels + 1]! << 8) | line[x * channels + 2]!);
+    line.copy(prev);
+  }
+  return colours.size;
+}
