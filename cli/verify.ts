@@ -136,7 +136,9 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     onProgress: (e) => {
       const t = ((Date.now() - started) / 1000).toFixed(0);
       if (e.type === 'build-start') log(`[${t}s] build ${e.label}${e.variations.length ? ` (varies ${e.variations.join(', ')})` : ''}...`);
-      else log(`[${t}s] build ${e.label} done in ${(e.durationMs / 1000).toFixed(1)} s`);
+      else if (e.type === 'build-done') log(`[${t}s] build ${e.label} done in ${(e.durationMs / 1000).toFixed(1)} s`);
+      // Steps only on a terminal: piped logs stay one line per build.
+      else if (io.stderr.isTTY) io.stderr.write(`[${t}s]   ${e.label}: ${e.step}\n`);
     },
   });
   const report = verifyReport(result);

@@ -48,6 +48,7 @@ export interface BuildRunOptions {
   env: Record<string, string>;
   labels: Record<string, string>;
   workDir: string;
+  onStep?: (step: 'sync' | 'build' | 'copy-output' | 'package') => void;
   signal?: AbortSignal;
 }
 
@@ -113,8 +114,10 @@ export async function runVerifyBuild(id: string, label: string, conditions: Buil
   const signal = opts.signal ? { signal: opts.signal } : {};
   try {
     const access = { volume, image: opts.image, containerDir: conditions.buildPath, labels, ...signal };
+    opts.onStep?.('sync');
     await syncSources(opts.docker, { ...access, checkoutRoot: opts.sourceDir, owner: { uid: conditions.uid, gid: conditions.gid }, creationOrder: conditions.fileOrder });
     const log = createWriteStream(path.join(dir, 'build.log'));
+    opts.onStep?.('build');
     const commandStarted = Date.now();
     const exitCode = await runContainer(
       opts.docker,
@@ -137,7 +140,9 @@ export async function runVerifyBuild(id: string, label: string, conditions: Buil
     if (exitCode !== 0) {
       throw new KreproError('E_BUILD_FAILED', `${label} build failed with exit code ${exitCode}; its log is ${path.join(dir, 'build.log')}`, { exitCode, path: path.join(dir, 'build.log') });
     }
+    opts.onStep?.('copy-output');
     await copyOutput(opts.docker, { ...access, checkoutRoot: dir, paths: ['_output/dockerized/bin'] });
+    opts.onStep?.('package');
     const output = path.join(dir, '_output');
     await buildStage({ binDir: path.join(output, 'dockerized', 'bin'), sourceRoot: opts.sourceDir, stage: path.join(output, 'release-stage'), version: opts.version, ...signal });
     const packed = await packageRelease({ stage: path.join(output, 'release-stage'), out: path.join(output, 'release-tars'), sourceDateEpoch: opts.sourceDateEpoch, sourceRoot: opts.sourceDir, ...signal });

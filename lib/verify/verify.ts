@@ -37,6 +37,7 @@ export interface VerifyOptions {
 
 export type VerifyProgress =
   | { type: 'build-start'; id: string; label: string; variations: string[] }
+  | { type: 'build-step'; id: string; label: string; step: 'sync' | 'build' | 'copy-output' | 'package' }
   | { type: 'build-done'; id: string; label: string; durationMs: number };
 
 export interface Attribution {
@@ -92,6 +93,7 @@ export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> 
       env: opts.env ?? {},
       labels: opts.labels ?? {},
       workDir,
+      onStep: (step) => opts.onProgress?.({ type: 'build-step', id, label, step }),
       ...(opts.signal ? { signal: opts.signal } : {}),
     };
     const run = await runVerifyBuild(id, label, applyVariations(CONTROL, variations), names, runOptions);
