@@ -189,7 +189,7 @@ engineTest('build image: a non-root uid runs `make cross` on the kube-like fixtu
   const lines = run.stdout.split('\n');
   const binaries = lines.filter((l) => l.startsWith('_output/dockerized/bin/'));
   const expected = ['darwin/arm64', 'linux/amd64', 'linux/arm64', 'windows/amd64'].flatMap((p) =>
-    ['kube-apiserver', 'kubectl', 'kubelet'].map((n) => `_output/dockerized/bin/${p}/${n}${p.startsWith('windows') ? '.exe' : ''}`),
+    ['kube-apiserver', 'kube-controller-manager', 'kube-proxy', 'kube-scheduler', 'kubectl', 'kubelet'].map((n) => `_output/dockerized/bin/${p}/${n}${p.startsWith('windows') ? '.exe' : ''}`),
   );
   assert.equal(binaries, expected);
   assert.ok(lines.includes('kubectl v0.0.0-krepro 2023-11-14T22:13:20Z'), run.stdout);
