@@ -15,6 +15,7 @@ import {
   repositoryUri,
   resolveSourceDateEpoch,
   stateNames,
+  transferImage,
   VARIATIONS,
   variationNamed,
   verifyRelease,
@@ -45,7 +46,8 @@ Options:
   --check-noise      a third build under control conditions, to tell nondeterminism from variation effects
   --no-attribution   do not run extra builds to find the cause
   --engine URL       engine for the control build; given twice, the second runs the experiment build
-                     (independent rebuild). Default: DOCKER_HOST etc.
+                     (independent rebuild, with the same build image copied over by ID). Default:
+                     DOCKER_HOST etc. Builds run without network: a verified build must be hermetic.
   --base-image IMG   base of the build image (default krepro-base:trixie)
   --json             print the report as JSON (schema ${'https://krepro.dev/schemas/verify-report/v1'})
   --html FILE        also write a self-contained HTML report
@@ -99,16 +101,23 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const engines: VerifyEngine[] = [];
   for (const url of engineUrls.length ? engineUrls : [undefined]) {
     const { docker, endpoint } = await openEngine({ env: io.env, ...(url ? { host: url } : {}), signal: io.signal });
-    const { imageId } = await ensureBuildImage(docker, {
-      names,
-      dockerfileDir,
-      contextDir: path.join(identity.root, '_output', 'images', names.image.replace(/:/g, '_')),
-      baseImage,
-      proxies,
-      onLog: log,
-      signal: io.signal,
-    });
-    engines.push({ docker, endpoint, image: names.image, imageId });
+    if (engines.length === 0) {
+      const { imageId } = await ensureBuildImage(docker, {
+        names,
+        dockerfileDir,
+        contextDir: path.join(identity.root, '_output', 'images', names.image.replace(/:/g, '_')),
+        baseImage,
+        proxies,
+        onLog: log,
+        signal: io.signal,
+      });
+      engines.push({ docker, endpoint, image: names.image, imageId });
+    } else {
+      // The independent rebuild runs the very same build image (by ID), so only the build itself is compared.
+      log(`copying ${names.image} to ${endpoint}...`);
+      const imageId = await transferImage(engines[0]!.docker, docker, names.image, { signal: io.signal });
+      engines.push({ docker, endpoint, image: names.image, imageId });
+    }
   }
   const workDir = path.join(identity.root, '_output', 'verify');
   await rm(workDir, { recursive: true, force: true });

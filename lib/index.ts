@@ -50,6 +50,7 @@ export { ensureBuildImage, proxyEnv, redact, LABEL_CONTEXT_HASH, type BuildImage
 export { runContainer, runInteractive, type ContainerSpec } from './engine/container.js';
 export { stateNames, checkoutHash, CONTAINER_SOURCE_DIR, type StateNames, type CheckoutIdentity } from './engine/names.js';
 export { removeCheckoutState, ensureDataVolume, type RemovedState } from './engine/state.js';
+export { transferImage } from './engine/transfer.js';
 
 export { syncSources, MANIFEST_DIR, type SyncOptions, type SyncProgress, type SyncOwner, type SyncResult } from './sync/source-sync.js';
 export { copyOutput, extractOutputTar, type CopyOutputOptions, type CopyProgress, type CopyResult } from './sync/copy-output.js';

@@ -8,6 +8,7 @@ import { makeBaseImage } from '../lib/index.js';
 import { engineOrSkip } from './helpers/engine.js';
 import { FIXTURES, tempDir } from './helpers/stage.js';
 import { pngColours, screenshot } from './helpers/browser.js';
+import { startSecondEngine } from './helpers/second-engine.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 
 const validateReport = new Ajv2020({ strict: true, allErrors: true }).compile(JSON.parse(readFileSync(path.resolve('schemas/verify-report.schema.json'), 'utf8')));
@@ -32,7 +33,7 @@ interface Report {
   verdict: string;
   artifacts: { name: string; verdict: string; causes: { variations: string[] }[] }[];
   attribution: { variations: string[]; confidence: number; artifacts: string[]; fix: string[] }[];
-  builds: { label: string; variations: string[] }[];
+  builds: { label: string; variations: string[]; engine: string }[];
 }
 
 function verify(dir: string, args: string[] = []): { code: number | null; report: Report; stderr: string } {
@@ -96,6 +97,18 @@ if (docker) {
       assert.ok(report.builds.length - 2 <= 5, `${report.builds.length - 2} attribution builds`);
     });
   }
+
+  test('independent rebuild: --engine twice runs the experiment on a second engine with the same build image', async () => {
+    const second = await startSecondEngine();
+    try {
+      // hostname is the only bug of this fixture; without that variation it is reproducible.
+      const { code, report } = verify(project('unreproducible/hostname'), ['--no-vary', 'hostname', '--engine', 'unix:///var/run/docker.sock', '--engine', second.host]);
+      assert.is(code, 0);
+      assert.equal(report.builds.map((b) => b.engine), ['unix:///var/run/docker.sock', second.host]);
+    } finally {
+      await second.stop();
+    }
+  });
 
   test('map-order: the noise check shows pure nondeterminism, not a variation', () => {
     const { code, report } = verify(project('unreproducible/map-order'), ['--check-noise']);

@@ -132,6 +132,8 @@ export async function runVerifyBuild(id: string, label: string, conditions: Buil
         ...(conditions.cpuset !== undefined ? { cpuset: conditions.cpuset } : {}),
         labels,
         volumes: { [volume]: conditions.buildPath },
+        // Hermetic: a build that needs the network cannot be verified, and an engine without a bridge can run it.
+        network: 'none',
       },
       { stdout: log, stderr: log, ...signal },
     );

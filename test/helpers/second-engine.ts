@@ -1,0 +1,33 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { tempDir } from './stage.js';
+
+/**
+ * A second, independent Docker engine on this machine (its own data root and socket, no bridge network), for
+ * independent-rebuild tests. Needs root and dockerd, as .ci/run provides.
+ */
+export async function startSecondEngine(): Promise<{ host: string; stop: () => Promise<void> }> {
+  const dir = tempDir('krepro-dockerd-');
+  const socket = path.join(dir, 'docker.sock');
+  const daemon: ChildProcess = spawn(
+    'dockerd',
+    ['--host', `unix://${socket}`, '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'pid'), '--bridge', 'none', '--iptables=false', '--ip-masq=false'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  daemon.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  for (let i = 0; i < 300 && !(existsSync(socket) && log.includes('API listen')); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!log.includes('API listen')) {
+    daemon.kill('SIGKILL');
+    throw new Error(`second dockerd did not start:\n${log.slice(-2000)}`);
+  }
+  return {
+    host: `unix://${socket}`,
+    stop: async () => {
+      const pid = Number(readFileSync(path.join(dir, 'pid'), 'utf8'));
+      process.kill(pid, 'SIGTERM');
+      await new Promise((resolve) => daemon.on('exit', resolve));
+    },
+  };
+}
