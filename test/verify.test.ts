@@ -108,6 +108,7 @@ if (docker) {
     } finally {
       await second.stop();
     }
+    execFileSync('ip', ['link', 'show', 'docker0'], { stdio: 'pipe' }); // the first engine's bridge survived
   });
 
   test('map-order: the noise check shows pure nondeterminism, not a variation', () => {

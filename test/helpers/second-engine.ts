@@ -4,15 +4,17 @@ import * as path from 'node:path';
 import { tempDir } from './stage.js';
 
 /**
- * A second, independent Docker engine on this machine (its own data root and socket, no bridge network), for
+ * A second, independent Docker engine on this machine (its own data root, socket and network namespace), for
  * independent-rebuild tests. Needs root and dockerd, as .ci/run provides.
  */
 export async function startSecondEngine(): Promise<{ host: string; stop: () => Promise<void> }> {
   const dir = tempDir('krepro-dockerd-');
   const socket = path.join(dir, 'docker.sock');
+  // Its own network namespace (unshare -n): dockerd's network setup would otherwise remove the first engine's
+  // docker0 bridge, breaking every later container that needs a network on it.
   const daemon: ChildProcess = spawn(
-    'dockerd',
-    ['--host', `unix://${socket}`, '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'pid'), '--bridge', 'none', '--iptables=false', '--ip-masq=false'],
+    'unshare',
+    ['--net', '--', 'dockerd', '--host', `unix://${socket}`, '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'pid'), '--bridge', 'none', '--iptables=false', '--ip-masq=false'],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
