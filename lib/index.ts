@@ -73,3 +73,12 @@ export { writeServerImages, DEFAULT_IMAGE_BINARIES, DEFAULT_IMAGE_REGISTRY, type
 export { readBaseImage, type BaseImage } from './image/base.js';
 export { parseRepoTag, dockerTagFromVersion, type RepoTag } from './image/reference.js';
 export { canonicalJson, MEDIA_TYPE } from './image/oci.js';
+
+export { diff } from './diff/compare.js';
+export { CAUSES, type CauseId } from './diff/findings.js';
+export { allFindings, visit as visitDifferences } from './diff/difference.js';
+export { fingerprint, describeFingerprint, type Fingerprint, type EncoderMatch } from './diff/encoders.js';
+export { DEFAULT_LIMITS, DIFF_REPORT_SCHEMA, type DiffLimits, type DiffOptions, type DiffReport, type Difference, type Finding, type Refusal, type ByteRange, type Location } from './diff/types.js';
+export { renderText as renderDiffText } from './report/text.js';
+export { renderJson as renderDiffJson } from './report/json.js';
+export { renderHtml as renderDiffHtml } from './report/html.js';

@@ -33,7 +33,7 @@ function krepro(cwd: string, args: string[], env: Record<string, string> = {}) {
 async function stateOf(dir: string): Promise<{ containers: number; images: number; volumes: number }> {
   const hash = checkoutHash(await checkoutIdentity(dir, hostname()));
   const filters = { label: [`${LABEL_CHECKOUT}=${hash}`] };
-  const { Volumes } = await docker!.listVolumes({ filters } as never);
+  const { Volumes } = await docker!.listVolumes({ filters } as Parameters<Docker['listVolumes']>[0]) as unknown as { Volumes?: unknown[] };
   return {
     containers: (await docker!.listContainers({ all: true, filters })).length,
     images: (await docker!.listImages({ filters })).length,

@@ -10,16 +10,22 @@ export const CHROMIUM = '/usr/bin/chromium';
  * Renders a local HTML file in Debian's headless Chromium and returns the PNG path. The flags keep Chromium off
  * the (closed) network and let it run as root.
  */
+function flags(dir: string): string[] {
+  return ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${dir}/profile`];
+}
+
 export function screenshot(htmlFile: string, width = 1200, height = 1000): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'krepro-shot-'));
   const png = path.join(dir, 'page.png');
-  execFileSync(
-    CHROMIUM,
-    ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${dir}/profile`, `--screenshot=${png}`, `--window-size=${width},${height}`, `file://${htmlFile}`],
-    { stdio: 'pipe', timeout: 60_000 },
-  );
+  execFileSync(CHROMIUM, [...flags(dir), `--screenshot=${png}`, `--window-size=${width},${height}`, `file://${htmlFile}`], { stdio: 'pipe', timeout: 90_000 });
   if (!existsSync(png)) throw new Error(`chromium wrote no screenshot for ${htmlFile}`);
   return png;
+}
+
+/** The DOM after Chromium has parsed and laid out the page. */
+export function dumpDom(htmlFile: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'krepro-dom-'));
+  return execFileSync(CHROMIUM, [...flags(dir), '--dump-dom', `file://${htmlFile}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 90_000 });
 }
 
 /** Distinct RGB colours in an 8-bit RGB(A) non-interlaced PNG: a blank or failed render has one or two. */

@@ -1,0 +1,169 @@
+import { ByteReader, hex } from '../bytes.js';
+import { classifyChange, finding, printable } from '../findings.js';
+import type { ByteRange, Difference, Finding } from '../types.js';
+import type { ContentComparator, ContentContext } from './types.js';
+
+/** Equal bytes kept before a range, and equal bytes that close it (so nearby changes merge into one range). */
+const CONTEXT = 48;
+/** Bytes of a range itself kept for display; longer ranges are cut (all are counted). */
+const SHOWN = 256;
+
+export interface ByteComparison {
+  ranges: ByteRange[];
+  rangeCount: number;
+  differingBytes: number;
+  sizes: [number, number];
+}
+
+interface OpenRange {
+  start: number;
+  lastDiff: number;
+  left: number[];
+  right: number[];
+  before: number;
+}
+
+/**
+ * Streams both sides in lockstep and records differing ranges with printable context; memory is bounded by
+ * `maxRanges`, whatever the sizes. `tap` sees every chunk of each side (the ELF comparator scans strings there).
+ */
+export async function compareBytes(
+  left: AsyncIterable<Buffer>,
+  right: AsyncIterable<Buffer>,
+  maxRanges: number,
+  tap?: { left?: (c: Buffer) => void; right?: (c: Buffer) => void },
+): Promise<ByteComparison> {
+  const ra = new ByteReader(left[Symbol.asyncIterator]());
+  const rb = new ByteReader(right[Symbol.asyncIterator]());
+  const ranges: ByteRange[] = [];
+  let rangeCount = 0;
+  let differingBytes = 0;
+  let offset = 0;
+  const ringL: number[] = [];
+  const ringR: number[] = [];
+  let open: OpenRange | undefined;
+
+  const close = () => {
+    if (!open) return;
+    rangeCount++;
+    if (ranges.length < maxRanges) {
+      ranges.push({ offset: open.start, length: open.lastDiff - open.start + 1, left: hex(Uint8Array.from(open.left)), right: hex(Uint8Array.from(open.right)), contextBefore: open.before });
+    }
+    open = undefined;
+    // The rings hold bytes from before this range; the next range's context starts after it.
+    ringL.length = 0;
+    ringR.length = 0;
+  };
+  const push = (ring: number[], b: number) => {
+    ring.push(b);
+    if (ring.length > CONTEXT) ring.shift();
+  };
+  const step = (a: number | undefined, b: number | undefined) => {
+    const differs = a !== b;
+    if (differs) {
+      differingBytes++;
+      if (!open) open = { start: offset, lastDiff: offset, left: [...ringL], right: [...ringR], before: ringL.length };
+      open.lastDiff = offset;
+    } else if (open && offset - open.lastDiff > CONTEXT) close();
+    if (open && open.left.length < open.before + SHOWN + CONTEXT) {
+      if (a !== undefined) open.left.push(a);
+      if (b !== undefined) open.right.push(b);
+    }
+    if (!open) {
+      if (a !== undefined) push(ringL, a);
+      if (b !== undefined) push(ringR, b);
+    }
+    offset++;
+  };
+
+  let ca: Buffer = Buffer.alloc(0);
+  let cb: Buffer = Buffer.alloc(0);
+  for (;;) {
+    if (ca.length === 0) {
+      ca = await ra.readSome(1 << 16);
+      if (ca.length) tap?.left?.(ca);
+    }
+    if (cb.length === 0) {
+      cb = await rb.readSome(1 << 16);
+      if (cb.length) tap?.right?.(cb);
+    }
+    if (ca.length === 0 && cb.length === 0) break;
+    if (ca.length === 0 || cb.length === 0) {
+      // One side ended: the rest of the other is one range (counted in full, shown up to SHOWN bytes).
+      const rest = ca.length ? ca : cb;
+      for (const byte of rest.subarray(0, SHOWN)) step(ca.length ? byte : undefined, cb.length ? byte : undefined);
+      differingBytes += Math.max(0, rest.length - SHOWN);
+      offset += Math.max(0, rest.length - SHOWN);
+      if (ca.length) ca = Buffer.alloc(0);
+      else cb = Buffer.alloc(0);
+      continue;
+    }
+    const n = Math.min(ca.length, cb.length);
+    const a = ca.subarray(0, n);
+    const b = cb.subarray(0, n);
+    if (!open && a.equals(b)) {
+      // Fast path: equal chunks only refresh the context ring.
+      for (const byte of a.subarray(Math.max(0, n - CONTEXT))) {
+        push(ringL, byte);
+        push(ringR, byte);
+      }
+      offset += n;
+    } else {
+      for (let i = 0; i < n; i++) step(a[i], b[i]);
+    }
+    ca = ca.subarray(n);
+    cb = cb.subarray(n);
+  }
+  close();
+  return { ranges, rangeCount, differingBytes, sizes: [ra.position, rb.position] };
+}
+
+/** The printable text of a range's window on one side (context included), for recognizers. */
+export function rangeText(hexWindow: string): string {
+  return printable(Buffer.from(hexWindow, 'hex'));
+}
+
+/** Findings for ranges a recognizer explains; the rest are returned as unexplained. */
+export function explainRanges(cmp: ByteComparison, ctx: ContentContext, explained: (r: ByteRange) => boolean = () => false): { findings: Finding[]; unexplained: ByteRange[] } {
+  const findings: Finding[] = [];
+  const unexplained: ByteRange[] = [];
+  const seen = new Set<string>();
+  for (const r of cmp.ranges) {
+    if (explained(r)) continue;
+    const l = rangeText(r.left);
+    const rt = rangeText(r.right);
+    const cls = classifyChange(l, rt);
+    if (!cls) {
+      unexplained.push(r);
+      continue;
+    }
+    const key = `${cls.cause}\0${l}\0${rt}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    findings.push(finding(cls.cause, ctx.path, 'content', cls.field, l.replace(/^\.+|\.+$/g, ''), rt.replace(/^\.+|\.+$/g, ''), `at byte 0x${r.offset.toString(16)}`));
+  }
+  return { findings, unexplained };
+}
+
+export function rangeComments(cmp: ByteComparison): string[] {
+  const out = [`${cmp.rangeCount} differing byte range${cmp.rangeCount === 1 ? '' : 's'}, ${cmp.differingBytes} bytes in all${cmp.rangeCount > cmp.ranges.length ? ` (first ${cmp.ranges.length} shown)` : ''}`];
+  if (cmp.sizes[0] !== cmp.sizes[1]) out.push(`sizes differ: ${cmp.sizes[0]} vs ${cmp.sizes[1]} bytes, so offsets after the first change may be shifted`);
+  return out;
+}
+
+export function unexplainedFinding(ctx: ContentContext, cmp: ByteComparison, first: ByteRange): Finding {
+  return finding('content', ctx.path, 'content', 'bytes', rangeText(first.left), rangeText(first.right), `${cmp.rangeCount} range(s) differ, the first at byte 0x${first.offset.toString(16)}`);
+}
+
+/** The fallback comparator: any two byte streams. */
+export const binaryComparator: ContentComparator = {
+  name: 'binary',
+  recognizes: () => true,
+  async compare(left, right, ctx): Promise<Difference> {
+    const cmp = await compareBytes(left.open(), right.open(), ctx.limits.maxRanges);
+    const { findings, unexplained } = explainRanges(cmp, ctx);
+    if (unexplained.length && unexplained[0]) findings.push(unexplainedFinding(ctx, cmp, unexplained[0]));
+    else if (cmp.rangeCount > cmp.ranges.length && findings.length === 0 && cmp.ranges[0]) findings.push(unexplainedFinding(ctx, cmp, cmp.ranges[0]));
+    return { source1: left.name, source2: right.name, kind: 'binary', comments: rangeComments(cmp), findings, ranges: cmp.ranges, details: [] };
+  },
+};

@@ -1,0 +1,100 @@
+import { buildPathsIn, classifyChange, datesIn, finding, pathShape } from '../findings.js';
+import type { Difference, Finding } from '../types.js';
+import { compareBytes, explainRanges, rangeComments, rangeText, unexplainedFinding } from './binary.js';
+import type { ContentComparator, ContentContext } from './types.js';
+
+/** Distinct strings kept per kind and side: a Go binary without -trimpath holds thousands of paths. */
+const MAX_STRINGS = 5000;
+/** Carried between chunks so a string cut by a chunk boundary is still seen whole. */
+const CARRY = 1024;
+
+// Go's build ID: the .note.go.buildid note (namesz 4, descsz < 256, type 4, "Go\0\0", then the ID) in ELF, or the
+// `\xff Go build ID: "…"\n \xff` marker older toolchains put at the start of the text segment. The GNU build-id
+// note is namesz 4, descsz 20, type 3, "GNU\0", then 20 bytes.
+const GO_BUILD_ID = /\x04\x00\x00\x00[\s\S]\x00\x00\x00\x04\x00\x00\x00Go\x00\x00([!-~]{1,255})|\xff Go build ID: "([^"\n]{0,400})"\n \xff/;
+const GNU_BUILD_ID = /\x04\x00\x00\x00\x14\x00\x00\x00\x03\x00\x00\x00GNU\x00([\s\S]{20})/;
+
+/** Streams one side's bytes, collecting what explains ELF differences: build IDs, build paths and dates. */
+class ElfStrings {
+  goBuildId?: string;
+  gnuBuildId?: string;
+  readonly paths = new Set<string>();
+  readonly dates = new Set<string>();
+  private carry = '';
+
+  feed(chunk: Buffer): void {
+    const text = this.carry + chunk.toString('latin1');
+    if (this.goBuildId === undefined) {
+      const m = GO_BUILD_ID.exec(text);
+      if (m) this.goBuildId = m[1] ?? m[2];
+    }
+    if (this.gnuBuildId === undefined) {
+      const m = GNU_BUILD_ID.exec(text)?.[1];
+      if (m !== undefined) this.gnuBuildId = Buffer.from(m, 'latin1').toString('hex');
+    }
+    if (this.paths.size < MAX_STRINGS) for (const p of buildPathsIn(text)) this.paths.add(p);
+    if (this.dates.size < MAX_STRINGS) for (const d of datesIn(text)) this.dates.add(d);
+    this.carry = text.slice(-CARRY);
+  }
+}
+
+function only<T>(a: Set<T>, b: Set<T>): T[] {
+  return [...a].filter((x) => !b.has(x)).sort();
+}
+
+/** The build roots of two paths that differ only by them: "/tmp/a/cmd/x.go" vs "/tmp/bb/cmd/x.go" → the prefixes. */
+function roots(l: string, r: string): [string, string] {
+  const a = l.split('/');
+  const b = r.split('/');
+  let same = 0;
+  while (same < a.length - 1 && same < b.length - 1 && a[a.length - 1 - same] === b[b.length - 1 - same]) same++;
+  return [a.slice(0, a.length - same).join('/'), b.slice(0, b.length - same).join('/')];
+}
+
+function list(xs: string[], max = 3): string {
+  return xs.length <= max ? xs.join(', ') : `${xs.slice(0, max).join(', ')} (+${xs.length - max} more)`;
+}
+
+function pathFindings(l: ElfStrings, r: ElfStrings, ctx: ContentContext): Finding[] {
+  const onlyL = only(l.paths, r.paths);
+  const onlyR = only(r.paths, l.paths);
+  if (!onlyL.length && !onlyR.length) return [];
+  // Pair paths of the same shape (digits masked: /tmp/go-build123 vs /tmp/go-build456) to name the two roots.
+  const byShape = new Map(onlyR.map((p) => [pathShape(p.split('/').slice(-3).join('/')), p]));
+  for (const p of onlyL) {
+    const match = byShape.get(pathShape(p.split('/').slice(-3).join('/')));
+    if (match) {
+      const [a, b] = roots(p, match);
+      return [finding('build-path', ctx.path, 'content', 'embedded build path', a, b, `${onlyL.length} embedded paths only in left, ${onlyR.length} only in right, e.g. ${p} vs ${match}`)];
+    }
+  }
+  const note = onlyL.length && onlyR.length ? undefined : `${onlyL.length ? 'right' : 'left'} embeds none of these: built with -trimpath on one side only?`;
+  return [finding('build-path', ctx.path, 'content', 'embedded build path', onlyL.length ? list(onlyL) : null, onlyR.length ? list(onlyR) : null, note)];
+}
+
+export const elfComparator: ContentComparator = {
+  name: 'elf',
+  recognizes: (l, r) => l === 'elf' && r === 'elf',
+  async compare(left, right, ctx): Promise<Difference> {
+    const ls = new ElfStrings();
+    const rs = new ElfStrings();
+    const cmp = await compareBytes(left.open(), right.open(), ctx.limits.maxRanges, { left: (c) => ls.feed(c), right: (c) => rs.feed(c) });
+    const findings: Finding[] = [];
+    if (ls.goBuildId !== rs.goBuildId) findings.push(finding('go-build-id', ctx.path, 'content', 'Go build ID', ls.goBuildId ?? null, rs.goBuildId ?? null));
+    if (ls.gnuBuildId !== rs.gnuBuildId) findings.push(finding('build-id', ctx.path, 'content', 'GNU build ID', ls.gnuBuildId ?? null, rs.gnuBuildId ?? null));
+    findings.push(...pathFindings(ls, rs, ctx));
+    const datesL = only(ls.dates, rs.dates);
+    const datesR = only(rs.dates, ls.dates);
+    if (datesL.length || datesR.length) {
+      const cls = classifyChange(datesL[0] ?? '', datesR[0] ?? '');
+      findings.push(finding(cls?.cause === 'timezone' ? 'timezone' : 'timestamp', ctx.path, 'content', 'embedded date', datesL.length ? list(datesL) : null, datesR.length ? list(datesR) : null));
+    }
+    const ids = [ls.goBuildId, rs.goBuildId].filter((x): x is string => !!x);
+    // A range whose window holds a piece of either build ID is explained by the build ID finding.
+    const inBuildId = (t: string) => ids.some((id) => Array.from({ length: Math.max(0, id.length - 7) }, (_, i) => id.slice(i, i + 8)).some((piece) => t.includes(piece)));
+    const { findings: fromRanges, unexplained } = explainRanges(cmp, ctx, (r) => inBuildId(rangeText(r.left)) || inBuildId(rangeText(r.right)));
+    for (const f of fromRanges) if (!findings.some((x) => x.cause === f.cause)) findings.push(f);
+    if (findings.length === 0 && unexplained[0]) findings.push(unexplainedFinding(ctx, cmp, unexplained[0]));
+    return { source1: left.name, source2: right.name, kind: 'elf', comments: rangeComments(cmp), findings, ranges: cmp.ranges, details: [] };
+  },
+};

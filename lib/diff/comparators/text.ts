@@ -1,0 +1,152 @@
+import { collect } from '../bytes.js';
+import { classifyChange, finding } from '../findings.js';
+import type { Difference, Finding } from '../types.js';
+import type { ContentComparator } from './types.js';
+
+type Op = ['=' | '-' | '+', string];
+
+/** Edits beyond this fall back to "replace the middle": a correct but not minimal diff, in bounded memory. */
+const MAX_EDITS = 2000;
+const CONTEXT_LINES = 3;
+const MAX_DIFF_LINES = 4000;
+/** Findings kept per file: a regenerated file can change on every line. */
+const MAX_FINDINGS = 20;
+
+/**
+ * Myers' O(ND) line diff on what remains after the common prefix and suffix. The trace keeps only the live
+ * diagonals of each round, so memory is O(D²) for D ≤ MAX_EDITS.
+ */
+export function diffLines(a: string[], b: string[]): Op[] {
+  let pre = 0;
+  while (pre < a.length && pre < b.length && a[pre] === b[pre]) pre++;
+  let suf = 0;
+  while (suf < a.length - pre && suf < b.length - pre && a[a.length - 1 - suf] === b[b.length - 1 - suf]) suf++;
+  const A = a.slice(pre, a.length - suf);
+  const B = b.slice(pre, b.length - suf);
+  const middle = myers(A, B) ?? [...A.map((l): Op => ['-', l]), ...B.map((l): Op => ['+', l])];
+  return [...a.slice(0, pre).map((l): Op => ['=', l]), ...middle, ...a.slice(a.length - suf).map((l): Op => ['=', l])];
+}
+
+function myers(a: string[], b: string[]): Op[] | undefined {
+  const n = a.length;
+  const m = b.length;
+  const maxD = Math.min(n + m, MAX_EDITS);
+  const off = maxD + 1;
+  const v = new Int32Array(2 * maxD + 3);
+  const trace: Int32Array[] = [];
+  for (let d = 0; d <= maxD; d++) {
+    trace.push(v.slice(off - d - 1, off + d + 2));
+    for (let k = -d; k <= d; k += 2) {
+      let x = k === -d || (k !== d && v[off + k - 1]! < v[off + k + 1]!) ? v[off + k + 1]! : v[off + k - 1]! + 1;
+      let y = x - k;
+      while (x < n && y < m && a[x] === b[y]) {
+        x++;
+        y++;
+      }
+      v[off + k] = x;
+      if (x >= n && y >= m) return backtrack(trace, a, b);
+    }
+  }
+  return undefined;
+}
+
+function backtrack(trace: Int32Array[], a: string[], b: string[]): Op[] {
+  const ops: Op[] = [];
+  let x = a.length;
+  let y = b.length;
+  for (let d = trace.length - 1; d >= 0; d--) {
+    const vd = trace[d]!;
+    const at = (k: number) => vd[k + d + 1]!;
+    const k = x - y;
+    const prevK = k === -d || (k !== d && at(k - 1) < at(k + 1)) ? k + 1 : k - 1;
+    const prevX = at(prevK);
+    const prevY = prevX - prevK;
+    while (x > prevX && y > prevY) {
+      ops.push(['=', a[--x]!]);
+      y--;
+    }
+    if (d > 0) ops.push(x === prevX ? ['+', b[--y]!] : ['-', a[--x]!]);
+    x = prevX;
+    y = prevY;
+  }
+  return ops.reverse();
+}
+
+/** Unified diff text (3 lines of context), cut after MAX_DIFF_LINES lines. */
+export function unifiedDiff(ops: Op[], name1: string, name2: string): string {
+  const out = [`--- ${name1}`, `+++ ${name2}`];
+  // Line numbers on each side before op j.
+  const lineA = new Int32Array(ops.length + 1);
+  const lineB = new Int32Array(ops.length + 1);
+  ops.forEach(([op], j) => {
+    lineA[j + 1] = lineA[j]! + (op === '+' ? 0 : 1);
+    lineB[j + 1] = lineB[j]! + (op === '-' ? 0 : 1);
+  });
+  const changed = ops.flatMap(([op], j) => (op === '=' ? [] : [j]));
+  let i = 0;
+  while (i < changed.length && out.length <= MAX_DIFF_LINES) {
+    const first = changed[i++]!;
+    let last = first;
+    while (i < changed.length && changed[i]! - last <= 2 * CONTEXT_LINES) last = changed[i++]!;
+    const start = Math.max(0, first - CONTEXT_LINES);
+    const end = Math.min(ops.length, last + CONTEXT_LINES + 1);
+    const countA = lineA[end]! - lineA[start]!;
+    const countB = lineB[end]! - lineB[start]!;
+    out.push(`@@ -${lineA[start]! + (countA ? 1 : 0)},${countA} +${lineB[start]! + (countB ? 1 : 0)},${countB} @@`);
+    for (const [op, line] of ops.slice(start, end)) out.push(`${op === '=' ? ' ' : op}${line}`);
+  }
+  if (i < changed.length) out.push(`… diff cut after ${MAX_DIFF_LINES} lines`);
+  return `${out.join('\n')}\n`;
+}
+
+function lines(text: string): string[] {
+  const ls = text.split('\n');
+  if (ls.at(-1) === '') ls.pop();
+  return ls;
+}
+
+/** Explains changed line pairs: removed lines are paired in order with the added lines of the same hunk. */
+function explain(ops: Op[], path: string[], l: string[], r: string[]): Finding[] {
+  if (l.length === r.length && [...l].sort().join('\n') === [...r].sort().join('\n')) {
+    return [finding('locale', path, 'content', 'line order', null, null, `the same ${l.length} lines in a different order`)];
+  }
+  const findings: Finding[] = [];
+  let unexplained: [string, string] | undefined;
+  let removed: string[] = [];
+  let added: string[] = [];
+  const flush = () => {
+    for (let i = 0; i < Math.max(removed.length, added.length); i++) {
+      const a = removed[i] ?? '';
+      const b = added[i] ?? '';
+      const cls = classifyChange(a, b);
+      if (cls && findings.length < MAX_FINDINGS) findings.push(finding(cls.cause, path, 'content', cls.field, a || null, b || null));
+      else if (!cls) unexplained ??= [a, b];
+    }
+    removed = [];
+    added = [];
+  };
+  for (const [op, line] of ops) {
+    if (op === '-') removed.push(line);
+    else if (op === '+') added.push(line);
+    else if (removed.length || added.length) flush();
+  }
+  flush();
+  if (unexplained) findings.push(finding('content', path, 'content', 'text', unexplained[0] || null, unexplained[1] || null, 'first changed line no rule explains'));
+  return findings;
+}
+
+export const textComparator: ContentComparator = {
+  name: 'text',
+  recognizes: (l, r, ctx) => (l === 'text' || l === 'empty') && (r === 'text' || r === 'empty') && Math.max(...ctx.sizes) <= ctx.limits.maxTextBytes,
+  async compare(left, right, ctx): Promise<Difference> {
+    const [a, b] = await Promise.all([collect(left.open()), collect(right.open())]);
+    const la = lines(a.toString('utf8'));
+    const lb = lines(b.toString('utf8'));
+    const ops = diffLines(la, lb);
+    const comments: string[] = [];
+    if (a.length && b.length && a.at(-1) !== b.at(-1) && (a.at(-1) === 10 || b.at(-1) === 10)) comments.push('only one side ends with a newline');
+    const findings = explain(ops, ctx.path, la, lb);
+    if (findings.length === 0) findings.push(finding('content', ctx.path, 'content', 'text', null, null, comments[0] ?? 'line endings or encoding differ'));
+    return { source1: left.name, source2: right.name, kind: 'text', comments, findings, unified_diff: unifiedDiff(ops, left.name, right.name), details: [] };
+  },
+};
