@@ -31,7 +31,7 @@ function project(fixture: string): string {
 
 interface Report {
   verdict: string;
-  artifacts: { name: string; verdict: string; causes: { variations: string[] }[] }[];
+  artifacts: { name: string; verdict: string; causes: { variations: string[] }[]; explanation: { causes: { cause: string }[] } | null }[];
   attribution: { variations: string[]; confidence: number; artifacts: string[]; fix: string[] }[];
   builds: { label: string; variations: string[]; engine: string }[];
 }
@@ -91,6 +91,7 @@ if (docker) {
       assert.is(report.verdict, 'not-reproducible');
       const kubectl = report.artifacts.find((a) => a.name === 'bin/linux/amd64/kubectl')!;
       assert.is(kubectl.verdict, 'different');
+      assert.ok(kubectl.explanation && kubectl.explanation.causes.length > 0, 'krepro diff explains the differing binary');
       assert.equal(report.attribution.map((a) => a.variations), [[variation]]);
       assert.is(report.attribution[0]!.confidence, 1);
       assert.ok(report.attribution[0]!.fix[0]!.length > 10);

@@ -45,7 +45,7 @@ export async function diff(left: string, right: string, options: DiffOptions = {
   const [sl, sr] = await Promise.all([statOrThrow(left), statOrThrow(right)]);
   let tree: Difference | null;
   if (sl.isDirectory() && sr.isDirectory()) tree = await compareDirectories(left, right, run);
-  else if (sl.isFile() && sr.isFile()) tree = await compareTopFiles(left, right, run);
+  else if (sl.isFile() && sr.isFile()) tree = options.anyFile ? await compareFilePair(left, right, sl.size, sr.size, run, []) : await compareTopFiles(left, right, run);
   else throw new KreproError('E_USAGE', `compare two tarballs or two directories: ${left} is ${sl.isDirectory() ? 'a directory' : 'a file'}, ${right} is ${sr.isDirectory() ? 'a directory' : 'a file'}`);
   return buildReport(left, right, tree, run.refused);
 }
@@ -230,15 +230,21 @@ async function compareDirectories(left: string, right: string, run: Run): Promis
     else if (a.type !== b.type) node.findings.push(finding('type', [name], 'file', 'type', a.type, b.type));
     else if (a.type === 'symlink' && a.linkname !== b.linkname) node.findings.push(finding('link-target', [name], 'file', 'link target', a.linkname, b.linkname));
     else if (a.type === 'file') {
-      const ls = fileSource(node.source1, node.source1, [name]);
-      const rs = fileSource(node.source2, node.source2, [name]);
-      if (a.size === b.size && (await sameBytes(ls.open(), rs.open()))) continue;
-      const [kl, kr] = await Promise.all([head(node.source1), head(node.source2)]);
-      node.details.push(await compareContent(ls, rs, sniff(kl), sniff(kr), [a.size, b.size], run, 0, [name]));
+      const content = await compareFilePair(node.source1, node.source2, a.size, b.size, run, [name]);
+      if (content) node.details.push(content);
     }
     if (node.findings.length || node.details.length) details.push(node);
   }
   return details.length ? { source1: left, source2: right, kind: 'directory', comments: [], findings: [], details } : null;
+}
+
+/** Two files of any kind, by content: null when their bytes are equal. */
+async function compareFilePair(left: string, right: string, leftSize: number, rightSize: number, run: Run, at: Location): Promise<Difference | null> {
+  const ls = fileSource(left, left, at);
+  const rs = fileSource(right, right, at);
+  if (leftSize === rightSize && (await sameBytes(ls.open(), rs.open()))) return null;
+  const [kl, kr] = await Promise.all([head(left), head(right)]);
+  return compareContent(ls, rs, sniff(kl), sniff(kr), [leftSize, rightSize], run, 0, at);
 }
 
 function buildReport(source1: string, source2: string, tree: Difference | null, refused: Refusal[]): DiffReport {

@@ -106,6 +106,8 @@ export interface DiffOptions {
   limits?: Partial<DiffLimits>;
   /** GNU gzip executable, tried as an encoder candidate at levels 1–9; omitted: not tried */
   gnuGzip?: string;
+  /** Compare two top-level files of any kind (binaries, text) by content instead of requiring archives. */
+  anyFile?: boolean;
   signal?: AbortSignal;
 }
 

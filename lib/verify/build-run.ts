@@ -15,6 +15,8 @@ import type { BuildConditions } from './conditions.js';
 export interface VerifyArtifact {
   /** `release-tars/<name>` or `bin/<os>/<arch>/<name>` */
   name: string;
+  /** where the file is on this machine */
+  path: string;
   size: number;
   integrity: Integrity;
 }
@@ -148,9 +150,9 @@ export async function runVerifyBuild(id: string, label: string, conditions: Buil
     const output = path.join(dir, '_output');
     await buildStage({ binDir: path.join(output, 'dockerized', 'bin'), sourceRoot: opts.sourceDir, stage: path.join(output, 'release-stage'), version: opts.version, ...signal });
     const packed = await packageRelease({ stage: path.join(output, 'release-stage'), out: path.join(output, 'release-tars'), sourceDateEpoch: opts.sourceDateEpoch, sourceRoot: opts.sourceDir, ...signal });
-    const artifacts: VerifyArtifact[] = packed.tarballs.map((t) => ({ name: `release-tars/${t.name}`, size: t.size, integrity: t.integrity }));
+    const artifacts: VerifyArtifact[] = packed.tarballs.map((t) => ({ name: `release-tars/${t.name}`, path: t.path, size: t.size, integrity: t.integrity }));
     const binDir = path.join(output, 'dockerized', 'bin');
-    for (const rel of await listFiles(binDir)) artifacts.push({ name: `bin/${rel}`, ...(await hashFile(path.join(binDir, rel))) });
+    for (const rel of await listFiles(binDir)) artifacts.push({ name: `bin/${rel}`, path: path.join(binDir, rel), ...(await hashFile(path.join(binDir, rel))) });
     return { id, label, conditions, variations, engine: opts.engine, exitCode, durationMs: Date.now() - started, commandMs, artifacts, dir };
   } finally {
     await (opts.docker.getVolume(volume).remove({ abortSignal: AbortSignal.timeout(15_000) } as never) as unknown as Promise<void>).catch(() => {});

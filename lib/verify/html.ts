@@ -20,6 +20,16 @@ export function verifyHtml(report: VerifyReport): string {
 <ul>${c.fix.map((f) => `<li>Fix: ${escape(f)}</li>`).join('')}</ul><p>${c.artifacts.map((n) => `<code>${escape(n)}</code>`).join(' ')}</p></details>`,
     )
     .join('\n');
+  const explained = report.artifacts
+    .filter((a) => a.explanation)
+    .map(
+      (a) => `<details><summary><code>${escape(a.name)}</code>: ${escape(a.explanation!.causes.map((c) => `${c.title} (${c.count})`).join(', ') || 'bytes only')}</summary>
+<ul>${a.explanation!.causes.map((c) => `<li><strong>${escape(c.title)}</strong> — fix: ${escape(c.fix)}</li>`).join('')}</ul>
+<table><thead><tr><th>where</th><th>field</th><th>control</th><th>experiment</th></tr></thead><tbody>${a.explanation!.findings
+        .map((f) => `<tr><td><code>${escape(f.path)}</code></td><td>${escape(f.field)}</td><td><code>${escape(String(f.left))}</code></td><td><code>${escape(String(f.right))}</code></td></tr>`)
+        .join('')}</tbody></table></details>`,
+    )
+    .join('\n');
   const builds = report.builds
     .map((b) => `<details><summary>${escape(b.label)} — ${(b.durationMs / 1000).toFixed(1)} s on ${escape(b.engine)}${b.variations.length ? `, varies ${escape(b.variations.join(', '))}` : ''}</summary><pre>${escape(JSON.stringify(b.conditions, null, 2))}</pre></details>`)
     .join('\n');
@@ -40,6 +50,7 @@ pre{background:#f5f6f8;padding:.75rem;overflow:auto}
 ${rows}
 </tbody></table>
 ${causes ? `<h2>Causes and fixes</h2>\n${causes}` : ''}
+${explained ? `<h2>What differs (krepro diff)</h2>\n${explained}` : ''}
 ${report.noise ? `<h2>Noise check</h2><p>${report.noise.differing.length ? `A third build under control conditions differs in ${report.noise.differing.map((n) => `<code>${escape(n)}</code>`).join(' ')}: pure nondeterminism.` : 'A third build under control conditions is identical to the control build.'}</p>` : ''}
 <h2>Builds</h2>
 ${builds}

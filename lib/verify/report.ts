@@ -29,7 +29,14 @@ export function verifyReport(result: VerifyResult) {
       const l = side(left.get(name));
       const r = side(right.get(name));
       const same = l !== null && r !== null && l.sha256 === r.sha256;
-      return { name, control: l, experiment: r, verdict: same ? ('identical' as const) : ('different' as const), causes: same ? [] : causeOf(name) };
+      return {
+        name,
+        control: l,
+        experiment: r,
+        verdict: same ? ('identical' as const) : ('different' as const),
+        causes: same ? [] : causeOf(name),
+        explanation: result.explanations[name] ?? null,
+      };
     }),
     noise: result.noise ? { differing: result.noise.differing } : null,
     attribution: result.attribution,
@@ -51,6 +58,14 @@ export function verifyText(report: VerifyReport): string {
     const r = a.experiment?.sha256.slice(0, 16) ?? '(missing)';
     const cause = a.causes.map((c) => (c.variations.length ? c.variations.join('+') : 'nondeterminism')).join('; ');
     lines.push(`${a.verdict === 'identical' ? 'ok  ' : 'DIFF'} ${a.name.padEnd(width)} ${l} ${a.verdict === 'identical' ? '' : `${r}  ${cause}`}`.trimEnd());
+  }
+  const explained = report.artifacts.filter((a) => a.explanation);
+  if (explained.length) {
+    lines.push('', 'what differs (krepro diff):');
+    for (const a of explained) {
+      lines.push(`  ${a.name}: ${a.explanation!.causes.map((c) => `${c.title} (${c.count})`).join(', ') || 'bytes only'}`);
+      for (const f of a.explanation!.findings.slice(0, 3)) lines.push(`    ${f.path ? `${f.path} ` : ''}${f.field}: ${JSON.stringify(f.left)} -> ${JSON.stringify(f.right)}`);
+    }
   }
   if (report.attribution.length) {
     lines.push('', 'causes:');

@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import type Docker from 'dockerode';
 import { simpleGit } from 'simple-git';
 import { KreproError } from '../errors.js';
+import { diff } from '../diff/compare.js';
+import { allFindings } from '../diff/difference.js';
 import { type ArtifactDifference, type BuildRun, type BuildRunOptions, differingArtifacts, runVerifyBuild } from './build-run.js';
 import { applyVariations, type BuildConditions, CONTROL, COUPLED, type Variation } from './conditions.js';
 
@@ -49,6 +51,30 @@ export interface Attribution {
   fix: string[];
 }
 
+/** What `krepro diff` says about one differing artifact: its causes with fixes, and the first findings. */
+export interface Explanation {
+  causes: { cause: string; title: string; fix: string; count: number }[];
+  findings: { path: string; field: string; left: string | null; right: string | null; cause: string }[];
+}
+
+/** At most this many findings per artifact go into the report; the causes count them all. */
+const FINDINGS_PER_ARTIFACT = 20;
+
+async function explain(differing: ArtifactDifference[], signal?: AbortSignal): Promise<Record<string, Explanation>> {
+  const out: Record<string, Explanation> = {};
+  for (const d of differing) {
+    if (!d.left || !d.right) continue;
+    const report = await diff(d.left.path, d.right.path, { anyFile: true, ...(signal ? { signal } : {}) });
+    out[d.name] = {
+      causes: report.summary.causes.map((c) => ({ cause: c.cause, title: report.causes[c.cause]?.title ?? c.cause, fix: report.causes[c.cause]?.fix ?? '', count: c.count })),
+      findings: allFindings(report.tree)
+        .slice(0, FINDINGS_PER_ARTIFACT)
+        .map((f) => ({ path: f.path.join(' → '), field: f.field, left: f.left, right: f.right, cause: f.cause })),
+    };
+  }
+  return out;
+}
+
 export interface VerifyResult {
   schema: typeof VERIFY_SCHEMA;
   commit: string;
@@ -58,6 +84,8 @@ export interface VerifyResult {
   experiment: BuildRun;
   noise?: { run: BuildRun; differing: string[] };
   differing: ArtifactDifference[];
+  /** krepro diff's explanation of each differing artifact, by artifact name */
+  explanations: Record<string, Explanation>;
   attribution: Attribution[];
   /** builds run only to attribute a difference */
   attributionBuilds: BuildRun[];
@@ -119,7 +147,8 @@ export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> 
             return run;
           })
         : [];
-    return { schema: VERIFY_SCHEMA, commit, sourceDateEpoch: opts.sourceDateEpoch, reproducible: differing.length === 0, control, experiment, ...(noise ? { noise } : {}), differing, attribution, attributionBuilds };
+    const explanations = await explain(differing, opts.signal);
+    return { schema: VERIFY_SCHEMA, commit, sourceDateEpoch: opts.sourceDateEpoch, reproducible: differing.length === 0, control, experiment, ...(noise ? { noise } : {}), differing, explanations, attribution, attributionBuilds };
   } finally {
     await git.raw(['worktree', 'remove', '--force', sourceDir]).catch(() => {});
     if (opts.workDir === undefined) await rm(workDir, { recursive: true, force: true }).catch(() => {});
