@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import type Docker from 'dockerode';
+import { KreproError } from '../errors.js';
 import { ensureBuildImage, proxyEnv, type ProxySettings } from '../engine/build-image.js';
 import { type ContainerSpec, type InteractiveIO, runContainer, runInteractive } from '../engine/container.js';
 import { CONTAINER_SOURCE_DIR, stateNames, type StateNames } from '../engine/names.js';
@@ -54,7 +55,7 @@ function imageTag(image: string): string {
  * state of older versions, makes the build image (only when its context changed) and the data volume.
  */
 export async function openBuildSession(opts: BuildSessionOptions): Promise<BuildSession> {
-  if (opts.user.uid === 0) throw new Error('build containers never run as root: pass a non-root user');
+  if (opts.user.uid === 0) throw new KreproError('E_USAGE', 'build containers never run as root: pass a non-root uid');
   const identity = await checkoutIdentity(opts.checkoutRoot, opts.hostname);
   const names = stateNames(identity, await buildImageVersion(opts.dockerfileDir), imageTag(opts.baseImage));
   const lock: CheckoutLock = await lockCheckout(identity.root, opts.command);
