@@ -42,6 +42,7 @@ export {
 export { sourceFiles } from './source/src-files.js';
 export { buildStage, DEFAULT_STAGE_TARGETS, type BuildStageOptions, type StageResult, type StagedPlatform, type StageTargets } from './layout/stage.js';
 export { swapInto } from './layout/swap-dir.js';
+export { releaseFromBinaries, type ReleaseFromBinariesOptions } from './layout/release-from-binaries.js';
 export { gitVersion, semverFromDescribe } from './source/version.js';
 
 export { connectEngine, openEngine, pingEngine, resolveEngine } from './engine/connect.js';

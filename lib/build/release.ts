@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { KreproError } from '../errors.js';
-import { type PackageResult, packageRelease } from '../layout/package-release.js';
-import { buildStage } from '../layout/stage.js';
-import { type ServerImagesOptions, writeServerImages } from '../image/server-images.js';
+import type { ServerImagesOptions } from '../image/server-images.js';
+import type { PackageResult } from '../layout/package-release.js';
+import { releaseFromBinaries } from '../layout/release-from-binaries.js';
 import type { BuildSession } from './session.js';
 
 export interface ReleaseOptions {
@@ -46,31 +46,17 @@ export async function runRelease(session: BuildSession, opts: ReleaseOptions): P
   }
   step('copy-output');
   await session.copyOutput();
-  const output = path.join(opts.checkoutRoot, '_output');
-  step('stage');
-  const staged = await buildStage({ binDir: path.join(output, 'dockerized', 'bin'), sourceRoot: opts.checkoutRoot, stage: path.join(output, 'release-stage'), version: opts.version, ...(opts.signal ? { signal: opts.signal } : {}) });
-  // Images exist for Linux server platforms only, as upstream builds them.
-  const imagePlatforms = staged.platforms.filter((p) => p.os === 'linux' && p.server.length > 0).map((p) => p.platform);
-  if ((opts.images ?? true) && imagePlatforms.length > 0) {
-    step('images');
-    await writeServerImages({
-      stage: path.join(output, 'release-stage'),
-      platforms: imagePlatforms,
-      version: opts.version,
-      sourceDateEpoch: opts.sourceDateEpoch,
-      ...(opts.imageBinaries ? { binaries: opts.imageBinaries } : {}),
-      ...(opts.imageRegistry ? { registry: opts.imageRegistry } : {}),
-      ...(opts.imageBase ? { base: opts.imageBase } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-  }
-  step('package');
-  return packageRelease({
-    stage: path.join(output, 'release-stage'),
-    out: path.join(output, 'release-tars'),
-    sourceDateEpoch: opts.sourceDateEpoch,
+  return releaseFromBinaries({
+    outputDir: path.join(opts.checkoutRoot, '_output'),
     sourceRoot: opts.checkoutRoot,
+    version: opts.version,
+    sourceDateEpoch: opts.sourceDateEpoch,
     ...(opts.level !== undefined ? { level: opts.level } : {}),
+    ...(opts.images !== undefined ? { images: opts.images } : {}),
+    ...(opts.imageBinaries ? { imageBinaries: opts.imageBinaries } : {}),
+    ...(opts.imageRegistry ? { imageRegistry: opts.imageRegistry } : {}),
+    ...(opts.imageBase ? { imageBase: opts.imageBase } : {}),
+    onStep: step,
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
 }

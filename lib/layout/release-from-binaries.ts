@@ -1,0 +1,58 @@
+import * as path from 'node:path';
+import { type ServerImagesOptions, writeServerImages } from '../image/server-images.js';
+import { type PackageResult, packageRelease } from './package-release.js';
+import { buildStage } from './stage.js';
+
+export interface ReleaseFromBinariesOptions {
+  /** the `_output` directory holding `dockerized/bin`; the stage and the tarballs are written beside it */
+  outputDir: string;
+  /** the checkout: README, LICENSES, cluster/… for the stage, and the git tree for kubernetes-src.tar.gz */
+  sourceRoot: string;
+  version: string;
+  sourceDateEpoch: number;
+  level?: number;
+  /** server images for the staged Linux server platforms; default on */
+  images?: boolean;
+  imageBinaries?: readonly string[];
+  imageRegistry?: string;
+  imageBase?: ServerImagesOptions['base'];
+  onStep?: (step: 'stage' | 'images' | 'package') => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * The packaging half of build/release.sh, shared by `release` and `verify` so both pack exactly the same way:
+ * stage from `_output/dockerized/bin`, write server images into the stage, pack `_output/release-tars`.
+ */
+export async function releaseFromBinaries(opts: ReleaseFromBinariesOptions): Promise<PackageResult> {
+  const signal = opts.signal ? { signal: opts.signal } : {};
+  const stage = path.join(opts.outputDir, 'release-stage');
+  opts.onStep?.('stage');
+  const staged = await buildStage({ binDir: path.join(opts.outputDir, 'dockerized', 'bin'), sourceRoot: opts.sourceRoot, stage, version: opts.version, ...signal });
+  // Images exist for Linux server platforms only, as upstream builds them.
+  const imagePlatforms = staged.platforms.filter((p) => p.os === 'linux' && p.server.length > 0).map((p) => p.platform);
+  if ((opts.images ?? true) && imagePlatforms.length > 0) {
+    opts.signal?.throwIfAborted();
+    opts.onStep?.('images');
+    await writeServerImages({
+      stage,
+      platforms: imagePlatforms,
+      version: opts.version,
+      sourceDateEpoch: opts.sourceDateEpoch,
+      ...(opts.imageBinaries ? { binaries: opts.imageBinaries } : {}),
+      ...(opts.imageRegistry ? { registry: opts.imageRegistry } : {}),
+      ...(opts.imageBase ? { base: opts.imageBase } : {}),
+      ...signal,
+    });
+  }
+  opts.signal?.throwIfAborted();
+  opts.onStep?.('package');
+  return packageRelease({
+    stage,
+    out: path.join(opts.outputDir, 'release-tars'),
+    sourceDateEpoch: opts.sourceDateEpoch,
+    sourceRoot: opts.sourceRoot,
+    ...(opts.level !== undefined ? { level: opts.level } : {}),
+    ...signal,
+  });
+}
