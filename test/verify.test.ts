@@ -32,7 +32,7 @@ function project(fixture: string): string {
 interface Report {
   verdict: string;
   artifacts: { name: string; verdict: string; causes: { variations: string[] }[]; explanation: { causes: { cause: string }[] } | null }[];
-  attribution: { variations: string[]; confidence: number; artifacts: string[]; fix: string[] }[];
+  attribution: { variations: string[]; confidence: number; coupled: boolean; artifacts: string[]; fix: string[] }[];
   builds: { label: string; variations: string[]; engine: string }[];
 }
 
@@ -100,6 +100,14 @@ if (docker) {
       assert.ok(report.builds.length - 2 <= 5, `${report.builds.length - 2} attribution builds`);
     });
   }
+
+  test('home-path: build path and HOME are both named, and reported as coupled', () => {
+    const { code, report } = verify(project('unreproducible/home-path'));
+    assert.is(code, 1);
+    assertSchema(report);
+    assert.equal(report.attribution.map((a) => a.variations).sort(), [['build-path'], ['home']]);
+    assert.ok(report.attribution.every((a) => a.coupled && a.confidence === 1));
+  });
 
   test('independent rebuild: --engine twice runs the experiment on a second engine with the same build image', async () => {
     const second = await startSecondEngine();

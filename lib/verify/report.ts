@@ -71,7 +71,7 @@ export function verifyText(report: VerifyReport): string {
     lines.push('', 'causes:');
     for (const c of report.attribution) {
       const what = c.variations.length ? c.variations.join(' + ') : 'nondeterminism (differs under identical conditions)';
-      lines.push(`  ${what}${c.coupled ? ' (coupled: only together)' : ''}, confidence ${c.confidence}: ${c.artifacts.length} artifact(s)`);
+      lines.push(`  ${what}${c.coupled ? ' (coupled: another variation acts on the same artifacts)' : ''}, confidence ${c.confidence}: ${c.artifacts.length} artifact(s)`);
       for (const f of c.fix) lines.push(`    fix: ${f}`);
     }
   }

@@ -46,6 +46,7 @@ export interface Attribution {
   artifacts: string[];
   /** 1 when a confirmation build with only these variations reproduced every difference; lower otherwise */
   confidence: number;
+  /** acts on the same artifacts as a known partner variation (build path and HOME), or only together with it */
   coupled: boolean;
   fix: string[];
 }
@@ -207,6 +208,22 @@ async function attribute(
     if (unexplained.length > 0) results.push(culprit(set, new Set(unexplained), 0.5));
   };
   if (targets.size > 0) await search(variations, targets, true, variations);
+  // Bisection stops at the first variation that explains an artifact, so a known partner (HOME often lives under
+  // the build path) could hide behind it: test the partner alone and report the pair as coupled when it also acts.
+  for (const [x, y] of COUPLED) {
+    for (const [found, partner] of [
+      [x, y],
+      [y, x],
+    ] as const) {
+      const hit = results.find((r) => r.variations.length === 1 && r.variations[0] === found);
+      const candidate = variations.find((v) => v.name === partner);
+      if (!hit || !candidate || results.some((r) => r.variations.includes(partner))) continue;
+      const also = [...(await diffOf([candidate]))].filter((n) => hit.artifacts.includes(n));
+      if (also.length === 0) continue;
+      hit.coupled = true;
+      results.push({ ...culprit([candidate], new Set(also), 1), coupled: true });
+    }
+  }
   return results;
 }
 
