@@ -21,8 +21,11 @@ const CLI = path.resolve('dist/cli/main.js');
 const SDE = 1700000000;
 const docker = await engineOrSkip();
 
+const projects: string[] = [];
+
 function project(fixture: string): string {
   const dir = tempDir('krepro-verify-');
+  projects.push(dir);
   cpSync(path.join(FIXTURES, fixture), dir, { recursive: true });
   const env = { ...process.env, GIT_AUTHOR_DATE: `@${SDE} +0000`, GIT_COMMITTER_DATE: `@${SDE} +0000`, GIT_AUTHOR_NAME: 'k', GIT_AUTHOR_EMAIL: 'k@x.invalid', GIT_COMMITTER_NAME: 'k', GIT_COMMITTER_EMAIL: 'k@x.invalid' };
   for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', 'fixture']]) execFileSync('git', args, { cwd: dir, env });
@@ -50,6 +53,11 @@ function verify(dir: string, args: string[] = []): { code: number | null; report
 if (docker) {
   test.before(async () => {
     await makeBaseImage(docker as Docker, { suite: 'trixie', tag: 'krepro-base:trixie', workDir: '/var/tmp' });
+  });
+
+  // Each project made its own build image; remove them (and everything else of theirs) like a user would.
+  test.after(() => {
+    for (const dir of projects) spawnSync(process.execPath, [CLI, 'clean'], { cwd: dir, stdio: 'ignore' });
   });
 
   test('the reproducible fixture verifies: exit 0, every artifact identical, provenance next to the tars', () => {
