@@ -9,9 +9,8 @@ import {
   openEngine,
   type ProxySettings,
   redact,
-  resolveSourceDateEpoch,
 } from '../lib/index.js';
-import type { CommandIO } from './io.js';
+import { type CommandIO, sourceDateEpochFor } from './io.js';
 
 /** Options every containerized command shares. */
 export const BUILD_OPTIONS = {
@@ -69,7 +68,7 @@ export interface OpenedSession {
 export async function openSession(command: string, values: { 'base-image'?: string; 'build-image-dir'?: string; host?: string }, io: CommandIO): Promise<OpenedSession> {
   const { docker } = await openEngine({ env: io.env, ...(values.host ? { host: values.host } : {}), signal: io.signal });
   const checkoutRoot = io.cwd;
-  const sde = await resolveSourceDateEpoch({ ...(io.env.SOURCE_DATE_EPOCH ? { environment: io.env.SOURCE_DATE_EPOCH } : {}), repoDir: checkoutRoot });
+  const sde = await sourceDateEpochFor(io, { repoDir: checkoutRoot });
   const version = io.env.KUBE_GIT_VERSION || (await gitVersion(checkoutRoot));
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(io.env)) {

@@ -5,12 +5,10 @@ import {
   DEFAULT_IMAGE_BINARIES,
   DEFAULT_IMAGE_REGISTRY,
   type ImageBase,
-  parseMtimeOption,
-  resolveSourceDateEpoch,
   type ServerImage,
   writeServerImages,
 } from '../lib/index.js';
-import { type CommandIO, EXIT } from './io.js';
+import { type CommandIO, EXIT, sourceDateEpochFor } from './io.js';
 
 export const IMAGES_HELP = `Usage: krepro images [options]
 
@@ -78,11 +76,7 @@ export async function imagesCommand(argv: string[], io: CommandIO): Promise<numb
     io.stderr.write(`krepro images: no version: ${path.join(stage, 'full/kubernetes/version')} is missing or empty; pass --version\n`);
     return EXIT.usage;
   }
-  const sde = await resolveSourceDateEpoch({
-    ...(values.mtime !== undefined ? { explicit: parseMtimeOption(values.mtime) } : {}),
-    ...(io.env.SOURCE_DATE_EPOCH !== undefined ? { environment: io.env.SOURCE_DATE_EPOCH } : {}),
-    repoDir: path.resolve(io.cwd, values.source ?? '.'),
-  });
+  const sde = await sourceDateEpochFor(io, { mtime: values.mtime, repoDir: path.resolve(io.cwd, values.source ?? '.') });
   const registry = values.registry ?? (io.env.KUBE_DOCKER_REGISTRY || undefined);
   const platforms = list(values.platforms);
   const images = await writeServerImages({

@@ -1,3 +1,5 @@
+import { parseMtimeOption, resolveSourceDateEpoch, type SourceDateEpoch } from '../lib/index.js';
+
 /** What a command may touch of the process: passed in so commands stay testable and lib stays pure. */
 export interface CommandIO {
   env: Record<string, string | undefined>;
@@ -11,3 +13,12 @@ export type Command = (argv: string[], io: CommandIO) => Promise<number>;
 
 /** Exit codes shared by every command. */
 export const EXIT = { ok: 0, different: 1, usage: 2, interrupted: 130 } as const;
+
+/** SOURCE_DATE_EPOCH as every command takes it: --mtime, else the environment, else HEAD's commit time in repoDir. */
+export function sourceDateEpochFor(io: CommandIO, opts: { mtime?: string | undefined; repoDir?: string | undefined }): Promise<SourceDateEpoch> {
+  return resolveSourceDateEpoch({
+    ...(opts.mtime !== undefined ? { explicit: parseMtimeOption(opts.mtime) } : {}),
+    ...(io.env.SOURCE_DATE_EPOCH ? { environment: io.env.SOURCE_DATE_EPOCH } : {}),
+    ...(opts.repoDir !== undefined ? { repoDir: opts.repoDir } : {}),
+  });
+}

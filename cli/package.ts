@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
-import { commitTime, hexDigest, packageRelease, parseMtimeOption, resolveSourceDateEpoch } from '../lib/index.js';
-import { type CommandIO, EXIT } from './io.js';
+import { commitTime, hexDigest, packageRelease } from '../lib/index.js';
+import { type CommandIO, EXIT, sourceDateEpochFor } from './io.js';
 import { packageProgress } from './progress.js';
 
 export const PACKAGE_HELP = `Usage: krepro package [options]
@@ -61,11 +61,8 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
     return EXIT.usage;
   }
   const sourceRoot = values['no-source'] ? undefined : path.resolve(io.cwd, values.source ?? '.');
-  const sde = await resolveSourceDateEpoch({
-    ...(values.mtime !== undefined ? { explicit: parseMtimeOption(values.mtime) } : {}),
-    ...(io.env.SOURCE_DATE_EPOCH !== undefined ? { environment: io.env.SOURCE_DATE_EPOCH } : {}),
-    ...(sourceRoot !== undefined ? { repoDir: sourceRoot } : {}),
-  });
+  const sde = await sourceDateEpochFor(io, { mtime: values.mtime, repoDir: sourceRoot });
+
   const result = await packageRelease({
     stage: path.resolve(io.cwd, values.stage ?? '_output/release-stage'),
     out: path.resolve(io.cwd, values.out ?? '_output/release-tars'),

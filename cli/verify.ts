@@ -13,7 +13,6 @@ import {
   proxyEnv,
   redact,
   repositoryUri,
-  resolveSourceDateEpoch,
   stateNames,
   transferImage,
   VARIATIONS,
@@ -25,7 +24,7 @@ import {
   type VerifyEngine,
 } from '../lib/index.js';
 import { packageRoot, proxiesFrom } from './build-options.js';
-import { type CommandIO, EXIT } from './io.js';
+import { type CommandIO, EXIT, sourceDateEpochFor } from './io.js';
 
 export const VERIFY_HELP = `Usage: krepro verify [options]
 
@@ -90,7 +89,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const engineUrls = values.engine ?? [];
   if (engineUrls.length > 2) throw new KreproError('E_USAGE', '--engine may be given at most twice (control, experiment)');
   const checkoutRoot = io.cwd;
-  const sde = await resolveSourceDateEpoch({ ...(io.env.SOURCE_DATE_EPOCH ? { environment: io.env.SOURCE_DATE_EPOCH } : {}), repoDir: checkoutRoot });
+  const sde = await sourceDateEpochFor(io, { repoDir: checkoutRoot });
   const version = io.env.KUBE_GIT_VERSION || (await gitVersion(checkoutRoot));
   const proxies = proxiesFrom(io.env);
   const dockerfileDir = path.join(packageRoot(), 'build-image');
