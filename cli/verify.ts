@@ -3,8 +3,7 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  buildImageVersion,
-  checkoutIdentity,
+  checkoutStateNames,
   ensureBuildImage,
   gitVersion,
   KreproError,
@@ -13,7 +12,6 @@ import {
   proxyEnv,
   redact,
   repositoryUri,
-  stateNames,
   transferImage,
   VARIATIONS,
   variationNamed,
@@ -94,8 +92,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const proxies = proxiesFrom(io.env);
   const dockerfileDir = path.join(packageRoot(), 'build-image');
   const baseImage = values['base-image'] ?? 'krepro-base:trixie';
-  const identity = await checkoutIdentity(checkoutRoot, hostname());
-  const names = stateNames(identity, await buildImageVersion(dockerfileDir), baseImage.split(':').pop() ?? 'latest');
+  const { identity, names } = await checkoutStateNames(checkoutRoot, hostname(), dockerfileDir, baseImage);
   const log = (line: string) => io.stderr.write(`${redact(line, proxies)}\n`);
   const engines: VerifyEngine[] = [];
   for (const url of engineUrls.length ? engineUrls : [undefined]) {

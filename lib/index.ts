@@ -49,14 +49,14 @@ export { connectEngine, openEngine, pingEngine, resolveEngine } from './engine/c
 export { makeBaseImage } from './engine/base-image.js';
 export { ensureBuildImage, proxyEnv, redact, LABEL_CONTEXT_HASH, type BuildImageOptions, type ProxySettings } from './engine/build-image.js';
 export { runContainer, runInteractive, type ContainerSpec } from './engine/container.js';
-export { stateNames, checkoutHash, CONTAINER_SOURCE_DIR, type StateNames, type CheckoutIdentity } from './engine/names.js';
+export { stateNames, baseImageTag, checkoutHash, CONTAINER_SOURCE_DIR, type StateNames, type CheckoutIdentity } from './engine/names.js';
 export { removeCheckoutState, ensureDataVolume, type RemovedState } from './engine/state.js';
 export { transferImage } from './engine/transfer.js';
 
 export { syncSources, MANIFEST_DIR, type SyncOptions, type SyncProgress, type SyncOwner, type SyncResult } from './sync/source-sync.js';
 export { copyOutput, extractOutputTar, type CopyOutputOptions, type CopyProgress, type CopyResult } from './sync/copy-output.js';
 
-export { checkoutIdentity, buildImageVersion } from './build/checkout.js';
+export { checkoutIdentity, buildImageVersion, checkoutStateNames } from './build/checkout.js';
 export { lockCheckout } from './build/lock.js';
 export { openBuildSession, type BuildSession, type BuildSessionOptions } from './build/session.js';
 export { runRelease, type ReleaseOptions, type ReleaseStep } from './build/release.js';

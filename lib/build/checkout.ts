@@ -1,7 +1,7 @@
 import { realpath, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { simpleGit } from 'simple-git';
-import type { CheckoutIdentity } from '../engine/names.js';
+import { baseImageTag, type CheckoutIdentity, stateNames, type StateNames } from '../engine/names.js';
 
 /** hostname:canonical root:branch, the inputs of the state names (build/common.sh's KUBE_ROOT_HASH). */
 export async function checkoutIdentity(root: string, hostname: string): Promise<CheckoutIdentity> {
@@ -18,4 +18,10 @@ export async function checkoutIdentity(root: string, hostname: string): Promise<
 /** `build-image/VERSION`: bump it to start every checkout's build state afresh. */
 export async function buildImageVersion(dockerfileDir: string): Promise<string> {
   return (await readFile(path.join(dockerfileDir, 'VERSION'), 'utf8')).trim();
+}
+
+/** This checkout's state names for a build image directory and base image: what `run`, `release` and `verify` share. */
+export async function checkoutStateNames(root: string, hostname: string, dockerfileDir: string, baseImage: string): Promise<{ identity: CheckoutIdentity; names: StateNames }> {
+  const identity = await checkoutIdentity(root, hostname);
+  return { identity, names: stateNames(identity, await buildImageVersion(dockerfileDir), baseImageTag(baseImage)) };
 }

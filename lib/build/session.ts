@@ -4,11 +4,11 @@ import type Docker from 'dockerode';
 import { KreproError } from '../errors.js';
 import { ensureBuildImage, proxyEnv, type ProxySettings } from '../engine/build-image.js';
 import { type ContainerSpec, type InteractiveIO, runContainer, runInteractive } from '../engine/container.js';
-import { CONTAINER_SOURCE_DIR, stateNames, type StateNames } from '../engine/names.js';
+import { CONTAINER_SOURCE_DIR, type StateNames } from '../engine/names.js';
 import { ensureDataVolume, removeCheckoutState, type RemovedState } from '../engine/state.js';
 import { copyOutput } from '../sync/copy-output.js';
 import { syncSources, type SyncResult } from '../sync/source-sync.js';
-import { buildImageVersion, checkoutIdentity } from './checkout.js';
+import { checkoutStateNames } from './checkout.js';
 import { lockCheckout, type CheckoutLock } from './lock.js';
 
 export interface BuildSessionOptions {
@@ -44,20 +44,13 @@ export interface BuildSession {
   close(): Promise<void>;
 }
 
-function imageTag(image: string): string {
-  const slash = image.lastIndexOf('/');
-  const colon = image.lastIndexOf(':');
-  return colon > slash ? image.slice(colon + 1) : 'latest';
-}
-
 /**
  * Prepares this checkout's build state on the engine, as build/common.sh does: takes the checkout lock, removes
  * state of older versions, makes the build image (only when its context changed) and the data volume.
  */
 export async function openBuildSession(opts: BuildSessionOptions): Promise<BuildSession> {
   if (opts.user.uid === 0) throw new KreproError('E_USAGE', 'build containers never run as root: pass a non-root uid');
-  const identity = await checkoutIdentity(opts.checkoutRoot, opts.hostname);
-  const names = stateNames(identity, await buildImageVersion(opts.dockerfileDir), imageTag(opts.baseImage));
+  const { identity, names } = await checkoutStateNames(opts.checkoutRoot, opts.hostname, opts.dockerfileDir, opts.baseImage);
   const lock: CheckoutLock = await lockCheckout(identity.root, opts.command);
   const log = opts.onLog ?? (() => {});
   try {

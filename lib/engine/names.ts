@@ -37,6 +37,12 @@ function tagSafe(s: string): string {
   return s.replace(/[^A-Za-z0-9_.-]/g, '_');
 }
 
+/** The tag of an image reference; a ':' before the last '/' is a registry port, and no tag means `latest`. */
+export function baseImageTag(image: string): string {
+  const colon = image.lastIndexOf(':');
+  return colon > image.lastIndexOf('/') ? image.slice(colon + 1) : 'latest';
+}
+
 export function stateNames(id: CheckoutIdentity, imageVersion: string, baseImageTag: string): StateNames {
   const hash = checkoutHash(id);
   const version = tagSafe(`${imageVersion.trim()}-${baseImageTag}`);
