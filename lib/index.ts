@@ -2,7 +2,8 @@
 export { KreproError, isKreproError, type ErrorCode } from './errors.js';
 export { KREPRO_VERSION } from './version.js';
 
-export { type ArchivePolicy, type Entry, type FileSource, compareArchivePaths } from './archive/entry.js';
+export { type ArchivePolicy, type Entry, type FileSource, } from './archive/entry.js';
+export { byteOrder, sortByBytes } from './byte-order.js';
 export { planDirectory, planFiles, type PlanOptions } from './archive/plan.js';
 export { tarHeader } from './archive/header.js';
 export {

@@ -24,10 +24,6 @@ export interface ArchivePolicy {
   clamp?: boolean;
 }
 
-/** Archive member paths are compared as UTF-8 bytes, as `LC_ALL=C sort` does; never by locale or UTF-16 units. */
-export function compareArchivePaths(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
 
 /** Directories end in "/" so readers (and the sort order) see them as GNU tar writes them. */
 export function memberName(entry: Entry): string {

@@ -3,7 +3,8 @@ import type { Stats } from 'node:fs';
 import * as path from 'node:path';
 import fg from 'fast-glob';
 import { KreproError } from '../errors.js';
-import { compareArchivePaths, type Entry, normalizedMode } from './entry.js';
+import { byteOrder } from '../byte-order.js';
+import { type Entry, normalizedMode } from './entry.js';
 
 export interface PlanOptions {
   /** Member path prefix, e.g. "kubernetes": every member lives under this one root. */
@@ -68,7 +69,7 @@ async function statOrFail(p: string): Promise<Stats> {
 }
 
 async function classify(root: string, found: Found[], opts: PlanOptions): Promise<Entry[]> {
-  found.sort((a, b) => compareArchivePaths(a.rel, b.rel));
+  found.sort((a, b) => byteOrder(a.rel, b.rel));
   const realRoot = await realpath(root);
   const entries: Entry[] = [{ type: 'directory', path: opts.prefix, mtime: seconds((await lstat(root)).mtimeMs) }];
   const firstByInode = new Map<string, string>();

@@ -1,6 +1,6 @@
 import { open, lstat, readdir, readlink, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { compareArchivePaths } from '../archive/entry.js';
+import { byteOrder } from '../byte-order.js';
 import { KreproError } from '../errors.js';
 import { KREPRO_VERSION } from '../version.js';
 import { compareGzipLayer } from './comparators/gzip.js';
@@ -201,7 +201,7 @@ async function walk(root: string, side: 'left' | 'right', run: Run): Promise<Map
   const queue = [''];
   while (queue.length) {
     const rel = queue.shift()!;
-    for (const name of (await readdir(path.join(root, rel))).sort(compareArchivePaths)) {
+    for (const name of (await readdir(path.join(root, rel))).sort(byteOrder)) {
       if (entries.size >= run.limits.maxMembers) {
         run.refused.push({ side, path: [root], kind: 'member-limit', detail: `stopped after ${run.limits.maxMembers} entries (limit)` });
         return entries;
@@ -219,7 +219,7 @@ async function walk(root: string, side: 'left' | 'right', run: Run): Promise<Map
 
 async function compareDirectories(left: string, right: string, run: Run): Promise<Difference | null> {
   const [ea, eb] = await Promise.all([walk(left, 'left', run), walk(right, 'right', run)]);
-  const names = [...new Set([...ea.keys(), ...eb.keys()])].sort(compareArchivePaths);
+  const names = [...new Set([...ea.keys(), ...eb.keys()])].sort(byteOrder);
   const details: Difference[] = [];
   for (const name of names) {
     run.signal?.throwIfAborted();
@@ -251,7 +251,7 @@ function buildReport(source1: string, source2: string, tree: Difference | null, 
   const counts = new Map<CauseId, number>();
   const findings = allFindings(tree);
   for (const f of findings) counts.set(f.cause, (counts.get(f.cause) ?? 0) + 1);
-  const causes = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0], 'en')).map(([cause, count]) => ({ cause, count }));
+  const causes = [...counts].sort((a, b) => b[1] - a[1] || byteOrder(a[0], b[0])).map(([cause, count]) => ({ cause, count }));
   return {
     schema: DIFF_REPORT_SCHEMA,
     kreproVersion: KREPRO_VERSION,

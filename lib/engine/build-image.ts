@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { pack } from 'tar-stream';
+import { sortByBytes } from '../byte-order.js';
 import { KreproError } from '../errors.js';
 import type { StateNames } from './names.js';
 
@@ -195,7 +196,7 @@ async function contextFiles(dockerfileDir: string): Promise<ContextFile[]> {
       throw new KreproError('E_BUILD_IMAGE', `cannot read ${file}: ${(cause as Error).message}`, { cause, path: file });
     }
   }
-  return files.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  return sortByBytes(files, (f) => f.name);
 }
 
 /** sha256 over each file's name, length and bytes (sorted) and the base image ID; lengths keep boundaries unambiguous. */

@@ -1,4 +1,4 @@
-import { compareArchivePaths } from '../archive/entry.js';
+import { byteOrder } from '../byte-order.js';
 
 /** Media types krepro writes: the OCI names, as `docker save` (Docker ≥ 25) writes them beside manifest.json. */
 export const MEDIA_TYPE = {
@@ -48,7 +48,7 @@ export function canonicalJson(value: unknown): string {
     const record = value as Record<string, unknown>;
     const keys = Object.keys(record)
       .filter((k) => record[k] !== undefined)
-      .sort(compareArchivePaths);
+      .sort(byteOrder);
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';

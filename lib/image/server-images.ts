@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { writeSmallFile } from '../archive/pack.js';
+import { byteOrder } from '../byte-order.js';
 import { KreproError } from '../errors.js';
 import { dockerTagFromVersion, parseRepoTag } from './reference.js';
 import { type ImageBase, writeImage, type WrittenImage } from './write-image.js';
@@ -106,7 +107,7 @@ function parsePlatform(p: string): { os: string; arch: string; platform: string 
 async function stagedServerPlatforms(stage: string): Promise<{ os: string; arch: string; platform: string }[]> {
   const dir = path.join(stage, 'server');
   const names = await readdir(dir).catch(() => [] as string[]);
-  const platforms = names.filter((n) => /^[a-z0-9_]+-[a-z0-9_]+$/.test(n)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const platforms = names.filter((n) => /^[a-z0-9_]+-[a-z0-9_]+$/.test(n)).sort(byteOrder);
   if (platforms.length === 0) throw new KreproError('E_STAGE', `no server platforms staged: ${dir} has no <os>-<arch> directories (run krepro stage first)`, { path: dir });
   return platforms.map(parsePlatform);
 }

@@ -3,7 +3,8 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { compareArchivePaths, type Entry } from '../archive/entry.js';
+import { type Entry } from '../archive/entry.js';
+import { byteOrder } from '../byte-order.js';
 import { MAX_MTIME } from '../archive/header.js';
 import { tarStream, writeAtomically, type WrittenFile } from '../archive/pack.js';
 import { KreproError } from '../errors.js';
@@ -217,5 +218,5 @@ async function outerEntries(members: Map<string, string>, mtime: number): Promis
     const st = await stat(file);
     entries.push({ type: 'file', path: member, mode: 0o644, mtime, size: st.size, source: { path: file, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
   }
-  return entries.sort((a, b) => compareArchivePaths(a.path, b.path));
+  return entries.sort((a, b) => byteOrder(a.path, b.path));
 }

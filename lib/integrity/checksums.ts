@@ -1,4 +1,4 @@
-import { compareArchivePaths } from '../archive/entry.js';
+import { byteOrder } from '../byte-order.js';
 import { ALGORITHMS, hexDigest, type Integrity } from './hash-stream.js';
 
 export interface Digested {
@@ -18,7 +18,7 @@ export function sumsFileName(algorithm: ChecksumAlgorithm): string {
  */
 export function sumsFile(files: Digested[], algorithm: ChecksumAlgorithm): string {
   return [...files]
-    .sort((a, b) => compareArchivePaths(a.name, b.name))
+    .sort((a, b) => byteOrder(a.name, b.name))
     .map((f) => `${hexDigest(f.integrity, algorithm)}  ${f.name}\n`)
     .join('');
 }

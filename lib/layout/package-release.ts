@@ -2,7 +2,8 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { KreproError } from '../errors.js';
-import { compareArchivePaths, type Entry } from '../archive/entry.js';
+import { type Entry } from '../archive/entry.js';
+import { byteOrder } from '../byte-order.js';
 import { type EncoderChoice, encoderIdentity, validateLevel } from '../archive/gzip.js';
 import { planDirectory, planFiles } from '../archive/plan.js';
 import { writeSmallFile, writeTarball } from '../archive/pack.js';
@@ -85,7 +86,7 @@ async function withMember(entries: Entry[], member: string, file: string): Promi
   for (let dir = path.posix.dirname(member); dir !== '.' && !entries.some((e) => e.path === dir); dir = path.posix.dirname(dir)) {
     added.push({ type: 'directory', path: dir, mtime: added[0]!.mtime });
   }
-  return [...entries, ...added].sort((a, b) => compareArchivePaths(a.path, b.path));
+  return [...entries, ...added].sort((a, b) => byteOrder(a.path, b.path));
 }
 
 /** Plans every tarball before anything is written, so a bad stage fails without touching `out`. */
@@ -148,7 +149,7 @@ export async function packageRelease(opts: PackageReleaseOptions): Promise<Packa
     files.push(MANIFEST_NAME);
     opts.signal?.throwIfAborted();
     await swapInto(work, out);
-    return { out, tarballs, manifest, files: files.sort() };
+    return { out, tarballs, manifest, files: files.sort(byteOrder) };
   } catch (err) {
     await rm(work, { recursive: true, force: true });
     throw err;
@@ -176,7 +177,7 @@ export function releaseManifest(tarballs: ReleaseArtifact[], sourceDateEpoch: nu
     sourceDateEpoch,
     encoder: encoderIdentity({ level }),
     files: [...tarballs]
-      .sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
+      .sort((a, b) => byteOrder(a.name, b.name))
       .map((t) => ({ name: t.name, size: t.size, integrity: t.integrity.toString() })),
   };
 }

@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
+import { byteOrder } from '../byte-order.js';
 
 /** One tarball to write: the staged directory holding `kubernetes/`, and the file name in release-tars. */
 export interface TarballJob {
@@ -22,7 +23,7 @@ async function isDir(p: string): Promise<boolean> {
 async function sortedDirs(dir: string): Promise<string[]> {
   if (!(await isDir(dir))) return [];
   const names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
-  return names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  return names.sort(byteOrder);
 }
 
 /**

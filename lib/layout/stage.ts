@@ -2,6 +2,7 @@ import { constants, type Stats } from 'node:fs';
 import { copyFile, lstat, mkdir, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
+import { byteOrder } from '../byte-order.js';
 import { KreproError } from '../errors.js';
 import { swapInto } from './swap-dir.js';
 
@@ -92,10 +93,6 @@ const MANIFESTS_SOURCE = 'cluster/gce/manifests';
 
 const KINDS = ['client', 'server', 'node', 'test'] as const;
 type Kind = (typeof KINDS)[number];
-
-function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
 
 async function sortedNames(dir: string): Promise<string[]> {
   return (await readdir(dir)).sort(byteOrder);

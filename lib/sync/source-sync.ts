@@ -10,6 +10,7 @@ import type Docker from 'dockerode';
 import fg from 'fast-glob';
 import { simpleGit } from 'simple-git';
 import * as tar from 'tar-stream';
+import { byteOrder } from '../byte-order.js';
 import { KreproError } from '../errors.js';
 
 /** What the volume holds for one synced path, as last sent; compared with the host to decide what to send. */
@@ -431,10 +432,9 @@ function planSync(scanned: Map<string, ManifestEntry>, manifest: Manifest | unde
     for (let dir = path.posix.dirname(p); dir !== '.'; dir = path.posix.dirname(dir)) if (removedSet.has(dir)) return false;
     return true;
   });
-  const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
-  send.sort(byBytes);
-  for (const list of byShard) list.sort(byBytes);
-  return { send, sendBytes, deletions: deletions.sort(byBytes), deletedCount, unchanged, dirtyShards, byShard };
+  send.sort(byteOrder);
+  for (const list of byShard) list.sort(byteOrder);
+  return { send, sendBytes, deletions: deletions.sort(byteOrder), deletedCount, unchanged, dirtyShards, byShard };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
+import { byteOrder } from '../byte-order.js';
 import { KreproError } from '../errors.js';
 import { runContainer } from '../engine/container.js';
 import { HashStream, hexDigest, type Integrity } from '../integrity/hash-stream.js';
@@ -79,7 +80,7 @@ function environment(c: BuildConditions, opts: BuildRunOptions): string[] {
     ...(c.extraEnv ? { [c.extraEnv[0]]: c.extraEnv[1] } : {}),
   };
   return Object.keys(env)
-    .sort()
+    .sort(byteOrder)
     .map((k) => `${k}=${env[k]}`);
 }
 
@@ -98,7 +99,7 @@ async function listFiles(dir: string, rel = ''): Promise<string[]> {
     if (d.isDirectory()) out.push(...(await listFiles(dir, r)));
     else if (d.isFile()) out.push(r);
   }
-  return out.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  return out.sort(byteOrder);
 }
 
 /**
@@ -167,7 +168,7 @@ export interface ArtifactDifference {
 export function differingArtifacts(a: BuildRun, b: BuildRun): ArtifactDifference[] {
   const left = new Map(a.artifacts.map((x) => [x.name, x]));
   const right = new Map(b.artifacts.map((x) => [x.name, x]));
-  const names = [...new Set([...left.keys(), ...right.keys()])].sort();
+  const names = [...new Set([...left.keys(), ...right.keys()])].sort(byteOrder);
   return names
     .filter((n) => {
       const l = left.get(n);

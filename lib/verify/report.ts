@@ -1,3 +1,4 @@
+import { byteOrder } from '../byte-order.js';
 import { hexDigest } from '../integrity/hash-stream.js';
 import type { BuildRun } from './build-run.js';
 import type { VerifyResult } from './verify.js';
@@ -15,7 +16,7 @@ export function verifyReport(result: VerifyResult) {
   });
   const byName = (run: BuildRun) => new Map(run.artifacts.map((a) => [a.name, a]));
   const [left, right] = [byName(result.control), byName(result.experiment)];
-  const names = [...new Set([...left.keys(), ...right.keys()])].sort();
+  const names = [...new Set([...left.keys(), ...right.keys()])].sort(byteOrder);
   const side = (a: { size: number; integrity: { toString(): string } } | undefined) =>
     a ? { size: a.size, integrity: a.integrity.toString(), sha256: hexDigest(a.integrity as never, 'sha256') } : null;
   const causeOf = (name: string) => result.attribution.filter((a) => a.artifacts.includes(name)).map((a) => ({ variations: a.variations, confidence: a.confidence, coupled: a.coupled, fix: a.fix }));

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type Docker from 'dockerode';
 import { simpleGit } from 'simple-git';
+import { byteOrder } from '../byte-order.js';
 import { diff } from '../diff/compare.js';
 import { allFindings } from '../diff/difference.js';
 import { type ArtifactDifference, type BuildRun, type BuildRunOptions, differingArtifacts, runVerifyBuild } from './build-run.js';
@@ -176,7 +177,7 @@ async function attribute(
     const names = set.map((v) => v.name);
     return {
       variations: names,
-      artifacts: [...artifacts].sort(),
+      artifacts: [...artifacts].sort(byteOrder),
       confidence,
       // Only a pair that acts together (neither alone reproduces it) is reported as coupled.
       coupled: names.length > 1 && (names.length === 2 || COUPLED.some(([x, y]) => names.includes(x) && names.includes(y))),

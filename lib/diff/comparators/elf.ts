@@ -1,3 +1,4 @@
+import { byteOrder } from '../../byte-order.js';
 import { buildPathsIn, classifyChange, datesIn, finding, pathShape } from '../findings.js';
 import type { Difference, Finding } from '../types.js';
 import { compareBytes, explainRanges, rangeComments, rangeText, unexplainedFinding } from './binary.js';
@@ -38,8 +39,8 @@ class ElfStrings {
   }
 }
 
-function only<T>(a: Set<T>, b: Set<T>): T[] {
-  return [...a].filter((x) => !b.has(x)).sort();
+function only(a: Set<string>, b: Set<string>): string[] {
+  return [...a].filter((x) => !b.has(x)).sort(byteOrder);
 }
 
 /** The build roots of two paths that differ only by them: "/tmp/a/cmd/x.go" vs "/tmp/bb/cmd/x.go" → the prefixes. */

@@ -1,4 +1,5 @@
 import * as posix from 'node:path/posix';
+import { byteOrder } from '../../byte-order.js';
 import { type CauseId, finding } from '../findings.js';
 import type { ArchiveScan, MemberRecord } from '../read/archive.js';
 import type { Finding, Location } from '../types.js';
@@ -56,7 +57,7 @@ function headerFindings(l: MemberRecord, r: MemberRecord, path: Location): Findi
   if (l.type === r.type) add(l.type === 'hardlink' ? 'hardlink' : 'link-target', 'link target', l.linkname, r.linkname);
   add('type', 'device', `${l.devmajor},${l.devminor}`, `${r.devmajor},${r.devminor}`);
   if (l.pax === r.pax) return out;
-  for (const k of [...new Set([...Object.keys(l.pax), ...Object.keys(r.pax)])].sort()) {
+  for (const k of [...new Set([...Object.keys(l.pax), ...Object.keys(r.pax)])].sort(byteOrder)) {
     if (COVERED_PAX.has(k)) continue;
     const a = l.pax[k];
     const b = r.pax[k];

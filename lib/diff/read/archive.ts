@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as posix from 'node:path/posix';
+import { byteOrder } from '../../byte-order.js';
 import { ByteReader, TruncatedError, hex } from '../bytes.js';
 import type { Source } from '../source.js';
 import type { DiffLimits, Location, Refusal, Side } from '../types.js';
@@ -220,7 +221,7 @@ export function symlinkLoops(members: { name: string; type: string; linkname: st
       if (next.startsWith('..') || !links.has(next)) break;
       if (chain.includes(next)) {
         const loop = chain.slice(chain.indexOf(next));
-        const key = [...loop].sort().join('\0');
+        const key = [...loop].sort(byteOrder).join('\0');
         if (!reported.has(key)) {
           reported.add(key);
           out.push({ side, path: [...path, next], kind: 'symlink-loop', detail: `symlink loop ${[...loop, next].join(' -> ')}: not followed` });
