@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { connectResolved, pingEngine, resolveEngine } from '../lib/engine/connect.js';
-import { CONTAINER_SOURCE_DIR } from '../lib/engine/names.js';
+import { CONTAINER_SOURCE_DIR } from '../lib/checkout/names.js';
+import { openEngine } from '../lib/engine/connect.js';
 import { syncSources, type SyncProgress, type SyncResult } from '../lib/sync/source-sync.js';
 
 const [treeArg, imageArg, filesArg] = process.argv.slice(2);
@@ -38,11 +38,9 @@ async function main(): Promise<void> {
     makeTree(tree);
     console.log(`made ${FILES}-file git tree at ${tree} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   }
-  const resolved = resolveEngine({ env: process.env });
-  const docker = connectResolved(resolved);
-  await pingEngine(docker, resolved.endpoint);
+  const docker = await openEngine({ env: process.env });
   const volume = `krepro-bench-sync-${randomBytes(4).toString('hex')}`;
-  await docker.createVolume({ Name: volume, Labels: { 'io.krepro.bench': '1' } });
+  await docker.volumes.create(volume, { 'io.krepro.bench': '1' });
   const owner = { uid: 1000, gid: 1000 };
 
   const run = async (label: string): Promise<SyncResult> => {
@@ -74,7 +72,7 @@ async function main(): Promise<void> {
     const ok = noop.tarBytes < 1024 * 1024 && noopSecs <= 2 && one.sent === 1;
     console.log(`targets: no-op ≤ 2 s and < 1 MiB sent, one-file change sends 1 file: ${ok ? 'met' : 'NOT met'}`);
   } finally {
-    await docker.getVolume(volume).remove({ force: true }).catch(() => {});
+    await docker.volumes.remove(volume).catch(() => {});
   }
 }
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { makeBaseImage } from '../lib/engine/base-image.js';
+import { makeBaseImage } from '../lib/environment/base-image.js';
 import { openEngine } from '../lib/engine/connect.js';
 import { KreproError } from '../lib/errors.js';
 
@@ -72,8 +72,8 @@ export async function baseImageCommand(argv: string[], io: CommandIo): Promise<n
   const onSigint = (): void => controller.abort(new Error('interrupted'));
   if (!io.signal) process.once('SIGINT', onSigint);
   try {
-    const { docker } = await openEngine({ env: io.env, signal, ...(values.host === undefined ? {} : { host: values.host }) });
-    const id = await makeBaseImage(docker, {
+    const engine = await openEngine({ env: io.env, signal, ...(values.host === undefined ? {} : { host: values.host }) });
+    const id = await makeBaseImage(engine, {
       suite,
       tag,
       include,

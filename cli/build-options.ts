@@ -66,7 +66,7 @@ export interface OpenedSession {
 }
 
 export async function openSession(command: string, values: { 'base-image'?: string; 'build-image-dir'?: string; host?: string }, io: CommandIO): Promise<OpenedSession> {
-  const { docker } = await openEngine({ env: io.env, ...(values.host ? { host: values.host } : {}), signal: io.signal });
+  const engine = await openEngine({ env: io.env, ...(values.host ? { host: values.host } : {}), signal: io.signal });
   const checkoutRoot = io.cwd;
   const sde = await sourceDateEpochFor(io, { repoDir: checkoutRoot });
   const version = io.env.KUBE_GIT_VERSION || (await gitVersion(checkoutRoot));
@@ -79,7 +79,7 @@ export async function openSession(command: string, values: { 'base-image'?: stri
   const proxies = proxiesFrom(io.env);
   if (io.env.KUBE_RSYNC_PORT) io.stderr.write('note: KUBE_RSYNC_PORT is no longer needed and is ignored: sources and output travel over the engine API\n');
   const session = await openBuildSession({
-    docker,
+    engine,
     checkoutRoot,
     hostname: hostname(),
     dockerfileDir: path.resolve(io.cwd, values['build-image-dir'] ?? path.join(packageRoot(), 'build-image')),

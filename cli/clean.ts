@@ -23,7 +23,7 @@ export async function cleanCommand(argv: string[], io: CommandIO): Promise<numbe
     }
     throw err;
   });
-  const r = await cleanCheckout(io.cwd, { hostname: hostname(), ...(engine ? { docker: engine.docker } : {}), signal: io.signal });
+  const r = await cleanCheckout(io.cwd, { hostname: hostname(), ...(engine ? { engine } : {}), signal: io.signal });
   io.stderr.write(`removed ${r.output}\n`);
   if (r.removed) {
     io.stderr.write(`removed ${r.removed.containers.length} containers, ${r.removed.images.length} images, ${r.removed.volumes.length} volumes\n`);

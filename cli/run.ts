@@ -29,6 +29,8 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   try {
     const sync = await session.sync();
     io.stderr.write(`synced sources: ${sync.sent} sent (${sync.sentBytes} bytes), ${sync.deleted} deleted, ${sync.unchanged} unchanged\n`);
+    if (sync.rewritten.length > 0) io.stderr.write(`note: the last build changed ${sync.rewritten.length} synced source file(s) in the volume (e.g. ${sync.rewritten[0]}); they were sent again\n`);
+    if (sync.strays.length > 0) io.stderr.write(`note: removed ${sync.strays.length} file(s) the last build created in the source tree (e.g. ${sync.strays[0]})\n`);
     const code = await session.run(positionals, { stdout: io.stdout as never, stderr: io.stderr as never });
     if (copyBack && code === 0) {
       const copied = await session.copyOutput();

@@ -96,9 +96,9 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const log = (line: string) => io.stderr.write(`${redact(line, proxies)}\n`);
   const engines: VerifyEngine[] = [];
   for (const url of engineUrls.length ? engineUrls : [undefined]) {
-    const { docker, endpoint } = await openEngine({ env: io.env, ...(url ? { host: url } : {}), signal: io.signal });
+    const engine = await openEngine({ env: io.env, ...(url ? { host: url } : {}), signal: io.signal });
     if (engines.length === 0) {
-      const { imageId } = await ensureBuildImage(docker, {
+      const { imageId } = await ensureBuildImage(engine, {
         names,
         dockerfileDir,
         contextDir: path.join(identity.root, '_output', 'images', names.image.replace(/:/g, '_')),
@@ -107,12 +107,12 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
         onLog: log,
         signal: io.signal,
       });
-      engines.push({ docker, endpoint, image: names.image, imageId });
+      engines.push({ engine, image: names.image, imageId });
     } else {
       // The independent rebuild runs the very same build image (by ID), so only the build itself is compared.
-      log(`copying ${names.image} to ${endpoint}...`);
-      const imageId = await transferImage(engines[0]!.docker, docker, names.image, { signal: io.signal });
-      engines.push({ docker, endpoint, image: names.image, imageId });
+      log(`copying ${names.image} to ${engine.endpoint}...`);
+      const imageId = await transferImage(engines[0]!.engine, engine, names.image, { signal: io.signal });
+      engines.push({ engine, image: names.image, imageId });
     }
   }
   const workDir = path.join(identity.root, '_output', 'verify');
@@ -133,6 +133,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     sourceDateEpoch: sde.seconds,
     version,
     env,
+    checkoutHash: names.checkoutHash,
     labels: names.labels,
     checkNoise: values['check-noise'] ?? false,
     attribute: !values['no-attribution'],

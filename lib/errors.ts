@@ -2,6 +2,15 @@
 export type ErrorCode =
   | 'E_USAGE'
   | 'E_ENGINE_UNREACHABLE'
+  /** the engine answered before, and then stopped answering in the middle of an operation */
+  | 'E_ENGINE_GONE'
+  /** the engine refused an operation (HTTP error other than the ones below) */
+  | 'E_ENGINE'
+  | 'E_NOT_FOUND'
+  /** an engine object of that name already exists: names are unique to their run and never reused */
+  | 'E_CONFLICT'
+  /** a disk (the host's, or the engine's) is full */
+  | 'E_NO_SPACE'
   | 'E_SOURCE_DATE_EPOCH'
   | 'E_UNSAFE_PATH'
   | 'E_UNSUPPORTED_FILE'
@@ -19,13 +28,16 @@ export class KreproError extends Error {
   readonly path?: string;
   /** exit code of the failed build command, for E_BUILD_FAILED */
   readonly exitCode?: number;
+  /** the engine involved, for E_ENGINE* errors */
+  readonly endpoint?: string;
 
-  constructor(code: ErrorCode, message: string, opts: { path?: string; cause?: unknown; exitCode?: number } = {}) {
+  constructor(code: ErrorCode, message: string, opts: { path?: string; cause?: unknown; exitCode?: number; endpoint?: string } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'KreproError';
     this.code = code;
     if (opts.path !== undefined) this.path = opts.path;
     if (opts.exitCode !== undefined) this.exitCode = opts.exitCode;
+    if (opts.endpoint !== undefined) this.endpoint = opts.endpoint;
   }
 }
 

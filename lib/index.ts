@@ -43,31 +43,50 @@ export {
 export { sourceFiles } from './source/src-files.js';
 export { buildStage, DEFAULT_STAGE_TARGETS, type BuildStageOptions, type StageResult, type StagedPlatform, type StageTargets } from './layout/stage.js';
 export { swapInto } from './layout/swap-dir.js';
-export { releaseFromBinaries, type ReleaseFromBinariesOptions } from './layout/release-from-binaries.js';
+export { releaseFromBinaries, type ReleaseFromBinariesOptions } from './release/from-binaries.js';
+export { runRelease, type ReleaseOptions, type ReleaseStep } from './release/run-release.js';
 export { gitVersion, semverFromDescribe } from './source/version.js';
 
-export { connectEngine, openEngine, pingEngine, resolveEngine } from './engine/connect.js';
-export { makeBaseImage } from './engine/base-image.js';
-export { ensureBuildImage, proxyEnv, redact, LABEL_CONTEXT_HASH, type BuildImageOptions, type ProxySettings } from './engine/build-image.js';
-export { runContainer, runInteractive, type ContainerSpec } from './engine/container.js';
-export { stateNames, baseImageTag, checkoutHash, CONTAINER_SOURCE_DIR, type StateNames, type CheckoutIdentity } from './engine/names.js';
-export { removeCheckoutState, ensureDataVolume, type RemovedState } from './engine/state.js';
+export type {
+  ArchiveStat,
+  Call,
+  Container,
+  ContainerInfo,
+  ContainerSpec,
+  Engine,
+  EngineVersion,
+  ImageInfo,
+  Mount,
+  VolumeInfo,
+} from './engine/engine.js';
+export { connectEngine, openEngine, pingEngine, resolveEngine, type ConnectOptions, type EngineEnv } from './engine/connect.js';
+export { runContainer, runInteractive, type InteractiveIO, type RunIO } from './engine/run.js';
+export { withVolumeHelper, type VolumeHelperSpec } from './engine/volume-access.js';
 export { transferImage } from './engine/transfer.js';
 
-export { syncSources, MANIFEST_DIR, type SyncOptions, type SyncProgress, type SyncOwner, type SyncResult } from './sync/source-sync.js';
+export { makeBaseImage, type BaseImageOptions } from './environment/base-image.js';
+export { ensureBuildImage, proxyEnv, redact, LABEL_CONTEXT_HASH, type BuildImageOptions, type ProxySettings } from './environment/build-image.js';
+
+export { checkoutIdentity, buildImageVersion, checkoutStateNames, type CheckoutIdentity } from './checkout/identity.js';
+export { stateNames, runNames, baseImageTag, checkoutHash, CONTAINER_SOURCE_DIR, LABEL_CHECKOUT, LABEL_RUN, LABEL_VERSION, type StateNames, type RunNames } from './checkout/names.js';
+export { removeCheckoutState, removeLeftovers, ensureDataVolume, type RemovedState } from './checkout/state.js';
+export { lockCheckout, type CheckoutLock } from './checkout/lock.js';
+export { cleanCheckout } from './checkout/clean.js';
+
+export { syncSources, type SyncOptions, type SyncProgress, type SyncResult } from './sync/source-sync.js';
+export { MANIFEST_DIR } from './sync/paths.js';
+export type { SyncOwner, ManifestEntry } from './sync/manifest.js';
+export { planSync, type SyncPlan, type VolumeEntry } from './sync/plan.js';
 export { copyOutput, extractOutputTar, type CopyOutputOptions, type CopyProgress, type CopyResult } from './sync/copy-output.js';
 
-export { checkoutIdentity, buildImageVersion, checkoutStateNames } from './build/checkout.js';
-export { lockCheckout } from './build/lock.js';
-export { openBuildSession, type BuildSession, type BuildSessionOptions } from './build/session.js';
-export { runRelease, type ReleaseOptions, type ReleaseStep } from './build/release.js';
-export { cleanCheckout } from './build/clean.js';
+export { openBuildSession, type BuildSession, type BuildSessionOptions } from './session/build-session.js';
 
 export { CONTROL, VARIATIONS, COUPLED, variationNamed, applyVariations, type BuildConditions, type Variation } from './verify/conditions.js';
 export { runVerifyBuild, differingArtifacts, type BuildRun, type VerifyArtifact, type ArtifactDifference } from './verify/build-run.js';
 export { verifyRelease, VERIFY_SCHEMA, type VerifyOptions, type VerifyResult, type VerifyEngine, type VerifyProgress, type Attribution } from './verify/verify.js';
-export { verifyReport, verifyText, type VerifyReport } from './verify/report.js';
-export { verifyHtml } from './verify/html.js';
+export { verifyReport, type VerifyReport } from './verify/report.js';
+export { verifyText } from './report/verify-text.js';
+export { verifyHtml } from './report/verify-html.js';
 export { provenanceStatement, repositoryUri } from './verify/provenance.js';
 
 export { writeImage, type ImageBase, type WriteImageOptions, type WrittenImage } from './image/write-image.js';

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -5,11 +6,11 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type Docker from 'dockerode';
 import { pack } from 'tar-stream';
-import { makeBaseImage } from '../lib/engine/base-image.js';
-import { ensureBuildImage, LABEL_CONTEXT_HASH, proxyEnv, redact, type ProxySettings } from '../lib/engine/build-image.js';
-import { CONTAINER_SOURCE_DIR, stateNames, type StateNames } from '../lib/engine/names.js';
+import { CONTAINER_SOURCE_DIR, stateNames, type StateNames } from '../lib/checkout/names.js';
+import type { Engine } from '../lib/engine/engine.js';
+import { makeBaseImage } from '../lib/environment/base-image.js';
+import { ensureBuildImage, LABEL_CONTEXT_HASH, proxyEnv, redact, type ProxySettings } from '../lib/environment/build-image.js';
 import { KreproError } from '../lib/errors.js';
 import { engineOrSkip, runInContainer } from './helpers/engine.js';
 
@@ -29,22 +30,22 @@ const PROXIED = names(`/krepro-test/${RUN_ID}/proxied`);
 const FAILING = names(`/krepro-test/${RUN_ID}/failing`);
 const FIXTURE_VOLUME = `krepro-test-fixture-${RUN_ID}`;
 
-const docker: Docker | undefined = await engineOrSkip();
+const docker: Engine | undefined = await engineOrSkip();
 const work = await mkdtemp(join(tmpdir(), 'krepro-build-image-'));
-const engineTest = (name: string, fn: (docker: Docker) => Promise<void>): void => {
+const engineTest = (name: string, fn: (docker: Engine) => Promise<void>): void => {
   if (docker) test(name, () => fn(docker));
   else test.skip(name, async () => {});
 };
 const logTo = (lines: string[]) => (line: string) => lines.push(line);
 
 test.before(async () => {
-  if (docker) await makeBaseImage(docker, { suite: 'trixie', tag: BASE_IMAGE, workDir: '/var/tmp', onLog: (l) => process.stderr.write(`[base-image] ${l}\n`) });
+  if (docker) await makeBaseImage(docker, { suite: 'trixie', tag: BASE_IMAGE, workDir: '/var/tmp', onLog: (l: string) => process.stderr.write(`[base-image] ${l}\n`) });
 });
 
 test.after(async () => {
   if (docker) {
-    for (const n of [CHANGED, PROXIED, FAILING]) await docker.getImage(n.image).remove({ force: true }).catch(() => {});
-    await docker.getVolume(FIXTURE_VOLUME).remove().catch(() => {});
+    for (const n of [CHANGED, PROXIED, FAILING]) await docker.images.remove(n.image, { force: true }).catch(() => {});
+    await docker.volumes.remove(FIXTURE_VOLUME).catch(() => {});
   }
   await rm(work, { recursive: true, force: true });
 });
@@ -71,7 +72,7 @@ engineTest('ensureBuildImage: builds the build image, then reuses it while nothi
   const first = await ensureBuildImage(docker, { names: SHARED, dockerfileDir: BUILD_IMAGE_DIR, contextDir, baseImage: BASE_IMAGE });
   process.stderr.write(`[build-image] ${SHARED.image}: ${first.rebuilt ? 'built' : 'already current'} in ${Date.now() - started} ms\n`);
   assert.match(first.imageId, /^sha256:[0-9a-f]{64}$/);
-  const labels = (await docker.getImage(SHARED.image).inspect()).Config.Labels ?? {};
+  const labels = (await docker.images.inspect(SHARED.image))!.labels;
   assert.match(labels[LABEL_CONTEXT_HASH] ?? '', /^[0-9a-f]{64}$/);
   for (const [k, v] of Object.entries(SHARED.labels)) assert.is(labels[k], v, k);
   // The context holds the Dockerfile only: nothing else from the repository, nothing left over.
@@ -91,19 +92,18 @@ engineTest('ensureBuildImage: a changed Dockerfile rebuilds', async (docker) => 
   const opts = { names: CHANGED, dockerfileDir: dir, contextDir: join(work, 'ctx-changed'), baseImage: BASE_IMAGE };
   const before = await ensureBuildImage(docker, opts);
   assert.ok(before.rebuilt, 'a new tag is built');
-  const beforeHash = (await docker.getImage(CHANGED.image).inspect()).Config.Labels?.[LABEL_CONTEXT_HASH];
+  const beforeHash = (await docker.images.inspect(CHANGED.image))!.labels[LABEL_CONTEXT_HASH];
 
   await writeFile(join(dir, 'Dockerfile'), `${await readFile(join(dir, 'Dockerfile'), 'utf8')}LABEL io.krepro.test.changed=yes\n`);
   const log: string[] = [];
   const after = await ensureBuildImage(docker, { ...opts, onLog: logTo(log) });
   assert.ok(after.rebuilt, 'changed Dockerfile rebuilds');
   assert.is.not(after.imageId, before.imageId);
-  const labels = (await docker.getImage(CHANGED.image).inspect()).Config.Labels ?? {};
+  const labels = (await docker.images.inspect(CHANGED.image))!.labels;
   assert.is(labels['io.krepro.test.changed'], 'yes');
   assert.is.not(labels[LABEL_CONTEXT_HASH], beforeHash);
   assert.ok(log.some((l) => l.includes('Successfully tagged')), 'build output reaches onLog');
-  const replaced = await docker.getImage(before.imageId).inspect().catch((err: { statusCode?: number }) => err.statusCode);
-  assert.is(replaced, 404, 'the replaced image is removed, not left dangling');
+  assert.is(await docker.images.inspect(before.imageId), undefined, 'the replaced image is removed, not left dangling');
 
   assert.is((await ensureBuildImage(docker, opts)).rebuilt, false);
 });
@@ -118,9 +118,8 @@ engineTest('ensureBuildImage: proxies reach RUN but never the history, the confi
   const built = await ensureBuildImage(docker, { ...opts, proxies: PROXIES, onLog: logTo(log) });
   assert.ok(built.rebuilt);
 
-  const image = docker.getImage(PROXIED.image);
-  const history = JSON.stringify(await image.history());
-  const inspect = JSON.stringify(await image.inspect());
+  const history = execFileSync('docker', ['image', 'history', '--no-trunc', PROXIED.image], { encoding: 'utf8' });
+  const inspect = execFileSync('docker', ['image', 'inspect', PROXIED.image], { encoding: 'utf8' });
   const output = log.join('\n');
   for (const [what, text] of [['history', history], ['inspect', inspect], ['onLog', output]] as const) {
     assert.not.ok(text.includes('s3cr3t'), `password in ${what}`);
@@ -157,16 +156,13 @@ engineTest('ensureBuildImage: a failing build and a missing base image are error
 
 engineTest('build image: a non-root uid runs `make cross` on the kube-like fixture', async (docker) => {
   await ensureBuildImage(docker, { names: SHARED, dockerfileDir: BUILD_IMAGE_DIR, contextDir: join(work, 'ctx-shared'), baseImage: BASE_IMAGE });
-  await docker.createVolume({ Name: FIXTURE_VOLUME, Labels: { 'io.krepro.test': '1' } });
+  await docker.volumes.create(FIXTURE_VOLUME, { 'io.krepro.test': '1' });
   // A created, never started container gives the engine a mount of the volume to extract into.
-  const helper = await docker.createContainer({
-    _query: {},
-    _body: { Image: SHARED.image, Cmd: ['true'], Labels: { 'io.krepro.test': '1' }, HostConfig: { Binds: [`${FIXTURE_VOLUME}:${CONTAINER_SOURCE_DIR}`] } },
-  } as unknown as Docker.ContainerCreateOptions);
+  const helper = await docker.containers.create({ image: SHARED.image, cmd: ['true'], labels: { 'io.krepro.test': '1' }, mounts: [{ type: 'volume', source: FIXTURE_VOLUME, target: CONTAINER_SOURCE_DIR }] });
   try {
-    await helper.putArchive(await fixtureTar(1000, 1000), { path: CONTAINER_SOURCE_DIR });
+    await helper.putArchive(CONTAINER_SOURCE_DIR, await fixtureTar(1000, 1000));
   } finally {
-    await helper.remove({ force: true });
+    await helper.remove();
   }
 
   const script = [
@@ -180,7 +176,8 @@ engineTest('build image: a non-root uid runs `make cross` on the kube-like fixtu
   const run = await runInContainer(docker, {
     image: SHARED.image,
     cmd: ['sh', '-c', script],
-    binds: [`${FIXTURE_VOLUME}:${CONTAINER_SOURCE_DIR}`],
+    binds: [],
+    mounts: [{ type: 'volume', source: FIXTURE_VOLUME, target: CONTAINER_SOURCE_DIR }],
     env: ['SOURCE_DATE_EPOCH=1700000000'],
     user: '1000:1000',
   });

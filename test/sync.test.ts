@@ -5,16 +5,17 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type Docker from 'dockerode';
+import type { Engine } from '../lib/engine/engine.js';
 import * as tar from 'tar-stream';
 import { KreproError } from '../lib/errors.js';
 import { copyOutput, extractOutputTar } from '../lib/sync/copy-output.js';
-import { MANIFEST_DIR, syncSources, type SyncOptions, type SyncProgress } from '../lib/sync/source-sync.js';
+import { MANIFEST_DIR } from '../lib/sync/paths.js';
+import { syncSources, type SyncOptions, type SyncProgress } from '../lib/sync/source-sync.js';
 import { engineOrSkip, NODE_TEST_IMAGE, runInContainer } from './helpers/engine.js';
 import { tempDir as makeTempDir } from './helpers/stage.js';
 
-const docker: Docker | undefined = await engineOrSkip();
-const engineTest = (name: string, fn: (docker: Docker) => Promise<void>): void => {
+const docker: Engine | undefined = await engineOrSkip();
+const engineTest = (name: string, fn: (docker: Engine) => Promise<void>): void => {
   if (docker) test(name, () => fn(docker));
   else test.skip(name, async () => {});
 };
@@ -91,7 +92,7 @@ function expectedTree(root: string, skip: (rel: string) => boolean): Map<string,
 const gitSkip = (r: string): boolean => ['.git', '_output', '_tmp', 'debug.log'].includes(r);
 
 /** The volume's source tree as the same map, read by a container (find + sha256sum), plus owners seen. */
-async function volumeTree(docker: Docker, volume: string): Promise<{ tree: Map<string, string>; owners: Set<string>; rootOwner: string }> {
+async function volumeTree(docker: Engine, volume: string): Promise<{ tree: Map<string, string>; owners: Set<string>; rootOwner: string }> {
   const script = [
     'cd /src',
     `find . -mindepth 1 ! -path './${MANIFEST_DIR}' ! -path './${MANIFEST_DIR}/*' \\( -type f -o -type l \\) -printf '%y\\t%m\\t%U:%G\\t%l\\t%P\\0'`,
@@ -115,25 +116,24 @@ async function volumeTree(docker: Docker, volume: string): Promise<{ tree: Map<s
   return { tree, owners, rootOwner: root.trim() };
 }
 
-async function inVolume(docker: Docker, volume: string, script: string): Promise<string> {
+async function inVolume(docker: Engine, volume: string, script: string): Promise<string> {
   const r = await runInContainer(docker, { image: NODE_TEST_IMAGE, cmd: ['sh', '-c', `cd /src && ${script}`], binds: [`${volume}:/src`] });
   assert.is(r.exitCode, 0, r.stderr);
   return r.stdout;
 }
 
-async function withVolume(docker: Docker, fn: (volume: string) => Promise<void>): Promise<void> {
+async function withVolume(docker: Engine, fn: (volume: string) => Promise<void>): Promise<void> {
   const volume = `krepro-test-sync-${RUN}-${randomBytes(3).toString('hex')}`;
-  await docker.createVolume({ Name: volume, Labels: LABELS });
+  await docker.volumes.create(volume, LABELS);
   try {
     await fn(volume);
   } finally {
-    await docker.getVolume(volume).remove({ force: true }).catch(() => {});
+    await docker.volumes.remove(volume).catch(() => {});
   }
 }
 
-async function leftoverHelpers(docker: Docker): Promise<number> {
-  const list = await docker.listContainers({ all: true, filters: { label: [`io.krepro.sync-test=${RUN}`] } });
-  return list.length;
+async function leftoverHelpers(docker: Engine): Promise<number> {
+  return (await docker.containers.list({ 'io.krepro.sync-test': RUN })).length;
 }
 
 function syncOpts(checkoutRoot: string, volume: string, extra: Partial<SyncOptions> = {}): SyncOptions {
@@ -216,6 +216,26 @@ engineTest('sync: no-op, one edit, exec bit, deletions and a directory turned in
   });
 });
 
+engineTest('sync: files the build created in the source tree are removed, and synced files it rewrote are sent again', async (docker) => {
+  const root = makeRepo();
+  await withVolume(docker, async (volume) => {
+    await syncSources(docker, syncOpts(root, volume));
+    // What a build might do inside the volume: generate code, rewrite a synced file, delete one, write output.
+    await inVolume(docker, volume, 'echo gen > generated.go && mkdir -p gen/deep && echo z > gen/deep/z && echo changed >> pkg/a0/b0/f0.go && rm pkg/a1/b1/f1.go && mkdir -p _output/bin && echo out > _output/bin/x');
+    const events: SyncProgress[] = [];
+    const r = await syncSources(docker, syncOpts(root, volume, { onProgress: (e) => events.push(e) }));
+    assert.equal(r.strays, ['gen', 'generated.go']);
+    assert.equal(r.rewritten, ['pkg/a0/b0/f0.go', 'pkg/a1/b1/f1.go']);
+    assert.is(r.sent, 2);
+    assert.ok(events.some((e) => e.phase === 'plan' && e.strays === 2 && e.rewritten === 2));
+    const sources = new Map([...(await volumeTree(docker, volume)).tree].filter(([p]) => !p.startsWith('_output/')));
+    assert.is(mapDiff(sources, expectedTree(root, gitSkip)), '', 'the volume matches the checkout again');
+    assert.is(await inVolume(docker, volume, 'cat _output/bin/x'), 'out\n', 'build output is never touched');
+    const settled = await syncSources(docker, syncOpts(root, volume));
+    assert.equal([settled.sent, settled.strays, settled.rewritten], [0, [], []]);
+  });
+});
+
 engineTest('sync: a new owner resends everything; an unreadable manifest wipes the sources but keeps _output', async (docker) => {
   const root = makeRepo();
   await withVolume(docker, async (volume) => {
@@ -276,7 +296,7 @@ engineTest('sync: abort while sending rejects and leaves no helper container; a 
   });
 });
 
-engineTest('sync: a missing image is a usage error naming it', async (docker) => {
+engineTest('sync: a missing image is E_NOT_FOUND naming it', async (docker) => {
   const root = makeRepo();
   await withVolume(docker, async (volume) => {
     try {
@@ -284,7 +304,7 @@ engineTest('sync: a missing image is a usage error naming it', async (docker) =>
       assert.unreachable('should fail');
     } catch (err) {
       assert.instance(err, KreproError);
-      assert.is((err as KreproError).code, 'E_USAGE');
+      assert.is((err as KreproError).code, 'E_NOT_FOUND');
       assert.match((err as Error).message, 'krepro-no-such-image:never');
     }
     assert.is(await leftoverHelpers(docker), 0);
@@ -360,8 +380,7 @@ engineTest('copyOutput: a volume that does not exist is a usage error (and is no
     assert.is((err as KreproError).code, 'E_USAGE');
     assert.match((err as Error).message, volume);
   }
-  const volumes = await docker.listVolumes();
-  assert.not.ok((volumes.Volumes ?? []).some((v) => v.Name === volume));
+  assert.is(await docker.volumes.inspect(volume), undefined);
 });
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type Docker from 'dockerode';
 import { makeBaseImage } from '../lib/index.js';
 import { engineOrSkip } from './helpers/engine.js';
 import { FIXTURES, tempDir } from './helpers/stage.js';
@@ -52,7 +51,7 @@ function verify(dir: string, args: string[] = []): { code: number | null; report
 
 if (docker) {
   test.before(async () => {
-    await makeBaseImage(docker as Docker, { suite: 'trixie', tag: 'krepro-base:trixie', workDir: '/var/tmp' });
+    await makeBaseImage(docker, { suite: 'trixie', tag: 'krepro-base:trixie', workDir: '/var/tmp' });
   });
 
   // Each project made its own build image; remove them (and everything else of theirs) like a user would.

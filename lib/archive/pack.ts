@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -7,9 +7,10 @@ import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { KreproError } from '../errors.js';
 import { HashStream, type Integrity } from '../integrity/hash-stream.js';
-import type { ArchivePolicy, Entry, FileSource } from './entry.js';
+import type { ArchivePolicy, Entry } from './entry.js';
 import { type EncoderChoice, type GzipSpec, PinnedGzip } from './gzip.js';
 import { MAX_MTIME, tarHeader } from './header.js';
+import { appendEntry, appendFile } from './tar-sink.js';
 
 export interface PackOptions {
   gzip: GzipSpec;
@@ -25,11 +26,6 @@ export interface WrittenFile {
   integrity: Integrity;
 }
 
-const READ_CHUNK = 1 << 20;
-
-/** tar-stream's per-entry writable (a streamx Writable; its typings omit the no-argument end()). */
-type Sink = ReturnType<tar.Pack['entry']> & { end(): void };
-
 /** Streams the entries as a tar into `pack`, reading each file once and checking it did not change meanwhile. */
 async function feedTar(pack: tar.Pack, entries: Entry[], policy: ArchivePolicy, onBytes?: (n: number) => void): Promise<void> {
   if (!Number.isInteger(policy.mtime) || policy.mtime < 0 || policy.mtime > MAX_MTIME) {
@@ -37,74 +33,10 @@ async function feedTar(pack: tar.Pack, entries: Entry[], policy: ArchivePolicy, 
   }
   for (const entry of entries) {
     const header = tarHeader(entry, policy);
-    if (entry.type !== 'file') {
-      await new Promise<void>((resolve, reject) => pack.entry(header, '', (err) => (err ? reject(err) : resolve())));
-      continue;
-    }
-    let sink!: Sink;
-    const done = new Promise<void>((resolve, reject) => {
-      sink = pack.entry(header, (err) => (err ? reject(err) : resolve())) as Sink;
-    });
-    // A failure reaches the caller once, through this function's throw and pack.destroy(); without these
-    // listeners streamx would also raise it as an unhandled 'error' event and rejection.
-    sink.on('error', () => {});
-    done.catch(() => {});
-    await copyFile(entry.source, sink, onBytes);
-    sink.end();
-    await done;
+    if (entry.type === 'file') await appendFile(pack, header, entry.source, onBytes);
+    else await appendEntry(pack, header, '');
   }
   pack.finalize();
-}
-
-async function copyFile(source: FileSource, sink: Sink, onBytes?: (n: number) => void): Promise<void> {
-  let handle: FileHandle;
-  try {
-    handle = await open(source.path, 'r');
-  } catch (err) {
-    throw new KreproError('E_IO', `cannot open ${source.path}: ${(err as Error).message}`, { path: source.path, cause: err });
-  }
-  try {
-    assertUnchanged(source, await handle.stat(), 'before it was read');
-    let copied = 0;
-    const reader = createReadStream('', { fd: handle.fd, autoClose: false, highWaterMark: READ_CHUNK });
-    for await (const chunk of reader as AsyncIterable<Buffer>) {
-      copied += chunk.length;
-      if (copied > source.size) break;
-      onBytes?.(chunk.length);
-      if (!sink.write(chunk)) await drainOrClose(sink, source.path);
-    }
-    if (copied !== source.size) {
-      throw new KreproError('E_FILE_CHANGED', `${source.path} changed while it was archived: planned ${source.size} bytes, read ${copied > source.size ? 'more' : copied}`, { path: source.path });
-    }
-    assertUnchanged(source, await handle.stat(), 'while it was read');
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Waits for room in the tar stream; if the consumer went away (abort, write error) stops reading instead of hanging. */
-async function drainOrClose(sink: Sink, file: string): Promise<void> {
-  const emitter = sink as unknown as NodeJS.EventEmitter;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      emitter.off('drain', done);
-      emitter.off('close', done);
-      resolve();
-    };
-    emitter.on('drain', done);
-    emitter.on('close', done);
-  });
-  if (sink.destroyed) throw new KreproError('E_IO', `stopped reading ${file}: the archive stream was closed`, { path: file });
-}
-
-function assertUnchanged(source: FileSource, now: { size: number; mtimeMs: number; ino: number }, when: string): void {
-  if (now.size !== source.size || now.mtimeMs !== source.mtimeMs || now.ino !== source.ino) {
-    throw new KreproError(
-      'E_FILE_CHANGED',
-      `${source.path} changed ${when}: size ${source.size} -> ${now.size}, mtime ${new Date(source.mtimeMs).toISOString()} -> ${new Date(now.mtimeMs).toISOString()}`,
-      { path: source.path },
-    );
-  }
 }
 
 /** The uncompressed tar of `entries` as a stream (also what `diff` and tests compare). */

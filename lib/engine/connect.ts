@@ -3,6 +3,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { KreproError } from '../errors.js';
+import { DockerEngine } from './docker.js';
+import type { Engine } from './engine.js';
 
 /** The environment variables krepro reads to find the engine (same names and meaning as the docker CLI). */
 export type EngineEnv = Readonly<Record<string, string | undefined>>;
@@ -127,43 +129,42 @@ export function resolveEngine(opts: ConnectOptions = {}): ResolvedEngine {
   return { endpoint, options };
 }
 
-/** Builds a dockerode client from explicit DOCKER_* values (see resolveEngine). Does not contact the engine. */
-export function connectEngine(opts: ConnectOptions = {}): Docker {
-  return connectResolved(resolveEngine(opts));
-}
-
-/** Resolves, connects and pings in one step: what a command needs before doing engine work. */
-export async function openEngine(opts: ConnectOptions & { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ docker: Docker; endpoint: string }> {
+/** An Engine for explicit DOCKER_* values (see resolveEngine). Does not contact the engine. */
+export function connectEngine(opts: ConnectOptions = {}): Engine {
   const resolved = resolveEngine(opts);
-  const docker = connectResolved(resolved);
-  await pingEngine(docker, resolved.endpoint, opts);
-  return { docker, endpoint: resolved.endpoint };
-}
-
-export function connectResolved(resolved: ResolvedEngine): Docker {
+  let docker: Docker;
   try {
-    return new Docker(resolved.options);
+    docker = new Docker(resolved.options);
   } catch (cause) {
     // docker-modem also parses process.env in its constructor, so a bad process-level DOCKER_* can still throw here.
     throw new KreproError('E_USAGE', `cannot set up a Docker client for ${resolved.endpoint}: ${(cause as Error).message} (check the DOCKER_* environment variables)`, { cause });
   }
+  return new DockerEngine(docker, resolved.endpoint);
+}
+
+/** Resolves, connects and pings in one step: what a command needs before doing engine work. */
+export async function openEngine(opts: ConnectOptions & { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Engine> {
+  const engine = connectEngine(opts);
+  await pingEngine(engine, opts);
+  return engine;
 }
 
 /**
  * Checks the engine answers `/_ping`. Throws E_ENGINE_UNREACHABLE naming the endpoint and what to check.
  * A timeout keeps a black-holed tcp address from hanging the caller.
  */
-export async function pingEngine(docker: Docker, endpoint: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+export async function pingEngine(engine: Engine, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
   const timeout = AbortSignal.timeout(opts.timeoutMs ?? 10_000);
-  const abortSignal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
   try {
-    // @types/dockerode omits ping's options argument; dockerode 5 accepts { abortSignal }.
-    await (docker.ping as (o: { abortSignal: AbortSignal }) => Promise<unknown>)({ abortSignal });
-  } catch (cause) {
-    if (opts.signal?.aborted) throw cause;
-    const socketPath = socketPathOf(endpoint);
-    throw new KreproError('E_ENGINE_UNREACHABLE', `cannot reach the Docker engine at ${endpoint}: ${describeFailure(cause, socketPath, timeout.aborted)}`, {
+    await engine.ping({ signal });
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    const cause = err instanceof KreproError && err.cause !== undefined ? err.cause : err;
+    const socketPath = socketPathOf(engine.endpoint);
+    throw new KreproError('E_ENGINE_UNREACHABLE', `cannot reach the Docker engine at ${engine.endpoint}: ${describeFailure(cause, socketPath, timeout.aborted)}`, {
       ...(socketPath === undefined ? {} : { path: socketPath }),
+      endpoint: engine.endpoint,
       cause,
     });
   }

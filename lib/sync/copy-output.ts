@@ -5,9 +5,11 @@ import { chmod, copyFile, lstat, mkdir, mkdtemp, readlink, rename, rm, stat, sym
 import * as path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type Docker from 'dockerode';
+import type { Engine } from '../engine/engine.js';
+import { withVolumeHelper } from '../engine/volume-access.js';
 import { KreproError } from '../errors.js';
-import { checkContainerDir, drain, engineError, isSafeRelativePath, readTar, withVolumeHelper } from './source-sync.js';
+import { checkContainerDir, isSafeRelativePath } from './paths.js';
+import { drain, readTar } from './tar-read.js';
 
 export interface CopyOutputOptions {
   volume: string;
@@ -21,7 +23,7 @@ export interface CopyOutputOptions {
   /** Skip paths the build has not produced instead of failing (after `krepro run` of a command that builds nothing). */
   skipMissing?: boolean;
   labels?: Record<string, string>;
-  /** Helper container name; a leftover container of that name is replaced. Random when absent. */
+  /** Helper container name, unique to this run; random when absent. */
   containerName?: string;
   signal?: AbortSignal;
   onProgress?: (e: CopyProgress) => void;
@@ -50,7 +52,7 @@ const DEFAULT_PATHS = ['_output/dockerized/bin'];
  * `rsync -c`; nothing on the host is deleted. Each path is all-or-nothing: its archive is read and checked in full
  * before anything is put in place.
  */
-export async function copyOutput(docker: Docker, opts: CopyOutputOptions): Promise<CopyResult> {
+export async function copyOutput(engine: Engine, opts: CopyOutputOptions): Promise<CopyResult> {
   const { signal } = opts;
   signal?.throwIfAborted();
   const containerDir = checkContainerDir(opts.containerDir);
@@ -59,29 +61,29 @@ export async function copyOutput(docker: Docker, opts: CopyOutputOptions): Promi
     if (!isSafeRelativePath(rel)) throw new KreproError('E_USAGE', `output path ${JSON.stringify(p)} must be relative to the checkout, without . or .. parts`);
     return rel;
   });
-  try {
-    await docker.getVolume(opts.volume).inspect(signal ? { abortSignal: signal } : {});
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) {
-      throw new KreproError('E_USAGE', `volume ${opts.volume} does not exist: there is no build output to copy (sync and build first)`, { cause: err });
-    }
-    throw engineError(`inspecting volume ${opts.volume}`, err, signal);
+  const call = signal ? { signal } : {};
+  if ((await engine.volumes.inspect(opts.volume, call)) === undefined) {
+    throw new KreproError('E_USAGE', `volume ${opts.volume} does not exist: there is no build output to copy (sync and build first)`);
   }
 
-  return withVolumeHelper(docker, { ...opts, containerDir, cmd: ['/bin/sh'] }, async (helper) => {
+  const helperSpec = {
+    volume: opts.volume,
+    image: opts.image,
+    mountPath: containerDir,
+    cmd: ['/bin/sh'],
+    ...(opts.labels ? { labels: opts.labels } : {}),
+    ...(opts.containerName ? { name: opts.containerName } : {}),
+    ...call,
+  };
+  return withVolumeHelper(engine, helperSpec, async (helper) => {
     const total: CopyResult = { copied: 0, unchanged: 0, bytes: 0 };
     for (const rel of paths) {
-      let archive: Readable;
-      try {
-        archive = (await helper.getArchive({ path: `${containerDir}/${rel}`, ...(signal ? { abortSignal: signal } : {}) })) as unknown as Readable;
-      } catch (err) {
-        if ((err as { statusCode?: number }).statusCode === 404) {
-          if (opts.skipMissing) continue;
-          throw new KreproError('E_IO', `${rel} does not exist in volume ${opts.volume} (${containerDir}/${rel}): has the build produced it?`, { path: rel, cause: err });
-        }
-        throw engineError(`reading ${containerDir}/${rel} from volume ${opts.volume}`, err, signal);
+      const archive = await helper.getArchive(`${containerDir}/${rel}`, call);
+      if (archive === undefined) {
+        if (opts.skipMissing) continue;
+        throw new KreproError('E_IO', `${rel} does not exist in volume ${opts.volume} (${containerDir}/${rel}): has the build produced it?`, { path: rel });
       }
-      const r = await extractOutputTar(archive, path.join(opts.checkoutRoot, rel), {
+      const r = await extractOutputTar(archive.stream, path.join(opts.checkoutRoot, rel), {
         ...(signal ? { signal } : {}),
         ...(opts.onProgress ? { onProgress: (e: CopyProgress) => opts.onProgress!({ ...e, path: e.path === '' ? rel : `${rel}/${e.path}` }) } : {}),
       });

@@ -2,12 +2,13 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type Docker from 'dockerode';
 import { byteOrder } from '../byte-order.js';
+import type { RunNames } from '../checkout/names.js';
+import type { Engine } from '../engine/engine.js';
+import { runContainer } from '../engine/run.js';
 import { KreproError } from '../errors.js';
-import { runContainer } from '../engine/container.js';
 import { HashStream, hexDigest, type Integrity } from '../integrity/hash-stream.js';
-import { releaseFromBinaries } from '../layout/release-from-binaries.js';
+import { releaseFromBinaries } from '../release/from-binaries.js';
 import { copyOutput } from '../sync/copy-output.js';
 import { syncSources } from '../sync/source-sync.js';
 import type { BuildConditions } from './conditions.js';
@@ -38,8 +39,7 @@ export interface BuildRun {
 }
 
 export interface BuildRunOptions {
-  docker: Docker;
-  engine: string;
+  engine: Engine;
   image: string;
   /** clean copy of the sources (a git worktree of the commit) */
   sourceDir: string;
@@ -48,7 +48,8 @@ export interface BuildRunOptions {
   version: string;
   /** extra environment (KUBE_*, GO* …) given to both builds alike */
   env: Record<string, string>;
-  labels: Record<string, string>;
+  /** names and labels of this verify run's objects */
+  run: RunNames;
   workDir: string;
   onStep?: (step: 'sync' | 'build' | 'copy-output' | 'package') => void;
   signal?: AbortSignal;
@@ -110,21 +111,23 @@ export async function runVerifyBuild(id: string, label: string, conditions: Buil
   const started = Date.now();
   const dir = path.join(opts.workDir, id);
   await mkdir(dir, { recursive: true });
-  const volume = `krepro-verify-${id}`;
-  const labels = { ...opts.labels, 'io.krepro.verify-run': id };
-  await opts.docker.createVolume({ Name: volume, Labels: labels });
+  // Named for this verify run and this build: no other run, of this checkout or another, can share or delete it.
+  const volume = opts.run.name(`verify-${id}`);
+  const labels = opts.run.labels;
   const signal = opts.signal ? { signal: opts.signal } : {};
+  await opts.engine.volumes.create(volume, labels, signal);
   try {
     const access = { volume, image: opts.image, containerDir: conditions.buildPath, labels, ...signal };
     opts.onStep?.('sync');
-    await syncSources(opts.docker, { ...access, checkoutRoot: opts.sourceDir, owner: { uid: conditions.uid, gid: conditions.gid }, creationOrder: conditions.fileOrder });
+    await syncSources(opts.engine, { ...access, checkoutRoot: opts.sourceDir, owner: { uid: conditions.uid, gid: conditions.gid }, containerName: opts.run.name(`verify-${id}-sync`) });
     const log = createWriteStream(path.join(dir, 'build.log'));
     opts.onStep?.('build');
     const commandStarted = Date.now();
     const exitCode = await runContainer(
-      opts.docker,
+      opts.engine,
       {
         image: opts.image,
+        name: opts.run.name(`verify-${id}-build`),
         cmd: ['sh', '-c', WRAPPER, 'krepro-build', ...opts.command],
         env: environment(conditions, opts),
         user: `${conditions.uid}:${conditions.gid}`,
@@ -133,7 +136,7 @@ export async function runVerifyBuild(id: string, label: string, conditions: Buil
         domainname: conditions.domainname,
         ...(conditions.cpuset !== undefined ? { cpuset: conditions.cpuset } : {}),
         labels,
-        volumes: { [volume]: conditions.buildPath },
+        mounts: [{ type: 'volume', source: volume, target: conditions.buildPath }],
         // Hermetic: a build that needs the network cannot be verified, and an engine without a bridge can run it.
         network: 'none',
       },
@@ -145,16 +148,16 @@ export async function runVerifyBuild(id: string, label: string, conditions: Buil
       throw new KreproError('E_BUILD_FAILED', `${label} build failed with exit code ${exitCode}; its log is ${path.join(dir, 'build.log')}`, { exitCode, path: path.join(dir, 'build.log') });
     }
     opts.onStep?.('copy-output');
-    await copyOutput(opts.docker, { ...access, checkoutRoot: dir, paths: ['_output/dockerized/bin'] });
+    await copyOutput(opts.engine, { ...access, checkoutRoot: dir, paths: ['_output/dockerized/bin'], containerName: opts.run.name(`verify-${id}-copy`) });
     opts.onStep?.('package');
     const output = path.join(dir, '_output');
     const packed = await releaseFromBinaries({ outputDir: output, sourceRoot: opts.sourceDir, version: opts.version, sourceDateEpoch: opts.sourceDateEpoch, ...signal });
     const artifacts: VerifyArtifact[] = packed.tarballs.map((t) => ({ name: `release-tars/${t.name}`, path: t.path, size: t.size, integrity: t.integrity }));
     const binDir = path.join(output, 'dockerized', 'bin');
     for (const rel of await listFiles(binDir)) artifacts.push({ name: `bin/${rel}`, path: path.join(binDir, rel), ...(await hashFile(path.join(binDir, rel))) });
-    return { id, label, conditions, variations, engine: opts.engine, exitCode, durationMs: Date.now() - started, commandMs, artifacts, dir };
+    return { id, label, conditions, variations, engine: opts.engine.endpoint, exitCode, durationMs: Date.now() - started, commandMs, artifacts, dir };
   } finally {
-    await (opts.docker.getVolume(volume).remove({ abortSignal: AbortSignal.timeout(15_000) } as never) as unknown as Promise<void>).catch(() => {});
+    await opts.engine.volumes.remove(volume).catch(() => {});
   }
 }
 

@@ -1,17 +1,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as path from 'node:path';
-import type Docker from 'dockerode';
 import { simpleGit } from 'simple-git';
 import { byteOrder } from '../byte-order.js';
+import { runNames } from '../checkout/names.js';
 import { diff } from '../diff/compare.js';
+import type { Engine } from '../engine/engine.js';
 import { allFindings } from '../diff/difference.js';
 import { type ArtifactDifference, type BuildRun, type BuildRunOptions, differingArtifacts, runVerifyBuild } from './build-run.js';
 import { applyVariations, type BuildConditions, CONTROL, COUPLED, type Variation } from './conditions.js';
 
 export interface VerifyEngine {
-  docker: Docker;
-  /** endpoint description, recorded in the report */
-  endpoint: string;
+  engine: Engine;
   /** the build image on this engine (made with ensureBuildImage) */
   image: string;
   imageId: string;
@@ -26,7 +25,9 @@ export interface VerifyOptions {
   sourceDateEpoch: number;
   version: string;
   env?: Record<string, string>;
-  labels?: Record<string, string>;
+  /** this checkout's hash and labels (checkoutStateNames): every object of the run carries them, plus a run id */
+  checkoutHash: string;
+  labels: Record<string, string>;
   /** a third build under the control conditions, to tell nondeterminism from variation-driven differences */
   checkNoise?: boolean;
   /** find which variation causes a difference (extra builds) */
@@ -106,21 +107,21 @@ export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> 
   const sourceDir = path.join(workDir, 'source');
   // A clean copy of the commit: no untracked or modified files of the host checkout reach either build.
   await git.raw(['worktree', 'add', '--detach', '--force', sourceDir, commit]);
+  const objects = runNames(opts.checkoutHash, opts.labels);
   let counter = 0;
   const build = async (engine: VerifyEngine, label: string, variations: readonly Variation[]): Promise<BuildRun> => {
-    const id = `${path.basename(workDir)}-${++counter}`.replace(/[^A-Za-z0-9_.-]/g, '-');
+    const id = String(++counter);
     const names = variations.map((v) => v.name);
     opts.onProgress?.({ type: 'build-start', id, label, variations: names });
     const runOptions: BuildRunOptions = {
-      docker: engine.docker,
-      engine: engine.endpoint,
+      engine: engine.engine,
       image: engine.image,
       sourceDir,
       command: opts.command,
       sourceDateEpoch: opts.sourceDateEpoch,
       version: opts.version,
       env: opts.env ?? {},
-      labels: opts.labels ?? {},
+      run: objects,
       workDir,
       onStep: (step) => opts.onProgress?.({ type: 'build-step', id, label, step }),
       ...(opts.signal ? { signal: opts.signal } : {}),

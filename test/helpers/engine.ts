@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
-import type Docker from 'dockerode';
-import { makeBaseImage } from '../../lib/engine/base-image.js';
-import { connectResolved, pingEngine, resolveEngine } from '../../lib/engine/connect.js';
-import { runContainer } from '../../lib/engine/container.js';
+import { connectEngine, pingEngine } from '../../lib/engine/connect.js';
+import type { Engine, Mount } from '../../lib/engine/engine.js';
+import { runContainer } from '../../lib/engine/run.js';
+import { makeBaseImage } from '../../lib/environment/base-image.js';
 
 export const NODE_TEST_IMAGE = 'krepro-test-node:trixie';
 
@@ -10,12 +10,11 @@ export const NODE_TEST_IMAGE = 'krepro-test-node:trixie';
  * The engine named by the environment, or undefined so engine tests can skip on a laptop without dockerd.
  * Under CI an unreachable engine is a failure: a silently skipped suite would hide a broken .ci/run.
  */
-export async function engineOrSkip(): Promise<Docker | undefined> {
-  const resolved = resolveEngine({ env: process.env });
-  const docker = connectResolved(resolved);
+export async function engineOrSkip(): Promise<Engine | undefined> {
+  const engine = connectEngine({ env: process.env });
   try {
-    await pingEngine(docker, resolved.endpoint, { timeoutMs: 5_000 });
-    return docker;
+    await pingEngine(engine, { timeoutMs: 5_000 });
+    return engine;
   } catch (err) {
     if (process.env['CI']) throw err;
     process.stderr.write(`skipping engine tests: ${(err as Error).message}\n`);
@@ -27,13 +26,13 @@ export async function engineOrSkip(): Promise<Docker | undefined> {
  * Debian trixie minbase plus Debian's nodejs (and git, for the source tarball), whose zlib is the system one (vanilla), unlike official Node builds.
  * Made once (debootstrap takes minutes); .ci/run pre-makes it through the CLI with the same tag.
  */
-export async function debianNodeImage(docker: Docker): Promise<string> {
-  await makeBaseImage(docker, {
+export async function debianNodeImage(engine: Engine): Promise<string> {
+  await makeBaseImage(engine, {
     suite: 'trixie',
     tag: NODE_TEST_IMAGE,
     include: ['nodejs', 'git'],
     workDir: '/var/tmp',
-    onLog: (line) => process.stderr.write(`[base-image] ${line}\n`),
+    onLog: (line: string) => process.stderr.write(`[base-image] ${line}\n`),
   });
   return NODE_TEST_IMAGE;
 }
@@ -41,16 +40,18 @@ export async function debianNodeImage(docker: Docker): Promise<string> {
 export interface RunSpec {
   image: string;
   cmd: string[];
+  /** `host-path:container[:ro]` or `volume:container`, as docker -v writes them */
   binds: string[];
   env?: string[];
   user?: string;
   workingDir?: string;
+  mounts?: Mount[];
   /** Engine network mode; 'none' by default so tests cannot depend on the network by accident. */
-  network?: string;
+  network?: 'none' | 'bridge';
 }
 
 /** Runs a command to completion and returns its exit code and output, through lib/engine's runContainer. */
-export async function runInContainer(docker: Docker, spec: RunSpec): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+export async function runInContainer(engine: Engine, spec: RunSpec): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   const collect = () => {
     const chunks: Buffer[] = [];
     const stream = new PassThrough();
@@ -59,9 +60,22 @@ export async function runInContainer(docker: Docker, spec: RunSpec): Promise<{ e
   };
   const out = collect();
   const err = collect();
+  const binds: Mount[] = spec.binds.map((b) => {
+    const [source, target, mode] = b.split(':') as [string, string, string | undefined];
+    return source.startsWith('/') ? { type: 'bind', source, target, readOnly: mode === 'ro' } : { type: 'volume', source, target };
+  });
   const exitCode = await runContainer(
-    docker,
-    { ...spec, network: spec.network ?? 'none', labels: { 'io.krepro.test': '1' } },
+    engine,
+    {
+      image: spec.image,
+      cmd: spec.cmd,
+      ...(spec.env ? { env: spec.env } : {}),
+      ...(spec.user ? { user: spec.user } : {}),
+      ...(spec.workingDir ? { workingDir: spec.workingDir } : {}),
+      mounts: [...binds, ...(spec.mounts ?? [])],
+      network: spec.network ?? 'none',
+      labels: { 'io.krepro.test': '1' },
+    },
     { stdout: out.stream, stderr: err.stream },
   );
   return { exitCode, stdout: out.text(), stderr: err.text() };

@@ -1,25 +1,17 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import type { CheckoutIdentity } from './identity.js';
 
 /**
- * What identifies one checkout's build state on an engine, as Kubernetes' build/common.sh derives it:
- * a hash of `hostname:canonical checkout path:git branch` (first 10 hex of md5) plus the build image version.
+ * What one checkout's objects are called on an engine, as Kubernetes' build/common.sh derives them: a hash of
+ * `hostname:canonical checkout path:git branch` (first 10 hex of md5) plus the build image version. The image and the
+ * data volume (the persistent cache) keep these names across runs; everything else a run makes is named per run.
  */
-export interface CheckoutIdentity {
-  hostname: string;
-  /** canonical (realpath) checkout root */
-  root: string;
-  /** current branch, '' when detached */
-  branch: string;
-}
-
 export interface StateNames {
   /** first 10 hex of md5(hostname:root:branch) */
   checkoutHash: string;
   /** `build-image/VERSION` + '-' + base image tag, made tag-safe */
   version: string;
   image: string;
-  buildContainer: string;
-  syncContainer: string;
   dataVolume: string;
   /** Labels set on every image, container and volume krepro makes, so clean and version bumps find them. */
   labels: Record<string, string>;
@@ -27,6 +19,8 @@ export interface StateNames {
 
 export const LABEL_CHECKOUT = 'io.krepro.checkout';
 export const LABEL_VERSION = 'io.krepro.version';
+/** The run that made a container or volume: unique per command invocation. */
+export const LABEL_RUN = 'io.krepro.run';
 
 export function checkoutHash(id: CheckoutIdentity): string {
   return createHash('md5').update(`${id.hostname}:${id.root}:${id.branch}`).digest('hex').slice(0, 10);
@@ -50,10 +44,25 @@ export function stateNames(id: CheckoutIdentity, imageVersion: string, baseImage
     checkoutHash: hash,
     version,
     image: `krepro-build:build-${hash}-${version}`,
-    buildContainer: `krepro-build-${hash}-${version}`,
-    syncContainer: `krepro-sync-${hash}-${version}`,
     dataVolume: `krepro-build-data-${hash}-${version}`,
     labels: { [LABEL_CHECKOUT]: hash, [LABEL_VERSION]: version },
+  };
+}
+
+/** The objects of one run: names no earlier or concurrent run can have, and labels naming checkout and run. */
+export interface RunNames {
+  runId: string;
+  labels: Record<string, string>;
+  /** `krepro-<kind>-<checkout hash>-<run id>`, e.g. kind `build`, `sync`, `verify-2` */
+  name(kind: string): string;
+}
+
+/** A new run: 12 random hex digits, so two runs (also of one checkout, on one engine) never share a name. */
+export function runNames(checkoutHash: string, labels: Record<string, string>, runId: string = randomBytes(6).toString('hex')): RunNames {
+  return {
+    runId,
+    labels: { ...labels, [LABEL_RUN]: runId },
+    name: (kind) => `krepro-${kind}-${checkoutHash}-${runId}`,
   };
 }
 

@@ -2,8 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
-import type Docker from 'dockerode';
+import type { Engine } from '../engine/engine.js';
 import { KreproError } from '../errors.js';
 
 export interface BaseImageOptions {
@@ -31,7 +30,7 @@ const LOG_TAIL = 20;
  * Makes a minimal Debian image with debootstrap and imports it into the engine, unless `tag` already exists.
  * Returns the image id (sha256:…). Needs root (debootstrap) and a reachable engine.
  */
-export async function makeBaseImage(docker: Docker, opts: BaseImageOptions): Promise<string> {
+export async function makeBaseImage(engine: Engine, opts: BaseImageOptions): Promise<string> {
   const { suite, tag } = opts;
   const include = opts.include ?? [];
   const log = opts.onLog ?? (() => {});
@@ -49,9 +48,7 @@ export async function makeBaseImage(docker: Docker, opts: BaseImageOptions): Pro
       ...(path === undefined ? {} : { path }),
     });
 
-  const existing = await inspectId(docker, tag).catch((cause: unknown) => {
-    throw fail('inspecting existing image', (cause as Error).message, cause);
-  });
+  const existing = (await engine.images.inspect(tag, opts.signal ? { signal: opts.signal } : {}))?.id;
   if (existing !== undefined) {
     log(`image ${tag} already present (${existing}); not rebuilding`);
     return existing;
@@ -77,7 +74,7 @@ export async function makeBaseImage(docker: Docker, opts: BaseImageOptions): Pro
     log(`debootstrap done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
     const importStarted = Date.now();
-    const id = await importRootfs(docker, dir, { repo, imageTag, suite, include, signal: opts.signal, fail });
+    const id = await importRootfs(engine, dir, { repo, imageTag, suite, include, signal: opts.signal, fail });
     log(`imported ${tag} as ${id} in ${((Date.now() - importStarted) / 1000).toFixed(1)} s`);
     return id;
   } finally {
@@ -94,10 +91,9 @@ interface ImportContext {
   fail: (step: string, message: string, cause?: unknown, path?: string) => KreproError;
 }
 
-/** Streams `tar -c` of the rootfs into POST /images/create?fromSrc=- and returns the new image id. */
-async function importRootfs(docker: Docker, dir: string, ctx: ImportContext): Promise<string> {
+/** Streams `tar -c` of the rootfs into the engine's image import and returns the new image id. */
+async function importRootfs(engine: Engine, dir: string, ctx: ImportContext): Promise<string> {
   const { fail } = ctx;
-  const ref = `${ctx.repo}:${ctx.imageTag}`;
   // --numeric-owner: owner names would come from the host's passwd, not the rootfs's; store the numbers only.
   // --one-file-system: never archive a mount left inside the rootfs (e.g. /proc after an interrupted run).
   const tar = spawn('tar', ['--numeric-owner', '--one-file-system', '-C', dir, '-c', '.'], {
@@ -107,67 +103,30 @@ async function importRootfs(docker: Docker, dir: string, ctx: ImportContext): Pr
   const tarDone = waitExit(tar);
   const tarErr: string[] = [];
   tar.stderr!.setEncoding('utf8').on('data', (s: string) => tarErr.push(s));
-
-  let progress: Readable;
+  let id: string | undefined;
+  let importError: unknown;
   try {
-    // importImage, not createImage: dockerode's createImage sends its options as a JSON body, so
-    // createImage({fromSrc: '-'}) fails with "Error processing tar file … unexpected EOF" (measured, engine 20.10).
-    // importImage sets fromSrc='-' itself and streams the file as application/tar (chunked).
-    progress = (await docker.importImage(tar.stdout!, {
+    id = await engine.images.importRootfs(tar.stdout!, {
       repo: ctx.repo,
       tag: ctx.imageTag,
       // Imported images have an empty config; give them what `docker run IMAGE cmd` users expect.
-      changes: [
-        `ENV ${PATH_ENV}`,
-        'CMD ["/bin/bash"]',
-        `LABEL io.krepro.base-image.suite=${ctx.suite}`,
-        `LABEL io.krepro.base-image.include=${ctx.include.join(',') || '-'}`,
-      ],
+      changes: [`ENV ${PATH_ENV}`, 'CMD ["/bin/bash"]', `LABEL io.krepro.base-image.suite=${ctx.suite}`, `LABEL io.krepro.base-image.include=${ctx.include.join(',') || '-'}`],
       message: `krepro base-image: debootstrap --variant=minbase ${ctx.suite}`,
-      ...(ctx.signal === undefined ? {} : { abortSignal: ctx.signal }),
-    })) as Readable;
+      ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
+    });
   } catch (cause) {
     tar.kill();
-    await tarDone;
-    throw fail('import into engine', (cause as Error).message, cause);
+    importError = cause;
   }
-
-  // Like builds, import failures arrive as a 200 response carrying {"error": …} lines, so scan them ourselves.
-  const events = await readJsonLines(progress).catch((cause: unknown) => {
-    tar.kill();
-    throw fail('import into engine', `reading the engine's progress stream failed: ${(cause as Error).message}`, cause);
-  });
   const exit = await tarDone;
-  const errors = events.flatMap((e) => (typeof e['error'] === 'string' ? [e['error']] : []));
-  let id: string | undefined;
-  for (const e of events) {
-    if (typeof e['status'] === 'string' && /^sha256:[0-9a-f]{64}$/.test(e['status'])) id = e['status'];
-  }
   if (exit.error !== undefined || exit.code !== 0) {
     // A tar that failed part-way may still have produced a valid but incomplete archive: drop what was imported.
-    if (id !== undefined) await docker.getImage(id).remove({ force: true }).catch(() => {});
+    if (id !== undefined) await engine.images.remove(id, { force: true }).catch(() => {});
     const detail = exit.error?.message ?? `exit ${exit.code ?? exit.signal}`;
     throw fail('tar of root filesystem', `${detail}: ${tarErr.join('').trim().split('\n').slice(-LOG_TAIL).join('\n')}`, exit.error, dir);
   }
-  if (errors.length > 0) throw fail('import into engine', errors.join('; '));
-
-  const tagged = await inspectId(docker, ref).catch((cause: unknown) => {
-    throw fail('inspecting imported image', (cause as Error).message, cause);
-  });
-  if (tagged === undefined) throw fail('import into engine', `engine reported success but ${ref} does not exist`);
-  if (id !== undefined && id !== tagged) throw fail('import into engine', `engine reported ${id} but ${ref} is ${tagged}`);
-  return tagged;
-}
-
-/** Image id for a reference, or undefined when the engine has no such image. */
-async function inspectId(docker: Docker, ref: string): Promise<string | undefined> {
-  try {
-    const info = await docker.getImage(ref).inspect();
-    return info.Id;
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
-    throw err;
-  }
+  if (importError !== undefined || id === undefined) throw fail('import into engine', (importError as Error)?.message ?? 'no image', importError);
+  return id;
 }
 
 /** Splits `name[:tag]`; a ':' before the last '/' is a registry port, not a tag. */
@@ -236,22 +195,6 @@ async function runLogged(cmd: string, args: string[], log: (line: string) => voi
 
 function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error('aborted');
-}
-
-async function readJsonLines(stream: Readable): Promise<Record<string, unknown>[]> {
-  const events: Record<string, unknown>[] = [];
-  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
-    const text = line.trim();
-    if (text === '') continue;
-    try {
-      const value: unknown = JSON.parse(text);
-      if (value !== null && typeof value === 'object') events.push(value as Record<string, unknown>);
-    } catch {
-      // Keep non-JSON output visible instead of crashing the parse (docker-modem's followProgress throws here).
-      events.push({ error: `unexpected engine output: ${text}` });
-    }
-  }
-  return events;
 }
 
 async function readTail(file: string): Promise<string[]> {

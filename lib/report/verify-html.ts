@@ -1,4 +1,4 @@
-import type { VerifyReport } from './report.js';
+import type { VerifyReport } from '../verify/report.js';
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 

@@ -3,8 +3,8 @@ import type { Writable } from 'node:stream';
 import { KreproError } from '../errors.js';
 import type { ServerImagesOptions } from '../image/server-images.js';
 import type { PackageResult } from '../layout/package-release.js';
-import { releaseFromBinaries } from '../layout/release-from-binaries.js';
-import type { BuildSession } from './session.js';
+import { releaseFromBinaries } from './from-binaries.js';
+import type { BuildSession } from '../session/build-session.js';
 
 export interface ReleaseOptions {
   checkoutRoot: string;

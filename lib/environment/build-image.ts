@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import type Docker from 'dockerode';
 import { pack } from 'tar-stream';
 import { sortByBytes } from '../byte-order.js';
+import type { StateNames } from '../checkout/names.js';
+import type { Engine, ImageInfo } from '../engine/engine.js';
 import { KreproError } from '../errors.js';
-import type { StateNames } from './names.js';
 
 /** Proxy settings for builds; passed to the engine only as predefined build args, never stored in an image. */
 export interface ProxySettings {
@@ -33,7 +32,6 @@ export const LABEL_CONTEXT_HASH = 'io.krepro.context-hash';
 
 /** What the Dockerfile needs, and so all that is sent: nothing else from the repository reaches the engine. */
 const CONTEXT_FILES = ['Dockerfile'];
-const LOG_TAIL = 20;
 
 /**
  * The environment entries a container needs for these proxies, in both spellings: tools disagree on which they
@@ -91,7 +89,7 @@ function secretsOf(p: ProxySettings): [string, string][] {
  * build/common.sh, which writes a random rsync password into the context and so rebuilds every time, an unchanged
  * context is a no-op here.
  */
-export async function ensureBuildImage(docker: Docker, opts: BuildImageOptions): Promise<{ imageId: string; rebuilt: boolean }> {
+export async function ensureBuildImage(engine: Engine, opts: BuildImageOptions): Promise<{ imageId: string; rebuilt: boolean }> {
   opts.signal?.throwIfAborted();
   const { names, baseImage } = opts;
   const proxies = opts.proxies ?? {};
@@ -104,23 +102,17 @@ export async function ensureBuildImage(docker: Docker, opts: BuildImageOptions):
   await writeContextDir(opts.contextDir, files).catch((cause: unknown) => {
     throw fail(`writing the build context: ${(cause as Error).message}`, { cause, path: opts.contextDir });
   });
-  const baseId = await imageInfo(docker, baseImage).then(
-    (info) => info?.Id,
-    (cause: unknown) => {
-      throw fail(`inspecting base image ${baseImage}: ${(cause as Error).message}`, { cause });
-    },
-  );
+  const call = opts.signal ? { signal: opts.signal } : {};
+  const baseId = (await engine.images.inspect(baseImage, call))?.id;
   if (baseId === undefined) {
     throw new KreproError('E_BASE_IMAGE', `base image ${baseImage} does not exist on the engine; make it with \`krepro base-image --tag ${baseImage}\``);
   }
   const hash = contextHash(files, baseId);
 
-  const existing = await imageInfo(docker, names.image).catch((cause: unknown) => {
-    throw fail(`inspecting existing image: ${(cause as Error).message}`, { cause });
-  });
-  if (existing !== undefined && existing.Config?.Labels?.[LABEL_CONTEXT_HASH] === hash) {
+  const existing: ImageInfo | undefined = await engine.images.inspect(names.image, call);
+  if (existing !== undefined && existing.labels[LABEL_CONTEXT_HASH] === hash) {
     log(`build image ${names.image} is up to date (context ${hash.slice(0, 12)})`);
-    return { imageId: existing.Id, rebuilt: false };
+    return { imageId: existing.id, rebuilt: false };
   }
 
   log(`building ${names.image} from ${baseImage} (context ${hash.slice(0, 12)})`);
@@ -132,53 +124,29 @@ export async function ensureBuildImage(docker: Docker, opts: BuildImageOptions):
     const eq = entry.indexOf('=');
     buildargs[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
-  let output: Readable;
-  try {
-    // A Buffer, not dockerode's {context, src}: that path re-tars with tar-fs and gzip, with host mtimes and owners.
-    output = (await docker.buildImage((await contextTar(files)) as unknown as NodeJS.ReadableStream, {
-      t: names.image,
-      buildargs,
-      labels: { ...names.labels, [LABEL_CONTEXT_HASH]: hash },
-      // The classic builder: BuildKit needs a session and reports progress as protobuf.
-      version: '1',
-      // The base is local (made by `krepro base-image`); never ask a registry for it.
-      pull: false,
-      rm: true,
-      forcerm: true,
-      ...(opts.signal === undefined ? {} : { abortSignal: opts.signal }),
-    })) as unknown as Readable;
-  } catch (cause) {
-    opts.signal?.throwIfAborted();
-    throw fail(`the engine refused the build: ${(cause as Error).message}`, { cause });
-  }
-
-  let result: BuildOutput;
-  try {
-    result = await readBuildOutput(output, log);
-  } catch (cause) {
-    opts.signal?.throwIfAborted();
-    throw fail(`reading the engine's build output failed: ${(cause as Error).message}`, { cause });
-  }
+  // A Buffer, not dockerode's {context, src}: that path re-tars with tar-fs and gzip, with host mtimes and owners.
+  const result = await engine.images.build(await contextTar(files), {
+    tag: names.image,
+    buildargs,
+    labels: { ...names.labels, [LABEL_CONTEXT_HASH]: hash },
+    onLog: log,
+    ...call,
+  });
   opts.signal?.throwIfAborted();
   if (result.errors.length > 0) {
     throw fail(`${result.errors.join('; ')}\n${result.tail.join('\n')}`, { path: opts.contextDir });
   }
 
-  const built = await imageInfo(docker, names.image).catch((cause: unknown) => {
-    throw fail(`inspecting the new image: ${(cause as Error).message}`, { cause });
-  });
-  if (built === undefined || built.Config?.Labels?.[LABEL_CONTEXT_HASH] !== hash) {
+  const built = await engine.images.inspect(names.image, call);
+  if (built === undefined || built.labels[LABEL_CONTEXT_HASH] !== hash) {
     throw fail(`the engine reported success but ${names.image} is missing or is not the image just built`);
   }
-  if (existing !== undefined && existing.Id !== built.Id) {
+  if (existing !== undefined && existing.id !== built.id) {
     // The replaced image lost its tag; without this every rebuild would leave one behind. Not forced: a container
     // still using it keeps it.
-    await docker
-      .getImage(existing.Id)
-      .remove()
-      .catch((err: unknown) => log(`note: could not remove the replaced image ${existing.Id}: ${(err as Error).message}`));
+    await engine.images.remove(existing.id).catch((err: unknown) => log(`note: could not remove the replaced image ${existing.id}: ${(err as Error).message}`));
   }
-  return { imageId: built.Id, rebuilt: true };
+  return { imageId: built.id, rebuilt: true };
 }
 
 interface ContextFile {
@@ -227,69 +195,4 @@ async function contextTar(files: ContextFile[]): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of tar) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
-}
-
-interface BuildOutput {
-  errors: string[];
-  /** The last output lines, for the error message. */
-  tail: string[];
-}
-
-/**
- * Reads the classic builder's JSON lines. A failed build still answers 200 and reports `{"error", "errorDetail"}`
- * in the stream (docker-modem's followProgress misses that), so errors are collected here. `stream` texts are
- * split into lines, which may span events.
- */
-async function readBuildOutput(output: Readable, log: (line: string) => void): Promise<BuildOutput> {
-  const errors: string[] = [];
-  const tail: string[] = [];
-  const emit = (line: string): void => {
-    tail.push(line);
-    if (tail.length > LOG_TAIL) tail.shift();
-    log(line);
-  };
-  let text = '';
-  const flushText = (final: boolean): void => {
-    const lines = text.split(/\r?\n/);
-    text = final ? '' : lines.pop()!;
-    for (const line of final ? lines.filter((l) => l !== '') : lines) emit(line);
-  };
-  const onEvent = (raw: string): void => {
-    if (raw.trim() === '') return;
-    let event: Record<string, unknown>;
-    try {
-      event = JSON.parse(raw) as Record<string, unknown>;
-    } catch {
-      errors.push(`unexpected engine output: ${raw.trim()}`);
-      return;
-    }
-    if (typeof event['stream'] === 'string') {
-      text += event['stream'];
-      flushText(false);
-    }
-    if (typeof event['status'] === 'string') emit(event['status']);
-    if (typeof event['error'] === 'string') errors.push(event['error'].trim());
-    else if (event['errorDetail'] !== undefined) errors.push(JSON.stringify(event['errorDetail']));
-  };
-  // setEncoding decodes across chunk boundaries, which a per-chunk toString would split inside a character.
-  output.setEncoding('utf8');
-  let pending = '';
-  for await (const chunk of output) {
-    pending += chunk as string;
-    const events = pending.split('\n');
-    pending = events.pop()!;
-    events.forEach(onEvent);
-  }
-  onEvent(pending);
-  flushText(true);
-  return { errors, tail };
-}
-
-async function imageInfo(docker: Docker, ref: string): Promise<Docker.ImageInspectInfo | undefined> {
-  try {
-    return await docker.getImage(ref).inspect();
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
-    throw err;
-  }
 }

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { type ServerImagesOptions, writeServerImages } from '../image/server-images.js';
-import { type PackageResult, packageRelease } from './package-release.js';
-import { buildStage } from './stage.js';
+import { type PackageResult, packageRelease } from '../layout/package-release.js';
+import { buildStage } from '../layout/stage.js';
 
 export interface ReleaseFromBinariesOptions {
   /** the `_output` directory holding `dockerized/bin`; the stage and the tarballs are written beside it */

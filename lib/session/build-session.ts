@@ -1,18 +1,18 @@
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
-import type Docker from 'dockerode';
+import { checkoutStateNames } from '../checkout/identity.js';
+import { lockCheckout, type CheckoutLock } from '../checkout/lock.js';
+import { CONTAINER_SOURCE_DIR, type RunNames, runNames, type StateNames } from '../checkout/names.js';
+import { ensureDataVolume, removeCheckoutState, removeLeftovers, type RemovedState } from '../checkout/state.js';
+import type { ContainerSpec, Engine } from '../engine/engine.js';
+import { type InteractiveIO, runContainer, runInteractive } from '../engine/run.js';
+import { ensureBuildImage, proxyEnv, type ProxySettings } from '../environment/build-image.js';
 import { KreproError } from '../errors.js';
-import { ensureBuildImage, proxyEnv, type ProxySettings } from '../engine/build-image.js';
-import { type ContainerSpec, type InteractiveIO, runContainer, runInteractive } from '../engine/container.js';
-import { CONTAINER_SOURCE_DIR, type StateNames } from '../engine/names.js';
-import { ensureDataVolume, removeCheckoutState, type RemovedState } from '../engine/state.js';
 import { copyOutput } from '../sync/copy-output.js';
 import { syncSources, type SyncResult } from '../sync/source-sync.js';
-import { checkoutStateNames } from './checkout.js';
-import { lockCheckout, type CheckoutLock } from './lock.js';
 
 export interface BuildSessionOptions {
-  docker: Docker;
+  engine: Engine;
   checkoutRoot: string;
   /** this machine's hostname: part of the state names, so two machines sharing an engine never collide */
   hostname: string;
@@ -33,8 +33,12 @@ export interface BuildSessionOptions {
 
 export interface BuildSession {
   names: StateNames;
+  /** this run's id, labels and object names */
+  runNames: RunNames;
   /** what a version change removed before this session started */
   removed: RemovedState;
+  /** what killed earlier runs of this checkout had left on the engine, removed before this session started */
+  leftovers: RemovedState;
   imageRebuilt: boolean;
   sync(): Promise<SyncResult>;
   run(cmd: string[], io: { stdout: Writable; stderr: Writable }): Promise<number>;
@@ -46,66 +50,60 @@ export interface BuildSession {
 
 /**
  * Prepares this checkout's build state on the engine, as build/common.sh does: takes the checkout lock, removes
- * state of older versions, makes the build image (only when its context changed) and the data volume.
+ * what killed runs left and state of older versions, makes the build image (only when its context changed) and the
+ * data volume. Every container of the session is new and named for this run.
  */
 export async function openBuildSession(opts: BuildSessionOptions): Promise<BuildSession> {
   if (opts.user.uid === 0) throw new KreproError('E_USAGE', 'build containers never run as root: pass a non-root uid');
+  const { engine } = opts;
   const { identity, names } = await checkoutStateNames(opts.checkoutRoot, opts.hostname, opts.dockerfileDir, opts.baseImage);
   const lock: CheckoutLock = await lockCheckout(identity.root, opts.command);
   const log = opts.onLog ?? (() => {});
+  const signal = opts.signal ? { signal: opts.signal } : {};
   try {
-    const removed = await removeCheckoutState(opts.docker, names.checkoutHash, { keepVersion: names.version, ...(opts.signal ? { signal: opts.signal } : {}) });
-    const { rebuilt } = await ensureBuildImage(opts.docker, {
+    const leftovers = await removeLeftovers(engine, names.checkoutHash, signal);
+    const removed = await removeCheckoutState(engine, names.checkoutHash, { keepVersion: names.version, ...signal });
+    const { rebuilt } = await ensureBuildImage(engine, {
       names,
       dockerfileDir: opts.dockerfileDir,
       contextDir: path.join(identity.root, '_output', 'images', names.image.replace(/:/g, '_')),
       baseImage: opts.baseImage,
       ...(opts.proxies ? { proxies: opts.proxies } : {}),
       onLog: log,
-      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...signal,
     });
-    await ensureDataVolume(opts.docker, names);
-    const signal = opts.signal ? { signal: opts.signal } : {};
+    await ensureDataVolume(engine, names, signal);
+    const run = runNames(names.checkoutHash, names.labels);
     const env = [...Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`), ...proxyEnv(opts.proxies ?? {})];
+    let containers = 0;
+    // Builds may fetch modules or packages (as upstream's do): they get the default network, unlike verify's.
     const spec = (cmd: string[]): ContainerSpec => ({
       image: names.image,
       cmd,
-      name: names.buildContainer,
+      name: run.name(`build-${++containers}`),
       env,
       user: `${opts.user.uid}:${opts.user.gid}`,
       workingDir: CONTAINER_SOURCE_DIR,
-      labels: names.labels,
-      volumes: { [names.dataVolume]: CONTAINER_SOURCE_DIR },
+      labels: run.labels,
+      network: 'bridge',
+      mounts: [{ type: 'volume', source: names.dataVolume, target: CONTAINER_SOURCE_DIR }],
     });
-    const volumeAccess = { volume: names.dataVolume, image: names.image, containerDir: CONTAINER_SOURCE_DIR, checkoutRoot: identity.root, labels: names.labels, ...signal };
+    const volumeAccess = { volume: names.dataVolume, image: names.image, containerDir: CONTAINER_SOURCE_DIR, checkoutRoot: identity.root, labels: run.labels, ...signal };
+    let helpers = 0;
     return {
       names,
+      runNames: run,
       removed,
+      leftovers,
       imageRebuilt: rebuilt,
-      sync: () => syncSources(opts.docker, { ...volumeAccess, owner: opts.user, containerName: names.syncContainer }),
-      run: async (cmd, io) => {
-        await removeLeftover(opts.docker, names.buildContainer);
-        return runContainer(opts.docker, spec(cmd), { ...io, ...signal });
-      },
-      shell: async (cmd, io) => {
-        await removeLeftover(opts.docker, names.buildContainer);
-        return runInteractive(opts.docker, spec(cmd), { ...io, ...signal });
-      },
-      copyOutput: (paths) => copyOutput(opts.docker, { ...volumeAccess, ...(paths ? { paths } : { skipMissing: true }), containerName: names.syncContainer }),
+      sync: () => syncSources(engine, { ...volumeAccess, owner: opts.user, containerName: run.name(`sync-${++helpers}`) }),
+      run: (cmd, io) => runContainer(engine, spec(cmd), { ...io, ...signal }),
+      shell: (cmd, io) => runInteractive(engine, spec(cmd), { ...io, ...signal }),
+      copyOutput: (paths) => copyOutput(engine, { ...volumeAccess, ...(paths ? { paths } : { skipMissing: true }), containerName: run.name(`copy-${++helpers}`) }),
       close: () => lock.release(),
     };
   } catch (err) {
     await lock.release();
     throw err;
   }
-}
-
-/** A build container left by a killed run would block the name; upstream destroys it the same way. */
-async function removeLeftover(docker: Docker, name: string): Promise<void> {
-  await docker
-    .getContainer(name)
-    .remove({ force: true })
-    .catch((err: { statusCode?: number }) => {
-      if (err.statusCode !== 404) throw err;
-    });
 }

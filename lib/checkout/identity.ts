@@ -1,7 +1,16 @@
-import { realpath, readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import * as path from 'node:path';
 import { simpleGit } from 'simple-git';
-import { baseImageTag, type CheckoutIdentity, stateNames, type StateNames } from '../engine/names.js';
+import { baseImageTag, stateNames, type StateNames } from './names.js';
+
+/** What identifies one checkout's build state on an engine: hostname, canonical root and git branch. */
+export interface CheckoutIdentity {
+  hostname: string;
+  /** canonical (realpath) checkout root */
+  root: string;
+  /** current branch, '' when detached */
+  branch: string;
+}
 
 /** hostname:canonical root:branch, the inputs of the state names (build/common.sh's KUBE_ROOT_HASH). */
 export async function checkoutIdentity(root: string, hostname: string): Promise<CheckoutIdentity> {
