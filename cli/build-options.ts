@@ -3,10 +3,16 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import {
+  buildEnvironment,
   type BuildSession,
+  checkOutputPath,
   gitVersion,
+  KreproError,
+  loadProject,
   openBuildSession,
   openEngine,
+  parseCommand,
+  type Project,
   type ProxySettings,
   redact,
 } from '../lib/index.js';
@@ -28,17 +34,13 @@ export const BUILD_OPTIONS_HELP = `Engine and image options:
   --host URL           Docker engine (default: DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH as the docker
                        CLI reads them; a remote engine needs no port forwarding: all transfers use the API)
 
-Environment: KUBE_* (e.g. KUBE_BUILD_PLATFORMS), GOFLAGS, GOGCFLAGS, GOLDFLAGS and GOPROXY are passed into the
-build container, with SOURCE_DATE_EPOCH (default: HEAD's commit time) and KUBE_GIT_VERSION (default: from git).
+Environment: the project file's "env", then KUBE_* (e.g. KUBE_BUILD_PLATFORMS), GOFLAGS, GOGCFLAGS, GOLDFLAGS,
+GOPROXY and GOTOOLCHAIN from the host, then SOURCE_DATE_EPOCH (default: HEAD's commit time) and KUBE_GIT_VERSION
+(default: from git) — the same for run, release and verify.
 KUBERNETES_HTTP_PROXY, KUBERNETES_HTTPS_PROXY and KUBERNETES_NO_PROXY reach the image build and every
 container as http_proxy/https_proxy/no_proxy (both cases); their values are never printed.
 KUBE_RSYNC_PORT is accepted and ignored: no rsync daemon or port is needed any more.
 `;
-
-const PASSED_PREFIXES = ['KUBE_'];
-const PASSED_NAMES = ['GOFLAGS', 'GOGCFLAGS', 'GOLDFLAGS', 'GOPROXY', 'GOTOOLCHAIN'];
-/** Host-side switches that mean nothing inside the container. */
-const HOST_ONLY = new Set(['KUBE_RUN_COPY_OUTPUT', 'KUBE_RSYNC_PORT', 'KUBE_RELEASE_RUN_TESTS']);
 
 export function proxiesFrom(env: CommandIO['env']): ProxySettings {
   return {
@@ -58,24 +60,58 @@ export function buildUser(): { uid: number; gid: number } {
   return uid === 0 ? { uid: 1000, gid: 1000 } : { uid, gid: process.getgid?.() ?? 1000 };
 }
 
+/** Flags that override the project file (krepro.json) for this invocation. */
+export const PROJECT_OPTIONS = {
+  command: { type: 'string' },
+  output: { type: 'string', multiple: true },
+  'no-images': { type: 'boolean' },
+  'image-binaries': { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+export const PROJECT_OPTIONS_HELP = `Project options (each overrides krepro.json at the checkout root; without that file Kubernetes' defaults
+apply: make cross, _output/dockerized/bin, release tarballs with server images):
+  --command CMD        the build command, run with sh -c (default: make cross)
+  --output PATH        checkout-relative directory or file whose files are the artifacts; repeatable
+                       (default: _output/dockerized/bin)
+  --no-images          no server images in the server tarballs
+  --image-binaries a,b server binaries that get an image (default kube-apiserver, kube-controller-manager,
+                       kube-scheduler, kube-proxy); images are tagged $KUBE_DOCKER_REGISTRY/<bin>-<arch>:<tag>
+`;
+
+/** The project as krepro.json describes it, with this invocation's flags applied. */
+export async function projectFor(checkoutRoot: string, values: { command?: string; output?: string[]; 'no-images'?: boolean; 'image-binaries'?: string }): Promise<Project> {
+  const project = await loadProject(checkoutRoot);
+  if (values.command !== undefined) project.command = parseCommand(values.command, (got) => new KreproError('E_USAGE', `--command must be a non-empty command, got ${JSON.stringify(got)}`));
+  if (values.output !== undefined) project.outputs = values.output.map((p) => checkOutputPath(p, '--output'));
+  if (values['no-images']) project.images = false;
+  if (values['image-binaries'] !== undefined) {
+    const binaries = values['image-binaries'].split(',').map((b) => b.trim()).filter(Boolean);
+    if (binaries.length === 0) throw new KreproError('E_USAGE', '--image-binaries needs at least one binary name, e.g. --image-binaries kube-apiserver');
+    if (project.images === false && !project.release) throw new KreproError('E_USAGE', `--image-binaries needs a Kubernetes-shaped release ("release": true in ${project.file ?? 'krepro.json'})`);
+    project.images = { ...(project.images || {}), binaries };
+  }
+  return project;
+}
+
 export interface OpenedSession {
   session: BuildSession;
+  project: Project;
   sourceDateEpoch: number;
   version: string;
+  /** the environment of every build of this session (also what verify and provenance record) */
+  env: Record<string, string>;
   proxies: ProxySettings;
 }
 
-export async function openSession(command: string, values: { 'base-image'?: string; 'build-image-dir'?: string; host?: string }, io: CommandIO): Promise<OpenedSession> {
+type SessionValues = { 'base-image'?: string; 'build-image-dir'?: string; host?: string } & Parameters<typeof projectFor>[1];
+
+export async function openSession(command: string, values: SessionValues, io: CommandIO): Promise<OpenedSession> {
   const engine = await openEngine({ env: io.env, ...(values.host ? { host: values.host } : {}), signal: io.signal });
   const checkoutRoot = io.cwd;
   const sde = await sourceDateEpochFor(io, { repoDir: checkoutRoot });
   const version = io.env.KUBE_GIT_VERSION || (await gitVersion(checkoutRoot));
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(io.env)) {
-    if (v !== undefined && !HOST_ONLY.has(k) && (PASSED_NAMES.includes(k) || PASSED_PREFIXES.some((p) => k.startsWith(p)))) env[k] = v;
-  }
-  env.SOURCE_DATE_EPOCH = String(sde.seconds);
-  env.KUBE_GIT_VERSION = version;
+  const project = await projectFor(checkoutRoot, values);
+  const env = buildEnvironment({ host: io.env, project, sourceDateEpoch: sde.seconds, version });
   const proxies = proxiesFrom(io.env);
   if (io.env.KUBE_RSYNC_PORT) io.stderr.write('note: KUBE_RSYNC_PORT is no longer needed and is ignored: sources and output travel over the engine API\n');
   const session = await openBuildSession({
@@ -91,5 +127,5 @@ export async function openSession(command: string, values: { 'base-image'?: stri
     onLog: (line) => io.stderr.write(`${redact(line, proxies)}\n`),
     signal: io.signal,
   });
-  return { session, sourceDateEpoch: sde.seconds, version, proxies };
+  return { session, project, sourceDateEpoch: sde.seconds, version, env, proxies };
 }

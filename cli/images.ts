@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import {
   DEFAULT_IMAGE_BINARIES,
   DEFAULT_IMAGE_REGISTRY,
-  type ImageBase,
+  imageBaseFrom,
   type ServerImage,
   writeServerImages,
 } from '../lib/index.js';
@@ -87,7 +87,7 @@ export async function imagesCommand(argv: string[], io: CommandIO): Promise<numb
     ...(registry !== undefined ? { registry } : {}),
     version,
     sourceDateEpoch: sde.seconds,
-    base: baseOption(values.base, io.cwd),
+    base: imageBaseFrom(values.base, io.cwd),
     signal: io.signal,
     onImage: values.json ? undefined : (image) => io.stderr.write(`wrote ${image.repoTag} (${displayPath(io.cwd, image.path)}, ${image.size} bytes)\n`),
   });
@@ -98,13 +98,6 @@ export async function imagesCommand(argv: string[], io: CommandIO): Promise<numb
     io.stderr.write(`wrote ${images.length} image${images.length === 1 ? '' : 's'} into ${displayPath(io.cwd, stage)} (SOURCE_DATE_EPOCH=${sde.seconds} from ${sde.origin})\n`);
   }
   return EXIT.ok;
-}
-
-/** `scratch`, or a tarball path whose {os}/{arch}/{binary} are filled in per image. */
-function baseOption(value: string | undefined, cwd: string): ImageBase | ((image: { os: string; arch: string; binary: string }) => ImageBase) {
-  if (value === undefined || value === 'scratch') return 'scratch';
-  const template = path.resolve(cwd, value);
-  return (image) => ({ tarball: template.replaceAll('{os}', image.os).replaceAll('{arch}', image.arch).replaceAll('{binary}', image.binary) });
 }
 
 async function stagedVersion(stage: string): Promise<string | undefined> {

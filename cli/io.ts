@@ -12,7 +12,7 @@ export interface CommandIO {
 export type Command = (argv: string[], io: CommandIO) => Promise<number>;
 
 /** Exit codes shared by every command. */
-export const EXIT = { ok: 0, different: 1, usage: 2, interrupted: 130 } as const;
+export const EXIT = { ok: 0, different: 1, usage: 2, buildFailed: 3, interrupted: 130 } as const;
 
 /** SOURCE_DATE_EPOCH as every command takes it: --mtime, else the environment, else HEAD's commit time in repoDir. */
 export function sourceDateEpochFor(io: CommandIO, opts: { mtime?: string | undefined; repoDir?: string | undefined }): Promise<SourceDateEpoch> {

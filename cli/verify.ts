@@ -1,37 +1,59 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  buildEnvironment,
   checkoutStateNames,
+  type EnvironmentSetting,
   ensureBuildImage,
   gitVersion,
   KreproError,
+  NORMALIZATIONS,
   openEngine,
   provenanceStatement,
-  proxyEnv,
   redact,
   repositoryUri,
+  seccompWithPersonality,
   transferImage,
   VARIATIONS,
   variationNamed,
-  verifyRelease,
   verifyHtml,
+  verifyRelease,
   verifyReport,
   verifyText,
   type VerifyEngine,
 } from '../lib/index.js';
-import { packageRoot, proxiesFrom } from './build-options.js';
+import { packageRoot, PROJECT_OPTIONS, PROJECT_OPTIONS_HELP, projectFor, proxiesFrom } from './build-options.js';
 import { type CommandIO, EXIT, sourceDateEpochFor } from './io.js';
+
+/** Docker's default seccomp profile as Debian ships it (package golang-github-docker-docker-dev). */
+const DEBIAN_SECCOMP_PROFILE = '/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json';
+
+/** Why the build image's environment variables are there (the README lists them too). */
+const IMAGE_SETTINGS: Record<string, string> = {
+  PATH: 'where the tools are',
+  GOPATH: 'Go workspace outside the sources',
+  GOCACHE: "Go's build cache outside the sources, writable by any uid",
+  GOTOOLCHAIN: 'local: never download another Go toolchain',
+  KUBE_OUTPUT_SUBPATH: "where Kubernetes' make puts its output (_output/dockerized), as build/run.sh sets it",
+  HOME: 'the source directory, as upstream (verify sets its own HOME per build)',
+  XDG_CONFIG_HOME: "Go's config (telemetry off) outside the sources",
+};
 
 export const VERIFY_HELP = `Usage: krepro verify [options]
 
-Proves the release of HEAD is reproducible, or shows why not. Builds the commit twice, each from a clean copy
-of the sources in a fresh build container with its own fresh volume (no shared cache): a control build under
-fixed, recorded conditions and an experiment build with the chosen variations applied. Each build runs the
-release command, is staged and packed with krepro's archive core, and every tarball and binary is compared by
-SHA-256/SHA-512. When they differ, the variations are bisected to find the cause, which is confirmed with its
-own build and reported with a fix.
+Proves the release of HEAD is reproducible, or shows every reason why not. Builds the commit from a clean copy of
+the sources, each build in fresh containers and an in-memory volume named for this run: a control build under
+fixed, recorded conditions and an experiment build with the chosen variations applied, with the project's own
+build environment (exactly what 'krepro release' uses). Every variation proves in the container that it took
+effect (an effect probe differs between the builds) or is reported as NOT TESTED. Every artifact (the files
+under the project's outputs, and the release tarballs of a Kubernetes-shaped project) is compared by
+SHA-256/SHA-512. When they differ, a noise check (control conditions again) separates nondeterminism, and the
+variations are searched for every cause of every difference: build without the causes found so far, bisect what
+still differs, repeat. Each cause is proven by a build and explained by 'krepro diff' against the control build.
+Builds: 2, plus 1 noise check, plus at most ceil(log2 n) + 2 per cause among n variations.
 
 Variations (default: all):
 ${VARIATIONS.map((v) => `  ${v.name.padEnd(11)} ${v.description}`).join('\n')}
@@ -39,20 +61,29 @@ ${VARIATIONS.map((v) => `  ${v.name.padEnd(11)} ${v.description}`).join('\n')}
 Options:
   --vary a,b         apply only these variations
   --no-vary a,b      apply all but these
-  --command CMD      release command run in the build container (default: make cross)
-  --check-noise      a third build under control conditions, to tell nondeterminism from variation effects
-  --no-attribution   do not run extra builds to find the cause
+  --check-noise      run the noise check even when the builds are identical
+  --no-attribution   do not run extra builds to find the causes
+  --seccomp-profile F  the engine's default seccomp profile (JSON); verify adds personality(ADDR_NO_RANDOMIZE)
+                     so the control build can turn address-space randomization off (setarch -R). Default:
+                     ${DEBIAN_SECCOMP_PROFILE}
+                     (Debian package golang-github-docker-docker-dev). Without one, aslr is not tested.
   --engine URL       engine for the control build; given twice, the second runs the experiment build
-                     (independent rebuild, with the same build image copied over by ID). Default:
-                     DOCKER_HOST etc. Builds run without network: a verified build must be hermetic.
+                     (independent rebuild). Default: DOCKER_HOST etc. Builds run without network: a verified
+                     build must be hermetic.
   --base-image IMG   base of the build image (default krepro-base:trixie)
-  --json             print the report as JSON (schema ${'https://krepro.dev/schemas/verify-report/v1'})
+  --build-image-dir D  Dockerfile + VERSION of the build image (default: krepro's build-image/)
+  --json             print the report as JSON (schema https://krepro.dev/schemas/verify-report/v2)
   --html FILE        also write a self-contained HTML report
   -h, --help         show this help
+${PROJECT_OPTIONS_HELP}
+The build environment sets nothing that changes how the project's build behaves (no GOFLAGS, no CGO_ENABLED);
+a project opts in to GOFLAGS=-trimpath and CGO_ENABLED=0 with "normalize": true in krepro.json, and the report
+then names the causes they may hide. Every setting of the environment is listed in the report.
 
-Outputs in _output/verify/: each build's tarballs, binaries and log, and next to the control build's tarballs
+Outputs in _output/verify/: each build's artifacts and log, and next to the control build's outputs
 krepro-provenance.intoto.json, an unsigned in-toto Statement v1 with a SLSA provenance v1 predicate.
-Exit status: 0 reproducible, 1 not reproducible, 2 error, 130 interrupted.
+Exit status: 0 reproducible, 1 not reproducible, 2 usage or environment error, 3 a build failed (the report says
+which and shows the end of its log), 130 interrupted.
 `;
 
 export async function verifyCommand(argv: string[], io: CommandIO): Promise<number> {
@@ -60,13 +91,15 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     args: argv,
     strict: true,
     options: {
+      ...PROJECT_OPTIONS,
       vary: { type: 'string' },
       'no-vary': { type: 'string' },
-      command: { type: 'string' },
       'check-noise': { type: 'boolean' },
       'no-attribution': { type: 'boolean' },
+      'seccomp-profile': { type: 'string' },
       engine: { type: 'string', multiple: true },
       'base-image': { type: 'string' },
+      'build-image-dir': { type: 'string' },
       json: { type: 'boolean' },
       html: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -76,24 +109,22 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     io.stdout.write(VERIFY_HELP);
     return EXIT.ok;
   }
-  const list = (s: string | undefined) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
-  let variations;
-  try {
-    const excluded = new Set(list(values['no-vary']).map((n) => variationNamed(n).name));
-    variations = (values.vary ? list(values.vary).map(variationNamed) : [...VARIATIONS]).filter((v) => !excluded.has(v.name));
-  } catch (err) {
-    throw new KreproError('E_USAGE', (err as Error).message);
-  }
+  const list = (s: string | undefined): string[] => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
+  const excluded = new Set(list(values['no-vary']).map((n) => variationNamed(n).name));
+  const variations = (values.vary ? list(values.vary).map(variationNamed) : [...VARIATIONS]).filter((v) => !excluded.has(v.name));
   const engineUrls = values.engine ?? [];
   if (engineUrls.length > 2) throw new KreproError('E_USAGE', '--engine may be given at most twice (control, experiment)');
   const checkoutRoot = io.cwd;
+  const project = await projectFor(checkoutRoot, values);
   const sde = await sourceDateEpochFor(io, { repoDir: checkoutRoot });
   const version = io.env.KUBE_GIT_VERSION || (await gitVersion(checkoutRoot));
+  const env = buildEnvironment({ host: io.env, project, sourceDateEpoch: sde.seconds, version });
+  const seccomp = await seccompProfile(values['seccomp-profile'], io);
   const proxies = proxiesFrom(io.env);
-  const dockerfileDir = path.join(packageRoot(), 'build-image');
+  const dockerfileDir = path.resolve(io.cwd, values['build-image-dir'] ?? path.join(packageRoot(), 'build-image'));
   const baseImage = values['base-image'] ?? 'krepro-base:trixie';
   const { identity, names } = await checkoutStateNames(checkoutRoot, hostname(), dockerfileDir, baseImage);
-  const log = (line: string) => io.stderr.write(`${redact(line, proxies)}\n`);
+  const log = (line: string): void => void io.stderr.write(`${redact(line, proxies)}\n`);
   const engines: VerifyEngine[] = [];
   for (const url of engineUrls.length ? engineUrls : [undefined]) {
     const engine = await openEngine({ env: io.env, ...(url ? { host: url } : {}), signal: io.signal });
@@ -115,24 +146,22 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
       engines.push({ engine, image: names.image, imageId });
     }
   }
+  const image = await engines[0]!.engine.images.inspect(names.image, { signal: io.signal });
+  const settings = environmentSettings(image?.env ?? [], env, project.normalize);
   const workDir = path.join(identity.root, '_output', 'verify');
   await rm(workDir, { recursive: true, force: true });
   await mkdir(workDir, { recursive: true });
   const started = Date.now();
-  const env: Record<string, string> = {};
-  for (const entry of proxyEnv(proxies)) {
-    const i = entry.indexOf('=');
-    env[entry.slice(0, i)] = entry.slice(i + 1);
-  }
-  const command = values.command ? ['sh', '-c', values.command] : ['make', 'cross'];
   const result = await verifyRelease({
     checkoutRoot: identity.root,
     engines: [engines[0]!, engines[1] ?? engines[0]!],
     variations,
-    command,
+    project,
+    env,
     sourceDateEpoch: sde.seconds,
     version,
-    env,
+    settings,
+    ...(seccomp ? { seccomp } : {}),
     checkoutHash: names.checkoutHash,
     labels: names.labels,
     checkNoise: values['check-noise'] ?? false,
@@ -141,21 +170,45 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     signal: io.signal,
     onProgress: (e) => {
       const t = ((Date.now() - started) / 1000).toFixed(0);
-      if (e.type === 'build-start') log(`[${t}s] build ${e.label}${e.variations.length ? ` (varies ${e.variations.join(', ')})` : ''}...`);
-      else if (e.type === 'build-done') log(`[${t}s] build ${e.label} done in ${(e.durationMs / 1000).toFixed(1)} s`);
+      if (e.type === 'build-start') log(`[${t}s] build ${e.id}: ${e.label}${e.variations.length ? ` (varies ${e.variations.join(', ')})` : ''}...`);
+      else if (e.type === 'build-done') log(`[${t}s] build ${e.id}: ${e.label} ${e.exitCode === 0 ? 'done' : `FAILED (exit ${e.exitCode})`} in ${(e.durationMs / 1000).toFixed(1)} s`);
       // Steps only on a terminal: piped logs stay one line per build.
       else if (io.stderr.isTTY) io.stderr.write(`[${t}s]   ${e.label}: ${e.step}\n`);
     },
   });
   const report = verifyReport(result);
-  const tarsDir = path.join(result.control.dir, '_output', 'release-tars');
-  const statement = provenanceStatement(result, {
-    repositoryUri: await repositoryUri(identity.root),
-    command,
-    imageIds: [engines[0]!.imageId, (engines[1] ?? engines[0]!).imageId],
-  });
-  await writeFile(path.join(tarsDir, 'krepro-provenance.intoto.json'), `${JSON.stringify(statement, null, 2)}\n`);
+  if (result.status !== 'build-failed') {
+    const statement = provenanceStatement(result, { repositoryUri: await repositoryUri(identity.root), imageIds: [engines[0]!.imageId, (engines[1] ?? engines[0]!).imageId] });
+    const beside = project.release ? path.join(result.control.dir, '_output', 'release-tars') : result.control.dir;
+    await writeFile(path.join(beside, 'krepro-provenance.intoto.json'), `${JSON.stringify(statement, null, 2)}\n`);
+  }
   if (values.html) await writeFile(path.resolve(io.cwd, values.html), verifyHtml(report));
   io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : verifyText(report));
-  return result.reproducible ? EXIT.ok : EXIT.different;
+  return result.status === 'reproducible' ? EXIT.ok : result.status === 'build-failed' ? EXIT.buildFailed : EXIT.different;
+}
+
+/** The profile from --seccomp-profile (must exist), else Debian's if installed, else none (aslr not tested). */
+async function seccompProfile(option: string | undefined, io: CommandIO): Promise<string | undefined> {
+  const file = option !== undefined ? path.resolve(io.cwd, option) : existsSync(DEBIAN_SECCOMP_PROFILE) ? DEBIAN_SECCOMP_PROFILE : undefined;
+  if (file === undefined) return undefined;
+  const text = await readFile(file, 'utf8').catch((err: unknown) => {
+    throw new KreproError('E_USAGE', `cannot read the seccomp profile ${file}: ${(err as Error).message}`, { path: file });
+  });
+  return seccompWithPersonality(text, file);
+}
+
+/** What the build environment sets: the image's variables, then the build environment's (project, host, normalizations). */
+function environmentSettings(imageEnv: string[], env: Readonly<Record<string, string>>, normalize: boolean): EnvironmentSetting[] {
+  const settings: EnvironmentSetting[] = imageEnv.map((entry) => {
+    const eq = entry.indexOf('=');
+    const name = entry.slice(0, eq);
+    return { name, value: entry.slice(eq + 1), source: 'image' as const, why: IMAGE_SETTINGS[name] ?? 'set by the build image' };
+  });
+  for (const [name, value] of Object.entries(env)) {
+    const n = normalize ? NORMALIZATIONS.find((x) => x.name === name && x.value === value) : undefined;
+    if (n) settings.push({ name, value, source: 'normalization', why: n.why, masks: n.masks });
+    else if (name === 'SOURCE_DATE_EPOCH' || name === 'KUBE_GIT_VERSION') settings.push({ name, value, source: 'krepro', why: name === 'SOURCE_DATE_EPOCH' ? 'the fixed time of every embedded date' : 'the version stamped into binaries' });
+    else settings.push({ name, value, source: 'project', why: 'the project file or the invoking environment (KUBE_*, GO*)' });
+  }
+  return settings;
 }

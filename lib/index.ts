@@ -81,16 +81,21 @@ export { copyOutput, extractOutputTar, type CopyOutputOptions, type CopyProgress
 
 export { openBuildSession, type BuildSession, type BuildSessionOptions } from './session/build-session.js';
 
-export { CONTROL, VARIATIONS, COUPLED, variationNamed, applyVariations, type BuildConditions, type Variation } from './verify/conditions.js';
+export { loadProject, parseProject, parseCommand, checkOutputPath, projectEnvironment, KUBERNETES_DEFAULTS, NORMALIZATIONS, PROJECT_FILE, PROJECT_SCHEMA, type Project, type ImageSettings } from './project/project.js';
+export { buildEnvironment, type BuildEnvironmentOptions } from './project/environment.js';
+
+export { controlConditions, VARIATIONS, variationNamed, applyVariations, type BuildConditions, type Variation, type Probes } from './verify/conditions.js';
+export { seccompWithPersonality, wrappedCommand } from './verify/wrapper.js';
+export { attributeCauses, worstCaseBuilds, type AttributionResult, type Cause, type Outcome, type BuildWith } from './verify/attribution.js';
 export { runVerifyBuild, differingArtifacts, type BuildRun, type VerifyArtifact, type ArtifactDifference } from './verify/build-run.js';
-export { verifyRelease, VERIFY_SCHEMA, type VerifyOptions, type VerifyResult, type VerifyEngine, type VerifyProgress, type Attribution } from './verify/verify.js';
+export { verifyRelease, VERIFY_SCHEMA, type VerifyOptions, type VerifyResult, type VerifyEngine, type VerifyProgress, type VariationCheck, type ArtifactCause, type BuildFailure, type EnvironmentSetting, type Explanation } from './verify/verify.js';
 export { verifyReport, type VerifyReport } from './verify/report.js';
 export { verifyText } from './report/verify-text.js';
 export { verifyHtml } from './report/verify-html.js';
 export { provenanceStatement, repositoryUri } from './verify/provenance.js';
 
 export { writeImage, type ImageBase, type WriteImageOptions, type WrittenImage } from './image/write-image.js';
-export { writeServerImages, DEFAULT_IMAGE_BINARIES, DEFAULT_IMAGE_REGISTRY, type ServerImage, type ServerImagesOptions } from './image/server-images.js';
+export { writeServerImages, imageBaseFrom, DEFAULT_IMAGE_BINARIES, DEFAULT_IMAGE_REGISTRY, type ServerImage, type ServerImagesOptions } from './image/server-images.js';
 export { readBaseImage, type BaseImage } from './image/base.js';
 export { parseRepoTag, dockerTagFromVersion, type RepoTag } from './image/reference.js';
 export { canonicalJson, MEDIA_TYPE } from './image/oci.js';

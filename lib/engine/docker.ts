@@ -16,10 +16,12 @@ import {
   type Containers,
   type ContainerSpec,
   type Engine,
+  type EngineInfo,
   type EngineVersion,
   type ImageInfo,
   type Images,
   type LabelFilter,
+  type MemoryVolume,
   type Mount,
   type Volumes,
   type VolumeInfo,
@@ -64,6 +66,11 @@ export class DockerEngine implements Engine {
     await this.guard('ping', opts.signal, () => (this.docker.ping as (o: object) => Promise<unknown>)(abort(opts.signal)));
   }
 
+  async info(opts: Call = {}): Promise<EngineInfo> {
+    const i = (await this.guard('info', opts.signal, () => (this.docker.info as (o: object) => Promise<unknown>)(abort(opts.signal)))) as { NCPU: number; MemTotal: number; KernelVersion: string; OperatingSystem: string };
+    return { cpus: i.NCPU, memoryBytes: i.MemTotal, kernel: i.KernelVersion, os: i.OperatingSystem };
+  }
+
   async version(opts: Call = {}): Promise<EngineVersion> {
     const v = await this.guard('version', opts.signal, () => (this.docker.version as (o: object) => Promise<Docker.DockerVersion>)(abort(opts.signal)));
     return { version: v.Version, apiVersion: v.ApiVersion, os: v.Os, arch: v.Arch };
@@ -96,7 +103,7 @@ class DockerImages implements Images {
     return this.guard(`inspecting image ${ref}`, opts.signal, async () => {
       try {
         const i = await this.docker.getImage(ref).inspect(abort(opts.signal) as {});
-        return { id: i.Id, repoTags: i.RepoTags ?? [], labels: i.Config?.Labels ?? {}, architecture: i.Architecture, os: i.Os, layers: i.RootFS?.Layers ?? [] };
+        return { id: i.Id, repoTags: i.RepoTags ?? [], labels: i.Config?.Labels ?? {}, architecture: i.Architecture, os: i.Os, layers: i.RootFS?.Layers ?? [], env: i.Config?.Env ?? [] };
       } catch (err) {
         if (statusOf(err) === 404) return undefined;
         throw err;
@@ -111,6 +118,7 @@ class DockerImages implements Images {
         repoTags: i.RepoTags ?? [],
         labels: i.Labels ?? {},
         layers: [],
+        env: [],
       })),
     );
   }
@@ -182,11 +190,16 @@ class DockerVolumes implements Volumes {
     private readonly guard: Guard,
   ) {}
 
-  async create(name: string, labels: Record<string, string>, opts: Call = {}): Promise<void> {
+  async create(name: string, labels: Record<string, string>, opts: Call & { memory?: MemoryVolume } = {}): Promise<void> {
     const nonce = randomBytes(8).toString('hex');
+    const m = opts.memory;
+    // The local driver mounts a tmpfs per use: `o` takes mount(8) options.
+    const driverOpts = m
+      ? { type: 'tmpfs', device: 'tmpfs', o: [`uid=${m.uid}`, `gid=${m.gid}`, `mode=${(m.mode ?? 0o755).toString(8)}`, ...(m.sizeBytes ? [`size=${m.sizeBytes}`] : [])].join(',') }
+      : undefined;
     await this.guard(`creating volume ${name}`, opts.signal, async () => {
       // The engine answers a create of an existing name with that volume: the nonce tells a fresh one from it.
-      const volume = await this.docker.createVolume({ Name: name, Labels: { ...labels, [LABEL_VOLUME_NONCE]: nonce }, ...abort(opts.signal) } as {});
+      const volume = await this.docker.createVolume({ Name: name, Labels: { ...labels, [LABEL_VOLUME_NONCE]: nonce }, ...(driverOpts ? { Driver: 'local', DriverOpts: driverOpts } : {}), ...abort(opts.signal) } as {});
       const v = (await volume.inspect(abort(opts.signal) as {})) as { Labels?: Record<string, string> | null };
       if (v.Labels?.[LABEL_VOLUME_NONCE] !== nonce) {
         throw new KreproError('E_CONFLICT', `volume ${name} already exists on the engine; krepro never reuses a volume it did not just create (remove it, or run krepro clean)`);

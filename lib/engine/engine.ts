@@ -15,6 +15,7 @@ export interface Engine {
   readonly endpoint: string;
   ping(opts?: Call): Promise<void>;
   version(opts?: Call): Promise<EngineVersion>;
+  info(opts?: Call): Promise<EngineInfo>;
   readonly images: Images;
   readonly volumes: Volumes;
   readonly containers: Containers;
@@ -22,6 +23,13 @@ export interface Engine {
 
 export interface Call {
   signal?: AbortSignal;
+}
+
+export interface EngineInfo {
+  cpus: number;
+  memoryBytes: number;
+  kernel: string;
+  os: string;
 }
 
 export interface EngineVersion {
@@ -43,6 +51,8 @@ export interface ImageInfo {
   os?: string;
   /** diff IDs of the layers, bottom first (from inspect; empty in lists) */
   layers: string[];
+  /** the config's environment, `NAME=value` (from inspect; empty in lists) */
+  env: string[];
 }
 
 export interface BuildImageRequest extends Call {
@@ -81,9 +91,23 @@ export interface VolumeInfo {
   labels: Record<string, string>;
 }
 
+/**
+ * A volume in memory instead of on disk: readdir lists its entries in creation order (ext4 and overlay list them by
+ * name hash), which is what lets a build see its files in an order krepro chooses. Its files live only while a
+ * container has it mounted, so callers keep one running from the first write to the last read.
+ */
+export interface MemoryVolume {
+  /** owner and mode of the root directory */
+  uid: number;
+  gid: number;
+  mode?: number;
+  /** size limit; the engine's default (half the memory) when absent */
+  sizeBytes?: number;
+}
+
 export interface Volumes {
   /** Creates a new volume; an existing one of that name is E_CONFLICT, never reused. */
-  create(name: string, labels: Record<string, string>, opts?: Call): Promise<void>;
+  create(name: string, labels: Record<string, string>, opts?: Call & { memory?: MemoryVolume }): Promise<void>;
   inspect(name: string, opts?: Call): Promise<VolumeInfo | undefined>;
   list(labels: LabelFilter, opts?: Call): Promise<VolumeInfo[]>;
   /** false when there was no such volume. Runs under its own cleanup deadline. */

@@ -11,6 +11,8 @@ export interface VolumeHelperSpec extends Call {
   labels?: Record<string, string>;
   /** A name unique to this run; random when absent. */
   name?: string;
+  /** A container that already has the volume mounted at `mountPath`, used instead of a new helper (not removed). */
+  via?: Container;
 }
 
 /**
@@ -19,6 +21,7 @@ export interface VolumeHelperSpec extends Call {
  * network, and is always removed, also after an error or abort.
  */
 export async function withVolumeHelper<T>(engine: Engine, spec: VolumeHelperSpec, use: (helper: Container) => Promise<T>): Promise<T> {
+  if (spec.via) return use(spec.via);
   const helper = await engine.containers.create(
     {
       image: spec.image,

@@ -7,6 +7,13 @@ import { dockerTagFromVersion, parseRepoTag } from './reference.js';
 import { type ImageBase, writeImage, type WrittenImage } from './write-image.js';
 
 /** build/lib/release.sh's image binaries (~2024, without kubectl and the optional conformance image). */
+/** `scratch`, or a docker-archive path (relative to `cwd`) whose {os}, {arch} and {binary} are filled in per image. */
+export function imageBaseFrom(value: string | undefined, cwd: string): ImageBase | ((image: { os: string; arch: string; binary: string }) => ImageBase) {
+  if (value === undefined || value === 'scratch') return 'scratch';
+  const template = path.resolve(cwd, value);
+  return (image) => ({ tarball: template.replaceAll('{os}', image.os).replaceAll('{arch}', image.arch).replaceAll('{binary}', image.binary) });
+}
+
 export const DEFAULT_IMAGE_BINARIES: readonly string[] = Object.freeze(['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy']);
 export const DEFAULT_IMAGE_REGISTRY = 'registry.k8s.io';
 

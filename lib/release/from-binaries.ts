@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { type ServerImagesOptions, writeServerImages } from '../image/server-images.js';
+import { DEFAULT_IMAGE_BINARIES, type ServerImagesOptions, writeServerImages } from '../image/server-images.js';
 import { type PackageResult, packageRelease } from '../layout/package-release.js';
 import { buildStage } from '../layout/stage.js';
 
@@ -30,8 +30,11 @@ export async function releaseFromBinaries(opts: ReleaseFromBinariesOptions): Pro
   opts.onStep?.('stage');
   const staged = await buildStage({ binDir: path.join(opts.outputDir, 'dockerized', 'bin'), sourceRoot: opts.sourceRoot, stage, version: opts.version, ...signal });
   // Images exist for Linux server platforms only, as upstream builds them.
-  const imagePlatforms = staged.platforms.filter((p) => p.os === 'linux' && p.server.length > 0).map((p) => p.platform);
-  if ((opts.images ?? true) && imagePlatforms.length > 0) {
+  const serverPlatforms = staged.platforms.filter((p) => p.os === 'linux' && p.server.length > 0);
+  const imagePlatforms = serverPlatforms.map((p) => p.platform);
+  // Asked-for binaries must exist; by default, the default image binaries the build made (on every platform).
+  const imageBinaries = opts.imageBinaries ?? DEFAULT_IMAGE_BINARIES.filter((b) => serverPlatforms.every((p) => p.server.includes(b)));
+  if ((opts.images ?? true) && imagePlatforms.length > 0 && imageBinaries.length > 0) {
     opts.signal?.throwIfAborted();
     opts.onStep?.('images');
     await writeServerImages({
@@ -39,7 +42,7 @@ export async function releaseFromBinaries(opts: ReleaseFromBinariesOptions): Pro
       platforms: imagePlatforms,
       version: opts.version,
       sourceDateEpoch: opts.sourceDateEpoch,
-      ...(opts.imageBinaries ? { binaries: opts.imageBinaries } : {}),
+      binaries: imageBinaries,
       ...(opts.imageRegistry ? { registry: opts.imageRegistry } : {}),
       ...(opts.imageBase ? { base: opts.imageBase } : {}),
       ...signal,

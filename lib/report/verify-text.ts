@@ -1,35 +1,42 @@
 import type { VerifyReport } from '../verify/report.js';
 
-/** Text summary: one line per artifact, then each cause with its fix. */
+const causeName = (c: { kind: string; variations: string[] }): string => (c.kind === 'nondeterminism' ? 'nondeterminism' : c.variations.join(' + '));
+
+/** Text report: verdict, variations not tested, one line per artifact, then each cause with its proof and fix. */
 export function verifyText(report: VerifyReport): string {
   const lines: string[] = [];
   lines.push(`commit ${report.commit}, SOURCE_DATE_EPOCH=${report.sourceDateEpoch}: ${report.verdict.toUpperCase()}`);
-  const exp = report.builds[1]!;
-  lines.push(`experiment varied: ${exp.variations.join(', ') || '(nothing)'}`);
+  if (report.failure) {
+    const f = report.failure;
+    lines.push('', `build ${f.build} (${f.label}) failed with exit code ${f.exitCode}; log: ${f.log}`, ...f.logTail.map((l) => `  | ${l}`));
+    return `${lines.join('\n')}\n`;
+  }
+  const tested = report.variations.filter((v) => v.tested).map((v) => v.name);
+  lines.push(`varied: ${tested.join(', ') || '(nothing)'}`);
+  for (const v of report.variations.filter((x) => !x.tested)) lines.push(`NOT TESTED: ${v.name}: ${v.reason}`);
+  for (const m of report.environment.masked) lines.push(`note: ${m.setting} (normalize: true) may hide causes of kind ${m.masks.join(', ')}`);
   lines.push('');
   const width = Math.max(...report.artifacts.map((a) => a.name.length), 8);
   for (const a of report.artifacts) {
     const l = a.control?.sha256.slice(0, 16) ?? '(missing)';
     const r = a.experiment?.sha256.slice(0, 16) ?? '(missing)';
-    const cause = a.causes.map((c) => (c.variations.length ? c.variations.join('+') : 'nondeterminism')).join('; ');
-    lines.push(`${a.verdict === 'identical' ? 'ok  ' : 'DIFF'} ${a.name.padEnd(width)} ${l} ${a.verdict === 'identical' ? '' : `${r}  ${cause}`}`.trimEnd());
+    const causes = a.causes.map(causeName).join('; ');
+    lines.push(`${a.verdict === 'identical' ? 'ok  ' : 'DIFF'} ${a.name.padEnd(width)} ${l} ${a.verdict === 'identical' ? '' : `${r}  ${causes || '(cause not found)'}`}`.trimEnd());
   }
-  const explained = report.artifacts.filter((a) => a.explanation);
-  if (explained.length) {
-    lines.push('', 'what differs (krepro diff):');
-    for (const a of explained) {
-      lines.push(`  ${a.name}: ${a.explanation!.causes.map((c) => `${c.title} (${c.count})`).join(', ') || 'bytes only'}`);
-      for (const f of a.explanation!.findings.slice(0, 3)) lines.push(`    ${f.path ? `${f.path} ` : ''}${f.field}: ${JSON.stringify(f.left)} -> ${JSON.stringify(f.right)}`);
+  const different = report.artifacts.filter((a) => a.causes.length > 0);
+  if (different.length > 0) lines.push('', 'causes:');
+  for (const a of different) {
+    lines.push(`  ${a.name}`);
+    for (const c of a.causes) {
+      lines.push(`    ${causeName(c)}${c.kind === 'interaction' ? ' (only together)' : ''} — proven by build ${c.evidence.join(', ')}`);
+      for (const f of c.fix) lines.push(`      fix: ${f}`);
+      for (const d of c.explanation?.causes ?? []) lines.push(`      diff: ${d.title} (${d.count})`);
+      for (const f of (c.explanation?.findings ?? []).slice(0, 3)) lines.push(`        ${f.path ? `${f.path} ` : ''}${f.field}: ${JSON.stringify(f.left)} -> ${JSON.stringify(f.right)}`);
     }
   }
-  if (report.attribution.length) {
-    lines.push('', 'causes:');
-    for (const c of report.attribution) {
-      const what = c.variations.length ? c.variations.join(' + ') : 'nondeterminism (differs under identical conditions)';
-      lines.push(`  ${what}${c.coupled ? ' (coupled: another variation acts on the same artifacts)' : ''}, confidence ${c.confidence}: ${c.artifacts.length} artifact(s)`);
-      for (const f of c.fix) lines.push(`    fix: ${f}`);
-    }
+  if (report.attribution) {
+    lines.push('', `attribution: ${report.attribution.builds} extra builds${report.attribution.cleared ? `; build ${report.attribution.cleared} without the causes found matches the control build` : ''}`);
+    if (report.attribution.unexplained.length > 0) lines.push(`  still different without every cause found: ${report.attribution.unexplained.join(', ')}`);
   }
-  if (report.noise) lines.push('', `noise check (third build, control conditions): ${report.noise.differing.length ? `differs in ${report.noise.differing.join(', ')}` : 'identical to control'}`);
   return `${lines.join('\n')}\n`;
 }

@@ -43,8 +43,8 @@ export interface BuildSession {
   sync(): Promise<SyncResult>;
   run(cmd: string[], io: { stdout: Writable; stderr: Writable }): Promise<number>;
   shell(cmd: string[], io: Omit<InteractiveIO, 'signal'>): Promise<number>;
-  /** Brings output back: the given paths (each must exist), or by default `_output/dockerized/bin` if it exists. */
-  copyOutput(paths?: string[]): Promise<{ copied: number; unchanged: number; bytes: number }>;
+  /** Brings output back: the given paths (each must exist unless skipMissing), or by default `_output/dockerized/bin` if it exists. */
+  copyOutput(paths?: string[], opts?: { skipMissing?: boolean }): Promise<{ copied: number; unchanged: number; bytes: number }>;
   close(): Promise<void>;
 }
 
@@ -99,7 +99,7 @@ export async function openBuildSession(opts: BuildSessionOptions): Promise<Build
       sync: () => syncSources(engine, { ...volumeAccess, owner: opts.user, containerName: run.name(`sync-${++helpers}`) }),
       run: (cmd, io) => runContainer(engine, spec(cmd), { ...io, ...signal }),
       shell: (cmd, io) => runInteractive(engine, spec(cmd), { ...io, ...signal }),
-      copyOutput: (paths) => copyOutput(engine, { ...volumeAccess, ...(paths ? { paths } : { skipMissing: true }), containerName: run.name(`copy-${++helpers}`) }),
+      copyOutput: (paths, o) => copyOutput(engine, { ...volumeAccess, ...(paths ? { paths, skipMissing: o?.skipMissing ?? false } : { skipMissing: true }), containerName: run.name(`copy-${++helpers}`) }),
       close: () => lock.release(),
     };
   } catch (err) {

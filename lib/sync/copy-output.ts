@@ -5,7 +5,7 @@ import { chmod, copyFile, lstat, mkdir, mkdtemp, readlink, rename, rm, stat, sym
 import * as path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Engine } from '../engine/engine.js';
+import type { Container, Engine } from '../engine/engine.js';
 import { withVolumeHelper } from '../engine/volume-access.js';
 import { KreproError } from '../errors.js';
 import { checkContainerDir, isSafeRelativePath } from './paths.js';
@@ -25,6 +25,8 @@ export interface CopyOutputOptions {
   labels?: Record<string, string>;
   /** Helper container name, unique to this run; random when absent. */
   containerName?: string;
+  /** a container that has the volume mounted at containerDir, to read through instead of a new helper */
+  via?: Container;
   signal?: AbortSignal;
   onProgress?: (e: CopyProgress) => void;
 }
@@ -73,6 +75,7 @@ export async function copyOutput(engine: Engine, opts: CopyOutputOptions): Promi
     cmd: ['/bin/sh'],
     ...(opts.labels ? { labels: opts.labels } : {}),
     ...(opts.containerName ? { name: opts.containerName } : {}),
+    ...(opts.via ? { via: opts.via } : {}),
     ...call,
   };
   return withVolumeHelper(engine, helperSpec, async (helper) => {

@@ -1,5 +1,5 @@
 import { withVolumeHelper } from '../engine/volume-access.js';
-import type { Engine } from '../engine/engine.js';
+import type { Container, Engine } from '../engine/engine.js';
 import { KreproError } from '../errors.js';
 import type { ManifestEntry, SyncOwner } from './manifest.js';
 import { checkContainerDir } from './paths.js';
@@ -20,6 +20,15 @@ export interface SyncOptions {
   labels?: Record<string, string>;
   /** Helper container name, unique to this run; random when absent. */
   containerName?: string;
+  /** Order in which files are created in the volume: byte order (default), or reversed (verify's file-order). */
+  creationOrder?: 'sorted' | 'reversed';
+  /**
+   * The volume was just created for this sync alone (verify's builds): nothing to compare or wipe, and no manifest
+   * is written, so the build tree holds exactly the checkout's files.
+   */
+  oneShot?: boolean;
+  /** with oneShot: a running container that has the volume mounted at containerDir, to write through */
+  via?: Container;
   signal?: AbortSignal;
   onProgress?: (e: SyncProgress) => void;
 }
@@ -88,13 +97,16 @@ export async function syncSources(engine: Engine, opts: SyncOptions): Promise<Sy
     cmd: ['sh', '-c', HELPER_SCRIPT, containerDir],
     ...(opts.labels ? { labels: opts.labels } : {}),
     ...(opts.containerName ? { name: opts.containerName } : {}),
+    ...(opts.oneShot && opts.via ? { via: opts.via } : {}),
     ...(signal ? { signal } : {}),
   };
   return withVolumeHelper(engine, helperSpec, async (helper) => {
-    const read = await readManifest(helper, containerDir, signal);
-    const { manifest } = read;
+    const read = opts.oneShot ? { state: 'missing' as const } : await readManifest(helper, containerDir, signal);
+    const manifest = 'manifest' in read ? read.manifest : undefined;
     const volume = manifest === undefined ? undefined : await listVolume(helper, opts.volume, signal);
     const plan = planSync(scanned, manifest, volume, opts.owner);
+    if (opts.creationOrder === 'reversed') plan.send.reverse();
+    if (opts.oneShot) plan.dirtyShards.clear();
     opts.onProgress?.({
       phase: 'plan',
       manifest: read.state,
@@ -106,7 +118,7 @@ export async function syncSources(engine: Engine, opts: SyncOptions): Promise<Sy
       strays: plan.strays.length,
     });
 
-    const wipe = manifest === undefined;
+    const wipe = manifest === undefined && !opts.oneShot;
     if (wipe || plan.deletions.length > 0) {
       opts.onProgress?.({ phase: 'delete', paths: plan.deletions.length, wipe });
       await runDeletions(helper, opts.volume, wipe ? undefined : plan.deletions, signal);
@@ -120,6 +132,7 @@ export async function syncSources(engine: Engine, opts: SyncOptions): Promise<Sy
         volume: opts.volume,
         containerDir,
         owner: opts.owner,
+        manifest: !opts.oneShot,
         ...(signal ? { signal } : {}),
         onFile: (path, files, bytes) => opts.onProgress?.({ phase: 'send', path, files, bytes, totalFiles, totalBytes: plan.sendBytes }),
       }));

@@ -106,6 +106,8 @@ export interface SendOptions {
   volume: string;
   containerDir: string;
   owner: SyncOwner;
+  /** write the manifest shards (false for one-shot volumes) */
+  manifest: boolean;
   signal?: AbortSignal;
   onFile?: (rel: string, files: number, bytes: number) => void;
 }
@@ -148,7 +150,7 @@ export async function sendChanges(helper: Container, scanned: ReadonlyMap<string
       sent++;
       opts.onFile?.(rel, sent, bytes);
     }
-    await appendEntry(pack, dir(`${prefix}/${MANIFEST_DIR}`));
+    if (opts.manifest) await appendEntry(pack, dir(`${prefix}/${MANIFEST_DIR}`));
     for (const shard of [...plan.dirtyShards].sort((a, b) => a - b)) {
       await appendEntry(pack, { ...base, name: `${prefix}/${shardName(shard)}`, type: 'file', mode: 0o644, mtime: now }, shardFile(scanned, plan.byShard[shard]!, owner));
     }

@@ -1,20 +1,22 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { byteOrder } from '../byte-order.js';
 import type { RunNames } from '../checkout/names.js';
 import type { Engine } from '../engine/engine.js';
 import { runContainer } from '../engine/run.js';
-import { KreproError } from '../errors.js';
 import { HashStream, hexDigest, type Integrity } from '../integrity/hash-stream.js';
+import type { Project } from '../project/project.js';
+import { imageBaseFrom } from '../image/server-images.js';
 import { releaseFromBinaries } from '../release/from-binaries.js';
 import { copyOutput } from '../sync/copy-output.js';
 import { syncSources } from '../sync/source-sync.js';
-import type { BuildConditions } from './conditions.js';
+import type { BuildConditions, Probes } from './conditions.js';
+import { conditionsEnvironment, ProbeReader, wrappedCommand } from './wrapper.js';
 
 export interface VerifyArtifact {
-  /** `release-tars/<name>` or `bin/<os>/<arch>/<name>` */
+  /** `<output path>/<file>` (e.g. `_output/dockerized/bin/linux/amd64/kubectl`), or `release-tars/<name>` */
   name: string;
   /** where the file is on this machine */
   path: string;
@@ -33,9 +35,12 @@ export interface BuildRun {
   durationMs: number;
   /** time spent in the build command itself; the rest of durationMs is sync, copy, staging and packing */
   commandMs: number;
+  /** what the effect probes saw in this build's container */
+  probes: Probes;
   artifacts: VerifyArtifact[];
   /** where this run's outputs and log are kept */
   dir: string;
+  log: string;
 }
 
 export interface BuildRunOptions {
@@ -43,11 +48,13 @@ export interface BuildRunOptions {
   image: string;
   /** clean copy of the sources (a git worktree of the commit) */
   sourceDir: string;
-  command: string[];
+  project: Project;
+  /** the project's build environment (buildEnvironment: what release uses), the same for every build */
+  env: Readonly<Record<string, string>>;
   sourceDateEpoch: number;
   version: string;
-  /** extra environment (KUBE_*, GO* …) given to both builds alike */
-  env: Record<string, string>;
+  /** seccomp profile (JSON) that lets the control build switch address-space randomization off */
+  seccomp?: string;
   /** names and labels of this verify run's objects */
   run: RunNames;
   workDir: string;
@@ -55,35 +62,7 @@ export interface BuildRunOptions {
   signal?: AbortSignal;
 }
 
-/**
- * Sets the conditions up inside the container, where they must be real for the build: umask, HOME, and
- * libfaketime (its library path depends on the architecture, hence the glob).
- */
-const WRAPPER = [
-  'umask "$KREPRO_UMASK"',
-  'mkdir -p "$HOME"',
-  'if [ -n "$KREPRO_FAKETIME" ]; then for f in /usr/lib/*/faketime/libfaketime.so.1; do [ -e "$f" ] && export LD_PRELOAD="$f" FAKETIME="$KREPRO_FAKETIME"; done; fi',
-  'unset KREPRO_UMASK KREPRO_FAKETIME',
-  'exec "$@"',
-].join('; ');
-
-function environment(c: BuildConditions, opts: BuildRunOptions): string[] {
-  const env: Record<string, string> = {
-    ...opts.env,
-    SOURCE_DATE_EPOCH: String(opts.sourceDateEpoch),
-    KUBE_GIT_VERSION: opts.version,
-    TZ: c.tz,
-    LANG: c.locale,
-    LC_ALL: c.locale,
-    HOME: c.home,
-    KREPRO_UMASK: c.umask,
-    KREPRO_FAKETIME: c.clockOffset,
-    ...(c.extraEnv ? { [c.extraEnv[0]]: c.extraEnv[1] } : {}),
-  };
-  return Object.keys(env)
-    .sort(byteOrder)
-    .map((k) => `${k}=${env[k]}`);
-}
+const LOG_TAIL = 30;
 
 async function hashFile(file: string): Promise<{ size: number; integrity: Integrity }> {
   const hash = new HashStream();
@@ -93,9 +72,14 @@ async function hashFile(file: string): Promise<{ size: number; integrity: Integr
   return hash.result();
 }
 
+/** Regular files below `dir` (or `dir` itself when it is a file), relative, in byte order. */
 async function listFiles(dir: string, rel = ''): Promise<string[]> {
+  const here = path.join(dir, rel);
+  const st = await stat(here).catch(() => undefined);
+  if (st === undefined) return [];
+  if (st.isFile()) return [rel];
   const out: string[] = [];
-  for (const d of await readdir(path.join(dir, rel), { withFileTypes: true }).catch(() => [])) {
+  for (const d of await readdir(here, { withFileTypes: true })) {
     const r = rel ? `${rel}/${d.name}` : d.name;
     if (d.isDirectory()) out.push(...(await listFiles(dir, r)));
     else if (d.isFile()) out.push(r);
@@ -103,61 +87,101 @@ async function listFiles(dir: string, rel = ''): Promise<string[]> {
   return out.sort(byteOrder);
 }
 
+/** The last lines of a build log, for reports. */
+export async function logTail(log: string): Promise<string[]> {
+  return (await readFile(log, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-LOG_TAIL);
+}
+
 /**
- * One build of verify: a fresh volume and container under `conditions`, the command, the binaries copied out,
- * staged and packed with krepro's archive core, every artifact hashed. The volume is always removed.
+ * One build of verify, isolated from every other: a fresh in-memory volume (so readdir order follows the creation
+ * order the conditions ask for) kept mounted by a keeper container, the sources synced into it, the command run
+ * in a fresh container under `conditions`, the outputs copied out, packed into release tarballs when the project is
+ * Kubernetes-shaped, and every artifact hashed. Every object is named for this run and removed afterwards. A
+ * failing command is a result (exitCode ≠ 0, no artifacts), not an exception.
  */
 export async function runVerifyBuild(id: string, label: string, conditions: BuildConditions, variations: string[], opts: BuildRunOptions): Promise<BuildRun> {
   const started = Date.now();
   const dir = path.join(opts.workDir, id);
   await mkdir(dir, { recursive: true });
-  // Named for this verify run and this build: no other run, of this checkout or another, can share or delete it.
-  const volume = opts.run.name(`verify-${id}`);
-  const labels = opts.run.labels;
+  const { engine, run } = opts;
+  const volume = run.name(`verify-${id}`);
+  const labels = run.labels;
   const signal = opts.signal ? { signal: opts.signal } : {};
-  await opts.engine.volumes.create(volume, labels, signal);
+  const mount = { type: 'volume' as const, source: volume, target: conditions.buildPath };
+  const log = path.join(dir, 'build.log');
+  await engine.volumes.create(volume, labels, { memory: { uid: conditions.uid, gid: conditions.gid }, ...signal });
+  const keeper = await engine.containers
+    .create({ image: opts.image, cmd: ['sleep', 'infinity'], name: run.name(`verify-${id}-keeper`), labels, network: 'none', mounts: [mount] }, signal)
+    .catch(async (err: unknown) => {
+      await engine.volumes.remove(volume).catch(() => {});
+      throw err;
+    });
   try {
+    await keeper.start(signal);
     const access = { volume, image: opts.image, containerDir: conditions.buildPath, labels, ...signal };
     opts.onStep?.('sync');
-    await syncSources(opts.engine, { ...access, checkoutRoot: opts.sourceDir, owner: { uid: conditions.uid, gid: conditions.gid }, containerName: opts.run.name(`verify-${id}-sync`) });
-    const log = createWriteStream(path.join(dir, 'build.log'));
+    await syncSources(engine, { ...access, checkoutRoot: opts.sourceDir, owner: { uid: conditions.uid, gid: conditions.gid }, creationOrder: conditions.fileOrder, oneShot: true, via: keeper });
     opts.onStep?.('build');
+    const out = createWriteStream(log);
+    const probes = new ProbeReader(out);
     const commandStarted = Date.now();
+    const env = conditionsEnvironment(conditions, opts.env);
     const exitCode = await runContainer(
-      opts.engine,
+      engine,
       {
         image: opts.image,
-        name: opts.run.name(`verify-${id}-build`),
-        cmd: ['sh', '-c', WRAPPER, 'krepro-build', ...opts.command],
-        env: environment(conditions, opts),
+        name: run.name(`verify-${id}-build`),
+        cmd: wrappedCommand(conditions, opts.project.command),
+        env: Object.keys(env)
+          .sort(byteOrder)
+          .map((k) => `${k}=${env[k]}`),
         user: `${conditions.uid}:${conditions.gid}`,
         workingDir: conditions.buildPath,
         hostname: conditions.hostname,
         domainname: conditions.domainname,
-        ...(conditions.cpuset !== undefined ? { cpuset: conditions.cpuset } : {}),
+        cpuset: conditions.cpuset,
         labels,
-        mounts: [{ type: 'volume', source: volume, target: conditions.buildPath }],
+        mounts: [mount],
+        ...(opts.seccomp ? { seccomp: opts.seccomp } : {}),
         // Hermetic: a build that needs the network cannot be verified, and an engine without a bridge can run it.
         network: 'none',
       },
-      { stdout: log, stderr: log, ...signal },
+      { stdout: probes, stderr: out, ...signal },
     );
     const commandMs = Date.now() - commandStarted;
-    await new Promise<void>((resolve) => log.end(resolve));
-    if (exitCode !== 0) {
-      throw new KreproError('E_BUILD_FAILED', `${label} build failed with exit code ${exitCode}; its log is ${path.join(dir, 'build.log')}`, { exitCode, path: path.join(dir, 'build.log') });
-    }
+    await new Promise<void>((resolve) => probes.end(resolve));
+    await new Promise<void>((resolve) => out.end(resolve));
+    const result = { id, label, conditions, variations, engine: engine.endpoint, exitCode, commandMs, probes: probes.probes, dir, log };
+    if (exitCode !== 0) return { ...result, durationMs: Date.now() - started, artifacts: [] };
     opts.onStep?.('copy-output');
-    await copyOutput(opts.engine, { ...access, checkoutRoot: dir, paths: ['_output/dockerized/bin'], containerName: opts.run.name(`verify-${id}-copy`) });
-    opts.onStep?.('package');
-    const output = path.join(dir, '_output');
-    const packed = await releaseFromBinaries({ outputDir: output, sourceRoot: opts.sourceDir, version: opts.version, sourceDateEpoch: opts.sourceDateEpoch, ...signal });
-    const artifacts: VerifyArtifact[] = packed.tarballs.map((t) => ({ name: `release-tars/${t.name}`, path: t.path, size: t.size, integrity: t.integrity }));
-    const binDir = path.join(output, 'dockerized', 'bin');
-    for (const rel of await listFiles(binDir)) artifacts.push({ name: `bin/${rel}`, path: path.join(binDir, rel), ...(await hashFile(path.join(binDir, rel))) });
-    return { id, label, conditions, variations, engine: opts.engine.endpoint, exitCode, durationMs: Date.now() - started, commandMs, artifacts, dir };
+    await copyOutput(engine, { ...access, checkoutRoot: dir, paths: opts.project.outputs, skipMissing: true, via: keeper });
+    const artifacts: VerifyArtifact[] = [];
+    if (opts.project.release) {
+      opts.onStep?.('package');
+      const images = opts.project.images;
+      const packed = await releaseFromBinaries({
+        outputDir: path.join(dir, '_output'),
+        sourceRoot: opts.sourceDir,
+        version: opts.version,
+        sourceDateEpoch: opts.sourceDateEpoch,
+        images: images !== false,
+        ...(images && images.binaries ? { imageBinaries: images.binaries } : {}),
+        ...(images && images.registry ? { imageRegistry: images.registry } : {}),
+        ...(images && images.base ? { imageBase: imageBaseFrom(images.base, opts.sourceDir) } : {}),
+        ...signal,
+      });
+      artifacts.push(...packed.tarballs.map((t) => ({ name: `release-tars/${t.name}`, path: t.path, size: t.size, integrity: t.integrity })));
+    }
+    for (const output of opts.project.outputs) {
+      for (const rel of await listFiles(path.join(dir, output))) {
+        const file = rel === '' ? path.join(dir, output) : path.join(dir, output, rel);
+        artifacts.push({ name: rel === '' ? output : `${output}/${rel}`, path: file, ...(await hashFile(file)) });
+      }
+    }
+    return { ...result, durationMs: Date.now() - started, artifacts: artifacts.sort((a, b) => byteOrder(a.name, b.name)) };
   } finally {
-    await opts.engine.volumes.remove(volume).catch(() => {});
+    await keeper.remove().catch(() => {});
+    await engine.volumes.remove(volume).catch(() => {});
   }
 }
 

@@ -16,10 +16,8 @@ function parameters(run: BuildRun) {
  * builds' parameters are recorded. No timestamps beyond SOURCE_DATE_EPOCH, so the statement is itself reproducible.
  * Proxy settings are never part of the parameters.
  */
-export function provenanceStatement(result: VerifyResult, opts: { repositoryUri: string; command: string[]; imageIds: [string, string] }) {
-  const subject = result.control.artifacts
-    .filter((a) => a.name.startsWith('release-tars/'))
-    .map((a) => ({ name: a.name.slice('release-tars/'.length), digest: { sha256: hexDigest(a.integrity, 'sha256') } }));
+export function provenanceStatement(result: VerifyResult, opts: { repositoryUri: string; imageIds: [string, string] }) {
+  const subject = result.control.artifacts.map((a) => ({ name: a.name.replace(/^release-tars\//, ''), digest: { sha256: hexDigest(a.integrity, 'sha256') } }));
   return {
     _type: 'https://in-toto.io/Statement/v1',
     subject,
@@ -27,8 +25,8 @@ export function provenanceStatement(result: VerifyResult, opts: { repositoryUri:
     predicate: {
       buildDefinition: {
         buildType: BUILD_TYPE,
-        externalParameters: { command: opts.command, sourceDateEpoch: result.sourceDateEpoch, builds: [parameters(result.control), parameters(result.experiment)] },
-        internalParameters: { reproducible: result.reproducible, differing: result.differing.map((d) => d.name) },
+        externalParameters: { command: result.project.command, outputs: result.project.outputs, sourceDateEpoch: result.sourceDateEpoch, builds: result.builds.map(parameters) },
+        internalParameters: { status: result.status, differing: result.differing },
         resolvedDependencies: [
           { uri: opts.repositoryUri, digest: { gitCommit: result.commit } },
           ...opts.imageIds.map((id) => ({ name: 'build-image', digest: { sha256: id.replace(/^sha256:/, '') } })),

@@ -1,9 +1,15 @@
 import { byteOrder } from '../byte-order.js';
 import { hexDigest } from '../integrity/hash-stream.js';
-import type { BuildRun } from './build-run.js';
+import { NORMALIZATIONS } from '../project/project.js';
+import type { BuildRun, VerifyArtifact } from './build-run.js';
 import type { VerifyResult } from './verify.js';
 
-/** The verify report as plain JSON (versioned by `schema`); what --json prints and the HTML report renders. */
+const digest = (a: VerifyArtifact | undefined) => (a ? { size: a.size, integrity: a.integrity.toString(), sha256: hexDigest(a.integrity, 'sha256') } : null);
+
+/**
+ * The verify report as plain JSON (versioned by `schema`): what --json prints and the text and HTML reports render.
+ * Each artifact keeps one list of causes, each with the builds that prove it, its fix and what krepro diff found.
+ */
 export function verifyReport(result: VerifyResult) {
   const build = (run: BuildRun) => ({
     id: run.id,
@@ -11,36 +17,43 @@ export function verifyReport(result: VerifyResult) {
     engine: run.engine,
     variations: run.variations,
     conditions: run.conditions,
+    exitCode: run.exitCode,
     durationMs: run.durationMs,
     commandMs: run.commandMs,
   });
-  const byName = (run: BuildRun) => new Map(run.artifacts.map((a) => [a.name, a]));
-  const [left, right] = [byName(result.control), byName(result.experiment)];
+  const left = new Map(result.control.artifacts.map((a) => [a.name, a]));
+  const right = new Map((result.experiment?.artifacts ?? []).map((a) => [a.name, a]));
   const names = [...new Set([...left.keys(), ...right.keys()])].sort(byteOrder);
-  const side = (a: { size: number; integrity: { toString(): string } } | undefined) =>
-    a ? { size: a.size, integrity: a.integrity.toString(), sha256: hexDigest(a.integrity as never, 'sha256') } : null;
-  const causeOf = (name: string) => result.attribution.filter((a) => a.artifacts.includes(name)).map((a) => ({ variations: a.variations, confidence: a.confidence, coupled: a.coupled, fix: a.fix }));
+  const masked = result.project.normalize ? NORMALIZATIONS.map((n) => ({ setting: `${n.name}=${n.value}`, masks: n.masks })) : [];
   return {
     schema: result.schema,
     commit: result.commit,
     sourceDateEpoch: result.sourceDateEpoch,
-    verdict: result.reproducible ? ('reproducible' as const) : ('not-reproducible' as const),
-    builds: [build(result.control), build(result.experiment), ...(result.noise ? [build(result.noise.run)] : []), ...result.attributionBuilds.map(build)],
+    verdict: result.status,
+    project: {
+      file: result.project.file ?? null,
+      command: result.project.command,
+      outputs: result.project.outputs,
+      release: result.project.release,
+      normalize: result.project.normalize,
+    },
+    environment: { settings: result.settings, masked },
+    variations: result.variations,
+    builds: result.builds.map(build),
     artifacts: names.map((name) => {
-      const l = side(left.get(name));
-      const r = side(right.get(name));
+      const l = digest(left.get(name));
+      const r = digest(right.get(name));
       const same = l !== null && r !== null && l.sha256 === r.sha256;
       return {
         name,
         control: l,
         experiment: r,
         verdict: same ? ('identical' as const) : ('different' as const),
-        causes: same ? [] : causeOf(name),
-        explanation: result.explanations[name] ?? null,
+        causes: result.causes.filter((c) => c.artifact === name).map(({ artifact: _, ...c }) => c),
       };
     }),
-    noise: result.noise ? { differing: result.noise.differing } : null,
-    attribution: result.attribution,
+    attribution: result.attribution ?? null,
+    failure: result.failure ?? null,
   };
 }
 

@@ -2,18 +2,33 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { simpleGit } from 'simple-git';
 import { byteOrder } from '../byte-order.js';
+import { lockCheckout } from '../checkout/lock.js';
 import { runNames } from '../checkout/names.js';
+import { removeLeftovers } from '../checkout/state.js';
 import { diff } from '../diff/compare.js';
-import type { Engine } from '../engine/engine.js';
 import { allFindings } from '../diff/difference.js';
-import { type ArtifactDifference, type BuildRun, type BuildRunOptions, differingArtifacts, runVerifyBuild } from './build-run.js';
-import { applyVariations, type BuildConditions, CONTROL, COUPLED, type Variation } from './conditions.js';
+import type { Engine } from '../engine/engine.js';
+import type { Project } from '../project/project.js';
+import { type AttributionResult, attributeCauses, type Cause } from './attribution.js';
+import { type BuildRun, type BuildRunOptions, differingArtifacts, logTail, runVerifyBuild } from './build-run.js';
+import { applyVariations, type BuildConditions, controlConditions, type Variation, VARIATIONS } from './conditions.js';
 
 export interface VerifyEngine {
   engine: Engine;
-  /** the build image on this engine (made with ensureBuildImage) */
+  /** the build image on this engine */
   image: string;
   imageId: string;
+}
+
+/** A setting of the build environment that changes how tools behave: listed in the report, never hidden. */
+export interface EnvironmentSetting {
+  name: string;
+  value: string;
+  /** where it comes from: the build image, the project file, the host, or krepro's normalizations */
+  source: 'image' | 'project' | 'host' | 'normalization' | 'krepro';
+  why: string;
+  /** variations whose effect it may hide */
+  masks?: string[];
 }
 
 export interface VerifyOptions {
@@ -21,16 +36,24 @@ export interface VerifyOptions {
   /** control build's engine, and the experiment's (the same one unless rebuilding independently) */
   engines: [VerifyEngine, VerifyEngine];
   variations: readonly Variation[];
-  command: string[];
+  project: Project;
+  /** the project's build environment, exactly as release uses it (buildEnvironment) */
+  env: Readonly<Record<string, string>>;
   sourceDateEpoch: number;
   version: string;
-  env?: Record<string, string>;
+  /** the settings of the build environment, for the report (image Env, normalizations) */
+  settings?: readonly EnvironmentSetting[];
+  /**
+   * The engine's default seccomp profile with personality(ADDR_NO_RANDOMIZE) allowed (seccompWithPersonality):
+   * without it the control build cannot switch randomization off, and `aslr` is not tested.
+   */
+  seccomp?: string;
   /** this checkout's hash and labels (checkoutStateNames): every object of the run carries them, plus a run id */
   checkoutHash: string;
   labels: Record<string, string>;
-  /** a third build under the control conditions, to tell nondeterminism from variation-driven differences */
+  /** a build under control conditions again, to tell nondeterminism from variation effects; on by default when builds differ */
   checkNoise?: boolean;
-  /** find which variation causes a difference (extra builds) */
+  /** find every cause (extra builds); default true */
   attribute?: boolean;
   /** where build outputs are kept; a temporary directory when absent */
   workDir?: string;
@@ -41,192 +64,213 @@ export interface VerifyOptions {
 export type VerifyProgress =
   | { type: 'build-start'; id: string; label: string; variations: string[] }
   | { type: 'build-step'; id: string; label: string; step: 'sync' | 'build' | 'copy-output' | 'package' }
-  | { type: 'build-done'; id: string; label: string; durationMs: number };
+  | { type: 'build-done'; id: string; label: string; durationMs: number; exitCode: number };
 
-export interface Attribution {
-  variations: string[];
-  artifacts: string[];
-  /** 1 when a confirmation build with only these variations reproduced every difference; lower otherwise */
-  confidence: number;
-  /** acts on the same artifacts as a known partner variation (build path and HOME), or only together with it */
-  coupled: boolean;
-  fix: string[];
+/** Whether one variation took effect, as its probe saw it in the control and the experiment build. */
+export interface VariationCheck {
+  name: string;
+  description: string;
+  fix: string;
+  tested: boolean;
+  /** why it was not tested */
+  reason?: string;
+  probe: { control: string | null; experiment: string | null };
 }
 
-/** What `krepro diff` says about one differing artifact: its causes with fixes, and the first findings. */
+/** What `krepro diff` says about one cause of one artifact: control against the build that proves the cause. */
 export interface Explanation {
   causes: { cause: string; title: string; fix: string; count: number }[];
   findings: { path: string; field: string; left: string | null; right: string | null; cause: string }[];
 }
 
-/** At most this many findings per artifact go into the report; the causes count them all. */
-const FINDINGS_PER_ARTIFACT = 20;
+export interface ArtifactCause extends Cause {
+  fix: string[];
+  explanation: Explanation | null;
+}
 
-async function explain(differing: ArtifactDifference[], signal?: AbortSignal): Promise<Record<string, Explanation>> {
-  const out: Record<string, Explanation> = {};
-  for (const d of differing) {
-    if (!d.left || !d.right) continue;
-    const report = await diff(d.left.path, d.right.path, { anyFile: true, ...(signal ? { signal } : {}) });
-    out[d.name] = {
-      causes: report.summary.causes.map((c) => ({ cause: c.cause, title: report.causes[c.cause]?.title ?? c.cause, fix: report.causes[c.cause]?.fix ?? '', count: c.count })),
-      findings: allFindings(report.tree)
-        .slice(0, FINDINGS_PER_ARTIFACT)
-        .map((f) => ({ path: f.path.join(' → '), field: f.field, left: f.left, right: f.right, cause: f.cause })),
-    };
-  }
-  return out;
+export interface BuildFailure {
+  build: string;
+  label: string;
+  exitCode: number;
+  log: string;
+  logTail: string[];
 }
 
 export interface VerifyResult {
   schema: typeof VERIFY_SCHEMA;
   commit: string;
   sourceDateEpoch: number;
-  reproducible: boolean;
+  status: 'reproducible' | 'not-reproducible' | 'build-failed';
+  project: Project;
+  settings: EnvironmentSetting[];
+  variations: VariationCheck[];
   control: BuildRun;
-  experiment: BuildRun;
-  noise?: { run: BuildRun; differing: string[] };
-  differing: ArtifactDifference[];
-  /** krepro diff's explanation of each differing artifact, by artifact name */
-  explanations: Record<string, Explanation>;
-  attribution: Attribution[];
-  /** builds run only to attribute a difference */
-  attributionBuilds: BuildRun[];
+  experiment?: BuildRun;
+  noise?: BuildRun;
+  /** every build, in the order run */
+  builds: BuildRun[];
+  differing: string[];
+  causes: ArtifactCause[];
+  attribution?: Omit<AttributionResult, 'causes'>;
+  failure?: BuildFailure;
 }
 
-export const VERIFY_SCHEMA = 'https://krepro.dev/schemas/verify-report/v1';
+export const VERIFY_SCHEMA = 'https://krepro.dev/schemas/verify-report/v2';
+
+/** At most this many findings per cause go into the report; the causes count them all. */
+const FINDINGS_PER_CAUSE = 20;
+
+class BuildFailed extends Error {
+  constructor(readonly run: BuildRun) {
+    super(`${run.label} failed with exit code ${run.exitCode}`);
+  }
+}
 
 /**
- * Builds the commit twice from a clean copy, in fresh containers and volumes, once under the fixed control
- * conditions and once with every chosen variation applied; compares every artifact; and when they differ, bisects
- * the variation set to name the cause.
+ * Builds the commit twice from a clean copy, each in fresh containers and volumes named for this run: once under
+ * fixed control conditions, once with every chosen variation applied. Proves each variation took effect (its probe
+ * differs) or reports it as not tested; compares every artifact; and when they differ finds every cause of every
+ * difference, each proven by a build and explained by `krepro diff` of that build against the control build.
+ * Holds the checkout lock for the whole run.
  */
 export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> {
   const git = simpleGit({ baseDir: opts.checkoutRoot });
   const commit = (await git.revparse(['HEAD'])).trim();
-  const workDir = opts.workDir ?? (await mkdtemp(path.join(opts.checkoutRoot, '_output', 'verify-')).catch(async () => mkdtemp('/tmp/krepro-verify-')));
+  const lock = await lockCheckout(opts.checkoutRoot, 'verify');
+  const signal = opts.signal ? { signal: opts.signal } : {};
+  const workDir = opts.workDir ?? (await mkdtemp(path.join(opts.checkoutRoot, '_output', 'verify-')));
   const sourceDir = path.join(workDir, 'source');
-  // A clean copy of the commit: no untracked or modified files of the host checkout reach either build.
-  await git.raw(['worktree', 'add', '--detach', '--force', sourceDir, commit]);
-  const objects = runNames(opts.checkoutHash, opts.labels);
-  let counter = 0;
-  const build = async (engine: VerifyEngine, label: string, variations: readonly Variation[]): Promise<BuildRun> => {
-    const id = String(++counter);
-    const names = variations.map((v) => v.name);
-    opts.onProgress?.({ type: 'build-start', id, label, variations: names });
-    const runOptions: BuildRunOptions = {
-      engine: engine.engine,
-      image: engine.image,
-      sourceDir,
-      command: opts.command,
-      sourceDateEpoch: opts.sourceDateEpoch,
-      version: opts.version,
-      env: opts.env ?? {},
-      run: objects,
-      workDir,
-      onStep: (step) => opts.onProgress?.({ type: 'build-step', id, label, step }),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    };
-    const run = await runVerifyBuild(id, label, applyVariations(CONTROL, variations), names, runOptions);
-    opts.onProgress?.({ type: 'build-done', id, label, durationMs: run.durationMs });
-    return run;
-  };
+  let worktree = false;
   try {
+    for (const e of new Set(opts.engines)) await removeLeftovers(e.engine, opts.checkoutHash, signal);
+    // A clean copy of the commit: no untracked or modified files of the host checkout reach either build.
+    await git.raw(['worktree', 'add', '--detach', '--force', sourceDir, commit]);
+    worktree = true;
+    const run = runNames(opts.checkoutHash, opts.labels);
+    const cpus = (await opts.engines[0].engine.info(signal)).cpus;
+    const control: BuildConditions = { ...controlConditions(cpus), ...(opts.seccomp ? {} : { aslr: true }) };
+    const builds: BuildRun[] = [];
+    const build = async (engine: VerifyEngine, label: string, variations: readonly Variation[]): Promise<BuildRun> => {
+      const id = String(builds.length + 1);
+      const names = variations.map((v) => v.name);
+      opts.onProgress?.({ type: 'build-start', id, label, variations: names });
+      const runOptions: BuildRunOptions = {
+        engine: engine.engine,
+        image: engine.image,
+        sourceDir,
+        project: opts.project,
+        env: opts.env,
+        sourceDateEpoch: opts.sourceDateEpoch,
+        version: opts.version,
+        ...(opts.seccomp ? { seccomp: opts.seccomp } : {}),
+        run,
+        workDir,
+        onStep: (step) => opts.onProgress?.({ type: 'build-step', id, label, step }),
+        ...signal,
+      };
+      const b = await runVerifyBuild(id, label, applyVariations(control, variations), names, runOptions);
+      builds.push(b);
+      opts.onProgress?.({ type: 'build-done', id, label, durationMs: b.durationMs, exitCode: b.exitCode });
+      if (b.exitCode !== 0) throw new BuildFailed(b);
+      return b;
+    };
+    const base = { schema: VERIFY_SCHEMA as typeof VERIFY_SCHEMA, commit, sourceDateEpoch: opts.sourceDateEpoch, project: opts.project, settings: [...(opts.settings ?? [])] };
     const [controlEngine, experimentEngine] = opts.engines;
-    const control = await build(controlEngine, 'control', []);
-    const experiment = await build(experimentEngine, 'experiment', opts.variations);
-    const differing = differingArtifacts(control, experiment);
-    let noise: VerifyResult['noise'];
-    if (opts.checkNoise) {
-      const run = await build(controlEngine, 'noise check (control conditions again)', []);
-      noise = { run, differing: differingArtifacts(control, run).map((d) => d.name) };
+    let controlRun: BuildRun | undefined;
+    try {
+      controlRun = await build(controlEngine, 'control', []);
+      const experiment = await build(experimentEngine, 'experiment', opts.variations);
+      const variations = checkVariations(opts.variations, controlRun, experiment, opts.seccomp !== undefined);
+      const tested = opts.variations.filter((v) => variations.find((c) => c.name === v.name)?.tested);
+      const differing = differingArtifacts(controlRun, experiment).map((d) => d.name);
+      const noise = differing.length > 0 || opts.checkNoise ? await build(controlEngine, 'control again (noise check)', []) : undefined;
+      const noisy = new Set(noise ? differingArtifacts(controlRun, noise).map((d) => d.name) : []);
+      const byId = new Map(builds.map((b) => [b.id, b]));
+      let attribution: AttributionResult | undefined;
+      if (differing.length > 0 && opts.attribute !== false) {
+        attribution = await attributeCauses(
+          tested.map((v) => v.name),
+          { id: experiment.id, differing: new Set(differing) },
+          noise ? { id: noise.id, control: controlRun.id, noisy } : undefined,
+          async (names, purpose) => {
+            const b = await build(controlEngine, purpose, names.map((n) => tested.find((v) => v.name === n)!));
+            byId.set(b.id, b);
+            return { id: b.id, differing: new Set(differingArtifacts(controlRun!, b).map((d) => d.name)) };
+          },
+        );
+      }
+      const causes = await explainCauses(attribution?.causes ?? [], controlRun, byId, opts.variations, opts.signal);
+      return {
+        ...base,
+        status: differing.length === 0 ? 'reproducible' : 'not-reproducible',
+        variations,
+        control: controlRun,
+        experiment,
+        ...(noise ? { noise } : {}),
+        builds,
+        differing,
+        causes,
+        ...(attribution ? { attribution: { ...(attribution.cleared ? { cleared: attribution.cleared } : {}), unexplained: attribution.unexplained, builds: attribution.builds } } : {}),
+      };
+    } catch (err) {
+      if (!(err instanceof BuildFailed)) throw err;
+      const failed = err.run;
+      return {
+        ...base,
+        status: 'build-failed',
+        variations: [],
+        control: controlRun ?? failed,
+        builds,
+        differing: [],
+        causes: [],
+        failure: { build: failed.id, label: failed.label, exitCode: failed.exitCode, log: failed.log, logTail: await logTail(failed.log) },
+      };
     }
-    const attributionBuilds: BuildRun[] = [];
-    const attribution =
-      differing.length > 0 && opts.attribute !== false
-        ? await attribute(control, differing, opts.variations, noise?.differing ?? [], async (vs) => {
-            const run = await build(controlEngine, `attribution: ${vs.map((v) => v.name).join(', ')}`, vs);
-            attributionBuilds.push(run);
-            return run;
-          })
-        : [];
-    const explanations = await explain(differing, opts.signal);
-    return { schema: VERIFY_SCHEMA, commit, sourceDateEpoch: opts.sourceDateEpoch, reproducible: differing.length === 0, control, experiment, ...(noise ? { noise } : {}), differing, explanations, attribution, attributionBuilds };
   } finally {
-    await git.raw(['worktree', 'remove', '--force', sourceDir]).catch(() => {});
+    if (worktree) await git.raw(['worktree', 'remove', '--force', sourceDir]).catch(() => {});
     if (opts.workDir === undefined) await rm(workDir, { recursive: true, force: true }).catch(() => {});
+    await lock.release();
   }
 }
 
-/**
- * Bisects the variation set: a half that, applied alone over the control conditions, reproduces a difference holds
- * a cause. Differences that the noise check also showed are nondeterminism, not any variation's doing.
- */
-async function attribute(
-  control: BuildRun,
-  differing: ArtifactDifference[],
-  variations: readonly Variation[],
-  noisy: string[],
-  buildWith: (vs: readonly Variation[]) => Promise<BuildRun>,
-): Promise<Attribution[]> {
-  const targets = new Set(differing.map((d) => d.name).filter((n) => !noisy.includes(n)));
-  const results: Attribution[] = [];
-  if (noisy.length > 0) {
-    results.push({ variations: [], artifacts: noisy, confidence: 1, coupled: false, fix: ['pure nondeterminism (differs under identical conditions): look for map iteration, races, random or time-based values'] });
-  }
-  const diffOf = async (vs: readonly Variation[]) => new Set(differingArtifacts(control, await buildWith(vs)).map((d) => d.name).filter((n) => targets.has(n)));
-  const culprit = (set: readonly Variation[], artifacts: Set<string>, confidence: number): Attribution => {
-    const names = set.map((v) => v.name);
-    return {
-      variations: names,
-      artifacts: [...artifacts].sort(byteOrder),
-      confidence,
-      // Only a pair that acts together (neither alone reproduces it) is reported as coupled.
-      coupled: names.length > 1 && (names.length === 2 || COUPLED.some(([x, y]) => names.includes(x) && names.includes(y))),
-      fix: set.map((v) => v.fix),
-    };
-  };
-  // `found` are the differences `set` causes; `built` says whether `set` alone was built and showed them.
-  const search = async (set: readonly Variation[], found: Set<string>, built: boolean, parent: readonly Variation[]): Promise<void> => {
-    if (set.length === 1) {
-      if (built) return void results.push(culprit(set, found, 1));
-      const confirm = await diffOf(set);
-      const confirmed = [...found].filter((n) => confirm.has(n));
-      if (confirmed.length > 0) results.push(culprit(set, new Set(confirmed), confirmed.length === found.size ? 1 : 0.75));
-      const left = [...found].filter((n) => !confirm.has(n));
-      if (left.length > 0) results.push(culprit(parent, new Set(left), 0.5));
-      return;
+/** Each chosen variation, tested or not: its probe must differ between control and experiment. */
+function checkVariations(chosen: readonly Variation[], control: BuildRun, experiment: BuildRun, canDisableAslr: boolean): VariationCheck[] {
+  return VARIATIONS.filter((v) => chosen.includes(v)).map((v) => {
+    const probe = { control: control.probes[v.name] ?? null, experiment: experiment.probes[v.name] ?? null };
+    const common = { name: v.name, description: v.description, fix: v.fix, probe };
+    if (v.name === 'aslr' && !canDisableAslr) {
+      return { ...common, tested: false, reason: 'the control build cannot switch address-space randomization off: no seccomp profile allowing personality(ADDR_NO_RANDOMIZE) was given (--seccomp-profile)' };
     }
-    const half = Math.ceil(set.length / 2);
-    const [a, b] = [set.slice(0, half), set.slice(half)];
-    const fromA = await diffOf(a);
-    if (fromA.size > 0) await search(a, fromA, true, set);
-    const rest = new Set([...found].filter((n) => !fromA.has(n)));
-    if (rest.size === 0) return;
-    // Nothing from the first half: assume the second half alone does it (bisection), and confirm at the leaf.
-    if (fromA.size === 0) return search(b, rest, false, set);
-    const fromB = await diffOf(b);
-    if (fromB.size > 0) await search(b, fromB, true, set);
-    const unexplained = [...rest].filter((n) => !fromB.has(n));
-    if (unexplained.length > 0) results.push(culprit(set, new Set(unexplained), 0.5));
-  };
-  if (targets.size > 0) await search(variations, targets, true, variations);
-  // Bisection stops at the first variation that explains an artifact, so a known partner (HOME often lives under
-  // the build path) could hide behind it: test the partner alone and report the pair as coupled when it also acts.
-  for (const [x, y] of COUPLED) {
-    for (const [found, partner] of [
-      [x, y],
-      [y, x],
-    ] as const) {
-      const hit = results.find((r) => r.variations.length === 1 && r.variations[0] === found);
-      const candidate = variations.find((v) => v.name === partner);
-      if (!hit || !candidate || results.some((r) => r.variations.includes(partner))) continue;
-      const also = [...(await diffOf([candidate]))].filter((n) => hit.artifacts.includes(n));
-      if (also.length === 0) continue;
-      hit.coupled = true;
-      results.push({ ...culprit([candidate], new Set(also), 1), coupled: true });
+    if (v.tookEffect(probe.control ?? undefined, probe.experiment ?? undefined)) return { ...common, tested: true };
+    const reason =
+      probe.control === null || probe.experiment === null
+        ? 'its effect probe did not run in the build container'
+        : `it did not take effect in this build environment: the probe saw ${JSON.stringify(probe.control)} in both builds${v.name === 'file-order' ? ' (no directory of the sources has two entries?)' : ''}`;
+    return { ...common, tested: false, reason };
+  });
+}
+
+/** Each cause with its fix, and krepro diff of the control artifact against the one in the build that proves it. */
+async function explainCauses(causes: Cause[], control: BuildRun, builds: ReadonlyMap<string, BuildRun>, variations: readonly Variation[], signal?: AbortSignal): Promise<ArtifactCause[]> {
+  const out: ArtifactCause[] = [];
+  for (const cause of causes) {
+    const fix = cause.kind === 'nondeterminism' ? ['pure nondeterminism (differs under identical conditions): look for map iteration, races, random or time-based values'] : cause.variations.map((n) => variations.find((v) => v.name === n)?.fix ?? n);
+    const proof = builds.get(cause.evidence[cause.evidence.length - 1] ?? '');
+    const left = control.artifacts.find((a) => a.name === cause.artifact);
+    const right = proof?.artifacts.find((a) => a.name === cause.artifact);
+    let explanation: Explanation | null = null;
+    if (left && right) {
+      const report = await diff(left.path, right.path, { anyFile: true, ...(signal ? { signal } : {}) });
+      explanation = {
+        causes: report.summary.causes.map((c) => ({ cause: c.cause, title: report.causes[c.cause]?.title ?? c.cause, fix: report.causes[c.cause]?.fix ?? '', count: c.count })),
+        findings: allFindings(report.tree)
+          .slice(0, FINDINGS_PER_CAUSE)
+          .map((f) => ({ path: f.path.join(' → '), field: f.field, left: f.left, right: f.right, cause: f.cause })),
+      };
     }
+    out.push({ ...cause, fix, explanation });
   }
-  return results;
+  return out.sort((a, b) => byteOrder(a.artifact, b.artifact));
 }
 
 export type { BuildConditions };
