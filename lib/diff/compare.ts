@@ -61,10 +61,11 @@ export async function diff(left: string, right: string, options: DiffOptions = {
   };
   const [sl, sr] = await Promise.all([statOrThrow(left), statOrThrow(right)]);
   let tree: Difference | null;
-  if (sl.isDirectory() && sr.isDirectory()) tree = await compareDirectories(left, right, run);
-  else if (sl.isFile() && sr.isFile()) tree = await compareFilePair(left, right, sl.size, sr.size, run, []);
+  const [labelL, labelR] = options.labels ?? [left, right];
+  if (sl.isDirectory() && sr.isDirectory()) tree = await compareDirectories({ root: left, label: labelL }, { root: right, label: labelR }, run);
+  else if (sl.isFile() && sr.isFile()) tree = await compareFilePair({ file: left, label: labelL, size: sl.size }, { file: right, label: labelR, size: sr.size }, run, []);
   else throw new KreproError('E_USAGE', `compare two files or two directories: ${left} is ${sl.isDirectory() ? 'a directory' : 'a file'}, ${right} is ${sr.isDirectory() ? 'a directory' : 'a file'}`);
-  const report = buildReport(left, right, tree, run);
+  const report = buildReport(labelL, labelR, tree, run);
   if (options.exclude?.length || options.excludeMetadata) report.options = { exclude: [...(options.exclude ?? [])], excludeMetadata: options.excludeMetadata ?? false };
   if (options.maxReportSize !== undefined && report.tree) {
     const cut = cutTree(report.tree, options.maxReportSize);
@@ -122,8 +123,9 @@ async function scanBoth(left: Source, right: Source, run: Run): Promise<[Archive
 /** gzip's own name for what it holds (FNAME), else the file name without its .gz, as diffoscope names it. */
 function innerName(name: string, header: GzipHeader): string {
   if (header.fname) return header.fname;
-  const base = name.replace(/\.tgz$/i, '.tar').replace(/\.(gz|z)$/i, '');
-  return base === name ? `${name}-content` : base;
+  const file = path.posix.basename(name);
+  const base = file.replace(/\.tgz$/i, '.tar').replace(/\.(gz|z)$/i, '');
+  return base === file ? `${file}-content` : base;
 }
 
 /** Two archives or gzip files: the gzip layer, then a tar's members, or whatever else the gzip holds as content. */
@@ -335,6 +337,12 @@ async function fileCandidate(root: string, e: DirEntry): Promise<RenameCandidate
   return { item: e, digest: hash.digest('hex'), sketch: s };
 }
 
+interface Tree {
+  root: string;
+  /** shown in reports instead of the root */
+  label: string;
+}
+
 async function directoryRenames(left: string, right: string, onlyL: DirEntry[], onlyR: DirEntry[]): Promise<RenamePair<DirEntry>[] | string> {
   const files = (es: DirEntry[]) => es.filter((e) => e.type === 'file' && e.size > 0);
   const fl = files(onlyL);
@@ -346,11 +354,11 @@ async function directoryRenames(left: string, right: string, onlyL: DirEntry[], 
   return [...same.pairs, ...pairSimilar(same.left, same.right)];
 }
 
-async function compareDirectories(left: string, right: string, run: Run): Promise<Difference | null> {
-  const [ea, eb] = await Promise.all([walk(left, 'left', run), walk(right, 'right', run)]);
+async function compareDirectories(left: Tree, right: Tree, run: Run): Promise<Difference | null> {
+  const [ea, eb] = await Promise.all([walk(left.root, 'left', run), walk(right.root, 'right', run)]);
   const onlyL = [...ea.values()].filter((e) => !eb.has(e.name));
   const onlyR = [...eb.values()].filter((e) => !ea.has(e.name));
-  const renames = await directoryRenames(left, right, onlyL, onlyR);
+  const renames = await directoryRenames(left.root, right.root, onlyL, onlyR);
   const renamedTo = new Map<string, { to: DirEntry; similarity: number }>();
   const renamedFrom = new Set<string>();
   if (typeof renames !== 'string') {
@@ -366,7 +374,7 @@ async function compareDirectories(left: string, right: string, run: Run): Promis
     const a = ea.get(name);
     const rename = renamedTo.get(name);
     const b = rename?.to ?? eb.get(name);
-    const node: Difference = { source1: path.join(left, name), source2: path.join(right, b?.name ?? name), kind: 'file', comments: [], findings: [], details: [] };
+    const node: Difference = { source1: path.join(left.label, name), source2: path.join(right.label, b?.name ?? name), kind: 'file', comments: [], findings: [], details: [] };
     if (rename) node.findings.push(finding('rename', [name], 'file', 'name', name, rename.to.name, `paired by content similarity ${rename.similarity.toFixed(2)}`));
     if (!a || !b) node.findings.push(finding('file-set', [name], 'file', 'file', a ? name : null, b ? name : null, a ? 'only in left' : 'only in right'));
     else if (a.type !== b.type) node.findings.push(finding('type', [name], 'file', 'type', a.type, b.type));
@@ -374,7 +382,12 @@ async function compareDirectories(left: string, right: string, run: Run): Promis
       if (!run.excludeMetadata) node.findings.push(...metadataFindings(a, b, [name]));
       if (a.type === 'symlink' && a.linkname !== b.linkname) node.findings.push(finding('link-target', [name], 'file', 'link target', a.linkname, b.linkname));
       if (a.type === 'file') {
-        const content = await compareFilePair(node.source1, node.source2, a.size, b.size, run, [name]);
+        const content = await compareFilePair(
+          { file: path.join(left.root, name), label: node.source1, size: a.size },
+          { file: path.join(right.root, b.name), label: node.source2, size: b.size },
+          run,
+          [name],
+        );
         if (content) node.details.push(content);
       }
     }
@@ -383,16 +396,22 @@ async function compareDirectories(left: string, right: string, run: Run): Promis
   if (!details.length) return null;
   const comments = renamedTo.size || typeof renames === 'string' ? [`${RENAME_METHOD}${typeof renames === 'string' ? `; ${renames}` : ''}`] : [];
   if (run.excluded) comments.push(`${run.excluded} entries left out by --exclude`);
-  return { source1: left, source2: right, kind: 'directory', comments, findings: [], details };
+  return { source1: left.label, source2: right.label, kind: 'directory', comments, findings: [], details };
+}
+
+interface InputFile {
+  file: string;
+  label: string;
+  size: number;
 }
 
 /** Two files of any kind, by content: null when their bytes are equal. */
-async function compareFilePair(left: string, right: string, leftSize: number, rightSize: number, run: Run, at: Location): Promise<Difference | null> {
-  const ls = fileSource(left, left, at);
-  const rs = fileSource(right, right, at);
-  if (leftSize === rightSize && (await sameBytes(ls.open(), rs.open()))) return null;
-  const [kl, kr] = await Promise.all([head(left), head(right)]);
-  return compareContent(ls, rs, sniff(kl), sniff(kr), [leftSize, rightSize], run, 0, at);
+async function compareFilePair(left: InputFile, right: InputFile, run: Run, at: Location): Promise<Difference | null> {
+  const ls = fileSource(left.file, left.label, at);
+  const rs = fileSource(right.file, right.label, at);
+  if (left.size === right.size && (await sameBytes(ls.open(), rs.open()))) return null;
+  const [kl, kr] = await Promise.all([head(left.file), head(right.file)]);
+  return compareContent(ls, rs, sniff(kl), sniff(kr), [left.size, right.size], run, 0, at);
 }
 
 function buildReport(source1: string, source2: string, tree: Difference | null, run: Run): DiffReport {

@@ -118,6 +118,8 @@ export interface DiffOptions {
   exclude?: readonly string[];
   /** do not compare directory entries' mode, owner and mtime (diffoscope's --exclude-directory-metadata) */
   excludeMetadata?: boolean;
+  /** names shown for the two inputs (default: the paths given), e.g. the paths as a user typed them */
+  labels?: [string, string];
   /** cut the report's tree once its JSON would pass this many bytes, with a note where; the summary keeps every count */
   maxReportSize?: number;
   signal?: AbortSignal;
@@ -135,7 +137,7 @@ export interface DiffReport {
     findings: number;
     refused: number;
     causes: { cause: CauseId; count: number }[];
-    /** members and directory entries left out by `exclude` */
+    /** members and directory entries left out by `exclude`, counting both sides */
     excluded?: number;
     /** what --max-report-size cut from the tree (the counts above include it) */
     cut?: { nodes: number; findings: number; maxReportSize: number };

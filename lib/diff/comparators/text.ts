@@ -85,7 +85,8 @@ export function unifiedDiff(ops: Op[], name1: string, name2: string, maxLines = 
   });
   const changed = ops.flatMap(([op], j) => (op === '=' ? [] : [j]));
   let i = 0;
-  while (i < changed.length && out.length <= maxLines) {
+  let cut = false;
+  while (i < changed.length && out.length < maxLines) {
     const first = changed[i++]!;
     let last = first;
     while (i < changed.length && changed[i]! - last <= 2 * CONTEXT_LINES) last = changed[i++]!;
@@ -95,11 +96,14 @@ export function unifiedDiff(ops: Op[], name1: string, name2: string, maxLines = 
     const countB = lineB[end]! - lineB[start]!;
     out.push(`@@ -${lineA[start]! + (countA ? 1 : 0)},${countA} +${lineB[start]! + (countB ? 1 : 0)},${countB} @@`);
     for (const [op, line] of ops.slice(start, end)) {
-      if (out.length > maxLines) break;
+      if (out.length >= maxLines) {
+        cut = true;
+        break;
+      }
       out.push(`${op === '=' ? ' ' : op}${line}`);
     }
   }
-  if (i < changed.length || out.length > maxLines) out.push(`… diff cut after ${maxLines} lines (the per-member limit, maxDiffLines / --max-diff-lines)`);
+  if (cut || i < changed.length) out.push(`… diff cut after ${maxLines} lines (the per-member limit, maxDiffLines / --max-diff-lines)`);
   return `${out.join('\n')}\n`;
 }
 
@@ -139,11 +143,11 @@ export function explainLines(ops: Op[], path: string[], l: string[], r: string[]
     added = [];
   };
   for (const [op, line] of ops) {
+    if (op === '=' && (removed.length || added.length)) flush();
     if (op !== '+') lineL++;
     if (op !== '-') lineR++;
     if (op === '-') removed.push(line);
     else if (op === '+') added.push(line);
-    else if (removed.length || added.length) flush();
   }
   flush();
   const findings: Finding[] = [...found.values()].map(({ f, line, more }) => ({ ...f, note: [`line ${line}${more ? ` and ${more} more` : ''}`, f.note].filter(Boolean).join('; ') }));
