@@ -127,9 +127,11 @@ test('CLI: exit 1 with text, --json and --html; exit 0 identical; usage and bad 
   assert.is((await cli(['left.tar.gz'], dir)).code, 2);
   assert.is((await cli(['--max-depth', 'x', 'a', 'b'], dir)).code, 2);
   writeFileSync(path.join(dir, 'notes.txt'), 'hello\n');
-  const bad = await cli(['left.tar.gz', 'notes.txt'], dir).catch((e: unknown) => e);
+  assert.is((await cli(['left.tar.gz', 'notes.txt'], dir)).code, 1, 'any two files are compared');
+  const bad = await cli(['left.tar.gz', 'missing.txt'], dir).catch((e: unknown) => e);
   // cli/main.ts turns every KreproError into exit status 2 with this message.
-  assert.ok(isKreproError(bad) && bad.code === 'E_UNSUPPORTED_FILE' && bad.message.includes('notes.txt is neither a gzip file nor a tar archive'), String(bad));
+  assert.ok(isKreproError(bad) && bad.code === 'E_IO' && bad.message.includes('missing.txt'), String(bad));
+  assert.is((await cli(['--json', '--markdown', 'a', 'b'], dir)).code, 2);
   assert.match((await cli(['--help'], dir)).stdout, /^Usage: krepro diff/);
 });
 

@@ -137,8 +137,12 @@ async function compareArchivePair(left: Source, right: Source, run: Run, depth: 
   const complete = sl.complete && sr.complete;
   let inner: Difference | undefined;
   if (!complete || sl.contentSha256 !== sr.contentSha256) {
-    if (sl.inner === 'tar' && sr.inner === 'tar') inner = await tarDifference(left, right, sl, sr, pairing, run, depth, at);
-    else if (complete) {
+    if (sl.inner === 'tar' && sr.inner === 'tar') {
+      inner = await tarDifference(left, right, sl, sr, pairing, run, depth, at);
+      // Named as diffoscope names what a gzip holds (FNAME, or the file name without .gz).
+      if (sl.gzip) inner.source1 = innerName(left.name, sl.gzip.header);
+      if (sr.gzip) inner.source2 = innerName(right.name, sr.gzip.header);
+    } else if (complete) {
       const ctx = readContext(run);
       const content = (s: Source, scan: ArchiveScan) => (scan.gzip ? gzipContent(s, innerName(s.name, scan.gzip.header), ctx) : s);
       inner = await compareContent(content(left, sl), content(right, sr), sl.inner, sr.inner, [sl.contentSize, sr.contentSize], run, depth, at);
