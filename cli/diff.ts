@@ -65,11 +65,11 @@ function findGzip(env: Record<string, string | undefined>): string | undefined {
   return undefined;
 }
 
-function count(name: string, raw: string | undefined, min: number): number | undefined {
+/** A whole-number option, or the usage message saying what is wrong with it. */
+function count(name: string, raw: string | undefined, min: number): number | undefined | { wrong: string } {
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new KreproError('E_USAGE', `--${name} must be a whole number from ${min}, got ${JSON.stringify(raw)}`);
-  return n;
+  return Number.isInteger(n) && n >= min ? n : { wrong: `--${name} must be a whole number from ${min}, got ${JSON.stringify(raw)}` };
 }
 
 /** Written beside the target and renamed, so a failed or interrupted run never leaves half a report. */
@@ -125,12 +125,11 @@ export async function diffCommand(argv: string[], io: CommandIO): Promise<number
   if (fromJson !== undefined) {
     report = await savedReport(path.resolve(io.cwd, fromJson));
   } else {
-    const maxDepth = count('max-depth', values['max-depth'], 1);
-    const maxDiffLines = count('max-diff-lines', values['max-diff-lines'], 1);
-    const maxReportSize = count('max-report-size', values['max-report-size'], 1);
+    const [maxDepth, maxDiffLines, maxReportSize] = (['max-depth', 'max-diff-lines', 'max-report-size'] as const).map((o) => count(o, values[o], 1));
+    for (const v of [maxDepth, maxDiffLines, maxReportSize]) if (typeof v === 'object') return usage(v.wrong);
     const gnuGzip = values['no-gnu-gzip'] ? undefined : findGzip(io.env);
     const [a, b] = positionals as [string, string];
-    const limits = { ...(maxDepth !== undefined ? { maxDepth } : {}), ...(maxDiffLines !== undefined ? { maxDiffLines } : {}) };
+    const limits = { ...(typeof maxDepth === 'number' ? { maxDepth } : {}), ...(typeof maxDiffLines === 'number' ? { maxDiffLines } : {}) };
     const result = await diff(path.resolve(io.cwd, a), path.resolve(io.cwd, b), {
       signal: io.signal,
       limits,
@@ -138,7 +137,7 @@ export async function diffCommand(argv: string[], io: CommandIO): Promise<number
       ...(gnuGzip ? { gnuGzip } : {}),
       ...(values.exclude?.length ? { exclude: values.exclude } : {}),
       ...(values['exclude-metadata'] ? { excludeMetadata: true } : {}),
-      ...(maxReportSize !== undefined ? { maxReportSize } : {}),
+      ...(typeof maxReportSize === 'number' ? { maxReportSize } : {}),
     });
     report = result;
   }
