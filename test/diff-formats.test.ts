@@ -3,13 +3,11 @@ import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { diffCommand } from '../cli/diff.js';
 import { classifyChanges, classifyDates } from '../lib/diff/findings.js';
 import { diff, type DiffReport, type Difference, type Finding, allFindings, writeImage } from '../lib/index.js';
 import { CHROMIUM, dumpDom, pngColours, screenshot } from './helpers/browser.js';
-import { pinned, tarOf, write } from './helpers/diff-pairs.js';
+import { diffCli as cli, pinned, tarOf, write } from './helpers/diff-pairs.js';
 import { tempDir } from './helpers/stage.js';
 
 const validate = new Ajv2020({ strict: true, allErrors: true }).compile(JSON.parse(readFileSync(path.resolve('schemas/diff-report.schema.json'), 'utf8')));
@@ -25,18 +23,6 @@ function nodes(r: DiffReport, kind?: Difference['kind']): Difference[] {
   return out;
 }
 
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    this.text += chunk.toString();
-    cb();
-  }
-}
-async function cli(args: string[], cwd: string) {
-  const io = { env: { PATH: process.env.PATH }, cwd, stdout: new Capture(), stderr: new Capture(), signal: new AbortController().signal };
-  const code = await diffCommand(args, io);
-  return { code, stdout: io.stdout.text, stderr: io.stderr.text };
-}
 
 /** Two C programs built with gcc: one embeds its (different) build directory, and one constant byte differs. */
 function gccPair(dir: string): [string, string] {
