@@ -29,7 +29,7 @@ export function renderMarkdown(report: DiffReport): string {
   const out: string[] = [`# krepro diff: \`${cell(report.source1)}\` vs \`${cell(report.source2)}\``, ''];
   const s = report.summary;
   if (report.identical) {
-    out.push('**Identical.**', '');
+    out.push('**Identical.**', '', ...filterLines(report).flatMap((line) => [`> ${cell(line)}`, '']));
     return `${out.join('\n')}\n`;
   }
   out.push(`**Different:** ${s.findings} finding${s.findings === 1 ? '' : 's'}, ${s.causes.length} cause${s.causes.length === 1 ? '' : 's'}${s.refused ? `, ${s.refused} refused` : ''}${s.excluded ? `, ${s.excluded} members excluded` : ''}.`, '');
