@@ -1,27 +1,53 @@
 import { accessSync, constants } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { diff, renderDiffHtml as renderHtml, renderDiffJson as renderJson, renderDiffText as renderText } from '../lib/index.js';
+import {
+  type DiffReport,
+  KreproError,
+  diff,
+  parseDiffJson,
+  renderDiffHtml as renderHtml,
+  renderDiffJson as renderJson,
+  renderDiffMarkdown as renderMarkdown,
+  renderDiffText as renderText,
+} from '../lib/index.js';
 import { type CommandIO, EXIT } from './io.js';
 
 export const DIFF_HELP = `Usage: krepro diff [options] A B
+       krepro diff --from-json REPORT [--json | --markdown] [--html FILE]
 
-Explains every difference between two release tarballs (.tar.gz or .tar) or two release directories (files
-paired by name), layer by layer: the gzip header and the encoder that made each side, tar members added,
-removed or reordered and each header field, then member contents (nested tarballs, ELF build IDs and
-embedded paths, text as a unified diff, other bytes as ranges). Each difference gets a probable cause and
-the fix. Archives are streamed and never extracted; hostile input (unsafe names, symlink loops, huge
-declared sizes, decompression bombs) is refused and listed in the report.
+Explains every difference between two files of any kind or two directories (entries paired by relative
+path), layer by layer, each with a probable cause and the fix:
+  gzip       header fields (FNAME, MTIME, XFL, OS), the encoder that made each side, then what it holds,
+             compared as what it is (a tar, text, JSON, an ELF binary, bytes)
+  tar        members added, removed, renamed (paired by content similarity) or reordered, each header
+             field, then each member's content; nested archives are opened (see --max-depth)
+  images     docker-archive and OCI image tarballs: manifests and config as JSON, each layer as a tar,
+             so a change reads image → layer → file
+  ELF        build IDs (Go and GNU), embedded build paths and dates, which sections differ, then bytes
+  JSON       by key; text as a unified diff; anything else as differing byte ranges
+Archives are streamed and never extracted; hostile input (unsafe names, symlink loops, huge declared
+sizes, decompression bombs) is refused and listed in the report.
 
 Options:
-  --json             print the report as JSON (schemas/diff-report.schema.json) instead of text
-  --html FILE        also write a self-contained HTML report (collapsible per member) to FILE
-  --max-depth N      nested archives to open (default 4)
-  --no-gnu-gzip      do not try GNU gzip (found on PATH) when naming a gzip encoder
-  -h, --help         show this help
+  --exclude GLOB       leave out members and directory entries whose path matches GLOB, at any nesting
+                       level (repeatable; a GLOB without '/' also matches the last path component;
+                       '*' stays within one directory, '**' crosses them)
+  --exclude-metadata   do not compare directory entries' mode, owner and mtime
+  --max-depth N        nested archives to open (default 4)
+  --max-diff-lines N   lines of one member's unified diff before it is cut with a note (default 4000)
+  --max-report-size N  cut the report once it passes N bytes (JSON size), saying where; the summary still
+                       counts everything
+  --json               print the report as JSON (schemas/diff-report.schema.json) instead of text
+  --markdown           print the report as GitHub Markdown instead of text
+  --html FILE          also write a self-contained HTML report (collapsible per member) to FILE
+  --json-file FILE     also save the JSON report to FILE (re-render it later with --from-json)
+  --from-json FILE     re-render a saved JSON report (text, --json, --markdown, --html) without the inputs
+  --no-gnu-gzip        do not try GNU gzip (found on PATH) when naming a gzip encoder
+  -h, --help           show this help
 
-Exit status: 0 identical, 1 different, 2 usage or input error (the message names the file).
+Exit status: 0 identical, 1 different, 2 usage or input error (the message names the file or value).
 `;
 
 /** GNU gzip from PATH, as the library may not read the environment itself. */
@@ -39,15 +65,46 @@ function findGzip(env: Record<string, string | undefined>): string | undefined {
   return undefined;
 }
 
+/** A whole-number option, or the usage message saying what is wrong with it. */
+function count(name: string, raw: string | undefined, min: number): number | undefined | { wrong: string } {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= min ? n : { wrong: `--${name} must be a whole number from ${min}, got ${JSON.stringify(raw)}` };
+}
+
+/** Written beside the target and renamed, so a failed or interrupted run never leaves half a report. */
+async function writeReport(file: string, text: string): Promise<void> {
+  const temp = `${file}.partial-${process.pid}`;
+  await writeFile(temp, text);
+  await rename(temp, file);
+}
+
+async function savedReport(file: string): Promise<DiffReport> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new KreproError('E_IO', `cannot read ${file}: ${(err as Error).message}`, { path: file, cause: err });
+  }
+  return parseDiffJson(text, file);
+}
+
 export async function diffCommand(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     strict: true,
     allowPositionals: true,
     options: {
-      json: { type: 'boolean' },
-      html: { type: 'string' },
+      exclude: { type: 'string', multiple: true },
+      'exclude-metadata': { type: 'boolean' },
       'max-depth': { type: 'string' },
+      'max-diff-lines': { type: 'string' },
+      'max-report-size': { type: 'string' },
+      json: { type: 'boolean' },
+      markdown: { type: 'boolean' },
+      html: { type: 'string' },
+      'json-file': { type: 'string' },
+      'from-json': { type: 'string' },
       'no-gnu-gzip': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -56,25 +113,36 @@ export async function diffCommand(argv: string[], io: CommandIO): Promise<number
     io.stdout.write(DIFF_HELP);
     return EXIT.ok;
   }
-  if (positionals.length !== 2) {
-    io.stderr.write(`krepro diff: give two tarballs or two directories, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}\nRun 'krepro diff --help' for usage.\n`);
+  const usage = (message: string) => {
+    io.stderr.write(`krepro diff: ${message}\nRun 'krepro diff --help' for usage.\n`);
     return EXIT.usage;
+  };
+  if (values.json && values.markdown) return usage('--json and --markdown both choose what is printed: give one');
+  const fromJson = values['from-json'];
+  if (fromJson !== undefined && positionals.length) return usage(`--from-json re-renders a saved report: give no inputs, got ${positionals.join(' ')}`);
+  if (fromJson === undefined && positionals.length !== 2) return usage(`give two files or two directories, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`);
+  let report: DiffReport;
+  if (fromJson !== undefined) {
+    report = await savedReport(path.resolve(io.cwd, fromJson));
+  } else {
+    const [maxDepth, maxDiffLines, maxReportSize] = (['max-depth', 'max-diff-lines', 'max-report-size'] as const).map((o) => count(o, values[o], 1));
+    for (const v of [maxDepth, maxDiffLines, maxReportSize]) if (typeof v === 'object') return usage(v.wrong);
+    const gnuGzip = values['no-gnu-gzip'] ? undefined : findGzip(io.env);
+    const [a, b] = positionals as [string, string];
+    const limits = { ...(typeof maxDepth === 'number' ? { maxDepth } : {}), ...(typeof maxDiffLines === 'number' ? { maxDiffLines } : {}) };
+    const result = await diff(path.resolve(io.cwd, a), path.resolve(io.cwd, b), {
+      signal: io.signal,
+      limits,
+      labels: [a, b],
+      ...(gnuGzip ? { gnuGzip } : {}),
+      ...(values.exclude?.length ? { exclude: values.exclude } : {}),
+      ...(values['exclude-metadata'] ? { excludeMetadata: true } : {}),
+      ...(typeof maxReportSize === 'number' ? { maxReportSize } : {}),
+    });
+    report = result;
   }
-  const maxDepth = values['max-depth'] === undefined ? undefined : Number(values['max-depth']);
-  if (maxDepth !== undefined && (!Number.isInteger(maxDepth) || maxDepth < 1)) {
-    io.stderr.write(`krepro diff: --max-depth must be a whole number from 1, got ${JSON.stringify(values['max-depth'])}\n`);
-    return EXIT.usage;
-  }
-  const gnuGzip = values['no-gnu-gzip'] ? undefined : findGzip(io.env);
-  const [a, b] = positionals as [string, string];
-  const report = await diff(path.resolve(io.cwd, a), path.resolve(io.cwd, b), {
-    signal: io.signal,
-    ...(gnuGzip ? { gnuGzip } : {}),
-    ...(maxDepth !== undefined ? { limits: { maxDepth } } : {}),
-  });
-  // Reports name the inputs as the user typed them.
-  const shown = { ...report, source1: a, source2: b };
-  if (values.html !== undefined) await writeFile(path.resolve(io.cwd, values.html), renderHtml(shown));
-  io.stdout.write(values.json ? renderJson(shown) : renderText(shown));
+  if (values['json-file'] !== undefined) await writeReport(path.resolve(io.cwd, values['json-file']), renderJson(report));
+  if (values.html !== undefined) await writeReport(path.resolve(io.cwd, values.html), renderHtml(report));
+  io.stdout.write(values.json ? renderJson(report) : values.markdown ? renderMarkdown(report) : renderText(report));
   return report.identical ? EXIT.ok : EXIT.different;
 }

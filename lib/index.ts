@@ -106,5 +106,6 @@ export { allFindings, visit as visitDifferences } from './diff/difference.js';
 export { fingerprint, describeFingerprint, type Fingerprint, type EncoderMatch } from './diff/encoders.js';
 export { DEFAULT_LIMITS, DIFF_REPORT_SCHEMA, type DiffLimits, type DiffOptions, type DiffReport, type Difference, type Finding, type Refusal, type ByteRange, type Location } from './diff/types.js';
 export { renderText as renderDiffText } from './report/text.js';
-export { renderJson as renderDiffJson } from './report/json.js';
+export { renderJson as renderDiffJson, parseJsonReport as parseDiffJson } from './report/json.js';
+export { renderMarkdown as renderDiffMarkdown } from './report/markdown.js';
 export { renderHtml as renderDiffHtml } from './report/html.js';

@@ -2,16 +2,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { diffCommand } from '../cli/diff.js';
 import { isKreproError } from '../lib/index.js';
 import { diff } from '../lib/diff/compare.js';
 import type { DiffReport } from '../lib/diff/types.js';
 import { renderHtml } from '../lib/report/html.js';
 import { renderJson } from '../lib/report/json.js';
 import { renderText } from '../lib/report/text.js';
-import { elfLike, pinned, tarOf, write } from './helpers/diff-pairs.js';
+import { diffCli as cli, elfLike, pinned, tarOf, write } from './helpers/diff-pairs.js';
 import { tempDir } from './helpers/stage.js';
 import { CHROMIUM, dumpDom, pngColours, screenshot } from './helpers/browser.js';
 
@@ -42,19 +40,6 @@ async function richPair(dir: string): Promise<[string, string]> {
   return [write(dir, 'left.tar.gz', await pinned(left)), write(dir, 'right.tar.gz', await pinned(right))];
 }
 
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    this.text += chunk.toString();
-    cb();
-  }
-}
-
-async function cli(args: string[], cwd: string) {
-  const io = { env: { PATH: process.env.PATH }, cwd, stdout: new Capture(), stderr: new Capture(), signal: new AbortController().signal };
-  const code = await diffCommand(args, io);
-  return { code, stdout: io.stdout.text, stderr: io.stderr.text };
-}
 
 let rich: DiffReport;
 let dir: string;
@@ -127,9 +112,11 @@ test('CLI: exit 1 with text, --json and --html; exit 0 identical; usage and bad 
   assert.is((await cli(['left.tar.gz'], dir)).code, 2);
   assert.is((await cli(['--max-depth', 'x', 'a', 'b'], dir)).code, 2);
   writeFileSync(path.join(dir, 'notes.txt'), 'hello\n');
-  const bad = await cli(['left.tar.gz', 'notes.txt'], dir).catch((e: unknown) => e);
+  assert.is((await cli(['left.tar.gz', 'notes.txt'], dir)).code, 1, 'any two files are compared');
+  const bad = await cli(['left.tar.gz', 'missing.txt'], dir).catch((e: unknown) => e);
   // cli/main.ts turns every KreproError into exit status 2 with this message.
-  assert.ok(isKreproError(bad) && bad.code === 'E_UNSUPPORTED_FILE' && bad.message.includes('notes.txt is neither a gzip file nor a tar archive'), String(bad));
+  assert.ok(isKreproError(bad) && bad.code === 'E_IO' && bad.message.includes('missing.txt'), String(bad));
+  assert.is((await cli(['--json', '--markdown', 'a', 'b'], dir)).code, 2);
   assert.match((await cli(['--help'], dir)).stdout, /^Usage: krepro diff/);
 });
 

@@ -70,6 +70,11 @@ export const CAUSES = {
     why: 'one side contains files the other does not: different build inputs, targets, or stray files in the staging tree',
     fix: 'build from a clean checkout with the same targets (make clean, git status clean) and stage explicitly',
   },
+  rename: {
+    title: 'renamed members',
+    why: 'a member has another name on each side but similar content: a version, hash or date in its file name changed',
+    fix: 'derive versioned names from the source (git describe, SOURCE_DATE_EPOCH), never from the build time or machine; if the rename is intended, ignore this',
+  },
   'link-target': {
     title: 'symlink targets',
     why: 'a symbolic link points elsewhere on each side',
@@ -128,17 +133,23 @@ export function finding(cause: CauseId, path: Location, layer: Finding['layer'],
   return { cause, path, layer, field, left, right, ...(note === undefined ? {} : { note }) };
 }
 
-// Recognizers for strings that reveal a cause. Shared by the text, binary and ELF comparators.
-const ISO_DATE = /\b(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?/g;
-const CTIME_DATE = /\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? +(?:\d{1,2} +)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(?:\d{1,2} +)?\d{2}:\d{2}:\d{2}(?: +[A-Z]{2,5})?(?: +\d{4})?/g;
+// Recognizers for strings that reveal a cause. Shared by the text, JSON, binary and ELF comparators.
+const ISO_DATE = /\b(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?: ?(Z|[+-]\d{2}:?\d{2}|UTC|GMT)\b)?/g;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** ctime (`Mon Jan  2 15:04:05 UTC 2006`, date(1)'s default) and RFC 2822 (`Mon, 02 Jan 2006 15:04:05 +0000`). */
+const CTIME_DATE = /\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? +(?:(\d{1,2}) +)?(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(?:(\d{1,2}) +)?(?:(\d{4}) +)?(\d{2}):(\d{2}):(\d{2})(?: +([A-Z]{2,5}|[+-]\d{4}))?(?: +(\d{4}))?/g;
 /** Absolute paths of the kinds builds leak: temporary and build directories, homes, GOPATH/GOROOT. */
 const BUILD_PATH = /(?:^|[^\w.~-])(\/(?:tmp|var\/tmp|home|root|build|builds|workspace|workdir|src|go\/src|go\/pkg|usr\/local\/go|usr\/lib\/go[\w.-]*|Users|opt|private|__w|github\/workspace)\/[\w.+@~/-]+)/g;
 const HEX_DIGEST = /\b[0-9a-f]{40,128}\b|\bsha(?:256|384|512)-[A-Za-z0-9+/]{40,}={0,2}/g;
 const HOST = /\b(?:host(?:name)?|node|machine|built on|build host|builder)\s*[:=]?\s*["']?([A-Za-z0-9][\w.-]{1,62})/gi;
 
+/** A cause a recognizer found in a changed string, with the two tokens that show it. */
 export interface TokenClass {
   cause: CauseId;
   field: string;
+  left: string;
+  right: string;
+  note?: string;
 }
 
 function allMatches(re: RegExp, text: string, group = 0): string[] {
@@ -159,37 +170,114 @@ export function pathShape(p: string): string {
   return p.replace(/\d+/g, '#');
 }
 
-/** Same instant in two zones, or two renderings whole hours apart: a TZ difference, not a clock one. */
-function timezoneShift(a: string, b: string): boolean {
-  const zoneA = /(Z|[+-]\d{2}:?\d{2}|\b[A-Z]{3,5})$/.exec(a)?.[1];
-  const zoneB = /(Z|[+-]\d{2}:?\d{2}|\b[A-Z]{3,5})$/.exec(b)?.[1];
-  const ta = Date.parse(a);
-  const tb = Date.parse(b);
-  if (Number.isNaN(ta) || Number.isNaN(tb)) return zoneA !== undefined && zoneB !== undefined && zoneA !== zoneB;
-  const delta = Math.abs(ta - tb);
-  return delta === 0 ? zoneA !== zoneB : delta <= 14 * 3600_000 && delta % 1800_000 === 0 && zoneA !== zoneB;
+/** Zone names date(1) and Go print that have one offset; others (IST, CST in China) are ambiguous and left out. */
+const ZONES: Record<string, number> = { Z: 0, UTC: 0, GMT: 0, UT: 0, EST: -300, EDT: -240, CDT: -300, MST: -420, MDT: -360, PST: -480, PDT: -420, CET: 60, CEST: 120, EET: 120, EEST: 180, WET: 0, WEST: 60, JST: 540, KST: 540, AEST: 600, AEDT: 660, NZST: 720, NZDT: 780 };
+
+interface ParsedDate {
+  /** the printed wall-clock time, read as if it were UTC, in ms */
+  wall: number;
+  /** minutes east of UTC when the text says (an offset or a known zone name) */
+  offset?: number;
+  zone?: string;
+}
+
+function zoneOffset(zone: string | undefined): number | undefined {
+  if (zone === undefined) return undefined;
+  const m = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
+  return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : ZONES[zone];
+}
+
+/** Reads a date found by ISO_DATE or CTIME_DATE without the process's time zone (the library never consults it). */
+export function parseDate(text: string): ParsedDate | undefined {
+  ISO_DATE.lastIndex = 0;
+  CTIME_DATE.lastIndex = 0;
+  const iso = new RegExp(ISO_DATE.source).exec(text);
+  if (iso && iso.index === 0) {
+    const [, y, mo, d, h, mi, se, frac, zone] = iso;
+    const wall = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +se!, frac ? Math.round(Number(frac) * 1000) : 0);
+    const offset = zoneOffset(zone);
+    return { wall, ...(offset !== undefined ? { offset } : {}), ...(zone ? { zone } : {}) };
+  }
+  const ct = new RegExp(CTIME_DATE.source).exec(text);
+  if (!ct || ct.index !== 0) return undefined;
+  const [, day1, mon, day2, year1, h, mi, se, zone, year2] = ct;
+  const year = year1 ?? year2;
+  const day = day1 ?? day2;
+  // Without a year the two dates are still comparable as this year's, which is all a difference needs.
+  const wall = Date.UTC(year ? +year : 2000, MONTHS.indexOf(mon!), day ? +day : 1, +h!, +mi!, +se!);
+  const offset = zoneOffset(zone);
+  return { wall, ...(offset !== undefined ? { offset } : {}), ...(zone ? { zone } : {}) };
+}
+
+const QUARTER_HOUR = 15 * 60_000;
+const MAX_ZONE_SHIFT = 14 * 3600_000;
+
+function span(ms: number): string {
+  const minutes = Math.round(Math.abs(ms) / 60_000);
+  if (minutes < 60 * 48) return `${Math.floor(minutes / 60)} h${minutes % 60 ? ` ${minutes % 60} min` : ''}`;
+  return `${Math.round(minutes / 1440)} days`;
 }
 
 /**
- * Why `left` became `right`, when a recognizer explains it: dates, build paths, digests, host names. Returns
- * undefined for a change krepro cannot explain.
+ * Two renderings of a date: a time-zone difference when they are the same instant with different offsets, or
+ * when the printed times are a whole number of quarter hours apart within ±14 h (the same clock read in two
+ * zones, whose offsets are multiples of 15 minutes); otherwise a clock difference (the build ran at another time).
  */
-export function classifyChange(left: string, right: string): TokenClass | undefined {
+export function classifyDates(left: string, right: string): TokenClass {
+  const a = parseDate(left);
+  const b = parseDate(right);
+  const base = { field: 'embedded date', left, right };
+  if (!a || !b) return { cause: 'timestamp', ...base };
+  if (a.offset !== undefined && b.offset !== undefined && a.offset !== b.offset && a.wall - a.offset * 60_000 === b.wall - b.offset * 60_000) {
+    return { cause: 'timezone', ...base, note: `the same instant printed in two time zones (${a.zone} and ${b.zone})` };
+  }
+  const delta = b.wall - a.wall;
+  if (delta !== 0 && Math.abs(delta) <= MAX_ZONE_SHIFT && delta % QUARTER_HOUR === 0) {
+    return { cause: 'timezone', ...base, note: `${span(delta)} apart, a whole number of quarter hours: the same clock printed in two time zones` };
+  }
+  return { cause: 'timestamp', ...base, note: `${span(delta)} apart: the clock of each build` };
+}
+
+/** The first pair at the same position in two token lists that differs. */
+function firstChange(a: string[], b: string[]): [string, string] | undefined {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return [a[i]!, b[i]!];
+  return undefined;
+}
+
+/**
+ * Every cause a recognizer sees in how `left` became `right` (a line, a byte window, a JSON value): dates, build
+ * paths, digests, host names. A line holding both a build path and a date gives both. Empty: krepro has no rule.
+ */
+export function classifyChanges(left: string, right: string): TokenClass[] {
+  const out: TokenClass[] = [];
   const dl = datesIn(left);
   const dr = datesIn(right);
-  if (dl.length && dr.length && dl.join() !== dr.join()) {
-    return timezoneShift(dl[0]!, dr[0]!) ? { cause: 'timezone', field: 'embedded date' } : { cause: 'timestamp', field: 'embedded date' };
+  const seen = new Set<string>();
+  for (let i = 0; i < Math.min(dl.length, dr.length); i++) {
+    if (dl[i] === dr[i]) continue;
+    const c = classifyDates(dl[i]!, dr[i]!);
+    if (!seen.has(c.cause)) out.push(c);
+    seen.add(c.cause);
   }
   const pl = buildPathsIn(left);
   const pr = buildPathsIn(right);
-  if ((pl.length || pr.length) && pl.join() !== pr.join()) return { cause: 'build-path', field: 'embedded path' };
+  if ((pl.length || pr.length) && pl.join() !== pr.join()) {
+    const [a, b] = firstChange(pl, pr) ?? [pl[0] ?? '', pr[0] ?? ''];
+    out.push({ cause: 'build-path', field: 'embedded path', left: a, right: b });
+  }
   const hl = allMatches(HEX_DIGEST, left);
   const hr = allMatches(HEX_DIGEST, right);
-  if (hl.length && hr.length && hl.join() !== hr.join()) return { cause: 'derived-digest', field: 'digest' };
-  const nl = allMatches(HOST, left, 1);
-  const nr = allMatches(HOST, right, 1);
-  if (nl.length && nr.length && nl.join() !== nr.join()) return { cause: 'hostname', field: 'host name' };
-  return undefined;
+  const digest = firstChange(hl, hr);
+  if (digest) out.push({ cause: 'derived-digest', field: 'digest', left: digest[0], right: digest[1] });
+  const host = firstChange(allMatches(HOST, left, 1), allMatches(HOST, right, 1));
+  if (host && !out.length) out.push({ cause: 'hostname', field: 'host name', left: host[0], right: host[1] });
+  return out;
+}
+
+/** A recognized change as a finding at `path` (its note, if any, after the caller's). */
+export function tokenFinding(c: TokenClass, path: Location, note?: string): Finding {
+  const notes = [note, c.note].filter((n): n is string => !!n);
+  return finding(c.cause, path, 'content', c.field, c.left, c.right, notes.length ? notes.join('; ') : undefined);
 }
 
 /** Printable text of a byte window (latin1), for recognizers and for people; other bytes become '.'. */

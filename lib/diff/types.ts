@@ -55,7 +55,7 @@ export interface ByteRange {
 export interface Difference {
   source1: string;
   source2: string;
-  kind: 'directory' | 'file' | 'gzip' | 'tar' | 'member' | 'elf' | 'text' | 'binary';
+  kind: 'directory' | 'file' | 'gzip' | 'tar' | 'image' | 'member' | 'elf' | 'section' | 'json' | 'text' | 'binary';
   comments: string[];
   findings: Finding[];
   unified_diff?: string;
@@ -80,6 +80,8 @@ export interface DiffLimits {
   maxHeaderBytes: number;
   /** per side, for a line diff; larger text is compared as binary */
   maxTextBytes: number;
+  /** lines of one member's unified diff; the rest is cut with a note */
+  maxDiffLines: number;
   /** member pairs whose contents are read a second time and explained; the others are reported by digest */
   maxContentDiffs: number;
   /** differing byte ranges kept with context per pair (all are counted) */
@@ -97,6 +99,7 @@ export const DEFAULT_LIMITS: DiffLimits = {
   maxDepth: 4,
   maxHeaderBytes: 1 << 20,
   maxTextBytes: 4 << 20,
+  maxDiffLines: 4000,
   maxContentDiffs: 500,
   maxRanges: 16,
   fingerprintBytes: 4 << 20,
@@ -106,8 +109,19 @@ export interface DiffOptions {
   limits?: Partial<DiffLimits>;
   /** GNU gzip executable, tried as an encoder candidate at levels 1–9; omitted: not tried */
   gnuGzip?: string;
-  /** Compare two top-level files of any kind (binaries, text) by content instead of requiring archives. */
+  /**
+   * @deprecated Two files of any kind are always compared (ELF, text, JSON, gzip of anything, bytes); accepted
+   * so that callers written for archives-only diffs keep compiling.
+   */
   anyFile?: boolean;
+  /** globs of member and entry paths to leave out, at any nesting level (diffoscope's --exclude) */
+  exclude?: readonly string[];
+  /** do not compare directory entries' mode, owner and mtime (diffoscope's --exclude-directory-metadata) */
+  excludeMetadata?: boolean;
+  /** names shown for the two inputs (default: the paths given), e.g. the paths as a user typed them */
+  labels?: [string, string];
+  /** cut the report's tree once its JSON would pass this many bytes, with a note where; the summary keeps every count */
+  maxReportSize?: number;
   signal?: AbortSignal;
 }
 
@@ -119,7 +133,17 @@ export interface DiffReport {
   source1: string;
   source2: string;
   identical: boolean;
-  summary: { findings: number; refused: number; causes: { cause: CauseId; count: number }[] };
+  summary: {
+    findings: number;
+    refused: number;
+    causes: { cause: CauseId; count: number }[];
+    /** members and directory entries left out by `exclude`, counting both sides */
+    excluded?: number;
+    /** what --max-report-size cut from the tree (the counts above include it) */
+    cut?: { nodes: number; findings: number; maxReportSize: number };
+  };
+  /** filters that shaped this report, so a re-rendered report says what it left out */
+  options?: { exclude: string[]; excludeMetadata: boolean };
   /** the catalogue entries of the causes that occur */
   causes: Partial<Record<CauseId, { title: string; why: string; fix: string }>>;
   refused: Refusal[];

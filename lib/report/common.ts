@@ -57,3 +57,14 @@ export function hexRows(r: ByteRange, side: 'left' | 'right', maxRows = 6): stri
   }
   return rows;
 }
+
+/** What the comparison left out (--exclude, --exclude-metadata) or cut (--max-report-size), said up front. */
+export function filterLines(report: DiffReport): string[] {
+  const out: string[] = [];
+  const o = report.options;
+  if (o?.exclude.length || report.summary.excluded) out.push(`excluded: ${report.summary.excluded ?? 0} members matching ${o?.exclude.join(', ') ?? '(not recorded)'}`);
+  if (o?.excludeMetadata) out.push('directory entries compared without metadata (mode, owner, mtime)');
+  const cut = report.summary.cut;
+  if (cut) out.push(`report cut at ${cut.maxReportSize} bytes: ${cut.nodes} sections with ${cut.findings} findings not shown (counted above)`);
+  return out;
+}

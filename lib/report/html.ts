@@ -1,5 +1,5 @@
 import type { DiffReport, Difference } from '../diff/types.js';
-import { byCause, hexRows, location, value } from './common.js';
+import { byCause, filterLines, hexRows, location, value } from './common.js';
 
 /** Member sections rendered; a report of 100,000 differing members stays a page a browser opens. */
 const MAX_NODES = 2000;
@@ -91,6 +91,7 @@ export function renderHtml(report: DiffReport): string {
 <html lang="en"><head><meta charset="utf-8"><title>krepro diff: ${esc(report.source1)} vs ${esc(report.source2)}</title>
 <style>${STYLE}</style></head>
 <body><h1>krepro diff</h1><p><code>${esc(report.source1)}</code> vs <code>${esc(report.source2)}</code></p>${verdict}
+${filterLines(report).map((l) => `<p class="comment">${esc(l)}</p>`).join('')}
 ${causes ? `<h2>Causes and fixes</h2>${causes}` : ''}${refused}${tree}
 <p class="comment">krepro ${esc(report.kreproVersion)} · ${esc(report.schema)}</p></body></html>
 `;

@@ -1,6 +1,6 @@
 import { visit } from '../diff/difference.js';
 import type { DiffReport, Difference } from '../diff/types.js';
-import { byCause, hexRows, location, value } from './common.js';
+import { byCause, filterLines, hexRows, location, value } from './common.js';
 
 /** Places listed per finding group, and detail nodes shown, before "and N more": a report stays readable. */
 const MAX_LOCATIONS = 5;
@@ -17,10 +17,11 @@ function plural(n: number, word: string): string {
  * then the content details (unified diffs, byte ranges) of the first members.
  */
 export function renderText(report: DiffReport): string {
-  if (report.identical) return `${report.source1} and ${report.source2} are identical\n`;
+  if (report.identical) return [`${report.source1} and ${report.source2} are identical`, ...filterLines(report)].join('\n') + '\n';
   const out: string[] = [];
   const s = report.summary;
   out.push(`${report.source1} and ${report.source2} differ: ${plural(s.findings, 'finding')}, ${plural(s.causes.length, 'cause')}${s.refused ? `, ${s.refused} refused` : ''}`);
+  out.push(...filterLines(report));
   for (const section of byCause(report)) {
     out.push('', `[${section.cause}] ${section.title} (${section.count})`, `  why: ${section.why}`, `  fix: ${section.fix}`);
     for (const g of section.groups.slice(0, MAX_GROUPS)) {

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
+import { diffCommand } from '../../cli/diff.js';
 import { PinnedGzip } from '../../lib/index.js';
 
 /** One member for tar-stream, with krepro's usual defaults so a test states only what it varies. */
@@ -116,4 +117,19 @@ export function rawHeader(name: string, opts: { size?: number | bigint; typeflag
   for (const b of h) sum += b;
   h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
   return h;
+}
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+/** `krepro diff ARGS` run in `cwd` through the CLI's own function: exit code and what it printed. */
+export async function diffCli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const io = { env: { PATH: process.env.PATH }, cwd, stdout: new Capture(), stderr: new Capture(), signal: new AbortController().signal };
+  const code = await diffCommand(args, io);
+  return { code, stdout: io.stdout.text, stderr: io.stderr.text };
 }

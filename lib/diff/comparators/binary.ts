@@ -1,5 +1,5 @@
 import { ByteReader, hex } from '../bytes.js';
-import { classifyChange, finding, printable } from '../findings.js';
+import { classifyChanges, finding, printable, tokenFinding } from '../findings.js';
 import type { ByteRange, Difference, Finding } from '../types.js';
 import type { ContentComparator, ContentContext } from './types.js';
 
@@ -7,9 +7,13 @@ import type { ContentComparator, ContentContext } from './types.js';
 const CONTEXT = 48;
 /** Bytes of a range itself kept for display; longer ranges are cut (all are counted). */
 const SHOWN = 256;
+/** Differing ranges whose offsets are kept (16 bytes each), for the ELF comparator to place them in sections. */
+const MAX_INTERVALS = 1 << 16;
 
 export interface ByteComparison {
   ranges: ByteRange[];
+  /** every differing range as [start, end) pairs, flattened; past MAX_INTERVALS the last one grows to cover the rest */
+  intervals: number[];
   rangeCount: number;
   differingBytes: number;
   sizes: [number, number];
@@ -36,6 +40,7 @@ export async function compareBytes(
   const ra = new ByteReader(left[Symbol.asyncIterator]());
   const rb = new ByteReader(right[Symbol.asyncIterator]());
   const ranges: ByteRange[] = [];
+  const intervals: number[] = [];
   let rangeCount = 0;
   let differingBytes = 0;
   let offset = 0;
@@ -46,6 +51,8 @@ export async function compareBytes(
   const close = () => {
     if (!open) return;
     rangeCount++;
+    if (intervals.length < 2 * MAX_INTERVALS) intervals.push(open.start, open.lastDiff + 1);
+    else intervals[intervals.length - 1] = open.lastDiff + 1;
     if (ranges.length < maxRanges) {
       ranges.push({ offset: open.start, length: open.lastDiff - open.start + 1, left: hex(Uint8Array.from(open.left)), right: hex(Uint8Array.from(open.right)), contextBefore: open.before });
     }
@@ -115,12 +122,17 @@ export async function compareBytes(
     cb = cb.subarray(n);
   }
   close();
-  return { ranges, rangeCount, differingBytes, sizes: [ra.position, rb.position] };
+  return { ranges, intervals, rangeCount, differingBytes, sizes: [ra.position, rb.position] };
 }
 
-/** The printable text of a range's window on one side (context included), for recognizers. */
+/** The printable text of a range's window on one side (context included), for people. */
 export function rangeText(hexWindow: string): string {
   return printable(Buffer.from(hexWindow, 'hex'));
+}
+
+/** The window for recognizers: other bytes become spaces, so a path after a NUL still starts a token. */
+function tokenText(hexWindow: string): string {
+  return Buffer.from(hexWindow, 'hex').toString('latin1').replace(/[^\x20-\x7e]/g, ' ');
 }
 
 /** Findings for ranges a recognizer explains; the rest are returned as unexplained. */
@@ -130,17 +142,14 @@ export function explainRanges(cmp: ByteComparison, ctx: ContentContext, explaine
   const seen = new Set<string>();
   for (const r of cmp.ranges) {
     if (explained(r)) continue;
-    const l = rangeText(r.left);
-    const rt = rangeText(r.right);
-    const cls = classifyChange(l, rt);
-    if (!cls) {
-      unexplained.push(r);
-      continue;
+    const classes = classifyChanges(tokenText(r.left), tokenText(r.right));
+    if (!classes.length) unexplained.push(r);
+    for (const c of classes) {
+      const key = `${c.cause}\0${c.left}\0${c.right}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      findings.push(tokenFinding(c, ctx.path, `at byte 0x${r.offset.toString(16)}`));
     }
-    const key = `${cls.cause}\0${l}\0${rt}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    findings.push(finding(cls.cause, ctx.path, 'content', cls.field, l.replace(/^\.+|\.+$/g, ''), rt.replace(/^\.+|\.+$/g, ''), `at byte 0x${r.offset.toString(16)}`));
   }
   return { findings, unexplained };
 }
@@ -151,8 +160,16 @@ export function rangeComments(cmp: ByteComparison): string[] {
   return out;
 }
 
+/** The differing bytes of a range on one side (up to 32): as text when they all print, else as hex. */
+function rangeBytes(r: ByteRange, side: 'left' | 'right'): string {
+  const b = Buffer.from(side === 'left' ? r.left : r.right, 'hex').subarray(r.contextBefore, r.contextBefore + Math.min(r.length, 32));
+  const text = printable(b);
+  const shown = !text.includes('.') || b.every((x) => x === 0x2e) ? text : [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
+  return r.length > 32 ? `${shown} …` : shown;
+}
+
 export function unexplainedFinding(ctx: ContentContext, cmp: ByteComparison, first: ByteRange): Finding {
-  return finding('content', ctx.path, 'content', 'bytes', rangeText(first.left), rangeText(first.right), `${cmp.rangeCount} range(s) differ, the first at byte 0x${first.offset.toString(16)}`);
+  return finding('content', ctx.path, 'content', 'bytes', rangeBytes(first, 'left'), rangeBytes(first, 'right'), `${cmp.rangeCount} range(s) differ, the first at byte 0x${first.offset.toString(16)}`);
 }
 
 /** The fallback comparator: any two byte streams. */

@@ -1,7 +1,9 @@
 import { byteOrder } from '../../byte-order.js';
-import { buildPathsIn, classifyChange, datesIn, finding, pathShape } from '../findings.js';
-import type { Difference, Finding } from '../types.js';
-import { compareBytes, explainRanges, rangeComments, rangeText, unexplainedFinding } from './binary.js';
+import { buildPathsIn, classifyDates, datesIn, finding, pathShape } from '../findings.js';
+import { type ElfSection, ElfLayout, pairSections, sectionDigests } from '../elf-sections.js';
+import type { Source } from '../source.js';
+import type { ByteRange, Difference, Finding } from '../types.js';
+import { type ByteComparison, compareBytes, explainRanges, rangeComments, rangeText, unexplainedFinding } from './binary.js';
 import type { ContentComparator, ContentContext } from './types.js';
 
 /** Distinct strings kept per kind and side: a Go binary without -trimpath holds thousands of paths. */
@@ -73,29 +75,101 @@ function pathFindings(l: ElfStrings, r: ElfStrings, ctx: ContentContext): Findin
   return [finding('build-path', ctx.path, 'content', 'embedded build path', onlyL.length ? list(onlyL) : null, onlyR.length ? list(onlyR) : null, note)];
 }
 
+const within = (s: ElfSection, offset: number) => offset >= s.offset && offset < s.offset + s.size;
+
+interface SectionReport {
+  nodes: Difference[];
+  findings: Finding[];
+  comments: string[];
+  /** ranges outside every section (ELF and program headers, the section table): shown on the ELF node */
+  outside: ByteRange[];
+  sectionOf: (offset: number) => string | undefined;
+  sameLayout: boolean;
+}
+
+/**
+ * Which sections differ: with the same layout on both sides (every section at the same offset and size) the
+ * differing byte ranges are placed in their sections; otherwise each section is hashed from one more reading.
+ */
+async function compareSections(left: Source, right: Source, ll: ElfLayout, lr: ElfLayout, cmp: ByteComparison, ctx: ContentContext): Promise<SectionReport> {
+  const sl = ll.sections();
+  const sr = lr.sections();
+  const none: SectionReport = { nodes: [], findings: [], comments: [], outside: cmp.ranges, sectionOf: () => undefined, sameLayout: false };
+  if (!sl || !sr) return { ...none, comments: [`sections not compared: ${(sl ? lr : ll).problem ?? 'unreadable section headers'}`] };
+  const comments = [ll.problem, lr.problem].filter((p): p is string => !!p).map((p) => `sections: ${p}`);
+  const findings: Finding[] = [];
+  const { pairs, onlyLeft, onlyRight } = pairSections(sl, sr);
+  if (onlyLeft.length || onlyRight.length) {
+    findings.push(finding('content', ctx.path, 'content', 'sections', onlyLeft.length ? list(onlyLeft.map((x) => x.name)) : null, onlyRight.length ? list(onlyRight.map((x) => x.name)) : null, 'sections present on one side only (stripped, or built with other flags such as -g)'));
+  }
+  const sameLayout = !onlyLeft.length && !onlyRight.length && pairs.every(([a, b]) => a.offset === b.offset && a.size === b.size);
+  const differing: { a: ElfSection; b: ElfSection; comment: string; ranges: ByteRange[] }[] = [];
+  if (sameLayout) {
+    for (const [a, b] of pairs) {
+      let n = 0;
+      let bytes = 0;
+      for (let i = 0; i < cmp.intervals.length; i += 2) {
+        const from = Math.max(a.offset, cmp.intervals[i]!);
+        const to = Math.min(a.offset + a.size, cmp.intervals[i + 1]!);
+        if (from < to) {
+          n++;
+          bytes += to - from;
+        }
+      }
+      if (n) differing.push({ a, b, comment: `${n} differing range${n === 1 ? '' : 's'} (${bytes} bytes) in ${a.size} bytes at 0x${a.offset.toString(16)}`, ranges: cmp.ranges.filter((r) => within(a, r.offset)) });
+    }
+  } else {
+    comments.push('section layouts differ (sizes or offsets), so each section was hashed from another reading');
+    const [dl, dr] = await Promise.all([sectionDigests(left.open(), sl), sectionDigests(right.open(), sr)]);
+    for (const [a, b] of pairs) {
+      if (a.size === b.size && dl.get(a) === dr.get(b)) continue;
+      differing.push({ a, b, comment: a.size === b.size ? `same size (${a.size} bytes), other bytes` : `size ${a.size} → ${b.size} bytes`, ranges: [] });
+    }
+  }
+  const nodes = differing.map(({ a, b, comment, ranges }): Difference => ({ source1: a.name, source2: b.name, kind: 'section', comments: [comment], findings: [], ...(ranges.length ? { ranges } : {}), details: [] }));
+  comments.push(`${differing.length} of ${pairs.length} sections differ${differing.length ? `: ${list(differing.map((d) => d.a.name), 8)}` : ''}`);
+  const outside = sameLayout ? cmp.ranges.filter((r) => !sl.some((x) => within(x, r.offset))) : cmp.ranges;
+  return { nodes, findings, comments, outside, sectionOf: (offset) => sl.find((x) => x.size > 0 && within(x, offset))?.name, sameLayout };
+}
+
 export const elfComparator: ContentComparator = {
   name: 'elf',
   recognizes: (l, r) => l === 'elf' && r === 'elf',
   async compare(left, right, ctx): Promise<Difference> {
     const ls = new ElfStrings();
     const rs = new ElfStrings();
-    const cmp = await compareBytes(left.open(), right.open(), ctx.limits.maxRanges, { left: (c) => ls.feed(c), right: (c) => rs.feed(c) });
-    const findings: Finding[] = [];
+    const ll = new ElfLayout();
+    const lr = new ElfLayout();
+    const cmp = await compareBytes(left.open(), right.open(), ctx.limits.maxRanges, {
+      left: (c) => (ls.feed(c), ll.feed(c)),
+      right: (c) => (rs.feed(c), lr.feed(c)),
+    });
+    const sections = await compareSections(left, right, ll, lr, cmp, ctx);
+    const findings: Finding[] = [...sections.findings];
     if (ls.goBuildId !== rs.goBuildId) findings.push(finding('go-build-id', ctx.path, 'content', 'Go build ID', ls.goBuildId ?? null, rs.goBuildId ?? null));
     if (ls.gnuBuildId !== rs.gnuBuildId) findings.push(finding('build-id', ctx.path, 'content', 'GNU build ID', ls.gnuBuildId ?? null, rs.gnuBuildId ?? null));
     findings.push(...pathFindings(ls, rs, ctx));
     const datesL = only(ls.dates, rs.dates);
     const datesR = only(rs.dates, ls.dates);
     if (datesL.length || datesR.length) {
-      const cls = classifyChange(datesL[0] ?? '', datesR[0] ?? '');
-      findings.push(finding(cls?.cause === 'timezone' ? 'timezone' : 'timestamp', ctx.path, 'content', 'embedded date', datesL.length ? list(datesL) : null, datesR.length ? list(datesR) : null));
+      const cls = datesL[0] && datesR[0] ? classifyDates(datesL[0], datesR[0]) : undefined;
+      findings.push(finding(cls?.cause ?? 'timestamp', ctx.path, 'content', 'embedded date', datesL.length ? list(datesL) : null, datesR.length ? list(datesR) : null, cls?.note));
     }
     const ids = [ls.goBuildId, rs.goBuildId].filter((x): x is string => !!x);
     // A range whose window holds a piece of either build ID is explained by the build ID finding.
     const inBuildId = (t: string) => ids.some((id) => Array.from({ length: Math.max(0, id.length - 7) }, (_, i) => id.slice(i, i + 8)).some((piece) => t.includes(piece)));
-    const { findings: fromRanges, unexplained } = explainRanges(cmp, ctx, (r) => inBuildId(rangeText(r.left)) || inBuildId(rangeText(r.right)));
+    // Build ID notes are explained by the build ID findings; a range showing a piece of a Go build ID likewise.
+    const idNote = (r: ByteRange) => /^\.note\.(gnu\.build-id|go\.buildid)$/.test(sections.sectionOf(r.offset) ?? '');
+    const { findings: fromRanges, unexplained } = explainRanges(cmp, ctx, (r) => idNote(r) || inBuildId(rangeText(r.left)) || inBuildId(rangeText(r.right)));
     for (const f of fromRanges) if (!findings.some((x) => x.cause === f.cause)) findings.push(f);
-    if (findings.length === 0 && unexplained[0]) findings.push(unexplainedFinding(ctx, cmp, unexplained[0]));
-    return { source1: left.name, source2: right.name, kind: 'elf', comments: rangeComments(cmp), findings, ranges: cmp.ranges, details: [] };
+    // With one layout on both sides an unexplained range is a change of its own ("then bytes"); with shifted
+    // layouts every later range is a consequence, so it is reported only when nothing else explains the file.
+    const first = unexplained[0];
+    if (first && (findings.length === 0 || sections.sameLayout)) {
+      const f = unexplainedFinding(ctx, cmp, first);
+      const where = [...new Set(unexplained.map((r) => sections.sectionOf(r.offset) ?? 'headers'))];
+      findings.push({ ...f, field: `bytes in ${where[0]}`, note: `${unexplained.length} range(s) no rule explains, in ${list(where)}; the first at byte 0x${first.offset.toString(16)}` });
+    }
+    return { source1: left.name, source2: right.name, kind: 'elf', comments: [...rangeComments(cmp), ...sections.comments], findings, ...(sections.outside.length ? { ranges: sections.outside } : {}), details: sections.nodes };
   },
 };

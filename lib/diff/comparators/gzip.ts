@@ -26,8 +26,8 @@ function xfl(v: number): string {
 export async function compareGzipLayer(l: ArchiveScan, r: ArchiveScan, path: Location, opts: { gnuGzip?: string; signal?: AbortSignal }): Promise<GzipLayer> {
   const findings: Finding[] = [];
   const comments: string[] = [];
-  const tarIdentical = l.complete && r.complete && l.tarSha256 === r.tarSha256;
-  if (tarIdentical) comments.push(`the tar inside is identical (sha256 ${l.tarSha256}, ${l.tarSize} bytes): only the gzip layer differs`);
+  const tarIdentical = l.complete && r.complete && l.contentSha256 === r.contentSha256;
+  if (tarIdentical) comments.push(`the ${l.inner === 'tar' ? 'tar' : 'content'} inside is identical (sha256 ${l.contentSha256}, ${l.contentSize} bytes): only the gzip layer differs`);
   if (!l.gzip || !r.gzip) {
     findings.push(finding('encoder', path, 'gzip', 'compression', l.gzip ? 'gzip' : 'none (plain tar)', r.gzip ? 'gzip' : 'none (plain tar)'));
     return { findings, comments };
@@ -54,7 +54,7 @@ export async function compareGzipLayer(l: ArchiveScan, r: ArchiveScan, path: Loc
   comments.push(`left encoder: ${dl}`, `right encoder: ${dr}`);
   const known = fl.matches.length > 0 || fr.matches.length > 0;
   if (!sameEncoder(fl, fr) && (known || tarIdentical)) {
-    findings.push(finding('encoder', path, 'gzip', 'deflate encoder', dl, dr, tarIdentical ? 'same tar, different compressor' : undefined));
+    findings.push(finding('encoder', path, 'gzip', 'deflate encoder', dl, dr, tarIdentical ? `same ${l.inner === 'tar' ? 'tar' : 'content'}, different compressor` : undefined));
   } else if (tarIdentical && findings.length === 0) {
     // Never "equal" by mistake: the bytes differ although every rule says the layers match.
     findings.push(finding('encoder', path, 'gzip', 'deflate stream', `${l.gzip.capture.compressed} bytes`, `${r.gzip.capture.compressed} bytes`, 'same tar, same header and the same encoder over the compared start: the streams differ later (several gzip members, trailing data or another block layout)'));

@@ -1,6 +1,6 @@
-import * as posix from 'node:path/posix';
 import { byteOrder } from '../../byte-order.js';
 import { type CauseId, finding } from '../findings.js';
+import type { Pairing } from '../pairing.js';
 import type { ArchiveScan, MemberRecord } from '../read/archive.js';
 import type { Finding, Location } from '../types.js';
 
@@ -10,6 +10,8 @@ export interface MemberDiff {
   findings: Finding[];
   /** both are files whose bytes differ: compared in pass 2 */
   content: boolean;
+  /** how a pair with two names was made (image manifest position, content similarity) */
+  comment?: string;
 }
 
 export interface TarComparison {
@@ -18,16 +20,10 @@ export interface TarComparison {
   members: MemberDiff[];
 }
 
-/** Pairing key: "./a/" and "a" are the same member; the spelling difference is reported as a format finding. */
-function key(name: string): string {
-  const n = posix.normalize(name.replace(/^(\.\/)+/, ''));
-  return n === '.' || n === './' ? '.' : n.replace(/\/$/, '');
-}
-
 const octal = (m: number) => `0${(m & 0o7777).toString(8).padStart(3, '0')}`;
 const date = (s: number) => `${new Date(s * 1000).toISOString().replace('.000Z', 'Z')} (${s})`;
 
-function modeCause(a: number, b: number): CauseId {
+export function modeCause(a: number, b: number): CauseId {
   return ((a ^ b) & ~0o022) === 0 ? 'umask' : 'mode';
 }
 
@@ -39,13 +35,13 @@ function paxCause(k: string): CauseId {
   return 'tar-format';
 }
 
-function headerFindings(l: MemberRecord, r: MemberRecord, path: Location): Finding[] {
+export function headerFindings(l: MemberRecord, r: MemberRecord, path: Location, sameName: boolean): Finding[] {
   const out: Finding[] = [];
   // Raw values are compared first and rendered only when they differ: most of 100,000 pairs are equal.
   const add = <T>(cause: CauseId, field: string, a: T, b: T, show: (v: T) => string = String) => {
     if (a !== b) out.push(finding(cause, path, 'tar', field, show(a), show(b)));
   };
-  add('tar-format', 'name', l.name, r.name);
+  if (sameName) add('tar-format', 'name', l.name, r.name);
   const linkVsFile = (l.type === 'hardlink' && r.type === 'file') || (l.type === 'file' && r.type === 'hardlink');
   add(linkVsFile ? 'hardlink' : 'type', 'type', l.type === 'other' ? `typeflag ${l.typeflag}` : l.type, r.type === 'other' ? `typeflag ${r.typeflag}` : r.type);
   add(modeCause(l.mode, r.mode), 'mode', l.mode & 0o7777, r.mode & 0o7777, octal);
@@ -87,70 +83,54 @@ function longestIncreasing(seq: number[]): Set<number> {
 }
 
 /**
- * The tar layer from two pass-1 scans: pairing by name (the k-th occurrence of a name with the k-th), members
- * only on one side, order, archive-wide format, and each header field. Content is only flagged here (digests
- * differ); pass 2 explains it.
+ * The tar layer from two pass-1 scans and their pairing: members only on one side, renames, order, archive-wide
+ * format, and each header field. Content is only flagged here (digests differ); pass 2 explains it. `filtered`
+ * says members were left out (--exclude), so equal remaining members are not a tar-encoding difference.
  */
-export function compareTar(l: ArchiveScan, r: ArchiveScan, path: Location): TarComparison {
+export function compareTar(l: ArchiveScan, r: ArchiveScan, pairing: Pairing, path: Location, filtered = false): TarComparison {
   const findings: Finding[] = [];
-  const byKey = new Map<string, MemberRecord[]>();
-  for (const m of r.members) {
-    const k = key(m.name);
-    const list = byKey.get(k);
-    if (list) list.push(m);
-    else byKey.set(k, [m]);
-  }
-  const taken = new Map<string, number>();
   const members: MemberDiff[] = [];
-  const paired: [MemberRecord, MemberRecord][] = [];
-  const matched = new Set<MemberRecord>();
-  for (const a of l.members) {
-    const k = key(a.name);
-    const n = taken.get(k) ?? 0;
-    const b = byKey.get(k)?.[n];
-    taken.set(k, n + 1);
-    if (!b) {
-      members.push({ left: a, findings: [finding('file-set', [...path, a.name], 'tar', 'member', a.name, null, 'only in left')], content: false });
-      continue;
+  for (const p of pairing.pairs) {
+    const { left: a, right: b, how } = p;
+    const fs = headerFindings(a, b, [...path, a.name], !how);
+    if (how?.rename) {
+      fs.unshift(finding('rename', [...path, a.name], 'tar', 'name', a.name, b.name, `paired by content similarity ${how.rename.similarity.toFixed(2)}`));
     }
-    matched.add(b);
-    paired.push([a, b]);
-    const fs = headerFindings(a, b, [...path, a.name]);
     const content = a.type === 'file' && b.type === 'file' && a.digest !== b.digest;
-    if (fs.length || content) members.push({ left: a, right: b, findings: fs, content });
+    if (fs.length || content) members.push({ left: a, right: b, findings: fs, content, ...(how ? { comment: how.comment } : {}) });
   }
-  for (const b of r.members) {
-    if (!matched.has(b)) members.push({ right: b, findings: [finding('file-set', [...path, b.name], 'tar', 'member', null, b.name, 'only in right')], content: false });
-  }
+  for (const a of pairing.leftOnly) members.push({ left: a, findings: [finding('file-set', [...path, a.name], 'tar', 'member', a.name, null, 'only in left')], content: false });
+  for (const b of pairing.rightOnly) members.push({ right: b, findings: [finding('file-set', [...path, b.name], 'tar', 'member', null, b.name, 'only in right')], content: false });
+  // Reports list members in the left archive's order, then those only on the right.
+  members.sort((x, y) => (x.left?.index ?? Infinity) - (y.left?.index ?? Infinity) || (x.right?.index ?? 0) - (y.right?.index ?? 0));
 
-  const inOrder = longestIncreasing(paired.map(([, b]) => b.index));
-  if (inOrder.size < paired.length) {
-    const first = paired.findIndex((_, i) => !inOrder.has(i));
-    const window = (side: 0 | 1) =>
-      [...paired]
-        .sort((x, y) => x[side].index - y[side].index)
-        .slice(Math.max(0, first - 1), first + 3)
-        .map((p) => p[side].name)
-        .join(', ');
-    findings.push(finding('order', path, 'tar', 'member order', window(0), window(1), `${paired.length - inOrder.size} of ${paired.length} common members are out of order`));
-  }
-
-  const formats = (s: ArchiveScan) => {
-    const counts = new Map<string, number>();
-    for (const m of s.members) {
-      const f = Object.keys(m.pax).length ? 'pax' : m.gnuLongName ? 'gnu' : m.format;
-      counts.set(f, (counts.get(f) ?? 0) + 1);
+  // Order: the right indices of name-paired members, in left order, and the longest run that kept its order.
+  const leftIdx: number[] = [];
+  const seq: number[] = [];
+  pairing.rightOfLeft.forEach((ri, li) => {
+    if (ri >= 0) {
+      leftIdx.push(li);
+      seq.push(ri);
     }
-    return [...counts].sort((a, b) => b[1] - a[1]).map(([f, n]) => `${f} (${n})`).join(', ');
-  };
+  });
+  const inOrder = longestIncreasing(seq);
+  if (inOrder.size < seq.length) {
+    const first = seq.findIndex((_, i) => !inOrder.has(i));
+    const leftWindow = leftIdx.slice(Math.max(0, first - 1), first + 3).map((i) => l.names[i]).join(', ');
+    const sortedRight = [...seq].sort((x, y) => x - y);
+    const rightWindow = sortedRight.slice(Math.max(0, first - 1), first + 3).map((i) => r.names[i]).join(', ');
+    findings.push(finding('order', path, 'tar', 'member order', leftWindow, rightWindow, `${seq.length - inOrder.size} of ${seq.length} common members are out of order`));
+  }
+
+  const formats = (s: ArchiveScan) => [...s.formats].sort((a, b) => b[1] - a[1]).map(([f, n]) => `${f} (${n})`).join(', ');
   const fl = formats(l);
   const fr = formats(r);
   // Only the dominant format is compared: one long name more on a side is not a format change.
-  if (l.members.length && r.members.length && fl.split(' ')[0] !== fr.split(' ')[0]) findings.push(finding('tar-format', path, 'tar', 'header format', fl, fr));
-  if (findings.length === 0 && members.length === 0) {
-    findings.push(finding('tar-format', path, 'tar', 'header encoding', `${l.tarSize} bytes`, `${r.tarSize} bytes`, 'same members and fields: the tar writers encode numbers, padding or end-of-archive blocks differently'));
+  if (l.names.length && r.names.length && fl.split(' ')[0] !== fr.split(' ')[0]) findings.push(finding('tar-format', path, 'tar', 'header format', fl, fr));
+  if (findings.length === 0 && members.length === 0 && !filtered) {
+    findings.push(finding('tar-format', path, 'tar', 'header encoding', `${l.contentSize} bytes`, `${r.contentSize} bytes`, 'same members and fields: the tar writers encode numbers, padding or end-of-archive blocks differently'));
   }
   const contentCount = members.filter((m) => m.content).length;
-  const comments = [`${l.members.length} members in left, ${r.members.length} in right; ${members.length} differ (${contentCount} in content)`];
+  const comments = [`${l.names.length} members in left, ${r.names.length} in right; ${members.length} differ (${contentCount} in content)`];
   return { findings, comments, members };
 }

@@ -1,14 +1,15 @@
 import { collect } from '../bytes.js';
-import { classifyChange, finding } from '../findings.js';
+import { classifyChanges, finding, tokenFinding } from '../findings.js';
 import type { Difference, Finding } from '../types.js';
 import type { ContentComparator } from './types.js';
 
-type Op = ['=' | '-' | '+', string];
+export type Op = ['=' | '-' | '+', string];
+
+const TEXT_KINDS = new Set(['text', 'json', 'empty']);
 
 /** Edits beyond this fall back to "replace the middle": a correct but not minimal diff, in bounded memory. */
 const MAX_EDITS = 2000;
 const CONTEXT_LINES = 3;
-const MAX_DIFF_LINES = 4000;
 /** Findings kept per file: a regenerated file can change on every line. */
 const MAX_FINDINGS = 20;
 
@@ -72,8 +73,8 @@ function backtrack(trace: Int32Array[], a: string[], b: string[]): Op[] {
   return ops.reverse();
 }
 
-/** Unified diff text (3 lines of context), cut after MAX_DIFF_LINES lines. */
-export function unifiedDiff(ops: Op[], name1: string, name2: string): string {
+/** Unified diff text (3 lines of context), cut after `maxLines` lines with a note saying so. */
+export function unifiedDiff(ops: Op[], name1: string, name2: string, maxLines = 4000): string {
   const out = [`--- ${name1}`, `+++ ${name2}`];
   // Line numbers on each side before op j.
   const lineA = new Int32Array(ops.length + 1);
@@ -84,7 +85,8 @@ export function unifiedDiff(ops: Op[], name1: string, name2: string): string {
   });
   const changed = ops.flatMap(([op], j) => (op === '=' ? [] : [j]));
   let i = 0;
-  while (i < changed.length && out.length <= MAX_DIFF_LINES) {
+  let cut = false;
+  while (i < changed.length && out.length < maxLines) {
     const first = changed[i++]!;
     let last = first;
     while (i < changed.length && changed[i]! - last <= 2 * CONTEXT_LINES) last = changed[i++]!;
@@ -93,9 +95,15 @@ export function unifiedDiff(ops: Op[], name1: string, name2: string): string {
     const countA = lineA[end]! - lineA[start]!;
     const countB = lineB[end]! - lineB[start]!;
     out.push(`@@ -${lineA[start]! + (countA ? 1 : 0)},${countA} +${lineB[start]! + (countB ? 1 : 0)},${countB} @@`);
-    for (const [op, line] of ops.slice(start, end)) out.push(`${op === '=' ? ' ' : op}${line}`);
+    for (const [op, line] of ops.slice(start, end)) {
+      if (out.length >= maxLines) {
+        cut = true;
+        break;
+      }
+      out.push(`${op === '=' ? ' ' : op}${line}`);
+    }
   }
-  if (i < changed.length) out.push(`… diff cut after ${MAX_DIFF_LINES} lines`);
+  if (cut || i < changed.length) out.push(`… diff cut after ${maxLines} lines (the per-member limit, maxDiffLines / --max-diff-lines)`);
   return `${out.join('\n')}\n`;
 }
 
@@ -106,47 +114,68 @@ function lines(text: string): string[] {
 }
 
 /** Explains changed line pairs: removed lines are paired in order with the added lines of the same hunk. */
-function explain(ops: Op[], path: string[], l: string[], r: string[]): Finding[] {
+export function explainLines(ops: Op[], path: string[], l: string[], r: string[]): Finding[] {
   if (l.length === r.length && [...l].sort().join('\n') === [...r].sort().join('\n')) {
     return [finding('locale', path, 'content', 'line order', null, null, `the same ${l.length} lines in a different order`)];
   }
-  const findings: Finding[] = [];
-  let unexplained: [string, string] | undefined;
+  // The same change on many lines (one date everywhere) is one finding that counts its lines.
+  const found = new Map<string, { f: Finding; line: number; more: number }>();
+  let unexplained: [string, string, number] | undefined;
   let removed: string[] = [];
   let added: string[] = [];
+  let lineL = 0;
+  let lineR = 0;
   const flush = () => {
     for (let i = 0; i < Math.max(removed.length, added.length); i++) {
       const a = removed[i] ?? '';
       const b = added[i] ?? '';
-      const cls = classifyChange(a, b);
-      if (cls && findings.length < MAX_FINDINGS) findings.push(finding(cls.cause, path, 'content', cls.field, a || null, b || null));
-      else if (!cls) unexplained ??= [a, b];
+      const line = i < removed.length ? lineL - removed.length + i + 1 : lineR - added.length + i + 1;
+      const classes = classifyChanges(a, b);
+      if (!classes.length) unexplained ??= [a, b, line];
+      for (const c of classes) {
+        const k = JSON.stringify([c.cause, c.left, c.right]);
+        const seen = found.get(k);
+        if (seen) seen.more++;
+        else if (found.size < MAX_FINDINGS) found.set(k, { f: tokenFinding(c, path), line, more: 0 });
+      }
     }
     removed = [];
     added = [];
   };
   for (const [op, line] of ops) {
+    if (op === '=' && (removed.length || added.length)) flush();
+    if (op !== '+') lineL++;
+    if (op !== '-') lineR++;
     if (op === '-') removed.push(line);
     else if (op === '+') added.push(line);
-    else if (removed.length || added.length) flush();
   }
   flush();
-  if (unexplained) findings.push(finding('content', path, 'content', 'text', unexplained[0] || null, unexplained[1] || null, 'first changed line no rule explains'));
+  const findings: Finding[] = [...found.values()].map(({ f, line, more }) => ({ ...f, note: [`line ${line}${more ? ` and ${more} more` : ''}`, f.note].filter(Boolean).join('; ') }));
+  if (unexplained) findings.push(finding('content', path, 'content', 'text', unexplained[0] || null, unexplained[1] || null, `line ${unexplained[2]}: the first changed line no rule explains`));
   return findings;
+}
+
+/** UTF-8 when it is valid, else ISO 8859-1 (every byte a character), so any text file diffs as lines. */
+export function decodeText(bytes: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return bytes.toString('latin1');
+  }
 }
 
 export const textComparator: ContentComparator = {
   name: 'text',
-  recognizes: (l, r, ctx) => (l === 'text' || l === 'empty') && (r === 'text' || r === 'empty') && Math.max(...ctx.sizes) <= ctx.limits.maxTextBytes,
+  recognizes: (l, r, ctx) => TEXT_KINDS.has(l) && TEXT_KINDS.has(r) && Math.max(...ctx.sizes) <= ctx.limits.maxTextBytes,
   async compare(left, right, ctx): Promise<Difference> {
     const [a, b] = await Promise.all([collect(left.open()), collect(right.open())]);
-    const la = lines(a.toString('utf8'));
-    const lb = lines(b.toString('utf8'));
+    const la = lines(decodeText(a));
+    const lb = lines(decodeText(b));
     const ops = diffLines(la, lb);
     const comments: string[] = [];
     if (a.length && b.length && a.at(-1) !== b.at(-1) && (a.at(-1) === 10 || b.at(-1) === 10)) comments.push('only one side ends with a newline');
-    const findings = explain(ops, ctx.path, la, lb);
+    const findings = explainLines(ops, ctx.path, la, lb);
     if (findings.length === 0) findings.push(finding('content', ctx.path, 'content', 'text', null, null, comments[0] ?? 'line endings or encoding differ'));
-    return { source1: left.name, source2: right.name, kind: 'text', comments, findings, unified_diff: unifiedDiff(ops, left.name, right.name), details: [] };
+    return { source1: left.name, source2: right.name, kind: 'text', comments, findings, unified_diff: unifiedDiff(ops, left.name, right.name, ctx.limits.maxDiffLines), details: [] };
   },
 };
