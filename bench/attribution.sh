@@ -102,11 +102,21 @@ run_reprotest() {
 }
 
 # ==== krepro verify ==================================================================================================
-# To be filled in once the new `krepro verify` exists: run it on the case (a committed git checkout of "$1" in
-# "$2"), and print the same three fields as run_reprotest: its causes (per artifact "path=a,b;path=c", compared
-# with expected.json exactly), the number of builds, the seconds. Until then it reports "not run".
+# krepro verify on a committed git checkout of the case, on the Docker engine: its causes per artifact
+# ("path=a,b;path=c", compared with expected.json exactly), the builds it ran, the seconds.
 run_krepro() {
-  printf 'not run|0|0\n'
+  local src=$1 work=$2 start
+  rm -rf "$work" && mkdir -p "$work" && cp -r "$src/." "$work" && rm -f "$work/expected.json"
+  (cd "$work" && git init -q -b main && git add -A && git -c user.name=b -c user.email=b@x.invalid commit -qm bench) >/dev/null
+  start=$(date +%s)
+  (cd "$work" && SOURCE_DATE_EPOCH=1700000000 node "$here/dist/cli/main.js" verify --json >"$work/.report.json" 2>"$work/.stderr")
+  node -e '
+    let r;
+    try { r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); } catch { console.log("?|0|" + process.argv[2]); process.exit(); }
+    const per = r.artifacts.filter((a) => a.causes.length).map((a) => a.name + "=" + a.causes.flatMap((c) => c.kind === "nondeterminism" ? ["nondeterminism"] : c.variations).sort().join(","));
+    console.log(per.sort().join(";") + "|" + r.builds.length + "|" + process.argv[2]);
+  ' "$work/.report.json" "$(($(date +%s) - start))"
+  (cd "$work" && node "$here/dist/cli/main.js" clean >/dev/null 2>&1)
 }
 # =====================================================================================================================
 
@@ -123,6 +133,7 @@ main() {
   if [ -n "$need" ]; then echo "attribution: missing $need (run bench/attribution.sh --setup as root)" >&2; exit 2; fi
   go_toolchain || { echo "attribution: cannot prepare Go from the corpus image" >&2; exit 2; }
   sudo_shim
+  [ -f "$here/dist/cli/main.js" ] || (cd "$here" && npm run build >/dev/null)
   local cases=("$@") rt kr rt_exact=0 kr_exact=0 kr_ran=0 n=0 rt_builds=0 kr_builds=0
   [ ${#cases[@]} = 0 ] && cases=($(cd "$corpus" && for d in */; do echo "${d%/}"; done))
   work=$(mktemp -d /tmp/krepro-attribution-XXXXXX)  # global: the EXIT trap runs after main returns

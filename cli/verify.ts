@@ -10,6 +10,7 @@ import {
   ensureBuildImage,
   gitVersion,
   KreproError,
+  lockCheckout,
   NORMALIZATIONS,
   openEngine,
   provenanceStatement,
@@ -124,67 +125,74 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const dockerfileDir = path.resolve(io.cwd, values['build-image-dir'] ?? path.join(packageRoot(), 'build-image'));
   const baseImage = values['base-image'] ?? 'krepro-base:trixie';
   const { identity, names } = await checkoutStateNames(checkoutRoot, hostname(), dockerfileDir, baseImage);
-  const log = (line: string): void => void io.stderr.write(`${redact(line, proxies)}\n`);
-  const engines: VerifyEngine[] = [];
-  for (const url of engineUrls.length ? engineUrls : [undefined]) {
-    const engine = await openEngine({ env: io.env, ...(url ? { host: url } : {}), signal: io.signal });
-    if (engines.length === 0) {
-      const { imageId } = await ensureBuildImage(engine, {
-        names,
-        dockerfileDir,
-        contextDir: path.join(identity.root, '_output', 'images', names.image.replace(/:/g, '_')),
-        baseImage,
-        proxies,
-        onLog: log,
-        signal: io.signal,
-      });
-      engines.push({ engine, image: names.image, imageId });
-    } else {
-      // The independent rebuild runs the very same build image (by ID), so only the build itself is compared.
-      log(`copying ${names.image} to ${engine.endpoint}...`);
-      const imageId = await transferImage(engines[0]!.engine, engine, names.image, { signal: io.signal });
-      engines.push({ engine, image: names.image, imageId });
+  // Before the engines are prepared: a second verify of this checkout must not build its image meanwhile.
+  const lock = await lockCheckout(identity.root, 'verify');
+  try {
+    const log = (line: string): void => void io.stderr.write(`${redact(line, proxies)}\n`);
+    const engines: VerifyEngine[] = [];
+    for (const url of engineUrls.length ? engineUrls : [undefined]) {
+      const engine = await openEngine({ env: io.env, ...(url ? { host: url } : {}), signal: io.signal });
+      if (engines.length === 0) {
+        const { imageId } = await ensureBuildImage(engine, {
+          names,
+          dockerfileDir,
+          contextDir: path.join(identity.root, '_output', 'images', names.image.replace(/:/g, '_')),
+          baseImage,
+          proxies,
+          onLog: log,
+          signal: io.signal,
+        });
+        engines.push({ engine, image: names.image, imageId });
+      } else {
+        // The independent rebuild runs the very same build image (by ID), so only the build itself is compared.
+        log(`copying ${names.image} to ${engine.endpoint}...`);
+        const imageId = await transferImage(engines[0]!.engine, engine, names.image, { signal: io.signal });
+        engines.push({ engine, image: names.image, imageId });
+      }
     }
+    const image = await engines[0]!.engine.images.inspect(names.image, { signal: io.signal });
+    const settings = environmentSettings(image?.env ?? [], env, project.normalize);
+    const workDir = path.join(identity.root, '_output', 'verify');
+    await rm(workDir, { recursive: true, force: true });
+    await mkdir(workDir, { recursive: true });
+    const started = Date.now();
+    const result = await verifyRelease({
+      checkoutRoot: identity.root,
+      engines: [engines[0]!, engines[1] ?? engines[0]!],
+      variations,
+      project,
+      env,
+      sourceDateEpoch: sde.seconds,
+      version,
+      settings,
+      ...(seccomp ? { seccomp } : {}),
+      checkoutHash: names.checkoutHash,
+      labels: names.labels,
+      checkNoise: values['check-noise'] ?? false,
+      attribute: !values['no-attribution'],
+      workDir,
+      lock,
+      signal: io.signal,
+      onProgress: (e) => {
+        const t = ((Date.now() - started) / 1000).toFixed(0);
+        if (e.type === 'build-start') log(`[${t}s] build ${e.id}: ${e.label}${e.variations.length ? ` (varies ${e.variations.join(', ')})` : ''}...`);
+        else if (e.type === 'build-done') log(`[${t}s] build ${e.id}: ${e.label} ${e.exitCode === 0 ? 'done' : `FAILED (exit ${e.exitCode})`} in ${(e.durationMs / 1000).toFixed(1)} s`);
+        // Steps only on a terminal: piped logs stay one line per build.
+        else if (io.stderr.isTTY) io.stderr.write(`[${t}s]   ${e.label}: ${e.step}\n`);
+      },
+    });
+    const report = verifyReport(result);
+    if (result.status !== 'build-failed') {
+      const statement = provenanceStatement(result, { repositoryUri: await repositoryUri(identity.root), imageIds: [engines[0]!.imageId, (engines[1] ?? engines[0]!).imageId] });
+      const beside = project.release ? path.join(result.control.dir, '_output', 'release-tars') : result.control.dir;
+      await writeFile(path.join(beside, 'krepro-provenance.intoto.json'), `${JSON.stringify(statement, null, 2)}\n`);
+    }
+    if (values.html) await writeFile(path.resolve(io.cwd, values.html), verifyHtml(report));
+    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : verifyText(report));
+    return result.status === 'reproducible' ? EXIT.ok : result.status === 'build-failed' ? EXIT.buildFailed : EXIT.different;
+  } finally {
+    await lock.release();
   }
-  const image = await engines[0]!.engine.images.inspect(names.image, { signal: io.signal });
-  const settings = environmentSettings(image?.env ?? [], env, project.normalize);
-  const workDir = path.join(identity.root, '_output', 'verify');
-  await rm(workDir, { recursive: true, force: true });
-  await mkdir(workDir, { recursive: true });
-  const started = Date.now();
-  const result = await verifyRelease({
-    checkoutRoot: identity.root,
-    engines: [engines[0]!, engines[1] ?? engines[0]!],
-    variations,
-    project,
-    env,
-    sourceDateEpoch: sde.seconds,
-    version,
-    settings,
-    ...(seccomp ? { seccomp } : {}),
-    checkoutHash: names.checkoutHash,
-    labels: names.labels,
-    checkNoise: values['check-noise'] ?? false,
-    attribute: !values['no-attribution'],
-    workDir,
-    signal: io.signal,
-    onProgress: (e) => {
-      const t = ((Date.now() - started) / 1000).toFixed(0);
-      if (e.type === 'build-start') log(`[${t}s] build ${e.id}: ${e.label}${e.variations.length ? ` (varies ${e.variations.join(', ')})` : ''}...`);
-      else if (e.type === 'build-done') log(`[${t}s] build ${e.id}: ${e.label} ${e.exitCode === 0 ? 'done' : `FAILED (exit ${e.exitCode})`} in ${(e.durationMs / 1000).toFixed(1)} s`);
-      // Steps only on a terminal: piped logs stay one line per build.
-      else if (io.stderr.isTTY) io.stderr.write(`[${t}s]   ${e.label}: ${e.step}\n`);
-    },
-  });
-  const report = verifyReport(result);
-  if (result.status !== 'build-failed') {
-    const statement = provenanceStatement(result, { repositoryUri: await repositoryUri(identity.root), imageIds: [engines[0]!.imageId, (engines[1] ?? engines[0]!).imageId] });
-    const beside = project.release ? path.join(result.control.dir, '_output', 'release-tars') : result.control.dir;
-    await writeFile(path.join(beside, 'krepro-provenance.intoto.json'), `${JSON.stringify(statement, null, 2)}\n`);
-  }
-  if (values.html) await writeFile(path.resolve(io.cwd, values.html), verifyHtml(report));
-  io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : verifyText(report));
-  return result.status === 'reproducible' ? EXIT.ok : result.status === 'build-failed' ? EXIT.buildFailed : EXIT.different;
 }
 
 /** The profile from --seccomp-profile (must exist), else Debian's if installed, else none (aslr not tested). */

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { simpleGit } from 'simple-git';
 import { byteOrder } from '../byte-order.js';
-import { lockCheckout } from '../checkout/lock.js';
+import { type CheckoutLock, lockCheckout } from '../checkout/lock.js';
 import { runNames } from '../checkout/names.js';
 import { removeLeftovers } from '../checkout/state.js';
 import { diff } from '../diff/compare.js';
@@ -57,6 +57,8 @@ export interface VerifyOptions {
   attribute?: boolean;
   /** where build outputs are kept; a temporary directory when absent */
   workDir?: string;
+  /** the checkout lock, when the caller took it before preparing the engines; otherwise verify takes it */
+  lock?: CheckoutLock;
   onProgress?: (e: VerifyProgress) => void;
   signal?: AbortSignal;
 }
@@ -136,7 +138,7 @@ class BuildFailed extends Error {
 export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> {
   const git = simpleGit({ baseDir: opts.checkoutRoot });
   const commit = (await git.revparse(['HEAD'])).trim();
-  const lock = await lockCheckout(opts.checkoutRoot, 'verify');
+  const lock = opts.lock ?? (await lockCheckout(opts.checkoutRoot, 'verify'));
   const signal = opts.signal ? { signal: opts.signal } : {};
   const workDir = opts.workDir ?? (await mkdtemp(path.join(opts.checkoutRoot, '_output', 'verify-')));
   const sourceDir = path.join(workDir, 'source');
@@ -229,7 +231,7 @@ export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> 
   } finally {
     if (worktree) await git.raw(['worktree', 'remove', '--force', sourceDir]).catch(() => {});
     if (opts.workDir === undefined) await rm(workDir, { recursive: true, force: true }).catch(() => {});
-    await lock.release();
+    if (!opts.lock) await lock.release();
   }
 }
 
