@@ -86,10 +86,6 @@ export async function syncSources(engine: Engine, opts: SyncOptions): Promise<Sy
   for (const id of [opts.owner.uid, opts.owner.gid]) {
     if (!Number.isSafeInteger(id) || id < 0) throw new KreproError('E_USAGE', `owner uid and gid must be whole numbers ≥ 0, got ${JSON.stringify(opts.owner)}`);
   }
-  const scanned = await scanSources(opts.checkoutRoot, signal);
-  const files = countFiles(scanned.values());
-  opts.onProgress?.({ phase: 'scan', files });
-
   const helperSpec = {
     volume: opts.volume,
     image: opts.image,
@@ -101,9 +97,18 @@ export async function syncSources(engine: Engine, opts: SyncOptions): Promise<Sy
     ...(signal ? { signal } : {}),
   };
   return withVolumeHelper(engine, helperSpec, async (helper) => {
-    const read = opts.oneShot ? { state: 'missing' as const } : await readManifest(helper, containerDir, signal);
-    const manifest = 'manifest' in read ? read.manifest : undefined;
-    const volume = manifest === undefined ? undefined : await listVolume(helper, opts.volume, signal);
+    // The volume is read and listed while the checkout is scanned: the listing (a container start) costs about what
+    // the scan does, and neither needs the other.
+    const inVolume = (async () => {
+      const read = opts.oneShot ? { state: 'missing' as const } : await readManifest(helper, containerDir, signal);
+      const manifest = 'manifest' in read ? read.manifest : undefined;
+      return { read, manifest, volume: manifest === undefined ? undefined : await listVolume(helper, opts.volume, signal) };
+    })();
+    inVolume.catch(() => {}); // awaited below; a scan failure must not leave this rejection unhandled
+    const scanned = await scanSources(opts.checkoutRoot, signal);
+    const files = countFiles(scanned.values());
+    opts.onProgress?.({ phase: 'scan', files });
+    const { read, manifest, volume } = await inVolume;
     const plan = planSync(scanned, manifest, volume, opts.owner);
     if (opts.creationOrder === 'reversed') plan.send.reverse();
     if (opts.oneShot) plan.dirtyShards.clear();
