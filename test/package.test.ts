@@ -5,6 +5,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { LIBDEFLATE_VERSION, LIBDEFLATE_WASM_SHA256, hexDigest, packageRelease, type PackageReleaseOptions } from '../lib/index.js';
+import { extractWithEach } from './helpers/extract.js';
 import { FIXTURES, GOLDEN, makeSourceRepo, materializeStage, tempDir, type StageConditions } from './helpers/stage.js';
 
 const SDE = GOLDEN.sourceDateEpoch;
@@ -36,6 +37,12 @@ for (const [name, conditions] of variations) {
 
 test('--encoder 1 (gzip format 1) still packs the stage to the digests releases made before format 2 have', async () => {
   assert.equal(await digestsUnder({ reverse: true }, { encoder: 1 }), GOLDEN.format1Sha256);
+});
+
+test('--encoder takes a format version and names the accepted ones otherwise', () => {
+  const r = spawnSync(process.execPath, [path.resolve('dist/cli/main.js'), 'package', '--stage', tempDir(), '--out', tempDir(), '--no-source', '--encoder', 'pako'], { encoding: 'utf8' });
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /--encoder must be a gzip format version, 1 or 2 .*got "pako"/);
 });
 
 test('the two formats hold the same tar; only the gzip layer differs', async () => {
@@ -126,13 +133,7 @@ test('GNU tar, bsdtar and Python tarfile extract the same tree', () => {
   const out = packFixture();
   const tarball = path.join(out, 'kubernetes-server-linux-amd64.tar.gz');
   const listings: string[] = [];
-  for (const [tool, args] of [
-    ['tar', ['-xzf', tarball]],
-    ['bsdtar', ['-xzf', tarball]],
-    ['python3', ['-c', 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(".", filter="tar")', tarball]],
-  ] as const) {
-    const dir = tempDir();
-    execFileSync(tool, [...args], { cwd: dir, stdio: 'pipe' });
+  for (const { tool, dir } of extractWithEach(tarball)) {
     listings.push(execFileSync('find', ['.', '-printf', '%y %m %p %l\\n'], { cwd: dir, encoding: 'utf8' }).split('\n').sort().join('\n'));
     assert.is(readFileSync(path.join(dir, 'kubernetes/addons/ünïcødé.yaml'), 'utf8'), 'name: ünïcødé\n', tool);
     assert.is(statSync(path.join(dir, 'kubernetes/server/bin/kube-apiserver')).mode & 0o777, 0o755, tool);
