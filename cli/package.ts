@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
-import { commitTime, hexDigest, packageRelease } from '../lib/index.js';
+import { CURRENT_GZIP_FORMAT, GZIP_FORMATS, commitTime, hexDigest, packageRelease } from '../lib/index.js';
 import { type CommandIO, EXIT, sourceDateEpochFor } from './io.js';
 import { packageProgress } from './progress.js';
 
@@ -24,8 +24,12 @@ Options:
   --clamp-mtime      keep members' own mtimes when older than the mtime above
   --allow-external-symlinks
                      keep symlinks that point outside their tarball's tree (refused by default)
-  --encoder E        auto (default) | native | pako: who computes the pinned deflate bytes. auto uses
-                     node:zlib only where a start-up probe shows it gives the pinned bytes, else pako
+  --encoder V        pinned gzip format, as krepro-manifest.json's encoder.version names it:
+                     2 (default): gzip members of 1 MiB input each, libdeflate 1.23 in WebAssembly,
+                       the same bytes and speed on every Node runtime
+                     1: the format of releases made before format 2 (their manifests have no
+                       encoder.version): Chromium zlib's deflate, computed by node:zlib where it
+                       matches, else by pako 3.0.3. Use it to reproduce such a release byte for byte
   --json             print the result (files, sizes, SRI integrity) as JSON on stdout
   -h, --help         show this help
 
@@ -55,9 +59,9 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
     return EXIT.ok;
   }
   const level = values.level === undefined ? 6 : Number(values.level);
-  const encoder = values.encoder ?? 'auto';
-  if (encoder !== 'auto' && encoder !== 'native' && encoder !== 'pako') {
-    io.stderr.write(`krepro package: --encoder must be auto, native or pako, got ${JSON.stringify(encoder)}\n`);
+  const encoder = values.encoder === undefined ? CURRENT_GZIP_FORMAT : GZIP_FORMATS.find((f) => String(f) === values.encoder);
+  if (encoder === undefined) {
+    io.stderr.write(`krepro package: --encoder must be a gzip format version, ${GZIP_FORMATS.join(' or ')} (krepro-manifest.json's encoder.version; 1 where it has none), got ${JSON.stringify(values.encoder)}\n`);
     return EXIT.usage;
   }
   const sourceRoot = values['no-source'] ? undefined : path.resolve(io.cwd, values.source ?? '.');

@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'E_BASE_IMAGE'
   | 'E_BUILD_IMAGE'
   | 'E_LOCKED'
-  | 'E_BUILD_FAILED';
+  | 'E_BUILD_FAILED'
+  | 'E_ENCODER';
 
 export class KreproError extends Error {
   readonly code: ErrorCode;

@@ -8,13 +8,23 @@ export { planDirectory, planFiles, type PlanOptions } from './archive/plan.js';
 export { tarHeader } from './archive/header.js';
 export {
   BLOCK_SIZE,
-  type EncoderChoice,
+  CURRENT_GZIP_FORMAT,
+  GZIP_FORMATS,
+  MEMBER_SIZE,
+  type EncoderIdentity,
+  type Format1Implementation,
+  type GzipEncoder,
+  type GzipEncoderOptions,
+  type GzipFormat,
   type GzipSpec,
+  type GzipStreamOptions,
   PinnedGzip,
+  createGzipEncoder,
   encoderIdentity,
   gzipHeader,
   nativeMatchesPinned,
 } from './archive/gzip.js';
+export { LIBDEFLATE_VERSION, LIBDEFLATE_WASM_SHA256 } from './archive/libdeflate.js';
 export { tarStream, writeTarball, writeSmallFile, type PackOptions, type WrittenFile } from './archive/pack.js';
 
 export { HashStream, hexDigest, type Integrity } from './integrity/hash-stream.js';

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { debianNodeImage, engineOrSkip, runInContainer } from './helpers/engine.js';
 import { GOLDEN, makeSourceRepo, materializeStage, tempDir } from './helpers/stage.js';
 
-// The core promise: the same stage gives the same bytes on every runtime, whatever zlib it was built with.
+// The core promise: the same stage gives the same bytes on every runtime, whatever zlib it was built with, in the
+// current gzip format (WebAssembly libdeflate) and in format 1 (Chromium zlib's bytes, native or pako).
 const ROOT = path.resolve('.');
 
 function sums(out: string): Record<string, string> {
@@ -26,15 +27,18 @@ for (const major of ['22', '24']) {
     const node = path.join(ROOT, `node_modules/node${major}/bin/node`);
     assert.ok(existsSync(node), `${node} is installed by npm ci (devDependency node${major})`);
     const dir = workspace();
-    execFileSync(node, ['dist/cli/main.js', 'package', '--stage', path.join(dir, 'stage'), '--out', path.join(dir, 'out'), '--source', path.join(dir, 'src')], {
-      env: { ...process.env, SOURCE_DATE_EPOCH: String(GOLDEN.sourceDateEpoch) },
-      stdio: 'pipe',
-    });
-    assert.equal(sums(path.join(dir, 'out')), GOLDEN.sha256);
+    for (const [encoder, golden] of [['2', GOLDEN.sha256], ['1', GOLDEN.format1Sha256]] as const) {
+      const out = path.join(dir, `out${encoder}`);
+      execFileSync(node, ['dist/cli/main.js', 'package', '--stage', path.join(dir, 'stage'), '--out', out, '--source', path.join(dir, 'src'), '--encoder', encoder], {
+        env: { ...process.env, SOURCE_DATE_EPOCH: String(GOLDEN.sourceDateEpoch) },
+        stdio: 'pipe',
+      });
+      assert.equal(sums(out), golden, `format ${encoder}`);
+    }
   });
 }
 
-test("Debian's nodejs (system zlib) in a container gives the golden digests through the pako fallback", async () => {
+test("Debian's nodejs (system zlib) in a container gives the golden digests of both formats (format 1 through pako)", async () => {
   const docker = await engineOrSkip();
   if (!docker) return console.log('  (skipped: no Docker engine and CI is not set)');
   const image = await debianNodeImage(docker);
@@ -53,9 +57,11 @@ test("Debian's nodejs (system zlib) in a container gives the golden digests thro
   assert.not.match(zlibVersion!, /-/, 'Debian nodejs links the system zlib');
   assert.is(nativeOk, 'false', 'system zlib gives other deflate bytes, so the probe must reject it');
   // git refuses a repository owned by another user; the bind mount keeps the host's owner.
-  const r = await run(['sh', '-c', 'git config --global --add safe.directory /w/src && node /krepro/dist/cli/main.js package --stage /w/stage --out /w/out --source /w/src']);
-  assert.is(r.exitCode, 0, r.stderr);
-  assert.equal(sums(path.join(dir, 'out')), GOLDEN.sha256);
+  for (const [encoder, golden] of [['2', GOLDEN.sha256], ['1', GOLDEN.format1Sha256]] as const) {
+    const r = await run(['sh', '-c', `git config --global --add safe.directory /w/src && node /krepro/dist/cli/main.js package --stage /w/stage --out /w/out${encoder} --source /w/src --encoder ${encoder}`]);
+    assert.is(r.exitCode, 0, r.stderr);
+    assert.equal(sums(path.join(dir, `out${encoder}`)), golden, `format ${encoder}`);
+  }
 });
 
 test.run();

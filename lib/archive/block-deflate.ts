@@ -1,10 +1,10 @@
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
 import { Deflate, Z_FINISH, Z_SYNC_FLUSH } from 'pako';
+import { workerPool } from './worker-pool.js';
 
 /**
- * One deflate block of the pinned format: raw deflate of `block`, primed with `dictionary` (the previous 32 KiB of
+ * One deflate block of gzip format 1: raw deflate of `block`, primed with `dictionary` (the previous 32 KiB of
  * input, empty for the first block), ended with a sync flush, or with Z_FINISH for the last block.
  */
 export interface BlockJob {
@@ -13,7 +13,7 @@ export interface BlockJob {
   last: boolean;
 }
 
-/** Compresses blocks; implementations differ in speed only, never in bytes (the probe enforces that). */
+/** Compresses format 1 blocks; implementations differ in speed only, never in bytes (the probe enforces that). */
 export interface BlockCompressor {
   readonly implementation: 'native' | 'pako';
   compress(job: BlockJob): Promise<Uint8Array>;
@@ -54,58 +54,25 @@ export function nativeCompressor(level: number): BlockCompressor {
   };
 }
 
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { Deflate, Z_FINISH, Z_SYNC_FLUSH } = require(workerData.pakoPath);
-parentPort.on('message', ({ id, block, dictionary, last }) => {
-  try {
-    const d = new Deflate({ level: workerData.level, raw: true, ...(dictionary.length ? { dictionary } : {}) });
+/** pakoDeflateBlock inside a worker (see workerPool): `args` is { level, pakoPath }, each message a BlockJob. */
+const PAKO_HANDLER = `({ level, pakoPath }) => {
+  const { Deflate, Z_FINISH, Z_SYNC_FLUSH } = require(pakoPath);
+  return ({ block, dictionary, last }) => {
+    const d = new Deflate({ level, raw: true, ...(dictionary.length ? { dictionary } : {}) });
     const chunks = [];
     d.onData = (c) => chunks.push(c);
     d.push(block, last ? Z_FINISH : Z_SYNC_FLUSH);
     if (d.err) throw new Error('pako deflate failed: ' + d.msg);
     let size = 0; for (const c of chunks) size += c.length;
     const out = new Uint8Array(size); let o = 0; for (const c of chunks) { out.set(c, o); o += c.length; }
-    parentPort.postMessage({ id, out }, [out.buffer]);
-  } catch (e) { parentPort.postMessage({ id, error: String(e && e.message || e) }); }
-});`;
+    return out;
+  };
+}`;
 
 /** Pure-JS pako in worker threads: the pinned bytes on any runtime, at about half the native speed. */
 export function pakoCompressor(level: number, workers: number): BlockCompressor {
-  const pakoPath = createRequire(import.meta.url).resolve('pako');
-  const pool = Array.from({ length: Math.max(1, workers) }, () => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { level, pakoPath } });
-    worker.unref();
-    return worker;
-  });
-  const pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
-  for (const worker of pool) {
-    worker.on('message', (m: { id: number; out?: Uint8Array; error?: string }) => {
-      const p = pending.get(m.id);
-      pending.delete(m.id);
-      if (m.error !== undefined || !m.out) p?.reject(new Error(m.error ?? 'pako worker returned nothing'));
-      else p?.resolve(m.out);
-    });
-    worker.on('error', (err) => {
-      for (const p of pending.values()) p.reject(err);
-      pending.clear();
-    });
-  }
-  let next = 0;
-  return {
-    implementation: 'pako',
-    compress(job) {
-      const id = next++;
-      const worker = pool[id % pool.length]!;
-      return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        worker.postMessage({ id, block: job.block, dictionary: job.dictionary, last: job.last });
-      });
-    },
-    close: async () => {
-      await Promise.all(pool.map((w) => w.terminate()));
-    },
-  };
+  const pool = workerPool<BlockJob>(PAKO_HANDLER, { level, pakoPath: createRequire(import.meta.url).resolve('pako') }, workers);
+  return { implementation: 'pako', compress: (job) => pool.run(job), close: () => pool.close() };
 }
 
 export function concat(chunks: Uint8Array[]): Uint8Array {

@@ -10,32 +10,65 @@ import {
   pakoCompressor,
   pakoDeflateBlock,
 } from './block-deflate.js';
+import { LIBDEFLATE_VERSION, LIBDEFLATE_WASM_SHA256, libdeflateCompressor } from './libdeflate.js';
 
 /**
- * The pinned gzip format. Bytes depend on these values and the input only: never on the runtime's zlib build, the
- * number of workers or how the input was chunked.
+ * A pinned gzip format, as the manifest's `encoder.version` names it. Bytes depend on the format, the level and the
+ * input only: never on the runtime's zlib build, the number of workers or how the input was chunked.
+ * - 2 (current): gzip members of MEMBER_SIZE input bytes each, deflated by libdeflate 1.23 compiled to WebAssembly.
+ * - 1 (krepro 0.1; manifests without `encoder.version`): one gzip member of BLOCK_SIZE deflate blocks, each primed
+ *   with the previous 32 KiB, as Chromium's zlib writes them (pako 3.0.3 computes the same bytes).
  */
+export type GzipFormat = 1 | 2;
+export const GZIP_FORMATS: readonly GzipFormat[] = [1, 2];
+export const CURRENT_GZIP_FORMAT: GzipFormat = 2;
+
 export interface GzipSpec {
   /** deflate level 1–9 */
   level: number;
+  /** default CURRENT_GZIP_FORMAT */
+  format?: GzipFormat;
 }
 
-/** Input is cut into blocks of this size, each deflated on its own (primed with the previous 32 KiB), as pigz does. */
+/** Format 1: input is cut into blocks of this size, each deflated on its own (primed with the previous 32 KiB), as pigz does. */
 export const BLOCK_SIZE = 128 * 1024;
+/** Format 2: input bytes per gzip member. Larger members compress a little better and hold more memory per worker. */
+export const MEMBER_SIZE = 1024 * 1024;
 const WINDOW = 32 * 1024;
 /** RFC 1952 OS byte: 3 = Unix, what GNU gzip and pigz write on Linux. Fixed so macOS or Windows hosts match. */
 export const GZIP_OS_UNIX = 3;
 
-export type EncoderChoice = 'auto' | 'native' | 'pako';
+/** Who computes format 1's bytes: node:zlib where the probe shows it matches (auto), or forced, for tests. */
+export type Format1Implementation = 'auto' | 'native' | 'pako';
 
 /** What made the bytes; recorded in manifests. Identical whichever implementation ran, since the bytes are. */
-export function encoderIdentity(spec: GzipSpec) {
+export interface EncoderIdentity {
+  version: GzipFormat;
+  deflate: string;
+  level: number;
+  blockSize?: number;
+  memberSize?: number;
+  format: string;
+}
+
+export function encoderIdentity(spec: GzipSpec): EncoderIdentity {
+  const level = spec.level;
+  if ((spec.format ?? CURRENT_GZIP_FORMAT) === 1) {
+    return {
+      version: 1,
+      deflate: 'chromium-zlib (reference: pako 3.0.3)',
+      level,
+      blockSize: BLOCK_SIZE,
+      format: 'gzip, FLG=0 MTIME=0 OS=3, independent deflate blocks primed with the previous 32 KiB (pigz-style)',
+    };
+  }
   return {
-    deflate: 'chromium-zlib (reference: pako 3.0.3)',
-    level: spec.level,
-    blockSize: BLOCK_SIZE,
-    format: 'gzip, FLG=0 MTIME=0 OS=3, independent deflate blocks primed with the previous 32 KiB (pigz-style)',
-  } as const;
+    version: 2,
+    deflate: `libdeflate ${LIBDEFLATE_VERSION} (WebAssembly, sha256 ${LIBDEFLATE_WASM_SHA256})`,
+    level,
+    memberSize: MEMBER_SIZE,
+    format: 'gzip members of memberSize input bytes each (the last shorter), FLG=0 MTIME=0 OS=3, each deflated on its own',
+  };
 }
 
 export function validateLevel(level: number): number {
@@ -43,6 +76,13 @@ export function validateLevel(level: number): number {
     throw new KreproError('E_USAGE', `gzip level must be an integer from 1 to 9, got ${String(level)}`);
   }
   return level;
+}
+
+export function validateFormat(format: unknown): GzipFormat {
+  if (!GZIP_FORMATS.includes(format as GzipFormat)) {
+    throw new KreproError('E_USAGE', `gzip format must be ${GZIP_FORMATS.join(' or ')} (krepro-manifest.json's encoder.version; 1 where it has none), got ${JSON.stringify(format)}`);
+  }
+  return format as GzipFormat;
 }
 
 /** XFL as zlib's gzip wrapper sets it: 2 = slowest (level 9), 4 = fastest (level 1), else 0. */
@@ -80,7 +120,7 @@ function blockJobs(input: Uint8Array): BlockJob[] {
 }
 
 /**
- * True when this runtime's node:zlib produces exactly the pinned (pako 3 / Chromium zlib) bytes at `level`.
+ * True when this runtime's node:zlib produces exactly format 1's (pako 3 / Chromium zlib) bytes at `level`.
  * Official Node builds do; distro builds linked to system zlib do not.
  */
 export function nativeMatchesPinned(level: number): boolean {
@@ -97,40 +137,120 @@ export function nativeMatchesPinned(level: number): boolean {
   return same;
 }
 
-export interface GzipStreamOptions {
-  encoder?: EncoderChoice;
-  /** Blocks compressed at once; bounds memory (about 2 × BLOCK_SIZE per slot). */
-  concurrency?: number;
-}
-
-export function createCompressor(level: number, encoder: EncoderChoice = 'auto', workers = availableParallelism()): BlockCompressor {
-  if (encoder === 'native' || (encoder === 'auto' && nativeMatchesPinned(level))) return nativeCompressor(level);
-  return pakoCompressor(level, workers);
+/** One stream's framing: called in input order; blocks are full except the last (empty only for empty input). */
+interface StreamFraming {
+  /** an empty full-size block to fill; never one still in use */
+  newBlock(): Buffer;
+  begin(): Uint8Array | undefined;
+  compress(block: Buffer, last: boolean): Promise<Uint8Array>;
+  end(): Uint8Array | undefined;
 }
 
 /**
- * A Transform from bytes to the pinned gzip format. Full blocks are dispatched as soon as they fill, several at a
+ * A gzip format at one level with its workers, shared by every stream written through it (a release writes many
+ * tarballs; starting workers once saves their start-up per tarball). Close it when done.
+ */
+export interface GzipEncoder {
+  readonly format: GzipFormat;
+  readonly level: number;
+  readonly implementation: 'native' | 'pako' | 'libdeflate-wasm';
+  stream(): StreamFraming;
+  close(): Promise<void>;
+}
+
+export interface GzipEncoderOptions {
+  /** format 1 only */
+  implementation?: Format1Implementation;
+  /** worker threads (default: available cores); bytes never depend on it */
+  workers?: number;
+}
+
+export function createGzipEncoder(spec: GzipSpec, opts: GzipEncoderOptions = {}): GzipEncoder {
+  const level = validateLevel(spec.level);
+  const format = validateFormat(spec.format ?? CURRENT_GZIP_FORMAT);
+  const workers = opts.workers ?? availableParallelism();
+  if (format === 2) {
+    // Blocks move to a worker without a copy and come back to be refilled: a buffer per block would leave garbage
+    // that V8 collects only after tens of MiB in every thread.
+    const free: Buffer[] = [];
+    const recycle = (b: Uint8Array) => {
+      if (free.length < 16) free.push(Buffer.from(b.buffer, 0, MEMBER_SIZE));
+    };
+    const pool = libdeflateCompressor({ level, maxInput: MEMBER_SIZE, header: gzipHeader(level) }, workers, recycle);
+    const stream = (): StreamFraming => ({
+      newBlock: () => free.pop() ?? Buffer.alloc(MEMBER_SIZE),
+      begin: () => undefined,
+      compress: (block) => pool.run(block, [block.buffer as ArrayBuffer]),
+      end: () => undefined,
+    });
+    return { format, level, implementation: 'libdeflate-wasm', stream, close: () => pool.close() };
+  }
+  const impl = opts.implementation ?? 'auto';
+  const compressor: BlockCompressor = impl === 'native' || (impl === 'auto' && nativeMatchesPinned(level)) ? nativeCompressor(level) : pakoCompressor(level, workers);
+  return { format, level, implementation: compressor.implementation, stream: () => format1Framing(compressor, level), close: () => compressor.close() };
+}
+
+/** One member: header, 128 KiB blocks each primed with the previous 32 KiB of input, CRC-32 and size of the whole. */
+function format1Framing(compressor: BlockCompressor, level: number): StreamFraming {
+  let window: Uint8Array = new Uint8Array(0);
+  let crc = 0;
+  let size = 0;
+  return {
+    // A new buffer for every block: the dictionary of the next block is a view of this one.
+    newBlock: () => Buffer.allocUnsafe(BLOCK_SIZE),
+    begin: () => gzipHeader(level),
+    compress(block, last) {
+      crc = zlib.crc32(block, crc);
+      size += block.length;
+      const job: BlockJob = { block, dictionary: window, last };
+      window = block.subarray(Math.max(0, block.length - WINDOW));
+      return compressor.compress(job);
+    },
+    end() {
+      const trailer = Buffer.alloc(8);
+      trailer.writeUInt32LE(crc >>> 0, 0);
+      trailer.writeUInt32LE(size % 0x1_0000_0000, 4);
+      return trailer;
+    },
+  };
+}
+
+export interface GzipStreamOptions extends GzipEncoderOptions {
+  /** a shared encoder of the same format and level; the stream then neither starts nor closes workers */
+  encoder?: GzipEncoder;
+  /** Blocks compressed at once; bounds memory (about 2 blocks per slot). */
+  concurrency?: number;
+}
+
+/**
+ * A Transform from bytes to a pinned gzip format. Full blocks are dispatched as soon as they fill, several at a
  * time, and their output is pushed in input order.
  */
 export class PinnedGzip extends Transform {
-  readonly implementation: 'native' | 'pako';
-  private readonly compressor: BlockCompressor;
-  private readonly level: number;
+  readonly implementation: GzipEncoder['implementation'];
+  private readonly encoder: GzipEncoder;
+  private readonly owned: boolean;
+  private readonly framing: StreamFraming;
   private readonly concurrency: number;
-  private block: Buffer = Buffer.allocUnsafe(BLOCK_SIZE);
+  private block: Buffer;
   private filled = 0;
-  private window: Uint8Array = new Uint8Array(0);
-  private crc = 0;
-  private size = 0;
   private readonly inFlight: Promise<Uint8Array>[] = [];
 
   constructor(spec: GzipSpec, opts: GzipStreamOptions = {}) {
     super();
-    this.level = validateLevel(spec.level);
-    this.compressor = createCompressor(this.level, opts.encoder);
-    this.implementation = this.compressor.implementation;
+    const level = validateLevel(spec.level);
+    const format = validateFormat(spec.format ?? CURRENT_GZIP_FORMAT);
+    if (opts.encoder && (opts.encoder.format !== format || opts.encoder.level !== level)) {
+      throw new KreproError('E_USAGE', `the shared encoder writes format ${opts.encoder.format} level ${opts.encoder.level}, not format ${format} level ${level}`);
+    }
+    this.owned = !opts.encoder;
+    this.encoder = opts.encoder ?? createGzipEncoder({ level, format }, opts);
+    this.implementation = this.encoder.implementation;
+    this.framing = this.encoder.stream();
+    this.block = this.framing.newBlock();
     this.concurrency = opts.concurrency ?? 8;
-    this.push(gzipHeader(this.level));
+    const head = this.framing.begin();
+    if (head) this.push(head);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
@@ -138,13 +258,11 @@ export class PinnedGzip extends Transform {
   }
 
   private async consume(chunk: Buffer): Promise<void> {
-    this.crc = zlib.crc32(chunk, this.crc);
-    this.size += chunk.length;
     let offset = 0;
     while (offset < chunk.length) {
-      // A full block is sent only once more input arrives, so the last block (Z_FINISH) is always the held one.
-      if (this.filled === BLOCK_SIZE) await this.dispatch(false);
-      const n = Math.min(BLOCK_SIZE - this.filled, chunk.length - offset);
+      // A full block is sent only once more input arrives, so the last block is always the held one.
+      if (this.filled === this.block.length) await this.dispatch(false);
+      const n = Math.min(this.block.length - this.filled, chunk.length - offset);
       chunk.copy(this.block, this.filled, offset, offset + n);
       this.filled += n;
       offset += n;
@@ -152,11 +270,11 @@ export class PinnedGzip extends Transform {
   }
 
   private async dispatch(last: boolean): Promise<void> {
-    const block = this.block.subarray(0, this.filled);
-    const job: BlockJob = { block, dictionary: this.window, last };
-    this.window = block.subarray(Math.max(0, block.length - WINDOW));
-    this.inFlight.push(this.compressor.compress(job));
-    this.block = Buffer.allocUnsafe(BLOCK_SIZE);
+    const out = this.framing.compress(this.block.subarray(0, this.filled), last);
+    // Awaited in order below; a failure while earlier blocks are awaited must not also surface as unhandled.
+    out.catch(() => {});
+    this.inFlight.push(out);
+    this.block = this.framing.newBlock();
     this.filled = 0;
     while (this.inFlight.length >= this.concurrency || (last && this.inFlight.length > 0)) {
       this.push(await this.inFlight.shift()!);
@@ -166,17 +284,16 @@ export class PinnedGzip extends Transform {
   override _flush(callback: TransformCallback): void {
     this.dispatch(true)
       .then(() => {
-        const trailer = Buffer.alloc(8);
-        trailer.writeUInt32LE(this.crc >>> 0, 0);
-        trailer.writeUInt32LE(this.size % 0x1_0000_0000, 4);
-        this.push(trailer);
-        return this.compressor.close();
+        const tail = this.framing.end();
+        if (tail) this.push(tail);
+        return this.owned ? this.encoder.close() : undefined;
       })
       .then(() => callback(), callback);
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    this.compressor.close().then(
+    if (!this.owned) return callback(err);
+    this.encoder.close().then(
       () => callback(err),
       () => callback(err),
     );

@@ -8,13 +8,14 @@ import * as tar from 'tar-stream';
 import { KreproError } from '../errors.js';
 import { HashStream, type Integrity } from '../integrity/hash-stream.js';
 import type { ArchivePolicy, Entry } from './entry.js';
-import { type EncoderChoice, type GzipSpec, PinnedGzip } from './gzip.js';
+import { type GzipEncoder, type GzipSpec, PinnedGzip } from './gzip.js';
 import { MAX_MTIME, tarHeader } from './header.js';
 import { appendEntry, appendFile } from './tar-sink.js';
 
 export interface PackOptions {
   gzip: GzipSpec;
-  encoder?: EncoderChoice;
+  /** a shared encoder (workers started once for many tarballs); otherwise each tarball starts its own */
+  encoder?: GzipEncoder;
   signal?: AbortSignal;
   /** Called with the number of uncompressed bytes just read from a source file. */
   onBytes?: (n: number) => void;
@@ -51,7 +52,7 @@ export function tarStream(entries: Entry[], policy: ArchivePolicy, onBytes?: (n:
  * the temporary file is removed and `dest` is untouched.
  */
 export async function writeTarball(entries: Entry[], policy: ArchivePolicy, dest: string, opts: PackOptions): Promise<WrittenFile> {
-  const gzip = new PinnedGzip(opts.gzip, opts.encoder === undefined ? {} : { encoder: opts.encoder });
+  const gzip = new PinnedGzip(opts.gzip, opts.encoder ? { encoder: opts.encoder } : {});
   const hash = new HashStream();
   return writeAtomically(dest, (out) => pipeline(tarStream(entries, policy, opts.onBytes), gzip, hash, out, opts.signal ? { signal: opts.signal } : {}), hash);
 }

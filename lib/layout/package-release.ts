@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { KreproError } from '../errors.js';
 import { type Entry } from '../archive/entry.js';
 import { byteOrder } from '../byte-order.js';
-import { type EncoderChoice, encoderIdentity, validateLevel } from '../archive/gzip.js';
+import { CURRENT_GZIP_FORMAT, type EncoderIdentity, type GzipFormat, createGzipEncoder, encoderIdentity, validateFormat, validateLevel } from '../archive/gzip.js';
 import { planDirectory, planFiles } from '../archive/plan.js';
 import { writeSmallFile, writeTarball } from '../archive/pack.js';
 import { ALGORITHMS, digestFile, sumsFile, sumsFileName } from '../integrity/checksums.js';
@@ -23,7 +23,11 @@ export interface PackageReleaseOptions {
   /** Git checkout whose tree becomes kubernetes-src.tar.gz; omitted → no source tarball. */
   sourceRoot?: string;
   level?: number;
-  encoder?: EncoderChoice;
+  /**
+   * Pinned gzip format (krepro-manifest.json's encoder.version), default CURRENT_GZIP_FORMAT. 1 reproduces releases
+   * made before format 2, whose manifests have no encoder.version.
+   */
+  encoder?: GzipFormat;
   clampMtime?: boolean;
   allowExternalSymlinks?: boolean;
   signal?: AbortSignal;
@@ -52,7 +56,7 @@ export interface ReleaseManifest {
   schema: typeof MANIFEST_SCHEMA;
   kreproVersion: string;
   sourceDateEpoch: number;
-  encoder: ReturnType<typeof encoderIdentity>;
+  encoder: EncoderIdentity;
   files: { name: string; size: number; integrity: string }[];
 }
 
@@ -116,6 +120,7 @@ function stagedBytes(entries: Entry[]): number {
  */
 export async function packageRelease(opts: PackageReleaseOptions): Promise<PackageResult> {
   const level = validateLevel(opts.level ?? 6);
+  const format = validateFormat(opts.encoder ?? CURRENT_GZIP_FORMAT);
   const policy = { mtime: opts.sourceDateEpoch, clamp: opts.clampMtime ?? false };
   const planned = await planAll(opts);
   const progress = opts.onProgress ?? (() => {});
@@ -123,9 +128,11 @@ export async function packageRelease(opts: PackageReleaseOptions): Promise<Packa
 
   const out = path.resolve(opts.out);
   await mkdir(path.dirname(out), { recursive: true });
+  // Before the work directory exists, so a missing or altered encoder module leaves nothing behind.
+  const encoder = createGzipEncoder({ level, format });
   const work = `${out}.partial-${randomBytes(6).toString('hex')}`;
-  await mkdir(work);
   try {
+    await mkdir(work);
     const tarballs: ReleaseArtifact[] = [];
     for (const p of planned) {
       opts.signal?.throwIfAborted();
@@ -135,8 +142,8 @@ export async function packageRelease(opts: PackageReleaseOptions): Promise<Packa
         if (n.into.includes(p.kind) && tarballs.some((t) => t.name === n.inner)) entries = await withMember(entries, n.member, path.join(work, n.inner));
       }
       const written = await writeTarball(entries, policy, path.join(work, p.name), {
-        gzip: { level },
-        ...(opts.encoder ? { encoder: opts.encoder } : {}),
+        gzip: { level, format },
+        encoder,
         ...(opts.signal ? { signal: opts.signal } : {}),
         onBytes: (bytes) => progress({ type: 'bytes', bytes }),
       });
@@ -144,7 +151,7 @@ export async function packageRelease(opts: PackageReleaseOptions): Promise<Packa
       tarballs.push({ name: p.name, path: path.join(out, p.name), size: written.size, integrity: written.integrity, kind: p.kind, ...(p.platform ? { platform: p.platform } : {}) });
     }
     const files = [...tarballs.map((t) => t.name), ...(await writeChecksums(work, tarballs))];
-    const manifest = releaseManifest(tarballs, opts.sourceDateEpoch, level);
+    const manifest = releaseManifest(tarballs, opts.sourceDateEpoch, level, format);
     await writeSmallFile(path.join(work, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
     files.push(MANIFEST_NAME);
     opts.signal?.throwIfAborted();
@@ -153,6 +160,8 @@ export async function packageRelease(opts: PackageReleaseOptions): Promise<Packa
   } catch (err) {
     await rm(work, { recursive: true, force: true });
     throw err;
+  } finally {
+    await encoder.close();
   }
 }
 
@@ -170,12 +179,12 @@ async function writeChecksums(dir: string, tarballs: ReleaseArtifact[]): Promise
   return names;
 }
 
-export function releaseManifest(tarballs: ReleaseArtifact[], sourceDateEpoch: number, level: number): ReleaseManifest {
+export function releaseManifest(tarballs: ReleaseArtifact[], sourceDateEpoch: number, level: number, format: GzipFormat = CURRENT_GZIP_FORMAT): ReleaseManifest {
   return {
     schema: MANIFEST_SCHEMA,
     kreproVersion: KREPRO_VERSION,
     sourceDateEpoch,
-    encoder: encoderIdentity({ level }),
+    encoder: encoderIdentity({ level, format }),
     files: [...tarballs]
       .sort((a, b) => byteOrder(a.name, b.name))
       .map((t) => ({ name: t.name, size: t.size, integrity: t.integrity.toString() })),

@@ -10,7 +10,11 @@ export const FIXTURE_STAGE = path.join(FIXTURES, 'release-stage');
 export const GOLDEN = JSON.parse(readFileSync(path.join(FIXTURES, 'release-stage.golden.json'), 'utf8')) as {
   sourceDateEpoch: number;
   level: number;
+  /** the gzip format of `sha256` (the current one) */
+  encoderVersion: number;
   sha256: Record<string, string>;
+  /** the same stage in gzip format 1 (krepro package --encoder 1), as releases made before format 2 have it */
+  format1Sha256: Record<string, string>;
 };
 
 export interface StageConditions {
