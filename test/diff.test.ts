@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
@@ -92,20 +93,22 @@ test('same tar through the pinned encoder, Node zlib, vanilla zlib and GNU gzip:
   const files = {
     pinned6: write(dir, 'pinned6.tar.gz', await pinned(t, 6)),
     pinned9: write(dir, 'pinned9.tar.gz', await pinned(t, 9)),
+    format2: write(dir, 'format2.tar.gz', await pinned(t, 6, 2)),
     node9: write(dir, 'node9.tar.gz', gzipSync(t, { level: 9 })),
     vanilla6: write(dir, 'vanilla6.tar.gz', Buffer.from(pakoGzip(t, { level: 6, legacyHash: true }))),
     gnu9: write(dir, 'gnu9.tar.gz', gnuGzip(t, ['-n', '-9'])),
     gnu1: write(dir, 'gnu1.tar.gz', gnuGzip(t, ['-n', '-1'])),
   };
   const expected: Record<keyof typeof files, RegExp> = {
-    pinned6: /^krepro pinned \(Chromium zlib, 128 KiB blocks\) level 6$/,
-    pinned9: /^krepro pinned \(Chromium zlib, 128 KiB blocks\) level 9$/,
+    pinned6: /^krepro gzip format 1 \(Chromium zlib, 128 KiB blocks\) level 6$/,
+    pinned9: /^krepro gzip format 1 \(Chromium zlib, 128 KiB blocks\) level 9$/,
+    format2: /^krepro gzip format 2 \(libdeflate 1\.23, 1 MiB members\) level 6$/,
     node9: nodeIsChromium ? /^Chromium zlib \(official Node zlib, pako default\) level 9$/ : /^vanilla zlib .* level 9$/,
     vanilla6: /^vanilla zlib \(Debian\/Python zlib, pako legacyHash\) level 6$/,
     gnu9: /^GNU gzip [\d.]+ -9$/,
     gnu1: /^GNU gzip [\d.]+ -1$/,
   };
-  for (const other of ['pinned9', 'node9', 'vanilla6', 'gnu9', 'gnu1'] as const) {
+  for (const other of ['pinned9', 'format2', 'node9', 'vanilla6', 'gnu9', 'gnu1'] as const) {
     const r = await diff(files.pinned6, files[other], { gnuGzip: GZIP });
     assert.match(encoderComment(r, 'left'), expected.pinned6, `left vs ${other}`);
     assert.match(encoderComment(r, "right"), expected[other], `${other}: ${encoderComment(r, "right")}`);
@@ -117,6 +120,16 @@ test('same tar through the pinned encoder, Node zlib, vanilla zlib and GNU gzip:
   // Without GNU gzip on offer, its output is an unknown encoder, said plainly.
   const unknown = await diff(files.pinned6, files.gnu9);
   assert.match(encoderComment(unknown, 'right'), /^unknown encoder/);
+});
+
+test('gzip format 2 of a tar of several members (over 1 MiB) is named, at its level, against format 1', async () => {
+  const dir = tempDir();
+  const big = await tarOf([{ name: 'kubernetes/' }, { name: 'kubernetes/README.md', body: prose(900_000) }, { name: 'kubernetes/blob', body: randomBytes(2_500_000) }]);
+  const a = write(dir, 'a.gz', await pinned(big, 6, 1));
+  const b = write(dir, 'b.gz', await pinned(big, 9, 2));
+  const r = await diff(a, b);
+  assert.match(encoderComment(r, 'left'), /^krepro gzip format 1 .* level 6$/);
+  assert.match(encoderComment(r, 'right'), /^krepro gzip format 2 \(libdeflate 1\.23, 1 MiB members\) level 9$/);
 });
 
 test('modes differing by umask (GNU tar of the same tree under umask 022 and 002): umask, and nothing else', async () => {

@@ -80,6 +80,14 @@ const MEMBER_HANDLER = `({ module, level, maxInput, header }) => {
   };
 }`;
 
+/**
+ * The same member function in this thread, for re-encoding a sample (krepro diff names the encoder of a tarball by
+ * reproducing its first member): exactly the code the workers run.
+ */
+export function libdeflateMember(args: MemberArgs): (chunk: Uint8Array) => Uint8Array {
+  return (new Function(`return (${MEMBER_HANDLER})`)() as (a: MemberArgs & { module: WebAssembly.Module }) => (chunk: Uint8Array) => Uint8Array)({ ...args, module: libdeflateModule() });
+}
+
 /** libdeflate in `workers` threads, each with its own instance of the one compiled module; a message per member. */
 export function libdeflateCompressor(args: MemberArgs, workers: number, recycle: (input: Uint8Array) => void): WorkerPool<Uint8Array> {
   return workerPool<Uint8Array>(MEMBER_HANDLER, { ...args, module: libdeflateModule() }, workers, recycle);

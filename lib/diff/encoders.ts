@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { Deflate } from 'pako';
 import { type BlockJob, nativeDeflateBlockSync, pakoDeflateBlock } from '../archive/block-deflate.js';
-import { BLOCK_SIZE, nativeMatchesPinned } from '../archive/gzip.js';
+import { BLOCK_SIZE, gzipHeader, MEMBER_SIZE, nativeMatchesPinned } from '../archive/gzip.js';
+import { libdeflateMember } from '../archive/libdeflate.js';
 import type { GzipHeader, InflateCapture } from './read/gzip.js';
 
-export type EncoderFamily = 'krepro-pinned' | 'chromium-zlib' | 'zlib' | 'gnu-gzip';
+export type EncoderFamily = 'krepro-format-2' | 'krepro-pinned' | 'chromium-zlib' | 'zlib' | 'gnu-gzip';
 
 export interface EncoderMatch {
   family: EncoderFamily;
@@ -110,6 +111,28 @@ function tryPinned(level: number, s: Sample): EncoderMatch | undefined {
 }
 
 /**
+ * krepro's gzip format 2: every MEMBER_SIZE of input is one whole gzip member deflated by the pinned libdeflate.
+ * Every member whose input the sample holds is re-encoded and compared byte for byte, trailers and headers
+ * included; exact when that is the whole stream.
+ */
+function tryFormat2(level: number, s: Sample, inflatedTotal: number): EncoderMatch | undefined {
+  const header = gzipHeader(level);
+  const member = libdeflateMember({ level, maxInput: MEMBER_SIZE, header });
+  const m = new Matcher(s.actual);
+  let members = 0;
+  for (let off = 0; off < Math.min(s.input.length, inflatedTotal) && m.mismatch < 0 && !m.exhausted; off += MEMBER_SIZE) {
+    const end = Math.min(off + MEMBER_SIZE, inflatedTotal);
+    if (end > s.input.length) break; // the sample ends inside this member: libdeflate's output for a part differs
+    const bytes = member(s.input.subarray(off, end));
+    m.feed(members++ === 0 ? bytes.subarray(header.length) : bytes);
+  }
+  if (members === 0 || m.mismatch >= 0) return undefined;
+  // `actual` of a whole stream stops before the last trailer, which the re-encoded members include.
+  if (s.whole) return m.pos === s.actual.length + 8 ? { family: 'krepro-format-2', level, exact: true, comparedBytes: s.actual.length } : undefined;
+  return { family: 'krepro-format-2', level, exact: false, comparedBytes: Math.min(m.pos, s.actual.length) };
+}
+
+/**
  * GNU gzip has its own deflate, so it runs as a child fed from memory (never a shell, empty environment: GZIP= in
  * the environment would change its options). Cut at the sample's end, its last block differs from the archive's,
  * so a prefix counts as matching when gzip's output agrees up to its last quarter.
@@ -166,10 +189,10 @@ const LEVELS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 export async function fingerprint(header: GzipHeader, capture: InflateCapture, opts: { gnuGzip?: string; signal?: AbortSignal; sampleBytes?: number } = {}): Promise<Fingerprint> {
   const s = sampleOf(header, capture, opts.sampleBytes);
   const matches: EncoderMatch[] = [];
-  const tried: EncoderFamily[] = ['krepro-pinned', 'chromium-zlib', 'zlib'];
+  const tried: EncoderFamily[] = ['krepro-format-2', 'krepro-pinned', 'chromium-zlib', 'zlib'];
   for (const level of LEVELS) {
     opts.signal?.throwIfAborted();
-    for (const m of [tryPinned(level, s), tryPakoStream(level, false, s), tryPakoStream(level, true, s)]) if (m) matches.push(m);
+    for (const m of [tryFormat2(level, s, capture.inflated), tryPinned(level, s), tryPakoStream(level, false, s), tryPakoStream(level, true, s)]) if (m) matches.push(m);
   }
   let version: string | undefined;
   if (opts.gnuGzip) {
@@ -187,7 +210,8 @@ export async function fingerprint(header: GzipHeader, capture: InflateCapture, o
 }
 
 const FAMILY_LABEL: Record<EncoderFamily, string> = {
-  'krepro-pinned': 'krepro pinned (Chromium zlib, 128 KiB blocks)',
+  'krepro-format-2': 'krepro gzip format 2 (libdeflate 1.23, 1 MiB members)',
+  'krepro-pinned': 'krepro gzip format 1 (Chromium zlib, 128 KiB blocks)',
   'chromium-zlib': 'Chromium zlib (official Node zlib, pako default)',
   zlib: 'vanilla zlib (Debian/Python zlib, pako legacyHash)',
   'gnu-gzip': 'GNU gzip',

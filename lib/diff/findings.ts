@@ -113,7 +113,7 @@ export const CAUSES = {
   encoder: {
     title: 'deflate encoder',
     why: 'the same bytes were compressed by a different deflate implementation or level; their outputs differ although both are valid',
-    fix: 'pin the encoder and level: krepro package (Chromium zlib as pako 3.0.3 computes it, 128 KiB blocks), or one fixed gzip/pigz binary and level everywhere',
+    fix: 'pin the encoder and level: krepro package (gzip format 2: the pinned libdeflate WebAssembly module; --encoder 1 for releases made with format 1), or one fixed gzip/pigz binary and level everywhere',
   },
   'derived-digest': {
     title: 'checksums of differing files',

@@ -57,10 +57,10 @@ export async function tarOf(members: Member[]): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-/** krepro's gzip format 1 of `data` at `level`, which krepro diff names (format 2 is not among its candidates yet). */
-export async function pinned(data: Buffer, level = 6): Promise<Buffer> {
+/** krepro's gzip (format 1 by default: the tests' pairs were made with it) of `data` at `level`. */
+export async function pinned(data: Buffer, level = 6, format: 1 | 2 = 1): Promise<Buffer> {
   const parts: Buffer[] = [];
-  await pipeline(Readable.from([data]), new PinnedGzip({ level, format: 1 }), async (src: AsyncIterable<Buffer>) => {
+  await pipeline(Readable.from([data]), new PinnedGzip({ level, format }), async (src: AsyncIterable<Buffer>) => {
     for await (const c of src) parts.push(c);
   });
   return Buffer.concat(parts);
