@@ -24,6 +24,8 @@ export { planReleaseTarballs, type TarballJob, SRC_TARBALL, MANIFESTS_TARBALL } 
 export {
   packageRelease,
   releaseManifest,
+  packageStatement,
+  PACKAGE_BUILD_TYPE,
   MANIFEST_NAME,
   MANIFEST_SCHEMA,
   type PackageReleaseOptions,
@@ -109,3 +111,26 @@ export { renderText as renderDiffText } from './report/text.js';
 export { renderJson as renderDiffJson, parseJsonReport as parseDiffJson } from './report/json.js';
 export { renderMarkdown as renderDiffMarkdown } from './report/markdown.js';
 export { renderHtml as renderDiffHtml } from './report/html.js';
+
+export { loadSigningKey, loadVerifyingKey, verifyingKeyFromPem, keyIdOf, type KeyAlgorithm, type SigningKey, type VerifyingKey } from './attest/keys.js';
+export {
+  IN_TOTO_PAYLOAD_TYPE,
+  preAuthEncoding,
+  signEnvelope,
+  verifyEnvelope,
+  type DsseEnvelope,
+  type DsseSignature,
+  type EnvelopeCheck,
+  type EnvelopeFailure,
+  type EnvelopeVerification,
+} from './attest/dsse.js';
+export { STATEMENT_TYPE, SLSA_PROVENANCE_TYPE, inTotoStatement, subjectsOf, statementPayload, type Statement, type Subject } from './attest/statement.js';
+export {
+  ATTESTATION_FILE,
+  ATTESTATION_SUFFIX,
+  signStatement,
+  writeAttestations,
+  verifyAttestationFile,
+  type AttestationFileVerification,
+  type AttestationLine,
+} from './attest/file.js';
