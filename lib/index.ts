@@ -134,3 +134,33 @@ export {
   type AttestationFileVerification,
   type AttestationLine,
 } from './attest/file.js';
+
+export { ENVIRONMENT_SPEC_FILE, ENVIRONMENT_SPEC_SCHEMA, checkEnvironmentSpec, readEnvironmentSpec, effectiveMirrors, type EnvironmentSpec, type EnvironmentSource } from './environment/spec.js';
+export {
+  ENVIRONMENT_LOCK_FILE,
+  ENVIRONMENT_LOCK_SCHEMA,
+  checkLock,
+  readLock,
+  writeLock,
+  lockDigest,
+  lockEnvironment,
+  type EnvironmentLock,
+  type LockedPackage,
+  type LockedSource,
+  type LockOptions,
+  type LockResult,
+} from './environment/lock.js';
+export { ENVIRONMENT_SETTINGS, ENVIRONMENT_WORKDIR, environmentSettings, type EnvironmentImageSetting } from './environment/settings.js';
+export {
+  makeEnvironmentImage,
+  makeEnvironmentRootfs,
+  findEnvironmentImage,
+  environmentImageName,
+  environmentImageConfig,
+  LABEL_ENVIRONMENT_LOCK,
+  type EnvironmentImageOptions,
+  type EnvironmentImage,
+  type Rootfs,
+  type RootfsOptions,
+} from './environment/build.js';
+export { prepareImageArchive, layerFromTar, type ImageArchive, type ImageArchiveInput, type ImageLayer } from './image/archive.js';

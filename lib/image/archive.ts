@@ -1,12 +1,9 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
 import { type Entry } from '../archive/entry.js';
 import { byteOrder } from '../byte-order.js';
-import { HashStream, hexDigest } from '../integrity/hash-stream.js';
+import { hashFile, hexDigest } from '../integrity/hash-stream.js';
 import { ANNOTATION, blobPath, canonicalJson, type Descriptor, digestHex, MEDIA_TYPE, OCI_LAYOUT } from './oci.js';
 import { parseRepoTag } from './reference.js';
 
@@ -48,10 +45,7 @@ export function isoSeconds(seconds: number): string {
 
 /** Hashes an existing uncompressed layer tar (e.g. a root filesystem made by mmdebstrap) without reading it into memory. */
 export async function layerFromTar(file: string, signal?: AbortSignal): Promise<ImageLayer> {
-  const hash = new HashStream();
-  const sink = new Writable({ write: (_chunk, _enc, cb) => cb() });
-  await pipeline(createReadStream(file), hash, sink, signal ? { signal } : {});
-  const { size, integrity } = hash.result();
+  const { size, integrity } = await hashFile(file, signal);
   return { digest: `sha256:${hexDigest(integrity, 'sha256')}`, file, size };
 }
 
