@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
-import { CURRENT_GZIP_FORMAT, GZIP_FORMATS, commitTime, hexDigest, packageRelease } from '../lib/index.js';
+import { ATTESTATION_FILE, CURRENT_GZIP_FORMAT, GZIP_FORMATS, commitTime, hexDigest, packageRelease } from '../lib/index.js';
 import { type CommandIO, EXIT, sourceDateEpochFor } from './io.js';
 import { packageProgress } from './progress.js';
+import { SIGN_KEY_HELP, SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
 
 export const PACKAGE_HELP = `Usage: krepro package [options]
 
@@ -30,7 +31,7 @@ Options:
                      1: the format of releases made before format 2 (their manifests have no
                        encoder.version): Chromium zlib's deflate, computed by node:zlib where it
                        matches, else by pako 3.0.3. Use it to reproduce such a release byte for byte
-  --json             print the result (files, sizes, SRI integrity) as JSON on stdout
+${SIGN_KEY_HELP}  --json             print the result (files, sizes, SRI integrity) as JSON on stdout
   -h, --help         show this help
 
 Exit status: 0 written, 2 usage or environment error (the message names the file or value), 130 interrupted.
@@ -51,6 +52,7 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
       'allow-external-symlinks': { type: 'boolean' },
       encoder: { type: 'string' },
       json: { type: 'boolean' },
+      ...SIGN_KEY_OPTION,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -65,6 +67,7 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
     return EXIT.usage;
   }
   const sourceRoot = values['no-source'] ? undefined : path.resolve(io.cwd, values.source ?? '.');
+  const signingKey = await signingKeyOption(values, io);
   const sde = await sourceDateEpochFor(io, { mtime: values.mtime, repoDir: sourceRoot });
 
   const result = await packageRelease({
@@ -78,12 +81,15 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
     allowExternalSymlinks: values['allow-external-symlinks'] ?? false,
     signal: io.signal,
     onProgress: packageProgress(io.stderr),
+    ...(signingKey ? { signingKey } : {}),
   });
   if (values.json) {
-    io.stdout.write(`${JSON.stringify({ out: result.out, sourceDateEpoch: { ...sde }, manifest: result.manifest, files: result.files }, null, 2)}\n`);
+    const attestation = signingKey ? { attestation: { file: ATTESTATION_FILE, keyid: signingKey.keyid, algorithm: signingKey.algorithm } } : {};
+    io.stdout.write(`${JSON.stringify({ out: result.out, sourceDateEpoch: { ...sde }, manifest: result.manifest, files: result.files, ...attestation }, null, 2)}\n`);
   } else {
     for (const t of result.tarballs) io.stdout.write(`${hexDigest(t.integrity, 'sha256')}  ${displayPath(io.cwd, t.path)}\n`);
     io.stderr.write(`wrote ${result.files.length} files to ${result.out} (SOURCE_DATE_EPOCH=${sde.seconds} from ${sde.origin})\n`);
+    if (signingKey) io.stderr.write(`signed ${ATTESTATION_FILE} with key ${signingKey.keyid} (${signingKey.algorithm})\n`);
   }
   return EXIT.ok;
 }

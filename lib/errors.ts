@@ -22,7 +22,11 @@ export type ErrorCode =
   | 'E_BUILD_IMAGE'
   | 'E_LOCKED'
   | 'E_BUILD_FAILED'
-  | 'E_ENCODER';
+  | 'E_ENCODER'
+  | 'E_ATTEST'
+  | 'E_ENVIRONMENT'
+  | 'E_PACKAGE_UNAVAILABLE'
+  | 'E_PACKAGE_MISMATCH';
 
 export class KreproError extends Error {
   readonly code: ErrorCode;

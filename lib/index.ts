@@ -34,6 +34,8 @@ export { planReleaseTarballs, type TarballJob, SRC_TARBALL, MANIFESTS_TARBALL } 
 export {
   packageRelease,
   releaseManifest,
+  packageStatement,
+  PACKAGE_BUILD_TYPE,
   MANIFEST_NAME,
   MANIFEST_SCHEMA,
   type PackageReleaseOptions,
@@ -119,3 +121,56 @@ export { renderText as renderDiffText } from './report/text.js';
 export { renderJson as renderDiffJson, parseJsonReport as parseDiffJson } from './report/json.js';
 export { renderMarkdown as renderDiffMarkdown } from './report/markdown.js';
 export { renderHtml as renderDiffHtml } from './report/html.js';
+
+export { loadSigningKey, loadVerifyingKey, verifyingKeyFromPem, keyIdOf, type KeyAlgorithm, type SigningKey, type VerifyingKey } from './attest/keys.js';
+export {
+  IN_TOTO_PAYLOAD_TYPE,
+  preAuthEncoding,
+  signEnvelope,
+  verifyEnvelope,
+  type DsseEnvelope,
+  type DsseSignature,
+  type EnvelopeCheck,
+  type EnvelopeFailure,
+  type EnvelopeVerification,
+} from './attest/dsse.js';
+export { STATEMENT_TYPE, SLSA_PROVENANCE_TYPE, inTotoStatement, subjectsOf, statementPayload, type Statement, type Subject } from './attest/statement.js';
+export {
+  ATTESTATION_FILE,
+  ATTESTATION_SUFFIX,
+  signStatement,
+  writeAttestations,
+  verifyAttestationFile,
+  type AttestationFileVerification,
+  type AttestationLine,
+} from './attest/file.js';
+
+export { ENVIRONMENT_SPEC_FILE, ENVIRONMENT_SPEC_SCHEMA, checkEnvironmentSpec, readEnvironmentSpec, effectiveMirrors, type EnvironmentSpec, type EnvironmentSource } from './environment/spec.js';
+export {
+  ENVIRONMENT_LOCK_FILE,
+  ENVIRONMENT_LOCK_SCHEMA,
+  checkLock,
+  readLock,
+  writeLock,
+  lockDigest,
+  lockEnvironment,
+  type EnvironmentLock,
+  type LockedPackage,
+  type LockedSource,
+  type LockOptions,
+  type LockResult,
+} from './environment/lock.js';
+export { ENVIRONMENT_SETTINGS, ENVIRONMENT_WORKDIR, environmentSettings, type EnvironmentImageSetting } from './environment/settings.js';
+export {
+  makeEnvironmentImage,
+  makeEnvironmentRootfs,
+  findEnvironmentImage,
+  environmentImageName,
+  environmentImageConfig,
+  LABEL_ENVIRONMENT_LOCK,
+  type EnvironmentImageOptions,
+  type EnvironmentImage,
+  type Rootfs,
+  type RootfsOptions,
+} from './environment/build.js';
+export { prepareImageArchive, layerFromTar, type ImageArchive, type ImageArchiveInput, type ImageLayer } from './image/archive.js';

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Engine } from '../engine/engine.js';
 import { KreproError } from '../errors.js';
+import { removeTree } from '../process/remove-tree.js';
+import { runLogged, waitExit } from '../process/run.js';
 
 export interface BaseImageOptions {
   /** Debian suite for debootstrap, e.g. 'trixie'. */
@@ -65,7 +66,7 @@ export async function makeBaseImage(engine: Engine, opts: BaseImageOptions): Pro
     if (opts.mirror !== undefined) args.push(opts.mirror);
     log(`debootstrap ${args.join(' ')}`);
     const started = Date.now();
-    const boot = await runLogged('debootstrap', args, log, opts.signal);
+    const boot = await runLogged('debootstrap', args, log, opts.signal ? { signal: opts.signal } : {});
     if (boot.error !== undefined || boot.code !== 0) {
       const detail = boot.error !== undefined ? boot.error.message : `exit ${boot.code ?? boot.signal}`;
       const extra = await readTail(join(dir, 'debootstrap', 'debootstrap.log'));
@@ -78,7 +79,7 @@ export async function makeBaseImage(engine: Engine, opts: BaseImageOptions): Pro
     log(`imported ${tag} as ${id} in ${((Date.now() - importStarted) / 1000).toFixed(1)} s`);
     return id;
   } finally {
-    await removeRootfs(dir, log);
+    await removeTree(dir, log);
   }
 }
 
@@ -142,102 +143,10 @@ function splitTag(ref: string): { repo: string; imageTag: string } {
   throw new KreproError('E_USAGE', `invalid image tag ${JSON.stringify(ref)} (expected name:tag)`);
 }
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  error?: Error;
-}
-
-function waitExit(child: ChildProcess): Promise<Exit> {
-  return new Promise((resolve) => {
-    let error: Error | undefined;
-    // 'error' covers spawn failures (ENOENT) and aborts; 'close' still follows an abort, but not a failed spawn.
-    child.once('error', (err) => {
-      error = err;
-      if (child.pid === undefined) resolve({ code: null, signal: null, error: err });
-    });
-    child.once('close', (code, signal) => resolve({ code, signal, ...(error === undefined ? {} : { error }) }));
-  });
-}
-
-/**
- * Runs a command, forwarding each output line to `log` and keeping the last lines for error messages.
- * The command gets its own process group and an abort signals the whole group: debootstrap is a shell script whose
- * wget and chrooted dpkg would otherwise keep writing into the rootfs while it is being removed.
- */
-async function runLogged(cmd: string, args: string[], log: (line: string) => void, signal?: AbortSignal): Promise<Exit & { tail: string[] }> {
-  if (signal?.aborted) return { code: null, signal: null, error: abortError(signal), tail: [] };
-  // The environment is inherited on purpose: debootstrap's wget honours http_proxy and friends.
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const done = waitExit(child);
-  const onAbort = (): void => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      // Already gone.
-    }
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
-  const tail: string[] = [];
-  const onLine = (line: string): void => {
-    tail.push(line);
-    if (tail.length > LOG_TAIL) tail.shift();
-    log(line);
-  };
-  createInterface({ input: child.stdout! }).on('line', onLine);
-  createInterface({ input: child.stderr! }).on('line', onLine);
-  // 'close' waits for the pipes, which every process of the group holds: so this also waits for the children.
-  const exit = await done;
-  signal?.removeEventListener('abort', onAbort);
-  if (signal?.aborted && exit.error === undefined) return { ...exit, error: abortError(signal), tail };
-  return { ...exit, tail };
-}
-
-function abortError(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
-}
-
 async function readTail(file: string): Promise<string[]> {
   try {
     return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-LOG_TAIL);
   } catch {
     return [];
   }
-}
-
-/**
- * Removes the rootfs. An interrupted debootstrap can leave /proc or /sys mounted inside it, and a recursive delete
- * must never walk into those, so unmount first and refuse to delete while anything is still mounted.
- */
-async function removeRootfs(dir: string, log: (line: string) => void): Promise<void> {
-  let mounts = await mountsUnder(dir);
-  for (const mnt of mounts) {
-    const exit = await waitExit(spawn('umount', ['--lazy', mnt], { stdio: 'ignore' }));
-    if (exit.code !== 0) log(`warning: could not unmount ${mnt}`);
-  }
-  mounts = await mountsUnder(dir);
-  if (mounts.length > 0) {
-    log(`warning: leaving ${dir} in place: still mounted: ${mounts.join(', ')}`);
-    return;
-  }
-  await rm(dir, { recursive: true, force: true }).catch((err: unknown) => log(`warning: could not remove ${dir}: ${(err as Error).message}`));
-}
-
-/** Mount points at or below dir, deepest first. */
-async function mountsUnder(dir: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await readFile('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const found: string[] = [];
-  for (const line of text.split('\n')) {
-    const field = line.split(' ')[4];
-    if (field === undefined) continue;
-    // mountinfo escapes space, tab, newline and backslash as octal.
-    const mnt = field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
-    if (mnt === dir || mnt.startsWith(`${dir}/`)) found.push(mnt);
-  }
-  return found.sort((a, b) => b.length - a.length);
 }

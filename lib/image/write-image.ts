@@ -1,16 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { type Entry } from '../archive/entry.js';
-import { byteOrder } from '../byte-order.js';
 import { MAX_MTIME } from '../archive/header.js';
 import { tarStream, writeAtomically, type WrittenFile } from '../archive/pack.js';
 import { KreproError } from '../errors.js';
 import { HashStream, hexDigest } from '../integrity/hash-stream.js';
 import { type BaseImage, readBaseImage } from './base.js';
-import { ANNOTATION, blobPath, canonicalJson, type Descriptor, digestHex, MEDIA_TYPE, OCI_LAYOUT } from './oci.js';
+import { type ImageLayer, isoSeconds, prepareImageArchive } from './archive.js';
 import { parseRepoTag } from './reference.js';
 
 /** `scratch` (nothing under the binary: for static binaries) or a docker-archive tarball of one image. */
@@ -55,11 +54,6 @@ const PLATFORM_KEYS = ['variant', 'os.version', 'os.features'];
 
 const PLATFORM_PART_RE = /^[a-z0-9_]+$/;
 
-interface Blob {
-  digest: string;
-  file: string;
-  size: number;
-}
 
 /**
  * Writes a `docker load`-able image tarball without a Docker daemon: the base's layers plus one layer holding the
@@ -70,7 +64,7 @@ interface Blob {
  */
 export async function writeImage(opts: WriteImageOptions): Promise<WrittenImage> {
   const entrypoint = checkOptions(opts);
-  const ref = parseRepoTag(opts.repoTag);
+  parseRepoTag(opts.repoTag); // a bad reference fails before anything is read or written
   const binary = await stat(opts.binaryPath).catch(() => undefined);
   if (!binary?.isFile()) throw new KreproError('E_STAGE', `binary ${opts.binaryPath} does not exist or is not a file`, { path: opts.binaryPath });
   const dest = path.resolve(opts.dest);
@@ -83,55 +77,21 @@ export async function writeImage(opts: WriteImageOptions): Promise<WrittenImage>
     const base: BaseImage | undefined = opts.base === 'scratch' ? undefined : await readBaseImage(opts.base.tarball, { os: opts.os, arch: opts.arch }, work, opts.signal);
     opts.signal?.throwIfAborted();
     const layer = await writeBinaryLayer(opts.binaryPath, binary, entrypoint, opts.created, path.join(work, 'layer.tar'), opts.signal);
-    const layers: Blob[] = [...(base?.layers ?? []).map((l) => ({ digest: l.diffId, file: l.file, size: l.size })), layer];
+    const layers: ImageLayer[] = [...(base?.layers ?? []).map((l) => ({ digest: l.diffId, file: l.file, size: l.size })), layer];
     const created = isoSeconds(opts.created);
 
-    const blob = async (name: string, json: unknown): Promise<Blob> => {
-      const bytes = Buffer.from(canonicalJson(json));
-      const file = path.join(work, name);
-      await writeFile(file, bytes);
-      return { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, file, size: bytes.length };
-    };
-    const config = await blob('config.json', imageConfig(base, { ...opts, entrypoint, created, diffIds: layers.map((l) => l.digest) }));
-    const manifest = await blob('manifest.oci.json', {
-      schemaVersion: 2,
-      mediaType: MEDIA_TYPE.manifest,
-      config: { mediaType: MEDIA_TYPE.config, digest: config.digest, size: config.size },
-      layers: layers.map((l) => ({ mediaType: MEDIA_TYPE.layer, digest: l.digest, size: l.size })),
-    });
     const platform = { architecture: opts.arch, os: opts.os, ...pickPlatform(base) };
-    const indexEntry: Descriptor = {
-      mediaType: MEDIA_TYPE.manifest,
-      digest: manifest.digest,
-      size: manifest.size,
-      platform,
-      annotations: { [ANNOTATION.imageName]: `${ref.name}:${ref.tag}`, [ANNOTATION.refName]: ref.tag },
-    };
-    const index = await blob('index.json', { schemaVersion: 2, mediaType: MEDIA_TYPE.index, manifests: [indexEntry] });
-    const ociLayout = await blob('oci-layout', OCI_LAYOUT);
-    // docker save ends these two with a newline (Go's json.Encoder); kept, so they read like its output.
-    const dockerManifest = path.join(work, 'manifest.json');
-    await writeFile(dockerManifest, `${canonicalJson([{ Config: blobPath(config.digest), Layers: layers.map((l) => blobPath(l.digest)), RepoTags: [`${ref.familiarName}:${ref.tag}`] }])}\n`);
-    const repositories = path.join(work, 'repositories');
-    await writeFile(repositories, `${canonicalJson({ [ref.familiarName]: { [ref.tag]: digestHex(layer.digest) } })}\n`);
-
-    const members = new Map<string, string>([
-      ['index.json', index.file],
-      ['manifest.json', dockerManifest],
-      ['oci-layout', ociLayout.file],
-      ['repositories', repositories],
-    ]);
-    for (const b of [config, manifest, ...layers]) members.set(blobPath(b.digest), b.file); // a repeated layer is one blob
-    const entries = await outerEntries(members, opts.created);
+    const config = imageConfig(base, { ...opts, entrypoint, created });
+    const archive = await prepareImageArchive(work, { layers, config, repoTag: opts.repoTag, platform, created: opts.created });
     const hash = new HashStream();
-    const written = await writeAtomically(dest, (out) => pipeline(tarStream(entries, { mtime: opts.created }), hash, out, opts.signal ? { signal: opts.signal } : {}), hash);
+    const written = await writeAtomically(dest, (out) => pipeline(tarStream(archive.entries, { mtime: opts.created }), hash, out, opts.signal ? { signal: opts.signal } : {}), hash);
     return {
       ...written,
-      imageId: config.digest,
+      imageId: archive.imageId,
       digest: `sha256:${hexDigest(written.integrity, 'sha256')}`,
-      manifestDigest: manifest.digest,
-      repoTag: `${ref.familiarName}:${ref.tag}`,
-      diffIds: layers.map((l) => l.digest),
+      manifestDigest: archive.manifestDigest,
+      repoTag: archive.repoTag,
+      diffIds: archive.diffIds,
     };
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -155,11 +115,6 @@ function checkOptions(opts: WriteImageOptions): string {
   return entrypoint;
 }
 
-/** RFC 3339 in UTC without fractions, as Go prints a whole-second time.Time: `2023-11-14T22:13:20Z`. */
-function isoSeconds(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
-}
-
 /** The layer: the binary (mode 0755, whatever it had on disk) and its parent directories, through krepro's tar writer. */
 async function writeBinaryLayer(
   binaryPath: string,
@@ -168,7 +123,7 @@ async function writeBinaryLayer(
   mtime: number,
   file: string,
   signal: AbortSignal | undefined,
-): Promise<Blob> {
+): Promise<ImageLayer> {
   const member = entrypoint.slice(1);
   const entries: Entry[] = [];
   for (let dir = path.posix.dirname(member); dir !== '.'; dir = path.posix.dirname(dir)) entries.unshift({ type: 'directory', path: dir, mtime });
@@ -190,7 +145,7 @@ function pickPlatform(base: BaseImage | undefined): Record<string, unknown> {
  */
 function imageConfig(
   base: BaseImage | undefined,
-  o: { os: string; arch: string; binaryName: string; entrypoint: string; created: string; diffIds: string[] },
+  o: { os: string; arch: string; binaryName: string; entrypoint: string; created: string },
 ): Record<string, unknown> {
   const baseRun = (base?.config['config'] ?? {}) as Record<string, unknown>;
   const run: Record<string, unknown> = Object.fromEntries(RUN_CONFIG_KEYS.filter((k) => baseRun[k] !== undefined && baseRun[k] !== null).map((k) => [k, baseRun[k]]));
@@ -204,19 +159,5 @@ function imageConfig(
     config: run,
     created: o.created,
     history: [...baseHistory, { created: o.created, created_by: `COPY ${o.binaryName} ${o.entrypoint} # krepro` }],
-    rootfs: { type: 'layers', diff_ids: o.diffIds },
   };
-}
-
-/** The outer tar's members: `blobs/` and `blobs/sha256/` directories, then every file, in byte order. */
-async function outerEntries(members: Map<string, string>, mtime: number): Promise<Entry[]> {
-  const entries: Entry[] = [
-    { type: 'directory', path: 'blobs', mtime },
-    { type: 'directory', path: 'blobs/sha256', mtime },
-  ];
-  for (const [member, file] of members) {
-    const st = await stat(file);
-    entries.push({ type: 'file', path: member, mode: 0o644, mtime, size: st.size, source: { path: file, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
-  }
-  return entries.sort((a, b) => byteOrder(a.path, b.path));
 }

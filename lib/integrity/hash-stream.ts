@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { Transform, type TransformCallback, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import ssri from 'ssri';
 
 export type Integrity = ssri.Integrity;
@@ -44,4 +46,11 @@ export function hexDigest(integrity: Integrity, algorithm: (typeof ALGORITHMS)[n
   const hash = (integrity as unknown as Record<string, ssri.Hash[] | undefined>)[algorithm]?.[0];
   if (!hash) throw new Error(`integrity ${integrity.toString()} has no ${algorithm}`);
   return hash.hexDigest();
+}
+
+/** Size and digests of a file on disk, read as a stream (never whole into memory). */
+export async function hashFile(file: string, signal?: AbortSignal): Promise<{ size: number; integrity: Integrity }> {
+  const hash = new HashStream();
+  await pipeline(createReadStream(file), hash, new Writable({ write: (_chunk, _enc, cb) => cb() }), signal ? { signal } : {});
+  return hash.result();
 }

@@ -13,6 +13,9 @@ import { sourceFiles } from '../source/src-files.js';
 import { KREPRO_VERSION } from '../version.js';
 import { MANIFESTS_TARBALL, planReleaseTarballs, SRC_TARBALL, type TarballJob } from './release-layout.js';
 import { swapInto } from './swap-dir.js';
+import { ATTESTATION_FILE, signStatement, writeAttestations } from '../attest/file.js';
+import type { SigningKey } from '../attest/keys.js';
+import { inTotoStatement, SLSA_PROVENANCE_TYPE, type Statement, subjectsOf } from '../attest/statement.js';
 
 export interface PackageReleaseOptions {
   /** `_output/release-stage` */
@@ -32,6 +35,8 @@ export interface PackageReleaseOptions {
   allowExternalSymlinks?: boolean;
   signal?: AbortSignal;
   onProgress?: (event: PackageProgress) => void;
+  /** Sign an in-toto Statement of the tarballs with this key, written as krepro.intoto.jsonl beside them. */
+  signingKey?: SigningKey;
 }
 
 export type PackageProgress =
@@ -154,6 +159,10 @@ export async function packageRelease(opts: PackageReleaseOptions): Promise<Packa
     const manifest = releaseManifest(tarballs, opts.sourceDateEpoch, level, format);
     await writeSmallFile(path.join(work, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
     files.push(MANIFEST_NAME);
+    if (opts.signingKey) {
+      await writeAttestations(path.join(work, ATTESTATION_FILE), [signStatement(packageStatement(tarballs, manifest), opts.signingKey)]);
+      files.push(ATTESTATION_FILE);
+    }
     opts.signal?.throwIfAborted();
     await swapInto(work, out);
     return { out, tarballs, manifest, files: files.sort(byteOrder) };
@@ -177,6 +186,25 @@ async function writeChecksums(dir: string, tarballs: ReleaseArtifact[]): Promise
     }
   }
   return names;
+}
+
+export const PACKAGE_BUILD_TYPE = 'https://krepro.dev/buildtypes/package/v1';
+
+/**
+ * The Statement `package --sign-key` signs: every tarball as a subject (sha256 and sha512), and as SLSA provenance
+ * what packing them depended on (SOURCE_DATE_EPOCH, encoder and level). Nothing from the clock or host.
+ */
+export function packageStatement(tarballs: readonly ReleaseArtifact[], manifest: ReleaseManifest): Statement {
+  const subject = subjectsOf([...tarballs].sort((a, b) => byteOrder(a.name, b.name)));
+  return inTotoStatement(subject, SLSA_PROVENANCE_TYPE, {
+    buildDefinition: {
+      buildType: PACKAGE_BUILD_TYPE,
+      externalParameters: { sourceDateEpoch: manifest.sourceDateEpoch, encoder: manifest.encoder },
+      internalParameters: {},
+      resolvedDependencies: [],
+    },
+    runDetails: { builder: { id: 'https://krepro.dev/builder/krepro-package', version: { krepro: manifest.kreproVersion } }, metadata: {} },
+  });
 }
 
 export function releaseManifest(tarballs: ReleaseArtifact[], sourceDateEpoch: number, level: number, format: GzipFormat = CURRENT_GZIP_FORMAT): ReleaseManifest {

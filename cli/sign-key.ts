@@ -1,0 +1,22 @@
+import * as path from 'node:path';
+import { loadSigningKey, type SigningKey } from '../lib/index.js';
+import type { CommandIO } from './io.js';
+
+/** `--sign-key FILE` for parseArgs: spread into a command's options. */
+export const SIGN_KEY_OPTION = { 'sign-key': { type: 'string' } } as const;
+
+/** The help line(s) every command with --sign-key shows. */
+export const SIGN_KEY_HELP = `  --sign-key FILE    sign an in-toto Statement of the outputs with this PEM private key (ECDSA P-256 or
+                     Ed25519, unencrypted) and write it as a DSSE envelope into krepro.intoto.jsonl beside them;
+                     check it with krepro attest verify --key PUB. The key is read once, never printed or copied
+`;
+
+/**
+ * Loads the key named by --sign-key before any work starts, so a wrong path or key type fails in a second, not
+ * after the build. Undefined when the option is absent.
+ */
+export async function signingKeyOption(values: { 'sign-key'?: string | undefined }, io: Pick<CommandIO, 'cwd'>): Promise<SigningKey | undefined> {
+  const file = values['sign-key'];
+  if (file === undefined) return undefined;
+  return loadSigningKey(path.resolve(io.cwd, file));
+}

@@ -1,0 +1,48 @@
+import { canonicalJson } from '../image/oci.js';
+import { hexDigest, type Integrity } from '../integrity/hash-stream.js';
+
+export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
+export const SLSA_PROVENANCE_TYPE = 'https://slsa.dev/provenance/v1';
+
+export interface Subject {
+  name: string;
+  /** algorithm → lowercase hex, e.g. `{ sha256: '…' }` */
+  digest: Record<string, string>;
+}
+
+/** An in-toto Statement v1 (in-toto/attestation spec/v1/statement.md). */
+export interface Statement<P = unknown> {
+  _type: typeof STATEMENT_TYPE;
+  subject: Subject[];
+  predicateType: string;
+  predicate: P;
+}
+
+export function inTotoStatement<P>(subject: Subject[], predicateType: string, predicate: P): Statement<P> {
+  return { _type: STATEMENT_TYPE, subject, predicateType, predicate };
+}
+
+/** Subjects for artifacts krepro wrote: each named as in its directory, with its sha256 and sha512. */
+export function subjectsOf(artifacts: readonly { name: string; integrity: Integrity }[]): Subject[] {
+  return artifacts.map((a) => ({ name: a.name, digest: { sha256: hexDigest(a.integrity, 'sha256'), sha512: hexDigest(a.integrity, 'sha512') } }));
+}
+
+/** The bytes that are signed: keys sorted by UTF-8 bytes, no whitespace, so the same statement is the same payload. */
+export function statementPayload(statement: Statement): Buffer {
+  return Buffer.from(canonicalJson(statement), 'utf8');
+}
+
+/** Why a DSSE payload is not an in-toto Statement v1, or undefined when it is one. */
+export function statementProblem(payload: Buffer): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString('utf8'));
+  } catch (err) {
+    return `payload is not JSON: ${(err as Error).message}`;
+  }
+  const s = (value ?? {}) as Record<string, unknown>;
+  if (s['_type'] !== STATEMENT_TYPE) return `payload _type is ${JSON.stringify(s['_type'])}, expected ${JSON.stringify(STATEMENT_TYPE)}`;
+  if (!Array.isArray(s['subject']) || s['subject'].length === 0) return 'payload has no subject';
+  if (typeof s['predicateType'] !== 'string') return 'payload has no predicateType';
+  return undefined;
+}
