@@ -1,9 +1,9 @@
-import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import {
   buildEnvironment,
+  type BuildImageSource,
   type BuildSession,
   checkOutputPath,
   gitVersion,
@@ -16,21 +16,27 @@ import {
   type ProxySettings,
   redact,
 } from '../lib/index.js';
-import { type CommandIO, sourceDateEpochFor } from './io.js';
+import { ENVIRONMENT_OPTIONS, type EnvironmentOptionValues, lockedSource } from './env.js';
+import { type CommandIO, packageRoot, proxiesFrom, sourceDateEpochFor } from './io.js';
 
 /** Options every containerized command shares. */
 export const BUILD_OPTIONS = {
+  ...ENVIRONMENT_OPTIONS,
   'base-image': { type: 'string' },
   'build-image-dir': { type: 'string' },
   host: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
-export const BUILD_OPTIONS_HELP = `Engine and image options:
-  --base-image IMG     local image the build image is made FROM (default: krepro-base:trixie; make it with
-                       'krepro base-image', no registry needed)
-  --build-image-dir D  Dockerfile + VERSION of the build image (default: krepro's build-image/). Bumping
-                       VERSION removes this checkout's older images, containers and volumes.
+export const BUILD_OPTIONS_HELP = `Build environment and engine options:
+  --lock FILE          the locked build environment to build in (default: krepro's
+                       build-image/environment.lock.json): made from the lock outside any engine, the same
+                       image ID on every engine (see 'krepro env --help' for --work-dir, --cache-dir,
+                       --no-cache, --mirror, which apply here too). Needs root and mmdebstrap the first time.
+  --build-image-dir D  build in an image from the project's own Dockerfile + VERSION in D instead (built by
+                       the engine per checkout; bumping VERSION removes the checkout's older state)
+  --base-image IMG     with --build-image-dir: the local image the Dockerfile starts FROM (default:
+                       krepro-base:trixie; make it with 'krepro base-image', no registry needed)
   --host URL           Docker engine (default: DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH as the docker
                        CLI reads them; a remote engine needs no port forwarding: all transfers use the API)
 
@@ -41,18 +47,6 @@ KUBERNETES_HTTP_PROXY, KUBERNETES_HTTPS_PROXY and KUBERNETES_NO_PROXY reach the 
 container as http_proxy/https_proxy/no_proxy (both cases); their values are never printed.
 KUBE_RSYNC_PORT is accepted and ignored: no rsync daemon or port is needed any more.
 `;
-
-export function proxiesFrom(env: CommandIO['env']): ProxySettings {
-  return {
-    ...(env.KUBERNETES_HTTP_PROXY ? { http: env.KUBERNETES_HTTP_PROXY } : {}),
-    ...(env.KUBERNETES_HTTPS_PROXY ? { https: env.KUBERNETES_HTTPS_PROXY } : {}),
-    ...(env.KUBERNETES_NO_PROXY ? { no: env.KUBERNETES_NO_PROXY } : {}),
-  };
-}
-
-export function packageRoot(): string {
-  return path.dirname(createRequire(import.meta.url).resolve('krepro/package.json'));
-}
 
 /** The invoking user, or a fixed non-root build user when invoked as root (files in the volume belong to it). */
 export function buildUser(): { uid: number; gid: number } {
@@ -103,7 +97,19 @@ export interface OpenedSession {
   proxies: ProxySettings;
 }
 
-type SessionValues = { 'base-image'?: string; 'build-image-dir'?: string; host?: string } & Parameters<typeof projectFor>[1];
+type ImageValues = EnvironmentOptionValues & { 'base-image'?: string | undefined; 'build-image-dir'?: string | undefined };
+type SessionValues = ImageValues & { host?: string } & Parameters<typeof projectFor>[1];
+
+/** The build image the options ask for: the locked environment, unless --build-image-dir or --base-image. */
+export async function imageSourceFor(values: ImageValues, io: CommandIO): Promise<BuildImageSource> {
+  if (values['build-image-dir'] === undefined && values['base-image'] === undefined) return lockedSource(values, io);
+  return {
+    kind: 'dockerfile',
+    dockerfileDir: path.resolve(io.cwd, values['build-image-dir'] ?? path.join(packageRoot(), 'build-image')),
+    baseImage: values['base-image'] ?? 'krepro-base:trixie',
+    proxies: proxiesFrom(io.env),
+  };
+}
 
 export async function openSession(command: string, values: SessionValues, io: CommandIO): Promise<OpenedSession> {
   const engine = await openEngine({ env: io.env, ...(values.host ? { host: values.host } : {}), signal: io.signal });
@@ -118,8 +124,7 @@ export async function openSession(command: string, values: SessionValues, io: Co
     engine,
     checkoutRoot,
     hostname: hostname(),
-    dockerfileDir: path.resolve(io.cwd, values['build-image-dir'] ?? path.join(packageRoot(), 'build-image')),
-    baseImage: values['base-image'] ?? 'krepro-base:trixie',
+    image: await imageSourceFor(values, io),
     user: buildUser(),
     env,
     proxies,

@@ -13,12 +13,13 @@ import {
   readEnvironmentSpec,
   readLock,
   writeLock,
+  type BuildImageSource,
   type Engine,
   type EnvironmentImage,
   type EnvironmentLock,
   type EnvironmentSpec,
 } from '../lib/index.js';
-import { packageRoot, proxiesFrom } from './build-options.js';
+import { packageRoot, proxiesFrom } from './io.js';
 import { type CommandIO, EXIT } from './io.js';
 
 export const ENV_HELP = `Usage: krepro env lock  [--spec FILE] [--lock FILE] [--work-dir DIR]
@@ -81,22 +82,29 @@ export type EnvironmentOptionValues = { lock?: string | undefined; spec?: string
  * on, make or find the image); what run, release and verify call before their builds. Progress goes to stderr.
  */
 export async function lockedEnvironment(engine: Engine, values: EnvironmentOptionValues, io: CommandIO): Promise<EnvironmentImage> {
+  const source = await lockedSource(values, io);
+  return makeEnvironmentImage(engine, source.lock, { ...source.options, onLog: (line) => void io.stderr.write(`${line}\n`), signal: io.signal });
+}
+
+/** The locked environment the options name (the lock, where to work and cache, mirrors), not yet on an engine. */
+export async function lockedSource(values: EnvironmentOptionValues, io: CommandIO): Promise<Extract<BuildImageSource, { kind: 'locked' }>> {
   const lockFile = path.resolve(io.cwd, values.lock ?? defaultLockFile());
   const specFile = path.resolve(io.cwd, values.spec ?? path.join(path.dirname(lockFile), ENVIRONMENT_SPEC_FILE));
-  const log = (line: string): void => void io.stderr.write(`${line}\n`);
   const lock = await readLock(lockFile);
   const spec = await readEnvironmentSpec(specFile).catch(() => undefined);
   const stale = spec && staleness(spec, lock);
-  if (stale) log(`warning: ${specFile} changed ${stale} since ${lockFile} was made; run krepro env lock to update the lock`);
-  return makeEnvironmentImage(engine, lock, {
-    workDir: workDirOf(values, io),
-    cacheDir: cacheDirOf(values, io),
-    noCache: values['no-cache'] ?? false,
-    mirrors: parseMirrorOptions(values.mirror ?? [], lock),
-    ...(values.image ? { image: values.image } : {}),
-    onLog: log,
-    signal: io.signal,
-  });
+  if (stale) io.stderr.write(`warning: ${specFile} changed ${stale} since ${lockFile} was made; run krepro env lock to update the lock\n`);
+  return {
+    kind: 'locked',
+    lock,
+    options: {
+      workDir: workDirOf(values, io),
+      cacheDir: cacheDirOf(values, io),
+      noCache: values['no-cache'] ?? false,
+      mirrors: parseMirrorOptions(values.mirror ?? [], lock),
+      ...(values.image ? { image: values.image } : {}),
+    },
+  };
 }
 
 function workDirOf(values: { 'work-dir'?: string | undefined }, io: CommandIO): string {

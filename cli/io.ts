@@ -1,4 +1,6 @@
-import { parseMtimeOption, resolveSourceDateEpoch, type SourceDateEpoch } from '../lib/index.js';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { parseMtimeOption, type ProxySettings, resolveSourceDateEpoch, type SourceDateEpoch } from '../lib/index.js';
 
 /** What a command may touch of the process: passed in so commands stay testable and lib stays pure. */
 export interface CommandIO {
@@ -21,4 +23,16 @@ export function sourceDateEpochFor(io: CommandIO, opts: { mtime?: string | undef
     ...(io.env.SOURCE_DATE_EPOCH ? { environment: io.env.SOURCE_DATE_EPOCH } : {}),
     ...(opts.repoDir !== undefined ? { repoDir: opts.repoDir } : {}),
   });
+}
+
+export function proxiesFrom(env: CommandIO['env']): ProxySettings {
+  return {
+    ...(env.KUBERNETES_HTTP_PROXY ? { http: env.KUBERNETES_HTTP_PROXY } : {}),
+    ...(env.KUBERNETES_HTTPS_PROXY ? { https: env.KUBERNETES_HTTPS_PROXY } : {}),
+    ...(env.KUBERNETES_NO_PROXY ? { no: env.KUBERNETES_NO_PROXY } : {}),
+  };
+}
+
+export function packageRoot(): string {
+  return path.dirname(createRequire(import.meta.url).resolve('krepro/package.json'));
 }

@@ -7,8 +7,9 @@ import {
   buildEnvironment,
   checkoutStateNames,
   type EnvironmentSetting,
-  ensureBuildImage,
   gitVersion,
+  prepareBuildImage,
+  sourceVersion,
   KreproError,
   lockCheckout,
   NORMALIZATIONS,
@@ -26,8 +27,9 @@ import {
   verifyText,
   type VerifyEngine,
 } from '../lib/index.js';
-import { packageRoot, PROJECT_OPTIONS, PROJECT_OPTIONS_HELP, projectFor, proxiesFrom } from './build-options.js';
-import { type CommandIO, EXIT, sourceDateEpochFor } from './io.js';
+import { imageSourceFor, PROJECT_OPTIONS, PROJECT_OPTIONS_HELP, projectFor } from './build-options.js';
+import { ENVIRONMENT_OPTIONS } from './env.js';
+import { type CommandIO, EXIT, proxiesFrom, sourceDateEpochFor } from './io.js';
 
 /** Docker's default seccomp profile as Debian ships it (package golang-github-docker-docker-dev). */
 const DEBIAN_SECCOMP_PROFILE = '/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json';
@@ -71,8 +73,10 @@ Options:
   --engine URL       engine for the control build; given twice, the second runs the experiment build
                      (independent rebuild). Default: DOCKER_HOST etc. Builds run without network: a verified
                      build must be hermetic.
-  --base-image IMG   base of the build image (default krepro-base:trixie)
-  --build-image-dir D  Dockerfile + VERSION of the build image (default: krepro's build-image/)
+  --lock FILE        the locked build environment (default: krepro's build-image/environment.lock.json);
+                     with two engines it is made on each from the lock (the same image ID, nothing copied)
+  --build-image-dir D  build in an image from a Dockerfile + VERSION instead (copied to a second engine by ID)
+  --base-image IMG   with --build-image-dir: its FROM image (default krepro-base:trixie)
   --json             print the report as JSON (schema https://krepro.dev/schemas/verify-report/v2)
   --html FILE        also write a self-contained HTML report
   -h, --help         show this help
@@ -99,6 +103,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
       'no-attribution': { type: 'boolean' },
       'seccomp-profile': { type: 'string' },
       engine: { type: 'string', multiple: true },
+      ...ENVIRONMENT_OPTIONS,
       'base-image': { type: 'string' },
       'build-image-dir': { type: 'string' },
       json: { type: 'boolean' },
@@ -122,9 +127,8 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const env = buildEnvironment({ host: io.env, project, sourceDateEpoch: sde.seconds, version });
   const seccomp = await seccompProfile(values['seccomp-profile'], io);
   const proxies = proxiesFrom(io.env);
-  const dockerfileDir = path.resolve(io.cwd, values['build-image-dir'] ?? path.join(packageRoot(), 'build-image'));
-  const baseImage = values['base-image'] ?? 'krepro-base:trixie';
-  const { identity, names } = await checkoutStateNames(checkoutRoot, hostname(), dockerfileDir, baseImage);
+  const source = await imageSourceFor(values, io);
+  const { identity, names } = await checkoutStateNames(checkoutRoot, hostname(), await sourceVersion(source));
   // Before the engines are prepared: a second verify of this checkout must not build its image meanwhile.
   const lock = await lockCheckout(identity.root, 'verify');
   try {
@@ -132,19 +136,13 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     const engines: VerifyEngine[] = [];
     for (const url of engineUrls.length ? engineUrls : [undefined]) {
       const engine = await openEngine({ env: io.env, ...(url ? { host: url } : {}), signal: io.signal });
-      if (engines.length === 0) {
-        const { imageId } = await ensureBuildImage(engine, {
-          names,
-          dockerfileDir,
-          contextDir: path.join(identity.root, '_output', 'images', names.image.replace(/:/g, '_')),
-          baseImage,
-          proxies,
-          onLog: log,
-          signal: io.signal,
-        });
-        engines.push({ engine, image: names.image, imageId });
+      if (engines.length === 0 || source.kind === 'locked') {
+        // The locked environment is made on each engine from the lock: the same ID, nothing copied.
+        const prepared = await prepareBuildImage(engine, source, names, { checkoutRoot: identity.root, onLog: log, signal: io.signal });
+        if (engines[0] && engines[0].imageId !== prepared.id) throw new KreproError('E_ENVIRONMENT', `the lock made ${prepared.id} on ${engine.endpoint} but ${engines[0].imageId} on ${engines[0].engine.endpoint}: the environment is not reproducible here`);
+        engines.push({ engine, image: names.image, imageId: prepared.id });
       } else {
-        // The independent rebuild runs the very same build image (by ID), so only the build itself is compared.
+        // A Dockerfile image differs on every build: the second engine runs the very same image (by ID).
         log(`copying ${names.image} to ${engine.endpoint}...`);
         const imageId = await transferImage(engines[0]!.engine, engine, names.image, { signal: io.signal });
         engines.push({ engine, image: names.image, imageId });

@@ -78,6 +78,7 @@ export { transferImage } from './engine/transfer.js';
 
 export { makeBaseImage, type BaseImageOptions } from './environment/base-image.js';
 export { ensureBuildImage, proxyEnv, redact, LABEL_CONTEXT_HASH, type BuildImageOptions, type ProxySettings } from './environment/build-image.js';
+export { prepareBuildImage, sourceVersion, type BuildImageSource, type PreparedImage } from './environment/image-source.js';
 
 export { checkoutIdentity, buildImageVersion, checkoutStateNames, type CheckoutIdentity } from './checkout/identity.js';
 export { stateNames, runNames, baseImageTag, checkoutHash, CONTAINER_SOURCE_DIR, LABEL_CHECKOUT, LABEL_RUN, LABEL_VERSION, type StateNames, type RunNames } from './checkout/names.js';

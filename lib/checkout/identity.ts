@@ -1,7 +1,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import * as path from 'node:path';
 import { simpleGit } from 'simple-git';
-import { baseImageTag, stateNames, type StateNames } from './names.js';
+import { stateNames, type StateNames } from './names.js';
 
 /** What identifies one checkout's build state on an engine: hostname, canonical root and git branch. */
 export interface CheckoutIdentity {
@@ -29,8 +29,8 @@ export async function buildImageVersion(dockerfileDir: string): Promise<string> 
   return (await readFile(path.join(dockerfileDir, 'VERSION'), 'utf8')).trim();
 }
 
-/** This checkout's state names for a build image directory and base image: what `run`, `release` and `verify` share. */
-export async function checkoutStateNames(root: string, hostname: string, dockerfileDir: string, baseImage: string): Promise<{ identity: CheckoutIdentity; names: StateNames }> {
+/** This checkout's state names for a state version (see stateNames): what `run`, `release` and `verify` share. */
+export async function checkoutStateNames(root: string, hostname: string, version: { version: string; image?: string }): Promise<{ identity: CheckoutIdentity; names: StateNames }> {
   const identity = await checkoutIdentity(root, hostname);
-  return { identity, names: stateNames(identity, await buildImageVersion(dockerfileDir), baseImageTag(baseImage)) };
+  return { identity, names: stateNames(identity, version.version, version.image) };
 }

@@ -37,13 +37,17 @@ export function baseImageTag(image: string): string {
   return colon > image.lastIndexOf('/') ? image.slice(colon + 1) : 'latest';
 }
 
-export function stateNames(id: CheckoutIdentity, imageVersion: string, baseImageTag: string): StateNames {
+/**
+ * The names for a version of the build state (`build-image/VERSION` + '-' + base image tag for a Dockerfile image,
+ * `env-<lock digest>` for the locked environment); `image` when the image is not per checkout (the locked one).
+ */
+export function stateNames(id: CheckoutIdentity, stateVersion: string, image?: string): StateNames {
   const hash = checkoutHash(id);
-  const version = tagSafe(`${imageVersion.trim()}-${baseImageTag}`);
+  const version = tagSafe(stateVersion.trim());
   return {
     checkoutHash: hash,
     version,
-    image: `krepro-build:build-${hash}-${version}`,
+    image: image ?? `krepro-build:build-${hash}-${version}`,
     dataVolume: `krepro-build-data-${hash}-${version}`,
     labels: { [LABEL_CHECKOUT]: hash, [LABEL_VERSION]: version },
   };

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { checkoutStateNames } from '../checkout/identity.js';
 import { lockCheckout, type CheckoutLock } from '../checkout/lock.js';
@@ -6,7 +5,8 @@ import { CONTAINER_SOURCE_DIR, type RunNames, runNames, type StateNames } from '
 import { ensureDataVolume, removeCheckoutState, removeLeftovers, type RemovedState } from '../checkout/state.js';
 import type { ContainerSpec, Engine } from '../engine/engine.js';
 import { type InteractiveIO, runContainer, runInteractive } from '../engine/run.js';
-import { ensureBuildImage, proxyEnv, type ProxySettings } from '../environment/build-image.js';
+import { proxyEnv, type ProxySettings } from '../environment/build-image.js';
+import { type BuildImageSource, prepareBuildImage, sourceVersion } from '../environment/image-source.js';
 import { KreproError } from '../errors.js';
 import { copyOutput } from '../sync/copy-output.js';
 import { syncSources, type SyncResult } from '../sync/source-sync.js';
@@ -16,10 +16,8 @@ export interface BuildSessionOptions {
   checkoutRoot: string;
   /** this machine's hostname: part of the state names, so two machines sharing an engine never collide */
   hostname: string;
-  /** directory holding the build image's Dockerfile and VERSION (krepro's build-image/ by default) */
-  dockerfileDir: string;
-  /** local image the build image starts FROM, e.g. `krepro-base:trixie` (see makeBaseImage) */
-  baseImage: string;
+  /** the build image: the locked environment, or a project's Dockerfile */
+  image: BuildImageSource;
   /** uid:gid the build runs as; never root */
   user: { uid: number; gid: number };
   /** environment for every build container (SOURCE_DATE_EPOCH, KUBE_*, GO* …), proxies excluded */
@@ -39,7 +37,10 @@ export interface BuildSession {
   removed: RemovedState;
   /** what killed earlier runs of this checkout had left on the engine, removed before this session started */
   leftovers: RemovedState;
+  /** the build image was made (from the lock) or rebuilt (from the Dockerfile) by this session */
   imageRebuilt: boolean;
+  /** the build image's ID, as the engine reports it */
+  imageId: string;
   sync(): Promise<SyncResult>;
   run(cmd: string[], io: { stdout: Writable; stderr: Writable }): Promise<number>;
   shell(cmd: string[], io: Omit<InteractiveIO, 'signal'>): Promise<number>;
@@ -56,22 +57,14 @@ export interface BuildSession {
 export async function openBuildSession(opts: BuildSessionOptions): Promise<BuildSession> {
   if (opts.user.uid === 0) throw new KreproError('E_USAGE', 'build containers never run as root: pass a non-root uid');
   const { engine } = opts;
-  const { identity, names } = await checkoutStateNames(opts.checkoutRoot, opts.hostname, opts.dockerfileDir, opts.baseImage);
+  const { identity, names } = await checkoutStateNames(opts.checkoutRoot, opts.hostname, await sourceVersion(opts.image));
   const lock: CheckoutLock = await lockCheckout(identity.root, opts.command);
   const log = opts.onLog ?? (() => {});
   const signal = opts.signal ? { signal: opts.signal } : {};
   try {
     const leftovers = await removeLeftovers(engine, names.checkoutHash, signal);
     const removed = await removeCheckoutState(engine, names.checkoutHash, { keepVersion: names.version, ...signal });
-    const { rebuilt } = await ensureBuildImage(engine, {
-      names,
-      dockerfileDir: opts.dockerfileDir,
-      contextDir: path.join(identity.root, '_output', 'images', names.image.replace(/:/g, '_')),
-      baseImage: opts.baseImage,
-      ...(opts.proxies ? { proxies: opts.proxies } : {}),
-      onLog: log,
-      ...signal,
-    });
+    const prepared = await prepareBuildImage(engine, opts.image, names, { checkoutRoot: identity.root, onLog: log, ...signal });
     await ensureDataVolume(engine, names, signal);
     const run = runNames(names.checkoutHash, names.labels);
     const env = [...Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`), ...proxyEnv(opts.proxies ?? {})];
@@ -95,7 +88,8 @@ export async function openBuildSession(opts: BuildSessionOptions): Promise<Build
       runNames: run,
       removed,
       leftovers,
-      imageRebuilt: rebuilt,
+      imageRebuilt: prepared.made,
+      imageId: prepared.id,
       sync: () => syncSources(engine, { ...volumeAccess, owner: opts.user, containerName: run.name(`sync-${++helpers}`) }),
       run: (cmd, io) => runContainer(engine, spec(cmd), { ...io, ...signal }),
       shell: (cmd, io) => runInteractive(engine, spec(cmd), { ...io, ...signal }),
