@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { diff, renderDiffHtml as renderHtml, renderDiffJson as renderJson, renderDiffText as renderText } from '../lib/index.js';
 import { type CommandIO, EXIT } from './io.js';
+import { integerOption } from './number-option.js';
 
 export const DIFF_HELP = `Usage: krepro diff [options] A B
 
@@ -60,9 +61,11 @@ export async function diffCommand(argv: string[], io: CommandIO): Promise<number
     io.stderr.write(`krepro diff: give two tarballs or two directories, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}\nRun 'krepro diff --help' for usage.\n`);
     return EXIT.usage;
   }
-  const maxDepth = values['max-depth'] === undefined ? undefined : Number(values['max-depth']);
-  if (maxDepth !== undefined && (!Number.isInteger(maxDepth) || maxDepth < 1)) {
-    io.stderr.write(`krepro diff: --max-depth must be a whole number from 1, got ${JSON.stringify(values['max-depth'])}\n`);
+  let maxDepth: number | undefined;
+  try {
+    maxDepth = integerOption('max-depth', values['max-depth'], { min: 1 });
+  } catch (err) {
+    io.stderr.write(`krepro diff: ${(err as Error).message}\nRun 'krepro diff --help' for usage.\n`);
     return EXIT.usage;
   }
   const gnuGzip = values['no-gnu-gzip'] ? undefined : findGzip(io.env);

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
-import { commitTime, hexDigest, packageRelease } from '../lib/index.js';
+import { gitWorkTreeOf, hexDigest, packageRelease } from '../lib/index.js';
 import { type CommandIO, EXIT, sourceDateEpochFor } from './io.js';
+import { GZIP_LEVELS, integerOption } from './number-option.js';
 import { packageProgress } from './progress.js';
 
 export const PACKAGE_HELP = `Usage: krepro package [options]
@@ -15,8 +16,8 @@ machine and Node runtime. The output directory is replaced only when everything 
 Options:
   --stage DIR        staged release (default: _output/release-stage)
   --out DIR          output directory (default: _output/release-tars)
-  --source DIR       git checkout for kubernetes-src.tar.gz (default: the current directory, if it is a
-                     git checkout; --no-source to skip)
+  --source DIR       git checkout for kubernetes-src.tar.gz (default: the current directory, if it has a
+                     .git; then git must work there, and HEAD must be a commit; --no-source to skip)
   --no-source        write no kubernetes-src.tar.gz
   --level N          gzip level 1-9 (default: 6)
   --mtime T          member mtime: seconds since 1970 or an ISO 8601 date with zone. Default:
@@ -54,20 +55,23 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
     io.stdout.write(PACKAGE_HELP);
     return EXIT.ok;
   }
-  const level = values.level === undefined ? 6 : Number(values.level);
+  const level = integerOption('level', values.level, GZIP_LEVELS) ?? 6;
   const encoder = values.encoder ?? 'auto';
   if (encoder !== 'auto' && encoder !== 'native' && encoder !== 'pako') {
     io.stderr.write(`krepro package: --encoder must be auto, native or pako, got ${JSON.stringify(encoder)}\n`);
     return EXIT.usage;
   }
   const sourceRoot = values['no-source'] ? undefined : path.resolve(io.cwd, values.source ?? '.');
+  // Whether the default source is a git checkout is the file system's answer: never git's, which may be missing.
+  const withSource = sourceRoot !== undefined && (values.source !== undefined || (await gitWorkTreeOf(sourceRoot)) !== undefined);
+  if (sourceRoot !== undefined && !withSource) io.stderr.write(`note: no kubernetes-src.tar.gz: ${sourceRoot} is not a git checkout (--source DIR names one; --no-source says you meant it)\n`);
   const sde = await sourceDateEpochFor(io, { mtime: values.mtime, repoDir: sourceRoot });
 
   const result = await packageRelease({
     stage: path.resolve(io.cwd, values.stage ?? '_output/release-stage'),
     out: path.resolve(io.cwd, values.out ?? '_output/release-tars'),
     sourceDateEpoch: sde.seconds,
-    ...(sourceRoot !== undefined && (values.source !== undefined || (await isGitCheckout(sourceRoot))) ? { sourceRoot } : {}),
+    ...(withSource ? { sourceRoot } : {}),
     level,
     encoder,
     clampMtime: values['clamp-mtime'] ?? false,
@@ -88,8 +92,4 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
 function displayPath(cwd: string, p: string): string {
   const rel = path.relative(cwd, p);
   return rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
-}
-
-async function isGitCheckout(dir: string): Promise<boolean> {
-  return (await commitTime(dir)) !== undefined;
 }

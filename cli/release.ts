@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { hexDigest, runRelease } from '../lib/index.js';
 import { type CommandIO, EXIT } from './io.js';
+import { GZIP_LEVELS, integerOption } from './number-option.js';
 import { parseArgs } from 'node:util';
 import { BUILD_OPTIONS, BUILD_OPTIONS_HELP, openSession } from './build-options.js';
 
@@ -25,6 +26,7 @@ export async function releaseCommand(argv: string[], io: CommandIO): Promise<num
     io.stdout.write(RELEASE_HELP);
     return EXIT.ok;
   }
+  const level = integerOption('level', values.level, GZIP_LEVELS);
   const runTests = !values.quick && !/^[nN]/.test(io.env.KUBE_RELEASE_RUN_TESTS ?? 'y');
   const { session, sourceDateEpoch, version } = await openSession(values.quick ? 'release --quick' : 'release', values, io);
   try {
@@ -36,7 +38,7 @@ export async function releaseCommand(argv: string[], io: CommandIO): Promise<num
       images: !values['no-images'],
       ...(values['image-binaries'] ? { imageBinaries: values['image-binaries'].split(',') } : {}),
       ...(io.env.KUBE_DOCKER_REGISTRY ? { imageRegistry: io.env.KUBE_DOCKER_REGISTRY } : {}),
-      ...(values.level !== undefined ? { level: Number(values.level) } : {}),
+      ...(level !== undefined ? { level } : {}),
       io: { stdout: io.stderr as never, stderr: io.stderr as never },
       onStep: (step) => io.stderr.write(`==> ${step}\n`),
       signal: io.signal,

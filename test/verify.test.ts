@@ -5,6 +5,7 @@ import { cpSync, existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { makeBaseImage } from '../lib/index.js';
 import { engineOrSkip } from './helpers/engine.js';
+import { suiteWhen } from './helpers/skip.js';
 import { FIXTURES, tempDir } from './helpers/stage.js';
 import { pngColours, screenshot } from './helpers/browser.js';
 import { startSecondEngine } from './helpers/second-engine.js';
@@ -49,7 +50,7 @@ function verify(dir: string, args: string[] = []): { code: number | null; report
   return { code: r.status, report, stderr: r.stderr };
 }
 
-if (docker) {
+suiteWhen(docker, 'no Docker engine', (docker, test) => {
   test.before(async () => {
     await makeBaseImage(docker, { suite: 'trixie', tag: 'krepro-base:trixie', workDir: '/var/tmp' });
   });
@@ -136,7 +137,7 @@ if (docker) {
     assert.equal(report.attribution.map((a) => a.variations), [[]]);
     assert.match(report.attribution[0]!.fix[0]!, /nondeterminism/);
   });
-}
+});
 
 test('unknown variation names are a usage error listing the known ones', () => {
   const r = spawnSync(process.execPath, [CLI, 'verify', '--vary', 'moon-phase'], { encoding: 'utf8' });

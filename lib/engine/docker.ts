@@ -45,6 +45,8 @@ export class DockerEngine implements Engine {
   constructor(
     private readonly docker: Docker,
     readonly endpoint: string,
+    /** the same engine, reached over a new connection per request: what a liveness ping needs */
+    private readonly pinger: Docker = docker,
   ) {
     this.images = new DockerImages(docker, this.guard);
     this.volumes = new DockerVolumes(docker, this.guard);
@@ -61,7 +63,7 @@ export class DockerEngine implements Engine {
   };
 
   async ping(opts: Call = {}): Promise<void> {
-    await this.guard('ping', opts.signal, () => (this.docker.ping as (o: object) => Promise<unknown>)(abort(opts.signal)));
+    await this.guard('ping', opts.signal, () => (this.pinger.ping as (o: object) => Promise<unknown>)(abort(opts.signal)));
   }
 
   async version(opts: Call = {}): Promise<EngineVersion> {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type Stats } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -7,6 +7,7 @@ import { type Entry } from '../archive/entry.js';
 import { byteOrder } from '../byte-order.js';
 import { MAX_MTIME } from '../archive/header.js';
 import { tarStream, writeAtomically, type WrittenFile } from '../archive/pack.js';
+import { mapDiskFull } from '../disk-full.js';
 import { KreproError } from '../errors.js';
 import { HashStream, hexDigest } from '../integrity/hash-stream.js';
 import { type BaseImage, readBaseImage } from './base.js';
@@ -74,6 +75,15 @@ export async function writeImage(opts: WriteImageOptions): Promise<WrittenImage>
   const binary = await stat(opts.binaryPath).catch(() => undefined);
   if (!binary?.isFile()) throw new KreproError('E_STAGE', `binary ${opts.binaryPath} does not exist or is not a file`, { path: opts.binaryPath });
   const dest = path.resolve(opts.dest);
+  const kept = `${dest} was left as it was and the temporary files were removed`;
+  return mapDiskFull(
+    (inner) => ({ target: dest, ...(inner?.context.target === dest ? { written: inner.context.written } : {}), needed: { bytes: binary.size, what: 'the binary alone is' }, kept }),
+    () => writeImageFiles(opts, { dest, entrypoint, ref, binary }),
+  );
+}
+
+async function writeImageFiles(opts: WriteImageOptions, w: { dest: string; entrypoint: string; ref: ReturnType<typeof parseRepoTag>; binary: Stats }): Promise<WrittenImage> {
+  const { dest, entrypoint, ref, binary } = w;
   await mkdir(path.dirname(dest), { recursive: true });
   const tempParent = path.resolve(opts.tempDir ?? path.dirname(dest));
   await mkdir(tempParent, { recursive: true });

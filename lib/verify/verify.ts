@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { simpleGit } from 'simple-git';
+import { runGit } from '../source/git.js';
 import { byteOrder } from '../byte-order.js';
 import { runNames } from '../checkout/names.js';
 import { diff } from '../diff/compare.js';
@@ -102,7 +103,7 @@ export const VERIFY_SCHEMA = 'https://krepro.dev/schemas/verify-report/v1';
  */
 export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> {
   const git = simpleGit({ baseDir: opts.checkoutRoot });
-  const commit = (await git.revparse(['HEAD'])).trim();
+  const commit = (await runGit(opts.checkoutRoot, ['rev-parse', '--verify', 'HEAD^{commit}'], `find the commit of ${opts.checkoutRoot} to verify`)).trim();
   const workDir = opts.workDir ?? (await mkdtemp(path.join(opts.checkoutRoot, '_output', 'verify-')).catch(async () => mkdtemp('/tmp/krepro-verify-')));
   const sourceDir = path.join(workDir, 'source');
   // A clean copy of the commit: no untracked or modified files of the host checkout reach either build.

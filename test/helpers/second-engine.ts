@@ -3,18 +3,42 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from './stage.js';
 
+export interface SecondEngine {
+  host: string;
+  /** its state directory: start it again with the same `dir` and it finds its containers, images and volumes */
+  dir: string;
+  /** Stops it as a service manager does (SIGTERM to dockerd) and waits until it has exited. */
+  stop: () => Promise<void>;
+}
+
 /**
  * A second, independent Docker engine on this machine (its own data root, socket and network namespace), for
- * independent-rebuild tests. Needs root and dockerd, as .ci/run provides.
+ * independent-rebuild and engine-death tests. Needs root and dockerd, as .ci/run provides. `bridge` gives it a
+ * default bridge network inside its own namespace (containers reach each other, not the outside world).
  */
-export async function startSecondEngine(): Promise<{ host: string; stop: () => Promise<void> }> {
-  const dir = tempDir('krepro-dockerd-');
+export async function startSecondEngine(opts: { dir?: string; bridge?: boolean } = {}): Promise<SecondEngine> {
+  const dir = opts.dir ?? tempDir('krepro-dockerd-');
   const socket = path.join(dir, 'docker.sock');
   // Its own network namespace (unshare -n): dockerd's network setup would otherwise remove the first engine's
   // docker0 bridge, breaking every later container that needs a network on it.
   const daemon: ChildProcess = spawn(
     'unshare',
-    ['--net', '--', 'dockerd', '--host', `unix://${socket}`, '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'pid'), '--bridge', 'none', '--iptables=false', '--ip-masq=false'],
+    [
+      '--net',
+      '--',
+      'dockerd',
+      '--host',
+      `unix://${socket}`,
+      '--data-root',
+      path.join(dir, 'data'),
+      '--exec-root',
+      path.join(dir, 'exec'),
+      '--pidfile',
+      path.join(dir, 'pid'),
+      ...(opts.bridge ? [] : ['--bridge', 'none']),
+      '--iptables=false',
+      '--ip-masq=false',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
@@ -24,12 +48,14 @@ export async function startSecondEngine(): Promise<{ host: string; stop: () => P
     daemon.kill('SIGKILL');
     throw new Error(`second dockerd did not start:\n${log.slice(-2000)}`);
   }
+  const exited = new Promise((resolve) => daemon.on('exit', resolve));
   return {
     host: `unix://${socket}`,
+    dir,
     stop: async () => {
       const pid = Number(readFileSync(path.join(dir, 'pid'), 'utf8'));
       process.kill(pid, 'SIGTERM');
-      await new Promise((resolve) => daemon.on('exit', resolve));
+      await exited;
     },
   };
 }
