@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
@@ -10,7 +10,7 @@ import { isKreproError } from '../lib/errors.js';
 import { engineOrSkip } from './helpers/engine.js';
 import { startSecondEngine } from './helpers/second-engine.js';
 import { suiteWhen, testWhen } from './helpers/skip.js';
-import { FIXTURES, tempDir } from './helpers/stage.js';
+import { makeSourceRepo, tempDir } from './helpers/stage.js';
 
 // The engine going away in the middle of `krepro run`, on real engines: a dedicated dockerd stopped as a service
 // manager stops it (SIGTERM) and started again on the same data root, and the connection to the shared engine cut
@@ -27,13 +27,8 @@ const imageDir = tempDir('krepro-tiny-image-');
 writeFileSync(path.join(imageDir, 'Dockerfile'), 'ARG BASE_IMAGE=krepro-base:trixie\nFROM ${BASE_IMAGE}\nWORKDIR /go/src/k8s.io/kubernetes\n');
 writeFileSync(path.join(imageDir, 'VERSION'), '1\n');
 
-function checkout(): string {
-  const dir = tempDir('krepro-engine-faults-');
-  cpSync(path.join(FIXTURES, 'kube-like'), dir, { recursive: true });
-  const env = { ...process.env, GIT_AUTHOR_DATE: `@${SDE} +0000`, GIT_COMMITTER_DATE: `@${SDE} +0000`, GIT_AUTHOR_NAME: 'k', GIT_AUTHOR_EMAIL: 'k@x.invalid', GIT_COMMITTER_NAME: 'k', GIT_COMMITTER_EMAIL: 'k@x.invalid' };
-  for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', 'fixture']]) execFileSync('git', args, { cwd: dir, env });
-  return dir;
-}
+/** A git checkout of the source-tree fixture: all the run needs is files to sync. */
+const checkout = (): string => makeSourceRepo(tempDir('krepro-engine-faults-'), SDE);
 
 const runArgs = (cmd: string[]): string[] => ['run', '--build-image-dir', imageDir, '--no-copy-output', '--', ...cmd];
 
