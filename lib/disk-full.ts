@@ -75,7 +75,7 @@ async function spaceNear(target: string): Promise<{ free: number; size: number }
 }
 
 /** `1887436 bytes (1.8 MiB)`: exact, and readable. */
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
   let unit = '';

@@ -12,6 +12,7 @@ import { writeImage } from '../lib/image/write-image.js';
 import { extractOutputTar } from '../lib/sync/copy-output.js';
 import { testWhen } from './helpers/skip.js';
 import { GOLDEN, materializeStage, tempDir } from './helpers/stage.js';
+import { cliEnv } from './helpers/cli.js';
 
 // A full disk while writing output, on a real (small) tmpfs: exit 2 / E_NO_SPACE naming the path and the bytes,
 // the previous output byte-identical, and no partial file left anywhere on that file system.
@@ -43,7 +44,7 @@ function snapshot(dir: string): Record<string, string> {
 const bytes = String.raw`\d+ bytes( \([\d.]+ [KMG]iB\))?`;
 
 function krepro(args: string[]): { code: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, SOURCE_DATE_EPOCH: String(GOLDEN.sourceDateEpoch) } });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: cliEnv({ SOURCE_DATE_EPOCH: String(GOLDEN.sourceDateEpoch) }) });
   return { code: r.status, stderr: r.stderr };
 }
 

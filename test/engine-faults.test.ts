@@ -11,6 +11,7 @@ import { engineOrSkip } from './helpers/engine.js';
 import { startSecondEngine } from './helpers/second-engine.js';
 import { suiteWhen, testWhen } from './helpers/skip.js';
 import { makeSourceRepo, tempDir } from './helpers/stage.js';
+import { cliEnv } from './helpers/cli.js';
 
 // The engine going away in the middle of `krepro run`, on real engines: a dedicated dockerd stopped as a service
 // manager stops it (SIGTERM) and started again on the same data root, and the connection to the shared engine cut
@@ -34,7 +35,7 @@ const runArgs = (cmd: string[]): string[] => ['run', '--build-image-dir', imageD
 
 /** The CLI in a child process; asynchronous, so the proxy below (in this process) can serve it meanwhile. */
 function krepro(cwd: string, host: string, args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; stderr: string }> } {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, DOCKER_HOST: host }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: cliEnv({ DOCKER_HOST: host }), stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   return { child, done: new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr }))) };
@@ -91,8 +92,7 @@ testWhen(secondEngineMissing, 'dockerd stopped (SIGTERM) during krepro run: exit
     assert.equal((await buildContainers(connectEngine({ host: second.host }), dir)), [], 'no container of the cut-off run is left');
   } finally {
     spawnSync(process.execPath, [CLI, 'clean', '--host', second.host], { cwd: dir });
-    await second.stop().catch(() => {});
-    rmSync(second.dir, { recursive: true, force: true });
+    await second.remove();
     rmSync(dir, { recursive: true, force: true });
   }
 });

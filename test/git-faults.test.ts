@@ -5,6 +5,7 @@ import { chownSync, cpSync, existsSync, mkdirSync, readdirSync, symlinkSync, wri
 import * as path from 'node:path';
 import { testWhen } from './helpers/skip.js';
 import { GOLDEN, makeSourceRepo, materializeStage, tempDir } from './helpers/stage.js';
+import { cliEnv } from './helpers/cli.js';
 
 // Never a silently different release: in a git checkout, a git that is missing or refuses the repository, or a
 // HEAD that is no commit, is an error naming the cause and --no-source; kubernetes-src.tar.gz is never left out.
@@ -26,7 +27,7 @@ writeFileSync(gitConfig, '');
 const gitEnv = { HOME: home, XDG_CONFIG_HOME: home };
 
 function krepro(cwd: string, args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...gitEnv, ...env } });
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: cliEnv({ ...gitEnv, ...env }) });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -123,7 +124,7 @@ test('not a git checkout: the default source is left out with a note; --source n
 function inChild(expr: string, env: Record<string, string>): string {
   const lib = (p: string) => JSON.stringify(path.resolve('dist/lib', p));
   const script = `Promise.all([import(${lib('index.js')}), import(${lib('sync/scan.js')})]).then(([k, scan]) => ${expr}).then((v) => console.log('ok ' + JSON.stringify(v)), (e) => console.log(e.code + ' ' + e.message))`;
-  return spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, ...gitEnv, ...env } }).stdout.trim();
+  return spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: cliEnv({ ...gitEnv, ...env }) }).stdout.trim();
 }
 
 test('sync (run, release, shell, verify) in a checkout without git: E_GIT, never a walk that would send .gitignored files', () => {

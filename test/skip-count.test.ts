@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { cliEnv } from './helpers/cli.js';
 
 // A test that cannot run here is counted as skipped by uvu and by .ci/run's closing line, with its reason; under
 // CI it fails instead. Checked by running uvu on a probe suite, as npm test runs the real ones.
@@ -28,7 +29,7 @@ test.run();
 function uvu(env: Record<string, string | undefined>): { status: number | null; output: string; summary: string } {
   const run = spawnSync(process.execPath, ['--import', 'tsx/esm', 'node_modules/uvu/bin.js', path.relative('.', dir), 'probe\\.test\\.ts$'], {
     encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, CI: undefined, ...env },
+    env: cliEnv({ NO_COLOR: '1', CI: undefined, ...env }),
   });
   const output = run.stdout + run.stderr;
   const summary = spawnSync('.ci/test-summary', { input: output, encoding: 'utf8' });

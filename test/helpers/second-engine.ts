@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from './stage.js';
 
@@ -9,6 +9,8 @@ export interface SecondEngine {
   dir: string;
   /** Stops it as a service manager does (SIGTERM to dockerd) and waits until it has exited. */
   stop: () => Promise<void>;
+  /** Stops it if it runs, and removes `dir` with whatever dockerd left mounted in it. */
+  remove: () => Promise<void>;
 }
 
 /**
@@ -49,13 +51,21 @@ export async function startSecondEngine(opts: { dir?: string; bridge?: boolean }
     throw new Error(`second dockerd did not start:\n${log.slice(-2000)}`);
   }
   const exited = new Promise((resolve) => daemon.on('exit', resolve));
+  const stop = async (): Promise<void> => {
+    const pid = Number(readFileSync(path.join(dir, 'pid'), 'utf8'));
+    process.kill(pid, 'SIGTERM');
+    await exited;
+  };
   return {
     host: `unix://${socket}`,
     dir,
-    stop: async () => {
-      const pid = Number(readFileSync(path.join(dir, 'pid'), 'utf8'));
-      process.kill(pid, 'SIGTERM');
-      await exited;
+    stop,
+    remove: async () => {
+      if (daemon.exitCode === null && daemon.signalCode === null) await stop().catch(() => {});
+      // dockerd bind-mounts its data root onto itself (to make it a private mount), and does not always undo it.
+      const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '');
+      for (const m of mounts.filter((p) => p === dir || p.startsWith(`${dir}/`)).sort().reverse()) spawnSync('umount', [m]);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
