@@ -132,5 +132,9 @@ export async function openSession(command: string, values: SessionValues, io: Co
     onLog: (line) => io.stderr.write(`${redact(line, proxies)}\n`),
     signal: io.signal,
   });
+  const { containers, volumes } = session.leftovers;
+  if (containers.length + volumes.length > 0) {
+    io.stderr.write(`note: removed what an earlier run of this checkout left when it was cut off: ${containers.length} container(s), ${volumes.length} volume(s) (${[...containers, ...volumes].join(', ')})\n`);
+  }
   return { session, project, sourceDateEpoch: sde.seconds, version, env, proxies };
 }

@@ -13,6 +13,7 @@ import {
   renderDiffText as renderText,
 } from '../lib/index.js';
 import { type CommandIO, EXIT } from './io.js';
+import { integerOption } from './number-option.js';
 
 export const DIFF_HELP = `Usage: krepro diff [options] A B
        krepro diff --from-json REPORT [--json | --markdown] [--html FILE]
@@ -63,13 +64,6 @@ function findGzip(env: Record<string, string | undefined>): string | undefined {
     }
   }
   return undefined;
-}
-
-/** A whole-number option, or the usage message saying what is wrong with it. */
-function count(name: string, raw: string | undefined, min: number): number | undefined | { wrong: string } {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  return Number.isInteger(n) && n >= min ? n : { wrong: `--${name} must be a whole number from ${min}, got ${JSON.stringify(raw)}` };
 }
 
 /** Written beside the target and renamed, so a failed or interrupted run never leaves half a report. */
@@ -125,8 +119,12 @@ export async function diffCommand(argv: string[], io: CommandIO): Promise<number
   if (fromJson !== undefined) {
     report = await savedReport(path.resolve(io.cwd, fromJson));
   } else {
-    const [maxDepth, maxDiffLines, maxReportSize] = (['max-depth', 'max-diff-lines', 'max-report-size'] as const).map((o) => count(o, values[o], 1));
-    for (const v of [maxDepth, maxDiffLines, maxReportSize]) if (typeof v === 'object') return usage(v.wrong);
+    let maxDepth: number | undefined, maxDiffLines: number | undefined, maxReportSize: number | undefined;
+    try {
+      [maxDepth, maxDiffLines, maxReportSize] = (['max-depth', 'max-diff-lines', 'max-report-size'] as const).map((o) => integerOption(o, values[o], { min: 1 }));
+    } catch (err) {
+      return usage((err as Error).message);
+    }
     const gnuGzip = values['no-gnu-gzip'] ? undefined : findGzip(io.env);
     const [a, b] = positionals as [string, string];
     const limits = { ...(typeof maxDepth === 'number' ? { maxDepth } : {}), ...(typeof maxDiffLines === 'number' ? { maxDiffLines } : {}) };

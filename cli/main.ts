@@ -75,18 +75,30 @@ const invokedPath = process.argv[1] ? realpathSync(process.argv[1]) : '';
 if (import.meta.url === pathToFileURL(invokedPath).href) {
   const controller = new AbortController();
   let interrupts = 0;
+  let settled = false;
   const onSignal = () => {
     // First Ctrl-C cancels cleanly (temp files removed); a second one exits at once.
-    if (++interrupts > 1) process.exit(EXIT.interrupted);
+    if (++interrupts > 1) {
+      settled = true;
+      process.exit(EXIT.interrupted);
+    }
     controller.abort(new Error('interrupted'));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A command whose work was dropped unfinished (a promise nothing will ever settle) must not exit 0 in silence.
+  process.on('exit', () => {
+    if (settled) return;
+    process.stderr.write('krepro: internal error: the command stopped before it finished (an operation never completed)\nPlease report this with the command you ran.\n');
+    process.exitCode = 70;
+  });
   main(process.argv.slice(2), { env: process.env, cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, signal: controller.signal }).then(
     (code) => {
+      settled = true;
       process.exitCode = code;
     },
     (err: unknown) => {
+      settled = true;
       process.stderr.write(`krepro: internal error: ${(err as Error).stack ?? String(err)}\nPlease report this with the command you ran.\n`);
       process.exitCode = 70;
     },

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
-import { ATTESTATION_FILE, CURRENT_GZIP_FORMAT, GZIP_FORMATS, commitTime, hexDigest, packageRelease } from '../lib/index.js';
+import { ATTESTATION_FILE, CURRENT_GZIP_FORMAT, GZIP_FORMATS, gitWorkTreeOf, hexDigest, packageRelease } from '../lib/index.js';
 import { type CommandIO, EXIT, sourceDateEpochFor } from './io.js';
+import { GZIP_LEVELS, integerOption } from './number-option.js';
 import { packageProgress } from './progress.js';
 import { SIGN_KEY_HELP, SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
 
@@ -16,8 +17,8 @@ machine and Node runtime. The output directory is replaced only when everything 
 Options:
   --stage DIR        staged release (default: _output/release-stage)
   --out DIR          output directory (default: _output/release-tars)
-  --source DIR       git checkout for kubernetes-src.tar.gz (default: the current directory, if it is a
-                     git checkout; --no-source to skip)
+  --source DIR       git checkout for kubernetes-src.tar.gz (default: the current directory, if it has a
+                     .git; then git must work there, and HEAD must be a commit; --no-source to skip)
   --no-source        write no kubernetes-src.tar.gz
   --level N          gzip level 1-9 (default: 6)
   --mtime T          member mtime: seconds since 1970 or an ISO 8601 date with zone. Default:
@@ -60,13 +61,16 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
     io.stdout.write(PACKAGE_HELP);
     return EXIT.ok;
   }
-  const level = values.level === undefined ? 6 : Number(values.level);
+  const level = integerOption('level', values.level, GZIP_LEVELS) ?? 6;
   const encoder = values.encoder === undefined ? CURRENT_GZIP_FORMAT : GZIP_FORMATS.find((f) => String(f) === values.encoder);
   if (encoder === undefined) {
     io.stderr.write(`krepro package: --encoder must be a gzip format version, ${GZIP_FORMATS.join(' or ')} (krepro-manifest.json's encoder.version; 1 where it has none), got ${JSON.stringify(values.encoder)}\n`);
     return EXIT.usage;
   }
   const sourceRoot = values['no-source'] ? undefined : path.resolve(io.cwd, values.source ?? '.');
+  // Whether the default source is a git checkout is the file system's answer: never git's, which may be missing.
+  const withSource = sourceRoot !== undefined && (values.source !== undefined || (await gitWorkTreeOf(sourceRoot)) !== undefined);
+  if (sourceRoot !== undefined && !withSource) io.stderr.write(`note: no kubernetes-src.tar.gz: ${sourceRoot} is not a git checkout (--source DIR names one; --no-source says you meant it)\n`);
   const signingKey = await signingKeyOption(values, io);
   const sde = await sourceDateEpochFor(io, { mtime: values.mtime, repoDir: sourceRoot });
 
@@ -74,7 +78,7 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
     stage: path.resolve(io.cwd, values.stage ?? '_output/release-stage'),
     out: path.resolve(io.cwd, values.out ?? '_output/release-tars'),
     sourceDateEpoch: sde.seconds,
-    ...(sourceRoot !== undefined && (values.source !== undefined || (await isGitCheckout(sourceRoot))) ? { sourceRoot } : {}),
+    ...(withSource ? { sourceRoot } : {}),
     level,
     encoder,
     clampMtime: values['clamp-mtime'] ?? false,
@@ -98,8 +102,4 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
 function displayPath(cwd: string, p: string): string {
   const rel = path.relative(cwd, p);
   return rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
-}
-
-async function isGitCheckout(dir: string): Promise<boolean> {
-  return (await commitTime(dir)) !== undefined;
 }

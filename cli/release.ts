@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { hexDigest, runRelease } from '../lib/index.js';
 import { BUILD_OPTIONS, BUILD_OPTIONS_HELP, openSession, PROJECT_OPTIONS, PROJECT_OPTIONS_HELP } from './build-options.js';
 import { type CommandIO, EXIT } from './io.js';
+import { GZIP_LEVELS, integerOption } from './number-option.js';
 
 export const RELEASE_HELP = `Usage: krepro release [--quick] [options]
 
@@ -23,6 +24,7 @@ export async function releaseCommand(argv: string[], io: CommandIO): Promise<num
     io.stdout.write(RELEASE_HELP);
     return EXIT.ok;
   }
+  const level = integerOption('level', values.level, GZIP_LEVELS);
   const runTests = !values.quick && !/^[nN]/.test(io.env.KUBE_RELEASE_RUN_TESTS ?? 'y');
   const { session, project, sourceDateEpoch, version } = await openSession(values.quick ? 'release --quick' : 'release', values, io);
   try {
@@ -33,7 +35,7 @@ export async function releaseCommand(argv: string[], io: CommandIO): Promise<num
       version,
       runTests,
       ...(io.env.KUBE_DOCKER_REGISTRY ? { imageRegistry: io.env.KUBE_DOCKER_REGISTRY } : {}),
-      ...(values.level !== undefined ? { level: Number(values.level) } : {}),
+      ...(level !== undefined ? { level } : {}),
       io: { stdout: io.stderr as never, stderr: io.stderr as never },
       onStep: (step) => io.stderr.write(`==> ${step}\n`),
       signal: io.signal,

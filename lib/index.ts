@@ -1,5 +1,6 @@
 // krepro's public API. Re-exports only: each concept lives in its own folder.
 export { KreproError, isKreproError, type ErrorCode } from './errors.js';
+export { DiskFullError, isDiskFull, type DiskFullContext } from './disk-full.js';
 export { KREPRO_VERSION } from './version.js';
 
 export { type ArchivePolicy, type Entry, type FileSource, } from './archive/entry.js';
@@ -53,6 +54,7 @@ export {
   type SourceDateEpoch,
 } from './source/source-date-epoch.js';
 export { sourceFiles } from './source/src-files.js';
+export { gitWorkTreeOf } from './source/git.js';
 export { buildStage, DEFAULT_STAGE_TARGETS, type BuildStageOptions, type StageResult, type StagedPlatform, type StageTargets } from './layout/stage.js';
 export { swapInto } from './layout/swap-dir.js';
 export { releaseFromBinaries, type ReleaseFromBinariesOptions } from './release/from-binaries.js';

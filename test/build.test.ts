@@ -5,6 +5,7 @@ import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs
 import * as path from 'node:path';
 import { checkoutHash, checkoutIdentity, LABEL_CHECKOUT, makeBaseImage, stateNames } from '../lib/index.js';
 import { engineOrSkip } from './helpers/engine.js';
+import { suiteWhen } from './helpers/skip.js';
 import { FIXTURES, tempDir } from './helpers/stage.js';
 import { hostname } from 'node:os';
 
@@ -44,7 +45,7 @@ function track(dir: string): string {
   return dir;
 }
 
-if (docker) {
+suiteWhen(docker, 'no Docker engine', (docker, test) => {
   test.before(async () => {
     await makeBaseImage(docker, { suite: 'trixie', tag: BASE, workDir: '/var/tmp' });
   });
@@ -213,7 +214,7 @@ if (docker) {
     assert.not.ok(existsSync(path.join(dir, '_output')));
     assert.equal(await stateOf(dir), { containers: 0, images: 0, volumes: 0 });
   });
-}
+});
 
 test('an unreachable engine gives exit 2 naming the endpoint; clean still removes _output', () => {
   const dir = tempDir();

@@ -7,6 +7,7 @@ import { planDirectory, writeTarball } from '../lib/index.js';
 import { diff } from '../lib/diff/compare.js';
 import { allFindings } from '../lib/diff/difference.js';
 import { engineOrSkip } from './helpers/engine.js';
+import { suiteWhen } from './helpers/skip.js';
 import { FIXTURES, tempDir } from './helpers/stage.js';
 
 // A real Go binary with its build path embedded: kubectl of the Kubernetes-like fixture, built twice by the build
@@ -23,7 +24,7 @@ function checkout(): string {
   return dir;
 }
 
-if (docker) {
+suiteWhen(docker, 'no Docker engine', (_docker, test) => {
   let dir = '';
   test.after(() => {
     if (!dir) return;
@@ -62,6 +63,6 @@ if (docker) {
     const id = fs.find((f) => f.cause === 'go-build-id');
     assert.ok(id && id.left && id.right && id.left !== id.right, JSON.stringify(id));
   });
-}
+});
 
 test.run();

@@ -258,7 +258,7 @@ test('two engines that share nothing make the environment from the lock: byte-id
     assert.match(rest[1]!, /^2\.6\./);
   } finally {
     await engine.images.remove(tagA).catch(() => undefined);
-    await second.stop();
+    await second.remove();
     spawnSync('rm', ['-rf', cache]);
   }
 });

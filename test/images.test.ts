@@ -14,6 +14,7 @@ import { writeServerImages } from '../lib/image/server-images.js';
 import { writeImage, type WriteImageOptions, type WrittenImage } from '../lib/image/write-image.js';
 import { debianNodeImage, engineOrSkip, runInContainer } from './helpers/engine.js';
 import { FIXTURE_STAGE, FIXTURES, materializeStage, tempDir } from './helpers/stage.js';
+import { testWhen } from './helpers/skip.js';
 
 // Release images written without a daemon: byte-identical from the same inputs, loadable by Docker 20.10 and read
 // by skopeo. The fake binary of the fixture stage serves where nothing runs it; the engine tests build the fixture
@@ -267,12 +268,8 @@ test('krepro images --help exits 0; an unknown option is a parse error for main 
   }
 });
 
-test('skopeo reads it as docker-archive: and as oci-archive:', async () => {
-  const skopeo = spawnSync('skopeo', ['--version'], { encoding: 'utf8' });
-  if (skopeo.status !== 0) {
-    if (process.env['CI']) assert.unreachable('skopeo is installed by .ci/run');
-    return console.log('  (skipped: skopeo is not installed; apt-get install skopeo)');
-  }
+const skopeo = spawnSync('skopeo', ['--version'], { encoding: 'utf8' }).status === 0;
+testWhen(skopeo ? undefined : 'skopeo is not installed; apt-get install skopeo', 'skopeo reads it as docker-archive: and as oci-archive:', async () => {
   const image = await writeImage(options({ dest: path.join(tempDir(), 'kube-apiserver.tar') }));
   for (const transport of ['docker-archive', 'oci-archive']) {
     const r = spawnSync('skopeo', ['inspect', `${transport}:${image.path}`], { encoding: 'utf8' });

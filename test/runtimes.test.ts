@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { debianNodeImage, engineOrSkip, runInContainer } from './helpers/engine.js';
+import { testWhen } from './helpers/skip.js';
 import { GOLDEN, makeSourceRepo, materializeStage, tempDir } from './helpers/stage.js';
 
 // The core promise: the same stage gives the same bytes on every runtime, whatever zlib it was built with, in the
@@ -38,13 +39,12 @@ for (const major of ['22', '24']) {
   });
 }
 
-test("Debian's nodejs (system zlib) in a container gives the golden digests of both formats (format 1 through pako)", async () => {
-  const docker = await engineOrSkip();
-  if (!docker) return console.log('  (skipped: no Docker engine and CI is not set)');
-  const image = await debianNodeImage(docker);
+const docker = await engineOrSkip();
+testWhen(docker ? undefined : 'no Docker engine', "Debian's nodejs (system zlib) in a container gives the golden digests of both formats (format 1 through pako)", async () => {
+  const image = await debianNodeImage(docker!);
   const dir = workspace();
   const run = (cmd: string[]) =>
-    runInContainer(docker, {
+    runInContainer(docker!, {
       image,
       cmd,
       binds: [`${ROOT}:/krepro:ro`, `${dir}:/w`],

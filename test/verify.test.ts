@@ -7,6 +7,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { makeBaseImage, VARIATIONS } from '../lib/index.js';
 import { pngColours, screenshot } from './helpers/browser.js';
 import { engineOrSkip } from './helpers/engine.js';
+import { suiteWhen } from './helpers/skip.js';
 import { FIXTURES, tempDir } from './helpers/stage.js';
 
 const validateReport = new Ajv2020({ strict: true, allErrors: true }).compile(JSON.parse(readFileSync(path.resolve('schemas/verify-report.schema.json'), 'utf8')));
@@ -92,7 +93,7 @@ function causesOf(report: Report): Record<string, string[]> {
   return out;
 }
 
-if (docker) {
+suiteWhen(docker, 'no Docker engine', (docker, test) => {
   test.before(async () => {
     await makeBaseImage(docker, { suite: 'trixie', tag: 'krepro-base:trixie', workDir: '/var/tmp' });
   });
@@ -266,7 +267,7 @@ if (docker) {
     const text = spawnSync(process.execPath, [CLI, 'verify', '--vary', 'file-order'], { cwd: dir, encoding: 'utf8' });
     assert.match(text.stdout, /NOT TESTED: file-order/);
   });
-}
+});
 
 test('unknown variation names are a usage error listing the known ones', () => {
   const r = spawnSync(process.execPath, [CLI, 'verify', '--vary', 'moon-phase'], { encoding: 'utf8' });

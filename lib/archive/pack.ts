@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
+import { mapDiskFull } from '../disk-full.js';
 import { KreproError } from '../errors.js';
 import { HashStream, type Integrity } from '../integrity/hash-stream.js';
 import type { ArchivePolicy, Entry } from './entry.js';
@@ -54,23 +55,34 @@ export function tarStream(entries: Entry[], policy: ArchivePolicy, onBytes?: (n:
 export async function writeTarball(entries: Entry[], policy: ArchivePolicy, dest: string, opts: PackOptions): Promise<WrittenFile> {
   const gzip = new PinnedGzip(opts.gzip, opts.encoder ? { encoder: opts.encoder } : {});
   const hash = new HashStream();
-  return writeAtomically(dest, (out) => pipeline(tarStream(entries, policy, opts.onBytes), gzip, hash, out, opts.signal ? { signal: opts.signal } : {}), hash);
+  const input = { bytes: entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0), what: 'the files it packs hold' };
+  return writeAtomically(dest, (out) => pipeline(tarStream(entries, policy, opts.onBytes), gzip, hash, out, opts.signal ? { signal: opts.signal } : {}), hash, input);
 }
 
-/** Writes a stream's bytes through `hash` to a temporary sibling of `dest`, then renames it into place. */
+/**
+ * Writes a stream's bytes through `hash` to a temporary sibling of `dest`, then renames it into place. A full disk
+ * is E_NO_SPACE naming `dest`, the bytes written and `needed` (what is known of the size); the temporary file is
+ * removed and `dest` is untouched.
+ */
 export async function writeAtomically(
   dest: string,
   write: (out: NodeJS.WritableStream) => Promise<void>,
   hash: HashStream,
+  needed?: { bytes: number; what: string },
 ): Promise<WrittenFile> {
   const temp = path.join(path.dirname(dest), `.${path.basename(dest)}.partial-${randomBytes(6).toString('hex')}`);
-  try {
-    await write(createWriteStream(temp, { mode: 0o644 }));
-    await rename(temp, dest);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
+  const out = createWriteStream(temp, { mode: 0o644 });
+  const context = () => ({ target: dest, written: out.bytesWritten, ...(needed ? { needed } : {}), kept: `${dest} was left as it was and the partial file was removed` });
+  await mapDiskFull(context, async () => {
+    try {
+      await write(out);
+      await rename(temp, dest);
+    } catch (err) {
+      out.destroy();
+      await rm(temp, { force: true });
+      throw err;
+    }
+  });
   return { path: dest, ...hash.result() };
 }
 

@@ -1,6 +1,6 @@
 import { readFile, realpath } from 'node:fs/promises';
 import * as path from 'node:path';
-import { simpleGit } from 'simple-git';
+import { gitWorkTreeOf, runGit } from '../source/git.js';
 import { stateNames, type StateNames } from './names.js';
 
 /** What identifies one checkout's build state on an engine: hostname, canonical root and git branch. */
@@ -15,12 +15,8 @@ export interface CheckoutIdentity {
 /** hostname:canonical root:branch, the inputs of the state names (build/common.sh's KUBE_ROOT_HASH). */
 export async function checkoutIdentity(root: string, hostname: string): Promise<CheckoutIdentity> {
   const canonical = await realpath(root);
-  let branch = '';
-  try {
-    branch = (await simpleGit({ baseDir: canonical }).raw(['symbolic-ref', '--short', '-q', 'HEAD'])).trim();
-  } catch {
-    branch = ''; // detached HEAD or not a repository: upstream hashes an empty branch too
-  }
+  // Detached HEAD (git prints no branch) or not a repository: upstream hashes an empty branch too.
+  const branch = (await gitWorkTreeOf(canonical)) === undefined ? '' : (await runGit(canonical, ['branch', '--show-current'], `read the branch of ${canonical}`)).trim();
   return { hostname, root: canonical, branch };
 }
 

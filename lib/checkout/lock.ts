@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import * as path from 'node:path';
+import { mapDiskFull } from '../disk-full.js';
 import { KreproError } from '../errors.js';
 
 export interface CheckoutLock {
@@ -9,87 +12,151 @@ export interface CheckoutLock {
 
 interface Holder {
   pid: number;
+  /** the machine the pid is on: a pid on another machine (a checkout on a shared disk) cannot be checked */
+  host: string;
+  /** the process's start time (Linux: /proc/<pid>/stat), so a pid reused by another process is not taken for it */
+  started?: string;
   command: string;
   /** unique per acquisition, so a process never removes a lock someone else has taken since */
   token: string;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+type Read = { state: 'held'; holder: Holder } | { state: 'gone' } | { state: 'unreadable'; ageMs: number };
 
-async function readHolder(file: string): Promise<Holder | undefined> {
+/** An empty or unparsable lock younger than this may be one an older krepro is still writing (it wrote in place). */
+const UNREADABLE_GRACE_MS = 2_000;
+/** How long to wait for a lock in the middle of changing hands (being broken, or being written) before giving up. */
+const SETTLE_MS = 10_000;
+const POLL_MS = 50;
+
+/** Start time of `pid` (clock ticks since boot, field 22 of /proc/<pid>/stat), or undefined where there is no /proc. */
+function startTime(pid: number): string | undefined {
   try {
-    const v = JSON.parse(await readFile(file, 'utf8')) as Partial<Holder>;
-    // A lock without a token was written by an earlier krepro: its pid still counts.
-    return typeof v.pid === 'number' ? { pid: v.pid, command: String(v.command ?? '?'), token: typeof v.token === 'string' ? v.token : `pid-${v.pid}` } : undefined;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {
-    return undefined; // gone, or not JSON
+    return undefined;
   }
 }
 
-/** A breaker older than this belongs to a process that died while breaking a stale lock. */
-const BREAKER_STALE_MS = 10_000;
+/** False only when the holder is known to be gone: its pid no longer exists on this machine, or is another process now. */
+function alive(h: Holder): boolean {
+  if (h.host !== hostname()) return true;
+  try {
+    process.kill(h.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const now = startTime(h.pid);
+  return h.started === undefined || now === undefined || now === h.started;
+}
+
+async function readLock(file: string): Promise<Read> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'gone' };
+    throw new KreproError('E_IO', `cannot read the lock file ${file}: ${(err as Error).message}`, { path: file, cause: err });
+  }
+  try {
+    const v = JSON.parse(text) as Partial<Holder>;
+    if (typeof v.pid === 'number' && Number.isInteger(v.pid) && v.pid > 0) {
+      // A lock written by an earlier krepro has no host or token: its pid is on this machine.
+      return { state: 'held', holder: { pid: v.pid, host: typeof v.host === 'string' ? v.host : hostname(), ...(typeof v.started === 'string' ? { started: v.started } : {}), command: String(v.command ?? '?'), token: typeof v.token === 'string' ? v.token : `pid-${v.pid}` } };
+    }
+  } catch {
+    // not JSON: below
+  }
+  const st = await stat(file).catch(() => undefined);
+  return st === undefined ? { state: 'gone' } : { state: 'unreadable', ageMs: Date.now() - st.mtimeMs };
+}
+
+function heldBy(root: string, file: string, h: Holder): KreproError {
+  const where = h.host === hostname() ? `pid ${h.pid}` : `pid ${h.pid} on ${h.host}`;
+  return new KreproError('E_LOCKED', `another krepro run is using ${root} (${where}: krepro ${h.command}); wait for it to finish, or stop it. Lock file: ${file}`, { path: file });
+}
 
 /**
  * Serializes runs on one checkout. The lock file is written completely under a temporary name and then hard-linked
- * into place (link fails if the name exists), so nobody ever reads a half-written lock. A lock whose owner process is
- * gone is removed only by the one process holding a second, short-lived breaker lock, after it has read the lock
- * again: nothing else ever removes a lock file but its owner, so what the breaker read is still what it removes, and
- * a lock another process has just taken is never deleted.
+ * into place (link fails if the name exists), so nobody ever reads a half-written lock, and exactly one of any
+ * number of racing processes gets it. A lock whose owner is gone (its pid is not alive on this machine, or belongs
+ * to a process started later), or that is empty or garbage for longer than a writer could take, is removed only by
+ * the one process holding a second breaker lock, and only after it has read the lock again: nothing else ever
+ * removes a lock file but its owner, so what the breaker read is still what it removes, and a lock another process
+ * has just taken is never deleted. The breaker lock is itself never broken by guessing: a breaker left by a process
+ * that died within those few milliseconds is an error asking for its removal.
  */
 export async function lockCheckout(root: string, command: string, pid = process.pid): Promise<CheckoutLock> {
   const file = path.join(root, '_output', '.krepro.lock');
-  await mkdir(path.dirname(file), { recursive: true });
   const token = randomBytes(8).toString('hex');
   const temp = `${file}.${token}`;
-  await writeFile(temp, JSON.stringify({ pid, command, token } satisfies Holder));
+  const started = startTime(pid);
+  const me: Holder = { pid, host: hostname(), ...(started !== undefined ? { started } : {}), command, token };
   try {
-    for (let attempt = 0; attempt < 20; attempt++) {
+    await mapDiskFull(
+      () => ({ target: file }),
+      async () => {
+        await mkdir(path.dirname(file), { recursive: true });
+        await writeFile(temp, JSON.stringify(me));
+      },
+    );
+    const deadline = Date.now() + SETTLE_MS;
+    while (Date.now() < deadline) {
       try {
         await link(temp, file);
         return {
           release: async () => {
-            if ((await readHolder(file))?.token === token) await rm(file, { force: true });
+            const now = await readLock(file);
+            if (now.state === 'held' && now.holder.token === token) await rm(file, { force: true });
           },
         };
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new KreproError('E_IO', `cannot create the lock file ${file}: ${(err as Error).message}`, { path: file, cause: err });
       }
-      const holder = await readHolder(file);
-      if (holder !== undefined && alive(holder.pid)) {
-        throw new KreproError('E_LOCKED', `another krepro run is using ${root} (pid ${holder.pid}: krepro ${holder.command}); wait for it to finish, or stop it. Lock file: ${file}`, { path: file });
+      const seen = await readLock(file);
+      if (seen.state === 'held' && alive(seen.holder)) throw heldBy(root, file, seen.holder);
+      if (seen.state === 'unreadable' && seen.ageMs < UNREADABLE_GRACE_MS) {
+        await sleep(POLL_MS);
+        continue;
       }
-      await breakStale(file, temp, holder?.token);
+      if (seen.state !== 'gone') await breakStale(file, temp, seen);
     }
-    throw new KreproError('E_LOCKED', `could not take the lock ${file}: it keeps changing hands; try again`, { path: file });
+    throw new KreproError('E_LOCKED', `could not take the lock ${file} within ${SETTLE_MS / 1000} s: it kept changing hands; try again`, { path: file });
   } finally {
     await rm(temp, { force: true });
   }
 }
 
-/** Removes the lock if it is still the stale one that was read (`staleToken`; undefined = unreadable). */
-async function breakStale(file: string, temp: string, staleToken: string | undefined): Promise<void> {
+/** Removes the lock if, read again under the breaker lock, it is still the stale one that was seen. */
+async function breakStale(file: string, temp: string, seen: Read): Promise<void> {
   const breaker = `${file}.breaker`;
   try {
     await link(temp, breaker);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const age = Date.now() - ((await stat(breaker).catch(() => undefined))?.mtimeMs ?? Date.now());
-    if (age > BREAKER_STALE_MS) await rm(breaker, { force: true });
-    await new Promise((r) => setTimeout(r, 50)); // another process is breaking it: look again shortly
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new KreproError('E_IO', `cannot create ${breaker}: ${(err as Error).message}`, { path: breaker, cause: err });
+    const other = await readLock(breaker);
+    if (other.state === 'held' && !alive(other.holder)) {
+      throw new KreproError(
+        'E_LOCKED',
+        `${breaker} was left by pid ${other.holder.pid} (krepro ${other.holder.command}), which died while it was removing a stale lock. If no krepro runs on this checkout, remove ${breaker} and ${file}, then run again`,
+        { path: breaker },
+      );
+    }
+    await sleep(POLL_MS); // another process is breaking it (or writing its breaker): look again shortly
     return;
   }
   try {
-    const now = await readHolder(file);
-    // An unreadable lock is only broken when it is still unreadable: a writer never leaves one (link is atomic).
-    if (now?.token === staleToken && (now === undefined || !alive(now.pid))) await rm(file, { force: true });
+    const now = await readLock(file);
+    const same =
+      (now.state === 'held' && seen.state === 'held' && now.holder.token === seen.holder.token && !alive(now.holder)) ||
+      (now.state === 'unreadable' && seen.state === 'unreadable' && now.ageMs >= UNREADABLE_GRACE_MS);
+    if (same) await rm(file, { force: true });
   } finally {
     await rm(breaker, { force: true });
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createInterface } from 'node:readline';
 import { type Duplex, PassThrough, type Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
 import { finished } from 'node:stream/promises';
 import Docker from 'dockerode';
 import { KreproError } from '../errors.js';
@@ -47,6 +48,8 @@ export class DockerEngine implements Engine {
   constructor(
     private readonly docker: Docker,
     readonly endpoint: string,
+    /** the same engine, reached over a new connection per request: what a liveness ping needs */
+    private readonly pinger: Docker = docker,
   ) {
     this.images = new DockerImages(docker, this.guard);
     this.volumes = new DockerVolumes(docker, this.guard);
@@ -63,7 +66,7 @@ export class DockerEngine implements Engine {
   };
 
   async ping(opts: Call = {}): Promise<void> {
-    await this.guard('ping', opts.signal, () => (this.docker.ping as (o: object) => Promise<unknown>)(abort(opts.signal)));
+    await this.guard('ping', opts.signal, () => (this.pinger.ping as (o: object) => Promise<unknown>)(abort(opts.signal)));
   }
 
   async info(opts: Call = {}): Promise<EngineInfo> {
@@ -358,7 +361,18 @@ class DockerContainer implements Container {
   }
 
   async wait(opts: Call = {}): Promise<{ exitCode: number; error?: string }> {
-    const r = (await this.guard(`waiting for container ${this.name}`, opts.signal, () => this.container.wait(abort(opts.signal) as {}))) as { StatusCode: number; Error?: { Message?: string } | null };
+    const r = await this.guard(`waiting for container ${this.name}`, opts.signal, async () => {
+      // The answer as a stream, read here: dockerode's wait() never settles when the connection drops after the
+      // response headers (docker-modem then waits for an 'end' that never comes), and the process would exit 0.
+      const res = await new Promise<Readable>((resolve, reject) =>
+        this.docker.modem.dial(
+          { path: `/containers/${this.id}/wait?`, method: 'POST', isStream: true, statusCodes: { 200: true, 400: 'bad parameter', 404: 'no such container', 500: 'server error' }, options: {}, ...abort(opts.signal) },
+          (err: unknown, stream: unknown) => (err ? reject(err) : resolve(stream as Readable)),
+        ),
+      );
+      return JSON.parse(await text(res)) as { StatusCode?: number; Error?: { Message?: string } | null };
+    });
+    if (typeof r.StatusCode !== 'number') throw new KreproError('E_ENGINE', `the engine at ${this.endpoint} answered the wait for container ${this.name} without an exit code: ${JSON.stringify(r)}`, { endpoint: this.endpoint });
     return { exitCode: r.StatusCode, ...(r.Error?.Message ? { error: r.Error.Message } : {}) };
   }
 

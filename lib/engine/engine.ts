@@ -13,6 +13,7 @@ import type { Duplex, Readable } from 'node:stream';
 export interface Engine {
   /** Human-readable address for messages and reports, e.g. `unix:///var/run/docker.sock`. */
   readonly endpoint: string;
+  /** Resolves when the engine accepts new work now (a new connection, not one it is still serving while it stops). */
   ping(opts?: Call): Promise<void>;
   version(opts?: Call): Promise<EngineVersion>;
   info(opts?: Call): Promise<EngineInfo>;

@@ -36,8 +36,9 @@ export async function runContainer(engine: Engine, spec: ContainerSpec, io: RunI
 }
 
 /**
- * A stopping dockerd kills its containers before it stops answering, so a killed build looks like a build that
- * failed (exit 137). A short ping tells them apart.
+ * A stopping dockerd removes its socket at once but kills its containers (exit 137) while it still serves the
+ * connections it has, so a killed build looks like a build that failed. A short ping, which the engine makes over a
+ * new connection, tells them apart.
  */
 async function assertEngineAlive(engine: Engine, during: string): Promise<void> {
   try {

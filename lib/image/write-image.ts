@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type Stats } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { type Entry } from '../archive/entry.js';
 import { MAX_MTIME } from '../archive/header.js';
 import { tarStream, writeAtomically, type WrittenFile } from '../archive/pack.js';
+import { mapDiskFull } from '../disk-full.js';
 import { KreproError } from '../errors.js';
 import { HashStream, hexDigest } from '../integrity/hash-stream.js';
 import { type BaseImage, readBaseImage } from './base.js';
@@ -68,6 +69,15 @@ export async function writeImage(opts: WriteImageOptions): Promise<WrittenImage>
   const binary = await stat(opts.binaryPath).catch(() => undefined);
   if (!binary?.isFile()) throw new KreproError('E_STAGE', `binary ${opts.binaryPath} does not exist or is not a file`, { path: opts.binaryPath });
   const dest = path.resolve(opts.dest);
+  const kept = `${dest} was left as it was and the temporary files were removed`;
+  return mapDiskFull(
+    (inner) => ({ target: dest, ...(inner?.context.target === dest ? { written: inner.context.written } : {}), needed: { bytes: binary.size, what: 'the binary alone is' }, kept }),
+    () => writeImageFiles(opts, { dest, entrypoint, binary }),
+  );
+}
+
+async function writeImageFiles(opts: WriteImageOptions, w: { dest: string; entrypoint: string; binary: Stats }): Promise<WrittenImage> {
+  const { dest, entrypoint, binary } = w;
   await mkdir(path.dirname(dest), { recursive: true });
   const tempParent = path.resolve(opts.tempDir ?? path.dirname(dest));
   await mkdir(tempParent, { recursive: true });

@@ -1,8 +1,9 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
+import { mapDiskFull } from '../disk-full.js';
 import { KreproError } from '../errors.js';
-import { type Entry } from '../archive/entry.js';
+import { type ArchivePolicy, type Entry } from '../archive/entry.js';
 import { byteOrder } from '../byte-order.js';
 import { CURRENT_GZIP_FORMAT, type EncoderIdentity, type GzipFormat, createGzipEncoder, encoderIdentity, validateFormat, validateLevel } from '../archive/gzip.js';
 import { planDirectory, planFiles } from '../archive/plan.js';
@@ -120,8 +121,9 @@ function stagedBytes(entries: Entry[]): number {
 }
 
 /**
- * Writes the release tarballs, SHA256SUMS/SHA512SUMS, per-file .sha256/.sha512 and the manifest into a fresh
- * directory beside `out`, then swaps it into place: an interrupted or failed run leaves `out` as it was.
+ * Writes the release tarballs, SHA256SUMS/SHA512SUMS, per-file .sha256/.sha512, the manifest (and, with a signing
+ * key, the signed statement) into a fresh directory beside `out`, then swaps it into place: an interrupted or
+ * failed run leaves `out` as it was, and a full disk is E_NO_SPACE naming what was written and needed.
  */
 export async function packageRelease(opts: PackageReleaseOptions): Promise<PackageResult> {
   const level = validateLevel(opts.level ?? 6);
@@ -129,13 +131,35 @@ export async function packageRelease(opts: PackageReleaseOptions): Promise<Packa
   const policy = { mtime: opts.sourceDateEpoch, clamp: opts.clampMtime ?? false };
   const planned = await planAll(opts);
   const progress = opts.onProgress ?? (() => {});
-  progress({ type: 'plan', tarballs: planned.length, bytes: planned.reduce((s, p) => s + stagedBytes(p.entries), 0) });
+  const inputBytes = planned.reduce((s, p) => s + stagedBytes(p.entries), 0);
+  progress({ type: 'plan', tarballs: planned.length, bytes: inputBytes });
 
   const out = path.resolve(opts.out);
+  const work = `${out}.partial-${randomBytes(6).toString('hex')}`;
+  const previous = await stat(out).catch(() => undefined);
+  let written = 0; // bytes of the files finished in `work`
+  return mapDiskFull(
+    (inner) => ({
+      target: out,
+      ...(inner?.context.target.startsWith(`${work}${path.sep}`) ? { at: path.relative(work, inner.context.target) } : {}),
+      written: written + (inner?.context.written ?? 0),
+      needed: { bytes: inputBytes, what: "the release's uncompressed input is" },
+      kept: previous ? `the previous ${out} was kept as it was, and nothing half-written was left` : 'nothing half-written was left',
+      fix: 'free space there, or write the release to another disk (--out)',
+    }),
+    () => writeRelease(opts, planned, { out, work, level, format, policy, progress, onWritten: (n) => (written += n) }),
+  );
+}
+
+async function writeRelease(
+  opts: PackageReleaseOptions,
+  planned: PlannedTarball[],
+  w: { out: string; work: string; level: number; format: GzipFormat; policy: ArchivePolicy; progress: (e: PackageProgress) => void; onWritten: (bytes: number) => void },
+): Promise<PackageResult> {
+  const { out, work, level, format, policy, progress } = w;
   await mkdir(path.dirname(out), { recursive: true });
   // Before the work directory exists, so a missing or altered encoder module leaves nothing behind.
   const encoder = createGzipEncoder({ level, format });
-  const work = `${out}.partial-${randomBytes(6).toString('hex')}`;
   try {
     await mkdir(work);
     const tarballs: ReleaseArtifact[] = [];
@@ -146,16 +170,17 @@ export async function packageRelease(opts: PackageReleaseOptions): Promise<Packa
       for (const n of NESTED) {
         if (n.into.includes(p.kind) && tarballs.some((t) => t.name === n.inner)) entries = await withMember(entries, n.member, path.join(work, n.inner));
       }
-      const written = await writeTarball(entries, policy, path.join(work, p.name), {
+      const file = await writeTarball(entries, policy, path.join(work, p.name), {
         gzip: { level, format },
         encoder,
         ...(opts.signal ? { signal: opts.signal } : {}),
         onBytes: (bytes) => progress({ type: 'bytes', bytes }),
       });
-      progress({ type: 'done', name: p.name, size: written.size });
-      tarballs.push({ name: p.name, path: path.join(out, p.name), size: written.size, integrity: written.integrity, kind: p.kind, ...(p.platform ? { platform: p.platform } : {}) });
+      progress({ type: 'done', name: p.name, size: file.size });
+      w.onWritten(file.size);
+      tarballs.push({ name: p.name, path: path.join(out, p.name), size: file.size, integrity: file.integrity, kind: p.kind, ...(p.platform ? { platform: p.platform } : {}) });
     }
-    const files = [...tarballs.map((t) => t.name), ...(await writeChecksums(work, tarballs))];
+    const files = [...tarballs.map((t) => t.name), ...(await writeChecksums(work, tarballs, w.onWritten))];
     const manifest = releaseManifest(tarballs, opts.sourceDateEpoch, level, format);
     await writeSmallFile(path.join(work, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
     files.push(MANIFEST_NAME);
@@ -174,16 +199,15 @@ export async function packageRelease(opts: PackageReleaseOptions): Promise<Packa
   }
 }
 
-async function writeChecksums(dir: string, tarballs: ReleaseArtifact[]): Promise<string[]> {
+async function writeChecksums(dir: string, tarballs: ReleaseArtifact[], onWritten: (bytes: number) => void): Promise<string[]> {
   const names: string[] = [];
-  for (const algorithm of ALGORITHMS) {
-    const name = sumsFileName(algorithm);
-    await writeSmallFile(path.join(dir, name), sumsFile(tarballs, algorithm));
+  const write = async (name: string, content: string): Promise<void> => {
+    onWritten((await writeSmallFile(path.join(dir, name), content)).size);
     names.push(name);
-    for (const t of tarballs) {
-      await writeSmallFile(path.join(dir, `${t.name}.${algorithm}`), digestFile(t.integrity, algorithm));
-      names.push(`${t.name}.${algorithm}`);
-    }
+  };
+  for (const algorithm of ALGORITHMS) {
+    await write(sumsFileName(algorithm), sumsFile(tarballs, algorithm));
+    for (const t of tarballs) await write(`${t.name}.${algorithm}`, digestFile(t.integrity, algorithm));
   }
   return names;
 }

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { byteOrder } from '../byte-order.js';
 import { KreproError } from '../errors.js';
+import { mapDiskFull } from '../disk-full.js';
 import { swapInto } from './swap-dir.js';
 
 /** Binary base names per tarball kind (hack/lib/golang.sh, ~2024); on windows each is looked for as `<name>.exe`. */
@@ -194,6 +195,8 @@ async function scanBinDir(binDir: string, targets: StageTargets, ignored: string
 
 class Copier {
   readonly cruft = new Set<string>();
+  /** bytes of the files copied so far */
+  bytes = 0;
 
   constructor(
     private readonly sourceRoot: string,
@@ -205,6 +208,7 @@ class Copier {
     this.signal?.throwIfAborted();
     try {
       await copyFile(from, to, constants.COPYFILE_FICLONE);
+      this.bytes += (await stat(to)).size;
     } catch (err) {
       throw new KreproError('E_IO', `cannot copy ${from} to ${to}: ${(err as Error).message}`, { path: from, cause: err });
     }
@@ -279,10 +283,27 @@ export async function buildStage(opts: BuildStageOptions): Promise<StageResult> 
   const ignored: string[] = [];
   const platforms = await scanBinDir(binDir, targets, ignored);
 
-  await mkdir(path.dirname(stage), { recursive: true });
   const work = `${stage}.partial-${randomBytes(6).toString('hex')}`;
-  await mkdir(work);
   const copier = new Copier(sourceRoot, opts.signal);
+  const previous = await statOrUndefined(stage);
+  return mapDiskFull(
+    () => ({
+      target: stage,
+      written: copier.bytes,
+      kept: previous ? `the previous ${stage} was kept as it was, and nothing half-written was left` : 'nothing half-written was left',
+      fix: 'free space there, or stage on another disk (--stage)',
+    }),
+    () => writeStage(opts, { version, platforms, ignored, sourceRoot, stage, work, copier }),
+  );
+}
+
+async function writeStage(
+  opts: BuildStageOptions,
+  w: { version: string; platforms: PlatformPlan[]; ignored: string[]; sourceRoot: string; stage: string; work: string; copier: Copier },
+): Promise<StageResult> {
+  const { version, platforms, ignored, sourceRoot, stage, work, copier } = w;
+  await mkdir(path.dirname(stage), { recursive: true });
+  await mkdir(work);
   const copied = new Set<string>();
   const missing = new Set<string>();
   const fromSource = async (rel: string, to: string) => {

@@ -1,6 +1,6 @@
-import { simpleGit } from 'simple-git';
 import { KreproError } from '../errors.js';
 import { MAX_MTIME } from '../archive/header.js';
+import { gitFailureKind, gitWorkTreeOf, runGit } from './git.js';
 
 export type SourceDateEpochOrigin = 'explicit' | 'environment' | 'git';
 
@@ -28,17 +28,20 @@ export function parseMtimeOption(value: string): number {
   return parseSourceDateEpoch(String(Math.floor(ms / 1000)), '--mtime');
 }
 
-/** Commit time of HEAD (`git show -s --format=%ct HEAD`), what Kubernetes CI sets SOURCE_DATE_EPOCH to. */
+/**
+ * Commit time of HEAD (`git show -s --format=%ct HEAD`), what Kubernetes CI sets SOURCE_DATE_EPOCH to; undefined when
+ * `repoDir` is not a git checkout or has no commit yet. In a checkout, a git that is missing or refuses it is E_GIT.
+ */
 export async function commitTime(repoDir: string): Promise<number | undefined> {
+  if ((await gitWorkTreeOf(repoDir)) === undefined) return undefined;
+  let out: string;
   try {
-    const git = simpleGit({ baseDir: repoDir });
-    if (!(await git.checkIsRepo())) return undefined;
-    const out = await git.raw(['show', '-s', '--format=%ct', 'HEAD']);
-    return parseSourceDateEpoch(out, `commit time of HEAD in ${repoDir}`);
+    out = await runGit(repoDir, ['show', '-s', '--format=%ct', 'HEAD'], `read HEAD's commit time (SOURCE_DATE_EPOCH) in ${repoDir}`, 'set SOURCE_DATE_EPOCH or pass --mtime');
   } catch (err) {
-    if (err instanceof KreproError) throw err;
-    return undefined; // not a repository, or no commit yet
+    if (gitFailureKind((err as KreproError).cause) === 'no-head') return undefined;
+    throw err;
   }
+  return parseSourceDateEpoch(out, `commit time of HEAD in ${repoDir}`);
 }
 
 /**

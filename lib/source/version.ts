@@ -1,5 +1,6 @@
-import { simpleGit, type SimpleGit } from 'simple-git';
+import { simpleGit } from 'simple-git';
 import { KreproError } from '../errors.js';
+import { gitWorkTreeOf, runGit } from './git.js';
 
 /**
  * Turns `git describe --tags --abbrev=14` output into the semver form hack/lib/version.sh gives KUBE_GIT_VERSION:
@@ -21,32 +22,18 @@ export function semverFromDescribe(described: string): string {
  * appended when `git status --porcelain` lists anything (untracked files count, as new .go files change a build).
  */
 export async function gitVersion(repoDir: string): Promise<string> {
-  let git: SimpleGit;
-  let commit: string;
-  try {
-    git = simpleGit({ baseDir: repoDir });
-    commit = (await git.raw(['rev-parse', '--verify', 'HEAD^{commit}'])).trim();
-  } catch (err) {
-    throw new KreproError('E_GIT', `cannot read the git version of ${repoDir}: it is not a git checkout with a commit (${firstLine(err)}); pass --version`, {
-      path: repoDir,
-      cause: err,
-    });
+  const otherwise = 'set KUBE_GIT_VERSION (krepro stage: --version)';
+  if ((await gitWorkTreeOf(repoDir)) === undefined) {
+    throw new KreproError('E_GIT', `cannot read the git version of ${repoDir}: it is not a git checkout (no .git in it or a parent); ${otherwise}`, { path: repoDir });
   }
+  const purpose = `read the git version of ${repoDir}`;
+  const commit = (await runGit(repoDir, ['rev-parse', '--verify', 'HEAD^{commit}'], purpose, otherwise)).trim();
   let version: string;
   try {
-    version = semverFromDescribe((await git.raw(['describe', '--tags', '--abbrev=14', 'HEAD'])).trim());
+    version = semverFromDescribe((await simpleGit({ baseDir: repoDir }).raw(['describe', '--tags', '--abbrev=14', 'HEAD'])).trim());
   } catch {
     version = `v0.0.0-master+${commit.slice(0, 14)}`; // no tag reachable from HEAD
   }
-  let status: string;
-  try {
-    status = await git.raw(['status', '--porcelain']);
-  } catch (err) {
-    throw new KreproError('E_GIT', `cannot run git status in ${repoDir}: ${firstLine(err)}`, { path: repoDir, cause: err });
-  }
+  const status = await runGit(repoDir, ['status', '--porcelain'], purpose, otherwise);
   return status.trim() === '' ? version : `${version}-dirty`;
-}
-
-function firstLine(err: unknown): string {
-  return ((err as Error).message ?? String(err)).trim().split('\n')[0] ?? '';
 }

@@ -7,6 +7,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Container, Engine } from '../engine/engine.js';
 import { withVolumeHelper } from '../engine/volume-access.js';
+import { mapDiskFull } from '../disk-full.js';
 import { KreproError } from '../errors.js';
 import { checkContainerDir, isSafeRelativePath } from './paths.js';
 import { drain, readTar } from './tar-read.js';
@@ -78,7 +79,7 @@ export async function copyOutput(engine: Engine, opts: CopyOutputOptions): Promi
     ...(opts.via ? { via: opts.via } : {}),
     ...call,
   };
-  return withVolumeHelper(engine, helperSpec, async (helper) => {
+  const copyAll = async (helper: Container): Promise<CopyResult> => {
     const total: CopyResult = { copied: 0, unchanged: 0, bytes: 0 };
     for (const rel of paths) {
       const archive = await helper.getArchive(`${containerDir}/${rel}`, call);
@@ -95,7 +96,10 @@ export async function copyOutput(engine: Engine, opts: CopyOutputOptions): Promi
       total.bytes += r.bytes;
     }
     return total;
-  });
+  };
+  // A full disk leaves the output in the volume: the copy can simply be done again once there is room.
+  const fix = `free space there; the output is still in volume ${opts.volume}, and krepro copy-output brings it back`;
+  return mapDiskFull((inner) => ({ target: opts.checkoutRoot, ...inner?.context, fix }), () => withVolumeHelper(engine, helperSpec, copyAll));
 }
 
 type Received =
@@ -119,22 +123,33 @@ export async function extractOutputTar(
   // same-file-system renames.
   let anchor = path.dirname(path.resolve(dest));
   while (!(await exists(anchor))) anchor = path.dirname(anchor);
-  let staging: string;
-  try {
-    staging = await mkdtemp(path.join(anchor, `.krepro-copy-${path.basename(dest)}-`));
-  } catch (cause) {
-    source.destroy();
-    throw new KreproError('E_IO', `cannot create a staging directory in ${anchor}: ${(cause as Error).message}`, { path: anchor, cause });
-  }
-  try {
-    const received = await receive(source, path.basename(dest), staging, opts.signal);
-    return await place(received, path.resolve(dest), staging, opts);
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
+  const progress = { received: 0, placing: false };
+  return mapDiskFull(
+    () => ({
+      target: dest,
+      written: progress.received,
+      kept: progress.placing ? 'the files put in place before it are the new ones, the others are as they were; the received copies were removed' : `${dest} was not changed and the received copies were removed`,
+    }),
+    async () => {
+      let staging: string;
+      try {
+        staging = await mkdtemp(path.join(anchor, `.krepro-copy-${path.basename(dest)}-`));
+      } catch (cause) {
+        source.destroy();
+        throw new KreproError('E_IO', `cannot create a staging directory in ${anchor}: ${(cause as Error).message}`, { path: anchor, cause });
+      }
+      try {
+        const received = await receive(source, path.basename(dest), staging, progress, opts.signal);
+        progress.placing = true;
+        return await place(received, path.resolve(dest), staging, opts);
+      } finally {
+        await rm(staging, { recursive: true, force: true });
+      }
+    },
+  );
 }
 
-async function receive(source: Readable, rootName: string, staging: string, signal?: AbortSignal): Promise<Received[]> {
+async function receive(source: Readable, rootName: string, staging: string, progress: { received: number }, signal?: AbortSignal): Promise<Received[]> {
   const received: Received[] = [];
   const files = new Map<string, Extract<Received, { kind: 'file' }>>();
   const symlinks = new Set<string>();
@@ -153,7 +168,7 @@ async function receive(source: Readable, rootName: string, staging: string, sign
       case 'file':
       case 'contiguous-file': {
         const temp = path.join(staging, String(temps++));
-        const { size, sha256 } = await writeTemp(entry, temp, signal);
+        const { size, sha256 } = await writeTemp(entry, temp, progress, signal);
         if (size !== header.size) throw new KreproError('E_IO', `${header.name}: expected ${header.size} bytes, got ${size}`);
         const file = { kind: 'file' as const, rel, temp, size, sha256, mode: header.mode & 0o111 ? (0o755 as const) : (0o644 as const) };
         received.push(file);
@@ -204,13 +219,14 @@ function parentOf(rel: string): string {
   return i < 0 ? '' : rel.slice(0, i);
 }
 
-async function writeTemp(entry: Readable, temp: string, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
+async function writeTemp(entry: Readable, temp: string, progress: { received: number }, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256');
   let size = 0;
   const hasher = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
       size += chunk.length;
+      progress.received += chunk.length;
       cb(null, chunk);
     },
   });

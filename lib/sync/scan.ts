@@ -2,8 +2,8 @@ import type { Stats } from 'node:fs';
 import { lstat, readlink, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import fg from 'fast-glob';
-import { simpleGit } from 'simple-git';
 import { KreproError } from '../errors.js';
+import { gitWorkTreeOf, runGit } from '../source/git.js';
 import type { ManifestEntry } from './manifest.js';
 import { EXCLUDED_TOP, isSafeRelativePath, parentsOf } from './paths.js';
 
@@ -11,7 +11,8 @@ const STAT_CONCURRENCY = 64;
 
 /**
  * The checkout's files as sync sees them: git's list when it is a work tree (tracked plus untracked-not-ignored:
- * exact and faster than walking), otherwise a walk of everything; minus EXCLUDED_TOP; plus their parent directories.
+ * exact and faster than walking; a git that is missing or refuses the checkout is an error), otherwise a walk of
+ * everything; minus EXCLUDED_TOP; plus their parent directories.
  */
 export async function scanSources(root: string, signal?: AbortSignal): Promise<Map<string, ManifestEntry>> {
   let rootStats: Stats;
@@ -44,20 +45,10 @@ export async function scanSources(root: string, signal?: AbortSignal): Promise<M
 }
 
 async function listSourcePaths(root: string): Promise<string[]> {
-  const git = simpleGit({ baseDir: root });
-  let isRepo: boolean;
-  try {
-    isRepo = await git.checkIsRepo();
-  } catch (cause) {
-    throw new KreproError('E_GIT', `cannot run git in ${root}: ${(cause as Error).message}`, { path: root, cause });
-  }
-  if (isRepo) {
-    try {
-      const out = await git.raw(['ls-files', '-z', '--cached', '--others', '--exclude-standard']);
-      return out.split('\0').filter((p) => p !== '');
-    } catch (cause) {
-      throw new KreproError('E_GIT', `cannot list the files of the git work tree ${root}: ${(cause as Error).message}`, { path: root, cause });
-    }
+  // A work tree is listed by git, or not at all: a walk would also send the files .gitignore leaves out.
+  if ((await gitWorkTreeOf(root)) !== undefined) {
+    const out = await runGit(root, ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], `list the files to sync from the git checkout ${root}`);
+    return out.split('\0').filter((p) => p !== '');
   }
   try {
     return await fg('**', {

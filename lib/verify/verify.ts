@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { simpleGit } from 'simple-git';
+import { runGit } from '../source/git.js';
 import { byteOrder } from '../byte-order.js';
 import { type CheckoutLock, lockCheckout } from '../checkout/lock.js';
 import { runNames } from '../checkout/names.js';
@@ -137,7 +138,7 @@ class BuildFailed extends Error {
  */
 export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> {
   const git = simpleGit({ baseDir: opts.checkoutRoot });
-  const commit = (await git.revparse(['HEAD'])).trim();
+  const commit = (await runGit(opts.checkoutRoot, ['rev-parse', '--verify', 'HEAD^{commit}'], `find the commit of ${opts.checkoutRoot} to verify`)).trim();
   const lock = opts.lock ?? (await lockCheckout(opts.checkoutRoot, 'verify'));
   const signal = opts.signal ? { signal: opts.signal } : {};
   const workDir = opts.workDir ?? (await mkdtemp(path.join(opts.checkoutRoot, '_output', 'verify-')));
