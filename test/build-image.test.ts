@@ -22,7 +22,7 @@ const PROXIES: ProxySettings = { http: 'http://user:s3cr3t@proxy.invalid:3128', 
 const RUN_ID = randomBytes(4).toString('hex');
 const VERSION = (await readFile(join(BUILD_IMAGE_DIR, 'VERSION'), 'utf8')).trim();
 
-const names = (root: string): StateNames => stateNames({ hostname: 'krepro-test', root, branch: '' }, VERSION, 'trixie');
+const names = (root: string): StateNames => stateNames({ hostname: 'krepro-test', root, branch: '' }, `${VERSION}-trixie`);
 // Fixed, so later runs (and the fixture test) reuse the real build image; the others are per run and removed.
 const SHARED = names('/krepro-test/build-image');
 const CHANGED = names(`/krepro-test/${RUN_ID}/changed`);
@@ -112,7 +112,8 @@ engineTest('ensureBuildImage: proxies reach RUN but never the history, the confi
   const dir = join(work, 'proxy-image');
   await cp(BUILD_IMAGE_DIR, dir, { recursive: true });
   // Needs no network, so the fake proxy is never used; the echo puts the URL into the build output on purpose.
-  await writeFile(join(dir, 'Dockerfile'), 'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN env | grep -ci proxy > /proxy-count || true\nRUN echo "proxy is $http_proxy"\n');
+  // The run id keeps the engine's layer cache (shared with earlier runs) from skipping the RUN steps.
+  await writeFile(join(dir, 'Dockerfile'), `ARG BASE_IMAGE\nFROM \${BASE_IMAGE}\nRUN echo ${RUN_ID} > /run-id && env | grep -ci proxy > /proxy-count || true\nRUN echo "proxy is $http_proxy"\n`);
   const log: string[] = [];
   const opts = { names: PROXIED, dockerfileDir: dir, contextDir: join(work, 'ctx-proxied'), baseImage: BASE_IMAGE };
   const built = await ensureBuildImage(docker, { ...opts, proxies: PROXIES, onLog: logTo(log) });

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { checkoutHash, checkoutIdentity, LABEL_CHECKOUT, makeBaseImage, stateNames } from '../lib/index.js';
+import { checkoutHash, checkoutIdentity, environmentImageName, LABEL_CHECKOUT, makeBaseImage, readLock } from '../lib/index.js';
 import { engineOrSkip } from './helpers/engine.js';
 import { suiteWhen } from './helpers/skip.js';
 import { FIXTURES, tempDir } from './helpers/stage.js';
@@ -134,7 +134,8 @@ suiteWhen(docker, 'no Docker engine', (docker, test) => {
     );
     assert.is(ra, 0);
     assert.is(rb, 0);
-    assert.equal(await stateOf(a), { containers: 0, images: 1, volumes: 1 });
+    // The locked environment's image is shared by every checkout (named by its lock), so no image is this checkout's.
+    assert.equal(await stateOf(a), { containers: 0, images: 0, volumes: 1 });
     const bumped = tempDir();
     cpSync(path.resolve('build-image'), bumped, { recursive: true });
     writeFileSync(path.join(bumped, 'VERSION'), '2\n');
@@ -142,7 +143,7 @@ suiteWhen(docker, 'no Docker engine', (docker, test) => {
     assert.is(r.code, 0, r.stderr);
     const images = await docker.images.list({ [LABEL_CHECKOUT]: checkoutHash(await checkoutIdentity(a, hostname())) });
     assert.equal(images.flatMap((i) => i.repoTags).map((t) => t.replace(/-[0-9a-f]{10}-/, '-H-')), ['krepro-build:build-H-2-trixie']);
-    assert.equal(await stateOf(b), { containers: 0, images: 1, volumes: 1 }, "the other checkout's state is untouched");
+    assert.equal(await stateOf(b), { containers: 0, images: 0, volumes: 1 }, "the other checkout's state is untouched");
   });
 
   test('a second run on a busy checkout is refused with a clear message', async () => {
@@ -158,9 +159,8 @@ suiteWhen(docker, 'no Docker engine', (docker, test) => {
 
   test('proxy settings reach the containers but their credentials are never printed or stored', async () => {
     const dir = track(checkout());
-    // The image is made first without a proxy (proxy.invalid would break apt); proxies are build args, not part of
-    // the image's content hash, so setting them afterwards does not rebuild it. test/build-image.test.ts builds
-    // an image with a proxy set and checks its history the same way.
+    // The locked environment is made without the engine's builder, so proxies reach only the containers;
+    // test/build-image.test.ts builds a Dockerfile image with a proxy set and checks its history.
     assert.is(krepro(dir, ['run', '--no-copy-output', '--', 'true']).code, 0);
     const proxy = 'http://builder:s3cr3t-Pa55@proxy.invalid:3128';
     const r = krepro(dir, ['run', '--no-copy-output', '--', 'sh', '-c', 'test "$http_proxy" = "$HTTP_PROXY" && test -n "$https_proxy" && echo proxies-set'], {
@@ -171,7 +171,7 @@ suiteWhen(docker, 'no Docker engine', (docker, test) => {
     assert.is(r.code, 0, r.stderr);
     assert.is(r.stdout.trim(), 'proxies-set');
     assert.not.match(r.stderr + r.stdout, 's3cr3t');
-    const names = stateNames(await checkoutIdentity(dir, hostname()), '1', 'trixie');
+    const names = { image: environmentImageName(await readLock(path.resolve('build-image/environment.lock.json'))) };
     const inspect = execFileSync('docker', ['image', 'inspect', names.image], { encoding: 'utf8' });
     const history = execFileSync('docker', ['image', 'history', '--no-trunc', names.image], { encoding: 'utf8' });
     assert.ok(inspect.includes(names.image), 'the image exists');
