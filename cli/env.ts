@@ -117,13 +117,21 @@ function cacheDirOf(values: { 'cache-dir'?: string | undefined }, io: CommandIO)
   return path.join(io.env.XDG_CACHE_HOME || path.join(io.env.HOME || homedir(), '.cache'), 'krepro');
 }
 
-/** `NAME=URL` or `URL` (for the mirror named debian) → overrides of the lock's mirrors. */
-export function parseMirrorOptions(values: readonly string[], lock: EnvironmentLock): Record<string, string> {
+/**
+ * Where and how a locked environment is made, from the options, for a lock not known yet (rebuild reads it from
+ * the provenance, and checks the mirror names against it).
+ */
+export function environmentOptions(values: EnvironmentOptionValues, io: CommandIO): { workDir: string; cacheDir: string; noCache: boolean; mirrors: Record<string, string> } {
+  return { workDir: workDirOf(values, io), cacheDir: cacheDirOf(values, io), noCache: values['no-cache'] ?? false, mirrors: parseMirrorOptions(values.mirror ?? []) };
+}
+
+/** `NAME=URL` or `URL` (for the mirror named debian) → overrides of the lock's mirrors (checked against `lock`). */
+export function parseMirrorOptions(values: readonly string[], lock?: EnvironmentLock): Record<string, string> {
   const mirrors: Record<string, string> = {};
   for (const v of values) {
     const m = /^([a-z0-9][a-z0-9.-]*)=(.+)$/.exec(v);
     const [name, url] = m ? [m[1]!, m[2]!] : ['debian', v];
-    if (!(name in lock.mirrors)) throw new KreproError('E_USAGE', `--mirror ${v}: the lock has no mirror named ${name} (it has ${Object.keys(lock.mirrors).join(', ')})`);
+    if (lock && !(name in lock.mirrors)) throw new KreproError('E_USAGE', `--mirror ${v}: the lock has no mirror named ${name} (it has ${Object.keys(lock.mirrors).join(', ')})`);
     if (!/^(https?|file):\/\/\S+$/.test(url)) throw new KreproError('E_USAGE', `--mirror ${v}: ${JSON.stringify(url)} is not an http://, https:// or file:// URL`);
     mirrors[name] = url;
   }

@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   'copy-output': { summary: 'copy _output/dockerized/bin back from the data volume (changed files only)', load: async () => (await import('./copy-output.js')).copyOutputCommand },
   release: { summary: 'make cross, tests, copy output, stage and package, in containers (--quick skips tests)', load: async () => (await import('./release.js')).releaseCommand },
   diff: { summary: 'explain every difference between two release tarballs or directories: cause and fix, layer by layer', load: async () => (await import('./diff.js')).diffCommand },
+  rebuild: { summary: 'rebuild a published release from its recorded recipe and compare every artifact with the published digests', load: async () => (await import('./rebuild.js')).rebuildCommand },
   verify: { summary: 'build twice under varied conditions, compare every artifact, name the cause of differences', load: async () => (await import('./verify.js')).verifyCommand },
   clean: { summary: "remove _output/ and this checkout's build images, containers and volumes", load: async () => (await import('./clean.js')).cleanCommand },
   stage: { summary: 'build _output/release-stage from _output/dockerized/bin/<os>/<arch> and the source tree', load: async () => (await import('./stage.js')).stageCommand },

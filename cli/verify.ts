@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,10 +13,12 @@ import {
   lockCheckout,
   NORMALIZATIONS,
   openEngine,
-  provenanceStatement,
+  lockDigest,
+  type Recipe,
+  recipeSource,
+  recipeStatement,
   redact,
-  repositoryUri,
-  seccompWithPersonality,
+  writeProvenance,
   transferImage,
   VARIATIONS,
   variationNamed,
@@ -29,10 +30,10 @@ import {
 } from '../lib/index.js';
 import { imageSourceFor, PROJECT_OPTIONS, PROJECT_OPTIONS_HELP, projectFor } from './build-options.js';
 import { ENVIRONMENT_OPTIONS } from './env.js';
+import { DEBIAN_SECCOMP_PROFILE, seccompProfile } from './seccomp.js';
+import { SIGN_KEY_HELP, SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
 import { type CommandIO, EXIT, proxiesFrom, sourceDateEpochFor } from './io.js';
 
-/** Docker's default seccomp profile as Debian ships it (package golang-github-docker-docker-dev). */
-const DEBIAN_SECCOMP_PROFILE = '/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json';
 
 /** Why the build image's environment variables are there (the README lists them too). */
 const IMAGE_SETTINGS: Record<string, string> = {
@@ -77,7 +78,7 @@ Options:
                      with two engines it is made on each from the lock (the same image ID, nothing copied)
   --build-image-dir D  build in an image from a Dockerfile + VERSION instead (copied to a second engine by ID)
   --base-image IMG   with --build-image-dir: its FROM image (default krepro-base:trixie)
-  --json             print the report as JSON (schema https://krepro.dev/schemas/verify-report/v2)
+${SIGN_KEY_HELP}  --json             print the report as JSON (schema https://krepro.dev/schemas/verify-report/v2)
   --html FILE        also write a self-contained HTML report
   -h, --help         show this help
 ${PROJECT_OPTIONS_HELP}
@@ -86,7 +87,8 @@ a project opts in to GOFLAGS=-trimpath and CGO_ENABLED=0 with "normalize": true 
 then names the causes they may hide. Every setting of the environment is listed in the report.
 
 Outputs in _output/verify/: each build's artifacts and log, and next to the control build's outputs
-krepro-provenance.intoto.json, an unsigned in-toto Statement v1 with a SLSA provenance v1 predicate.
+krepro-provenance.json, the recipe of the control build (an in-toto Statement v1 with a SLSA provenance v1
+predicate; 'krepro rebuild' follows it), signed into krepro.intoto.jsonl with --sign-key.
 Exit status: 0 reproducible, 1 not reproducible, 2 usage or environment error, 3 a build failed (the report says
 which and shows the end of its log), 130 interrupted.
 `;
@@ -104,6 +106,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
       'seccomp-profile': { type: 'string' },
       engine: { type: 'string', multiple: true },
       ...ENVIRONMENT_OPTIONS,
+      ...SIGN_KEY_OPTION,
       'base-image': { type: 'string' },
       'build-image-dir': { type: 'string' },
       json: { type: 'boolean' },
@@ -126,6 +129,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const version = io.env.KUBE_GIT_VERSION || (await gitVersion(checkoutRoot));
   const env = buildEnvironment({ host: io.env, project, sourceDateEpoch: sde.seconds, version });
   const seccomp = await seccompProfile(values['seccomp-profile'], io);
+  const signingKey = await signingKeyOption(values, io);
   const proxies = proxiesFrom(io.env);
   const source = await imageSourceFor(values, io);
   const { identity, names } = await checkoutStateNames(checkoutRoot, hostname(), await sourceVersion(source));
@@ -180,10 +184,23 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
       },
     });
     const report = verifyReport(result);
-    if (result.status !== 'build-failed') {
-      const statement = provenanceStatement(result, { repositoryUri: await repositoryUri(identity.root), imageIds: [engines[0]!.imageId, (engines[1] ?? engines[0]!).imageId] });
+    if (result.status !== 'build-failed' && source.kind === 'locked') {
+      // The control build's recipe, beside its outputs: what it ran, in the environment the lock makes again.
+      const recipe: Recipe = {
+        source: await recipeSource(identity.root),
+        project: { command: project.command, outputs: project.outputs, release: project.release, images: project.images, normalize: project.normalize },
+        environment: { lock: source.lock, lockDigest: lockDigest(source.lock), imageId: engines[0]!.imageId },
+        env,
+        container: { kind: 'verify-control', conditions: result.control.conditions },
+        sourceDateEpoch: sde.seconds,
+        version,
+      };
+      const artifacts = result.control.artifacts.map((a) => ({ ...a, name: a.name.replace(/^release-tars\//, '') }));
       const beside = project.release ? path.join(result.control.dir, '_output', 'release-tars') : result.control.dir;
-      await writeFile(path.join(beside, 'krepro-provenance.intoto.json'), `${JSON.stringify(statement, null, 2)}\n`);
+      const written = await writeProvenance(beside, recipeStatement(recipe, artifacts, 'verify'), signingKey);
+      log(`provenance of the control build: ${written.statement}${written.envelope ? ` (signed: ${written.envelope})` : ''}`);
+    } else if (result.status !== 'build-failed') {
+      log('note: no provenance: a Dockerfile build image (--build-image-dir) cannot be made again from a recipe');
     }
     if (values.html) await writeFile(path.resolve(io.cwd, values.html), verifyHtml(report));
     io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : verifyText(report));
@@ -191,16 +208,6 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   } finally {
     await lock.release();
   }
-}
-
-/** The profile from --seccomp-profile (must exist), else Debian's if installed, else none (aslr not tested). */
-async function seccompProfile(option: string | undefined, io: CommandIO): Promise<string | undefined> {
-  const file = option !== undefined ? path.resolve(io.cwd, option) : existsSync(DEBIAN_SECCOMP_PROFILE) ? DEBIAN_SECCOMP_PROFILE : undefined;
-  if (file === undefined) return undefined;
-  const text = await readFile(file, 'utf8').catch((err: unknown) => {
-    throw new KreproError('E_USAGE', `cannot read the seccomp profile ${file}: ${(err as Error).message}`, { path: file });
-  });
-  return seccompWithPersonality(text, file);
 }
 
 /** What the build environment sets: the image's variables, then the build environment's (project, host, normalizations). */

@@ -22,6 +22,8 @@ export type ErrorCode =
   | 'E_BUILD_IMAGE'
   | 'E_LOCKED'
   | 'E_BUILD_FAILED'
+  /** a recipe that cannot be followed: another commit, an environment that cannot be made again */
+  | 'E_REBUILD'
   | 'E_ENCODER'
   | 'E_ATTEST'
   | 'E_ENVIRONMENT'

@@ -58,7 +58,7 @@ export { gitWorkTreeOf } from './source/git.js';
 export { buildStage, DEFAULT_STAGE_TARGETS, type BuildStageOptions, type StageResult, type StagedPlatform, type StageTargets } from './layout/stage.js';
 export { swapInto } from './layout/swap-dir.js';
 export { releaseFromBinaries, type ReleaseFromBinariesOptions } from './release/from-binaries.js';
-export { runRelease, type ReleaseOptions, type ReleaseStep } from './release/run-release.js';
+export { runRelease, writeProvenance, type ReleaseOptions, type ReleaseResult, type ReleaseStep } from './release/run-release.js';
 export { gitVersion, semverFromDescribe } from './source/version.js';
 
 export type {
@@ -107,7 +107,10 @@ export { verifyRelease, VERIFY_SCHEMA, type VerifyOptions, type VerifyResult, ty
 export { verifyReport, type VerifyReport } from './verify/report.js';
 export { verifyText } from './report/verify-text.js';
 export { verifyHtml } from './report/verify-html.js';
-export { provenanceStatement, repositoryUri } from './verify/provenance.js';
+export { recipeStatement, recipeOf, readProvenance, PROVENANCE_FILE, RECIPE_BUILD_TYPE, type Recipe, type RecipeContainer, type RecipePredicate, type ProvenanceSource } from './provenance/recipe.js';
+export { recipeSource, repositoryUri } from './provenance/source.js';
+export { rebuildRelease, type RebuildOptions, type RebuildResult, type RebuiltArtifact } from './rebuild/rebuild.js';
+export { outputArtifacts, type Artifact } from './integrity/artifact.js';
 
 export { writeImage, type ImageBase, type WriteImageOptions, type WrittenImage } from './image/write-image.js';
 export { writeServerImages, imageBaseFrom, DEFAULT_IMAGE_BINARIES, DEFAULT_IMAGE_REGISTRY, type ServerImage, type ServerImagesOptions } from './image/server-images.js';

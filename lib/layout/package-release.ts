@@ -9,7 +9,7 @@ import { CURRENT_GZIP_FORMAT, type EncoderIdentity, type GzipFormat, createGzipE
 import { planDirectory, planFiles } from '../archive/plan.js';
 import { writeSmallFile, writeTarball } from '../archive/pack.js';
 import { ALGORITHMS, digestFile, sumsFile, sumsFileName } from '../integrity/checksums.js';
-import type { Integrity } from '../integrity/hash-stream.js';
+import type { Artifact } from '../integrity/artifact.js';
 import { sourceFiles } from '../source/src-files.js';
 import { KREPRO_VERSION } from '../version.js';
 import { MANIFESTS_TARBALL, planReleaseTarballs, SRC_TARBALL, type TarballJob } from './release-layout.js';
@@ -46,11 +46,7 @@ export type PackageProgress =
   | { type: 'bytes'; bytes: number }
   | { type: 'done'; name: string; size: number };
 
-export interface ReleaseArtifact {
-  name: string;
-  path: string;
-  size: number;
-  integrity: Integrity;
+export interface ReleaseArtifact extends Artifact {
   kind: TarballJob['kind'] | 'src' | 'checksums' | 'manifest';
   platform?: string;
 }

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import type { GzipFormat } from '../archive/gzip.js';
 import { DEFAULT_IMAGE_BINARIES, type ServerImagesOptions, writeServerImages } from '../image/server-images.js';
 import { type PackageResult, packageRelease } from '../layout/package-release.js';
 import { buildStage } from '../layout/stage.js';
@@ -11,6 +12,8 @@ export interface ReleaseFromBinariesOptions {
   version: string;
   sourceDateEpoch: number;
   level?: number;
+  /** gzip format; the current one by default */
+  encoder?: GzipFormat;
   /** server images for the staged Linux server platforms; default on */
   images?: boolean;
   imageBinaries?: readonly string[];
@@ -56,6 +59,7 @@ export async function releaseFromBinaries(opts: ReleaseFromBinariesOptions): Pro
     sourceDateEpoch: opts.sourceDateEpoch,
     sourceRoot: opts.sourceRoot,
     ...(opts.level !== undefined ? { level: opts.level } : {}),
+    ...(opts.encoder !== undefined ? { encoder: opts.encoder } : {}),
     ...signal,
   });
 }

@@ -1,6 +1,16 @@
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
+import { mkdir } from 'node:fs/promises';
+import { writeSmallFile } from '../archive/pack.js';
+import type { GzipFormat } from '../archive/gzip.js';
+import { ATTESTATION_FILE, signStatement, writeAttestations } from '../attest/file.js';
+import type { SigningKey } from '../attest/keys.js';
+import type { Statement } from '../attest/statement.js';
+import { lockDigest } from '../environment/lock.js';
 import { KreproError } from '../errors.js';
+import { type Artifact, outputArtifacts } from '../integrity/artifact.js';
+import { PROVENANCE_FILE, type Recipe, recipeStatement } from '../provenance/recipe.js';
+import { recipeSource } from '../provenance/source.js';
 import { imageBaseFrom } from '../image/server-images.js';
 import type { PackageResult } from '../layout/package-release.js';
 import type { Project } from '../project/project.js';
@@ -16,7 +26,14 @@ export interface ReleaseOptions {
   /** run `make test` after the build (KUBE_RELEASE_RUN_TESTS; `--quick` skips it); Kubernetes-shaped projects only */
   runTests: boolean;
   level?: number;
+  /** gzip format (default the current one); a rebuild passes the recorded one */
+  encoder?: GzipFormat;
   imageRegistry?: string;
+  /**
+   * Write the recipe (krepro-provenance.json) into the release directory, and with a key its signed DSSE envelope
+   * (krepro.intoto.jsonl): needs the locked build environment, which a rebuild can make again.
+   */
+  provenance?: { signingKey?: SigningKey };
   io: { stdout: Writable; stderr: Writable };
   onStep?: (step: ReleaseStep) => void;
   signal?: AbortSignal;
@@ -29,6 +46,12 @@ export interface ReleaseResult {
   packaged?: PackageResult;
   /** the output paths brought back */
   outputs: string[];
+  /** every artifact: the release tarballs by file name, the output files by checkout-relative path */
+  artifacts: Artifact[];
+  /** the release directory (`_output/release-tars`): tarballs and provenance */
+  dir: string;
+  /** the files of the provenance written into `dir` */
+  provenance?: { statement: string; envelope?: string };
 }
 
 /**
@@ -53,16 +76,20 @@ export async function runRelease(session: BuildSession, opts: ReleaseOptions): P
     step('test');
     await run(['make', 'test']);
   }
+  if (opts.provenance && !session.lock) {
+    throw new KreproError('E_USAGE', 'a release with provenance needs the locked build environment (a Dockerfile image cannot be made again from a recipe): leave out --build-image-dir, or the provenance');
+  }
   step('copy-output');
   await session.copyOutput(project.outputs);
-  if (!project.release) return { outputs: project.outputs };
+  const dir = path.join(opts.checkoutRoot, '_output', 'release-tars');
   const images = project.images;
-  const packaged = await releaseFromBinaries({
+  const packaged = !project.release ? undefined : await releaseFromBinaries({
     outputDir: path.join(opts.checkoutRoot, '_output'),
     sourceRoot: opts.checkoutRoot,
     version: opts.version,
     sourceDateEpoch: opts.sourceDateEpoch,
     ...(opts.level !== undefined ? { level: opts.level } : {}),
+    ...(opts.encoder !== undefined ? { encoder: opts.encoder } : {}),
     images: images !== false,
     ...(images && images.binaries ? { imageBinaries: images.binaries } : {}),
     ...(images && images.registry ? { imageRegistry: images.registry } : opts.imageRegistry ? { imageRegistry: opts.imageRegistry } : {}),
@@ -70,5 +97,29 @@ export async function runRelease(session: BuildSession, opts: ReleaseOptions): P
     onStep: step,
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
-  return { packaged, outputs: project.outputs };
+  const artifacts = [...(packaged?.tarballs ?? []), ...(await outputArtifacts(opts.checkoutRoot, project.outputs, opts.signal))];
+  const result: ReleaseResult = { ...(packaged ? { packaged } : {}), outputs: project.outputs, artifacts, dir };
+  if (!opts.provenance) return result;
+  const recipe: Recipe = {
+    source: await recipeSource(opts.checkoutRoot),
+    project: { command: project.command, outputs: project.outputs, release: project.release, images: project.images, normalize: project.normalize },
+    environment: { lock: session.lock!, lockDigest: lockDigest(session.lock!), imageId: session.imageId },
+    env: session.env,
+    container: { kind: 'release', ...session.container },
+    sourceDateEpoch: opts.sourceDateEpoch,
+    version: opts.version,
+    ...(packaged ? { package: { level: packaged.manifest.encoder.level, encoder: packaged.manifest.encoder } } : {}),
+  };
+  return { ...result, provenance: await writeProvenance(dir, recipeStatement(recipe, artifacts, 'release'), opts.provenance.signingKey) };
+}
+
+/** The recipe statement into `dir`, and its signed envelope with a key; each file written whole or not at all. */
+export async function writeProvenance(dir: string, statement: Statement, key?: SigningKey): Promise<{ statement: string; envelope?: string }> {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, PROVENANCE_FILE);
+  await writeSmallFile(file, `${JSON.stringify(statement, null, 2)}\n`);
+  if (!key) return { statement: file };
+  const envelope = path.join(dir, ATTESTATION_FILE);
+  await writeAttestations(envelope, [signStatement(statement, key)]);
+  return { statement: file, envelope };
 }

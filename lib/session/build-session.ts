@@ -7,6 +7,7 @@ import type { ContainerSpec, Engine } from '../engine/engine.js';
 import { type InteractiveIO, runContainer, runInteractive } from '../engine/run.js';
 import { proxyEnv, type ProxySettings } from '../environment/build-image.js';
 import { type BuildImageSource, prepareBuildImage, sourceVersion } from '../environment/image-source.js';
+import type { EnvironmentLock } from '../environment/lock.js';
 import { KreproError } from '../errors.js';
 import { copyOutput } from '../sync/copy-output.js';
 import { syncSources, type SyncResult } from '../sync/source-sync.js';
@@ -39,8 +40,13 @@ export interface BuildSession {
   leftovers: RemovedState;
   /** the build image was made (from the lock) or rebuilt (from the Dockerfile) by this session */
   imageRebuilt: boolean;
-  /** the build image's ID, as the engine reports it */
+  /** the build image's ID, as the engine reports it, and its lock when it is the locked environment */
   imageId: string;
+  lock?: EnvironmentLock;
+  /** how every build container of the session runs: what a recipe records */
+  container: { user: { uid: number; gid: number }; hostname: string; workingDir: string };
+  /** the environment of every build container (proxies excluded) */
+  env: Record<string, string>;
   sync(): Promise<SyncResult>;
   run(cmd: string[], io: { stdout: Writable; stderr: Writable }): Promise<number>;
   shell(cmd: string[], io: Omit<InteractiveIO, 'signal'>): Promise<number>;
@@ -48,6 +54,9 @@ export interface BuildSession {
   copyOutput(paths?: string[], opts?: { skipMissing?: boolean }): Promise<{ copied: number; unchanged: number; bytes: number }>;
   close(): Promise<void>;
 }
+
+/** The hostname of every build container of `run`, `shell` and `release`. */
+export const BUILD_HOSTNAME = 'krepro-build';
 
 /**
  * Prepares this checkout's build state on the engine, as build/common.sh does: takes the checkout lock, removes
@@ -69,14 +78,17 @@ export async function openBuildSession(opts: BuildSessionOptions): Promise<Build
     const run = runNames(names.checkoutHash, names.labels);
     const env = [...Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`), ...proxyEnv(opts.proxies ?? {})];
     let containers = 0;
-    // Builds may fetch modules or packages (as upstream's do): they get the default network, unlike verify's.
+    // Builds may fetch modules or packages (as upstream's do): they get the default network, unlike verify's. The
+    // hostname is fixed (the engine's default is the container's random ID), so a recipe can name it.
+    const container = { user: opts.user, hostname: BUILD_HOSTNAME, workingDir: CONTAINER_SOURCE_DIR };
     const spec = (cmd: string[]): ContainerSpec => ({
       image: names.image,
       cmd,
       name: run.name(`build-${++containers}`),
       env,
       user: `${opts.user.uid}:${opts.user.gid}`,
-      workingDir: CONTAINER_SOURCE_DIR,
+      hostname: container.hostname,
+      workingDir: container.workingDir,
       labels: run.labels,
       network: 'bridge',
       mounts: [{ type: 'volume', source: names.dataVolume, target: CONTAINER_SOURCE_DIR }],
@@ -90,6 +102,9 @@ export async function openBuildSession(opts: BuildSessionOptions): Promise<Build
       leftovers,
       imageRebuilt: prepared.made,
       imageId: prepared.id,
+      ...(prepared.lock ? { lock: prepared.lock } : {}),
+      container,
+      env: { ...(opts.env ?? {}) },
       sync: () => syncSources(engine, { ...volumeAccess, owner: opts.user, containerName: run.name(`sync-${++helpers}`) }),
       run: (cmd, io) => runContainer(engine, spec(cmd), { ...io, ...signal }),
       shell: (cmd, io) => runInteractive(engine, spec(cmd), { ...io, ...signal }),

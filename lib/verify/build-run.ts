@@ -1,12 +1,12 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { byteOrder } from '../byte-order.js';
 import type { RunNames } from '../checkout/names.js';
 import type { Engine } from '../engine/engine.js';
 import { runContainer } from '../engine/run.js';
-import { HashStream, hexDigest, type Integrity } from '../integrity/hash-stream.js';
+import { type Artifact, outputArtifacts } from '../integrity/artifact.js';
+import { hexDigest } from '../integrity/hash-stream.js';
 import type { Project } from '../project/project.js';
 import { imageBaseFrom } from '../image/server-images.js';
 import { releaseFromBinaries } from '../release/from-binaries.js';
@@ -15,14 +15,8 @@ import { syncSources } from '../sync/source-sync.js';
 import type { BuildConditions, Probes } from './conditions.js';
 import { conditionsEnvironment, ProbeReader, wrappedCommand } from './wrapper.js';
 
-export interface VerifyArtifact {
-  /** `<output path>/<file>` (e.g. `_output/dockerized/bin/linux/amd64/kubectl`), or `release-tars/<name>` */
-  name: string;
-  /** where the file is on this machine */
-  path: string;
-  size: number;
-  integrity: Integrity;
-}
+/** An artifact of a verify build: `<output path>/<file>` (e.g. `_output/dockerized/bin/linux/amd64/kubectl`), or `release-tars/<name>`. */
+export type VerifyArtifact = Artifact;
 
 export interface BuildRun {
   id: string;
@@ -63,29 +57,6 @@ export interface BuildRunOptions {
 }
 
 const LOG_TAIL = 30;
-
-async function hashFile(file: string): Promise<{ size: number; integrity: Integrity }> {
-  const hash = new HashStream();
-  await pipeline(createReadStream(file), hash, async (src: AsyncIterable<Buffer>) => {
-    for await (const _ of src);
-  });
-  return hash.result();
-}
-
-/** Regular files below `dir` (or `dir` itself when it is a file), relative, in byte order. */
-async function listFiles(dir: string, rel = ''): Promise<string[]> {
-  const here = path.join(dir, rel);
-  const st = await stat(here).catch(() => undefined);
-  if (st === undefined) return [];
-  if (st.isFile()) return [rel];
-  const out: string[] = [];
-  for (const d of await readdir(here, { withFileTypes: true })) {
-    const r = rel ? `${rel}/${d.name}` : d.name;
-    if (d.isDirectory()) out.push(...(await listFiles(dir, r)));
-    else if (d.isFile()) out.push(r);
-  }
-  return out.sort(byteOrder);
-}
 
 /** The last lines of a build log, for reports. */
 export async function logTail(log: string): Promise<string[]> {
@@ -172,12 +143,7 @@ export async function runVerifyBuild(id: string, label: string, conditions: Buil
       });
       artifacts.push(...packed.tarballs.map((t) => ({ name: `release-tars/${t.name}`, path: t.path, size: t.size, integrity: t.integrity })));
     }
-    for (const output of opts.project.outputs) {
-      for (const rel of await listFiles(path.join(dir, output))) {
-        const file = rel === '' ? path.join(dir, output) : path.join(dir, output, rel);
-        artifacts.push({ name: rel === '' ? output : `${output}/${rel}`, path: file, ...(await hashFile(file)) });
-      }
-    }
+    artifacts.push(...(await outputArtifacts(dir, opts.project.outputs, opts.signal)));
     return { ...result, durationMs: Date.now() - started, artifacts: artifacts.sort((a, b) => byteOrder(a.name, b.name)) };
   } finally {
     await keeper.remove().catch(() => {});

@@ -1,0 +1,126 @@
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { ATTESTATION_FILE, verifyAttestationFile } from '../attest/file.js';
+import type { VerifyingKey } from '../attest/keys.js';
+import { inTotoStatement, SLSA_PROVENANCE_TYPE, type Statement, type Subject, subjectsOf } from '../attest/statement.js';
+import type { EncoderIdentity } from '../archive/gzip.js';
+import { checkLock, type EnvironmentLock, lockDigest } from '../environment/lock.js';
+import { KreproError } from '../errors.js';
+import type { Integrity } from '../integrity/hash-stream.js';
+import type { ImageSettings } from '../project/project.js';
+import type { BuildConditions } from '../verify/conditions.js';
+import { KREPRO_VERSION } from '../version.js';
+
+/** The build type of krepro's provenance: a recipe `krepro rebuild` follows. */
+export const RECIPE_BUILD_TYPE = 'https://krepro.dev/buildtypes/release/v1';
+/** The unsigned statement, written beside the release in every case; signed copies go into krepro.intoto.jsonl. */
+export const PROVENANCE_FILE = 'krepro-provenance.json';
+
+/**
+ * How the build container ran: a release build (`krepro release`: the persistent checkout volume, the user, a
+ * fixed hostname) or verify's control build (fixed conditions, applied by verify's wrapper).
+ */
+export type RecipeContainer =
+  | { kind: 'release'; user: { uid: number; gid: number }; hostname: string; workingDir: string }
+  | { kind: 'verify-control'; conditions: BuildConditions };
+
+/** Everything a rebuild needs, as SLSA's externalParameters: nothing is taken from the rebuilder's machine. */
+export interface Recipe {
+  source: { uri: string; commit: string; tree: string };
+  project: { command: string[]; outputs: string[]; release: boolean; images: ImageSettings | false; normalize: boolean };
+  /** the locked build environment, whole (a rebuild needs nothing else to make the same image), and its image ID */
+  environment: { lock: EnvironmentLock; lockDigest: string; imageId: string };
+  /** the build environment (buildEnvironment: project env, host KUBE_*, GO*, SOURCE_DATE_EPOCH, KUBE_GIT_VERSION) */
+  env: Record<string, string>;
+  container: RecipeContainer;
+  sourceDateEpoch: number;
+  version: string;
+  /** how the release tarballs were packed, when the project is Kubernetes-shaped */
+  package?: { level: number; encoder: EncoderIdentity };
+}
+
+export interface RecipePredicate {
+  buildDefinition: {
+    buildType: typeof RECIPE_BUILD_TYPE;
+    externalParameters: Recipe;
+    internalParameters: Record<string, never>;
+    resolvedDependencies: { uri?: string; name?: string; digest: Record<string, string> }[];
+  };
+  runDetails: { builder: { id: string; version: Record<string, string> }; metadata: { invocationId: string } };
+}
+
+/**
+ * The in-toto Statement v1 with a SLSA provenance v1 predicate for one build: every artifact (release tarballs by
+ * file name, output files by checkout-relative path) as a subject, and the recipe. No times but SOURCE_DATE_EPOCH,
+ * no host names: the same build gives the same statement.
+ */
+export function recipeStatement(recipe: Recipe, artifacts: readonly { name: string; integrity: Integrity }[], builder: 'release' | 'verify'): Statement<RecipePredicate> {
+  const dependencies: RecipePredicate['buildDefinition']['resolvedDependencies'] = [
+    { uri: recipe.source.uri, digest: { gitCommit: recipe.source.commit, gitTree: recipe.source.tree } },
+    { name: 'environment-lock', digest: { sha256: recipe.environment.lockDigest.replace(/^sha256:/, '') } },
+    { name: 'build-environment', digest: { sha256: recipe.environment.imageId.replace(/^sha256:/, '') } },
+  ];
+  return inTotoStatement<RecipePredicate>(subjectsOf(artifacts), SLSA_PROVENANCE_TYPE, {
+    buildDefinition: {
+      buildType: RECIPE_BUILD_TYPE,
+      externalParameters: recipe,
+      internalParameters: {},
+      resolvedDependencies: dependencies,
+    },
+    runDetails: {
+      builder: { id: `https://krepro.dev/builder/krepro-${builder}`, version: { krepro: KREPRO_VERSION } },
+      metadata: { invocationId: `${recipe.source.commit}:${recipe.sourceDateEpoch}` },
+    },
+  });
+}
+
+/** A recipe statement's parts, checked: a rebuild must be able to follow every field it reads. */
+export function recipeOf(statement: unknown, where: string): { recipe: Recipe; subjects: Subject[] } {
+  const bad = (what: string): KreproError => new KreproError('E_USAGE', `${where}: ${what}; it is not provenance krepro release or verify wrote`, { path: where });
+  const s = (statement ?? {}) as Partial<Statement<Partial<RecipePredicate>>>;
+  if (s.predicateType !== SLSA_PROVENANCE_TYPE) throw bad(`predicateType is ${JSON.stringify(s.predicateType)}`);
+  const def = s.predicate?.buildDefinition;
+  if (def?.buildType !== RECIPE_BUILD_TYPE) throw bad(`buildType is ${JSON.stringify(def?.buildType)}, not ${RECIPE_BUILD_TYPE}`);
+  const r = def.externalParameters as Partial<Recipe> | undefined;
+  if (!r?.source?.commit || !/^[0-9a-f]{40}$/.test(r.source.commit)) throw bad('it records no source commit');
+  if (!r.project || !Array.isArray(r.project.command) || !Array.isArray(r.project.outputs)) throw bad('it records no project command or outputs');
+  if (!r.environment?.lock || !r.environment.imageId) throw bad('it records no locked build environment (a build in a Dockerfile image cannot be rebuilt from a recipe)');
+  const lock = checkLock(r.environment.lock, `${where} (environment.lock)`);
+  if (lockDigest(lock) !== r.environment.lockDigest) throw bad(`its lock's digest is ${lockDigest(lock)}, but it records ${r.environment.lockDigest}`);
+  if (!r.container || (r.container.kind !== 'release' && r.container.kind !== 'verify-control')) throw bad('it records no build container');
+  if (typeof r.sourceDateEpoch !== 'number' || typeof r.version !== 'string' || r.env === undefined) throw bad('it records no SOURCE_DATE_EPOCH, version or environment');
+  if (!Array.isArray(s.subject) || s.subject.length === 0) throw bad('it has no subjects');
+  return { recipe: r as Recipe, subjects: s.subject };
+}
+
+export type ProvenanceSource = { kind: 'signed'; file: string; keyid: string } | { kind: 'unsigned'; file: string };
+
+/**
+ * Reads a release directory's provenance: with a key, the recipe envelope of krepro.intoto.jsonl, which must verify
+ * (signature, payload type, statement) or this fails naming each problem; without one, the unsigned statement
+ * (krepro-provenance.json), and the source says it was not checked.
+ */
+export async function readProvenance(dir: string, key?: VerifyingKey): Promise<{ recipe: Recipe; subjects: Subject[]; source: ProvenanceSource }> {
+  if (key) {
+    const file = path.join(dir, ATTESTATION_FILE);
+    const checked = await verifyAttestationFile(file, key);
+    const line = checked.lines.find((l) => (l.statement as Statement<Partial<RecipePredicate>> | undefined)?.predicate?.buildDefinition?.buildType === RECIPE_BUILD_TYPE);
+    if (!line) throw new KreproError('E_ATTEST', `${file} holds no release provenance (an envelope whose buildType is ${RECIPE_BUILD_TYPE})`, { path: file });
+    if (!line.valid) throw new KreproError('E_ATTEST', `${file} line ${line.line} does not verify with key ${key.keyid}: ${line.failures.map((f) => `${f.check}: ${f.message}`).join('; ')}`, { path: file });
+    return { ...recipeOf(line.statement, file), source: { kind: 'signed', file, keyid: key.keyid } };
+  }
+  const file = path.join(dir, PROVENANCE_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new KreproError('E_USAGE', `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): is ${dir} a release directory krepro release or verify wrote?`, { path: file });
+  }
+  let statement: unknown;
+  try {
+    statement = JSON.parse(text);
+  } catch (err) {
+    throw new KreproError('E_USAGE', `${file} is not JSON: ${(err as Error).message}`, { path: file });
+  }
+  return { ...recipeOf(statement, file), source: { kind: 'unsigned', file } };
+}
