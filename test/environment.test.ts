@@ -25,6 +25,7 @@ import { parsePrintUris } from '../lib/environment/lock.js';
 import { fetchPackages } from '../lib/environment/packages.js';
 import { engineOrSkip, runInContainer } from './helpers/engine.js';
 import { startSecondEngine } from './helpers/second-engine.js';
+import { testWhen } from './helpers/skip.js';
 import { tempDir } from './helpers/stage.js';
 
 // The locked build environment: the committed lock is what the spec resolves to, every package is checked against
@@ -193,9 +194,9 @@ test('env build: a mirror without the locked packages is exit 2 naming them; a t
   }
 });
 
-test('two engines that share nothing make the environment from the lock: byte-identical root filesystems, one image ID', async () => {
-  const engine = await engineOrSkip();
-  if (!engine) return;
+const defaultEngine = await engineOrSkip();
+testWhen(defaultEngine ? undefined : 'no Docker engine', 'two engines that share nothing make the environment from the lock: byte-identical root filesystems, one image ID', async () => {
+  const engine = defaultEngine!;
   let lock = await readLock(LOCK_FILE);
   const second = await startSecondEngine();
   const cache = tempDir('krepro-env-cache-');

@@ -1,0 +1,136 @@
+import { test as root } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { engineOrSkip } from './helpers/engine.js';
+import { startSecondEngine, type SecondEngine } from './helpers/second-engine.js';
+import { suiteWhen } from './helpers/skip.js';
+import { FIXTURES, tempDir } from './helpers/stage.js';
+
+// An independent rebuild: `release --sign-key` on one engine, `rebuild --key` from a fresh clone on a second
+// engine that shares nothing with the first (own data root and network namespace), from the recorded recipe alone.
+const CLI = path.resolve('dist/cli/main.js');
+const SDE = 1700000000;
+const validateProvenance = new Ajv2020({ strict: false, allErrors: true }).compile(JSON.parse(readFileSync(path.resolve('schemas/provenance.schema.json'), 'utf8')));
+const GIT_ENV = { GIT_AUTHOR_NAME: 'k', GIT_AUTHOR_EMAIL: 'k@x.invalid', GIT_COMMITTER_NAME: 'k', GIT_COMMITTER_EMAIL: 'k@x.invalid', GIT_AUTHOR_DATE: `@${SDE} +0000`, GIT_COMMITTER_DATE: `@${SDE} +0000` };
+
+function krepro(cwd: string, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 1_800_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+suiteWhen(await engineOrSkip(), 'no Docker engine', (_engine, test) => {
+  const work = tempDir('krepro-rebuild-');
+  const origin = path.join(work, 'origin');
+  const clone = path.join(work, 'clone');
+  const published = path.join(work, 'published');
+  const key = path.join(work, 'release.key');
+  const pub = path.join(work, 'release.pub');
+  let second: SecondEngine | undefined;
+
+  test.before(async () => {
+    cpSync(path.join(FIXTURES, 'kube-like'), origin, { recursive: true });
+    for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', 'release'], ['tag', 'v1.31.0']]) execFileSync('git', args, { cwd: origin, env: { ...process.env, ...GIT_ENV } });
+    execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', key]);
+    execFileSync('openssl', ['pkey', '-in', key, '-pubout', '-out', pub]);
+    // Its own bridge inside its own namespace: release builds use the bridge network; nothing outside is reachable.
+    second = await startSecondEngine({ bridge: true });
+  });
+
+  test.after(async () => {
+    krepro(origin, ['clean']);
+    await second?.remove();
+  });
+
+  test('release --sign-key on engine A writes the recipe and its signed envelope', () => {
+    // One platform keeps the time down; KUBE_BUILD_PLATFORMS is part of the recorded environment.
+    const r = krepro(origin, ['release', '--quick', '--sign-key', key], { KUBE_BUILD_PLATFORMS: 'linux/amd64' });
+    assert.is(r.code, 0, r.stderr.slice(-2000));
+    const dir = path.join(origin, '_output/release-tars');
+    const text = readFileSync(path.join(dir, 'krepro-provenance.json'), 'utf8');
+    assert.ok(validateProvenance(JSON.parse(text)), JSON.stringify(validateProvenance.errors, null, 2));
+    const statement = JSON.parse(text);
+    const recipe = statement.predicate.buildDefinition.externalParameters;
+    assert.is(recipe.source.commit, execFileSync('git', ['rev-parse', 'HEAD'], { cwd: origin, encoding: 'utf8' }).trim());
+    assert.is(recipe.env.KUBE_BUILD_PLATFORMS, 'linux/amd64');
+    assert.is(recipe.env.SOURCE_DATE_EPOCH, String(SDE));
+    assert.ok(recipe.environment.lock.packages.length > 50, 'the whole lock is in the recipe');
+    const names = statement.subject.map((s: { name: string }) => s.name);
+    assert.ok(names.includes('kubernetes-server-linux-amd64.tar.gz') && names.includes('_output/dockerized/bin/linux/amd64/kubectl'), names.join(' '));
+    const sums = readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8');
+    for (const s of statement.subject.filter((x: { name: string }) => x.name.endsWith('.tar.gz'))) assert.ok(sums.includes(`${s.digest.sha256}  ${s.name}\n`), s.name);
+    const checked = krepro(origin, ['attest', 'verify', '--key', pub, path.join(dir, 'krepro.intoto.jsonl')]);
+    assert.is(checked.code, 0, checked.stdout + checked.stderr);
+    cpSync(dir, published, { recursive: true });
+    execFileSync('git', ['clone', '-q', origin, clone]);
+  });
+
+  test('rebuild --key on engine B, from a fresh clone: every artifact identical to the published digests', () => {
+    const r = krepro(clone, ['rebuild', '--key', pub, '--json', published], { DOCKER_HOST: second!.host });
+    assert.is(r.code, 0, `${r.stdout}\n${r.stderr.slice(-3000)}`);
+    const result = JSON.parse(r.stdout);
+    assert.is(result.status, 'reproduced');
+    assert.is(result.source.kind, 'signed');
+    assert.ok(result.artifacts.length >= 10 && result.artifacts.every((a: { verdict: string }) => a.verdict === 'identical'));
+    // The environment was made on engine B from the recorded lock, not copied: B had only its API socket.
+    const links = spawnSync('ip', ['-n', second!.netns, '-o', 'link'], { encoding: 'utf8' }).stdout;
+    assert.not.match(links, /eth0|veth.*@if/);
+  });
+
+  test('one byte changed in a published tarball: exit 1 naming it, explained by krepro diff', () => {
+    const file = path.join(published, 'kubernetes-client-linux-amd64.tar.gz');
+    const original = readFileSync(file);
+    const changed = Buffer.from(original);
+    changed[changed.length - 20] ^= 0x01; // inside the last member's deflate data or trailer
+    writeFileSync(file, changed);
+    try {
+      const r = krepro(clone, ['rebuild', '--key', pub, published], { DOCKER_HOST: second!.host });
+      assert.is(r.code, 1, r.stderr.slice(-2000));
+      assert.match(r.stdout, /^DIFF kubernetes-client-linux-amd64\.tar\.gz recorded [0-9a-f]{16}, published file [0-9a-f]{16}, rebuilt [0-9a-f]{16}$/m);
+      assert.match(r.stdout, /DIFFERS: \d+ of \d+ artifacts identical/);
+      assert.ok(r.stdout.split('\n').filter((l) => l.startsWith('DIFF ')).length === 1, r.stdout);
+    } finally {
+      writeFileSync(file, original);
+    }
+  });
+
+  test('a changed attestation: attest verify exit 1, rebuild --key refuses it (exit 2)', () => {
+    const file = path.join(published, 'krepro.intoto.jsonl');
+    const original = readFileSync(file, 'utf8');
+    const envelope = JSON.parse(original);
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+    statement.predicate.buildDefinition.externalParameters.env.KUBE_BUILD_PLATFORMS = 'linux/arm64';
+    envelope.payload = Buffer.from(JSON.stringify(statement)).toString('base64');
+    writeFileSync(file, `${JSON.stringify(envelope)}\n`);
+    try {
+      const checked = krepro(clone, ['attest', 'verify', '--key', pub, file]);
+      assert.is(checked.code, 1);
+      assert.match(checked.stdout + checked.stderr, /signature/);
+      const r = krepro(clone, ['rebuild', '--key', pub, published], { DOCKER_HOST: second!.host });
+      assert.is(r.code, 2);
+      assert.match(r.stderr, /does not verify with key/);
+    } finally {
+      writeFileSync(file, original);
+    }
+  });
+
+  test('a checkout at another commit: exit 2 saying which commit to check out', () => {
+    writeFileSync(path.join(clone, 'CHANGED'), 'x\n');
+    execFileSync('git', ['add', 'CHANGED'], { cwd: clone });
+    execFileSync('git', ['commit', '-qm', 'later'], { cwd: clone, env: { ...process.env, ...GIT_ENV } });
+    try {
+      const r = krepro(clone, ['rebuild', published], { DOCKER_HOST: second!.host });
+      assert.is(r.code, 2);
+      const recorded = JSON.parse(readFileSync(path.join(published, 'krepro-provenance.json'), 'utf8')).predicate.buildDefinition.externalParameters.source.commit;
+      assert.match(r.stderr, new RegExp(`git checkout ${recorded}`));
+      assert.match(r.stderr, /provenance .* unsigned, not checked/);
+    } finally {
+      execFileSync('git', ['reset', '-q', '--hard', 'HEAD~1'], { cwd: clone });
+    }
+    assert.ok(existsSync(path.join(clone, 'Makefile')));
+  });
+});
+
+root.run();
