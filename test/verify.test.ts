@@ -120,7 +120,7 @@ suiteWhen(docker, 'no Docker engine', (docker, test) => {
     const names = report.environment.settings.map((s) => s.name);
     assert.not.ok(names.includes('GOFLAGS') || names.includes('CGO_ENABLED'), JSON.stringify(report.environment.settings));
     assert.ok(names.includes('GOTOOLCHAIN') && names.includes('SOURCE_DATE_EPOCH'));
-    const statementFile = execFileSync('find', [path.join(dir, '_output/verify'), '-name', 'krepro-provenance.intoto.json'], { encoding: 'utf8' }).trim();
+    const statementFile = execFileSync('find', [path.join(dir, '_output/verify'), '-name', 'krepro-provenance.json'], { encoding: 'utf8' }).trim();
     const statement = JSON.parse(readFileSync(statementFile, 'utf8'));
     assert.is(statement._type, 'https://in-toto.io/Statement/v1');
     const sums = readFileSync(path.join(path.dirname(statementFile), 'SHA256SUMS'), 'utf8');

@@ -7,7 +7,8 @@ import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { mapDiskFull } from '../disk-full.js';
 import { KreproError } from '../errors.js';
-import { HashStream, type Integrity } from '../integrity/hash-stream.js';
+import type { Artifact } from '../integrity/artifact.js';
+import { HashStream } from '../integrity/hash-stream.js';
 import type { ArchivePolicy, Entry } from './entry.js';
 import { type GzipEncoder, type GzipSpec, PinnedGzip } from './gzip.js';
 import { MAX_MTIME, tarHeader } from './header.js';
@@ -22,11 +23,8 @@ export interface PackOptions {
   onBytes?: (n: number) => void;
 }
 
-export interface WrittenFile {
-  path: string;
-  size: number;
-  integrity: Integrity;
-}
+/** A file written atomically: an Artifact before the caller names it. */
+export type WrittenFile = Omit<Artifact, 'name'>;
 
 /** Streams the entries as a tar into `pack`, reading each file once and checking it did not change meanwhile. */
 async function feedTar(pack: tar.Pack, entries: Entry[], policy: ArchivePolicy, onBytes?: (n: number) => void): Promise<void> {

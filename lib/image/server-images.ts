@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { writeSmallFile } from '../archive/pack.js';
 import { byteOrder } from '../byte-order.js';
 import { KreproError } from '../errors.js';
+import type { Artifact } from '../integrity/artifact.js';
 import { dockerTagFromVersion, parseRepoTag } from './reference.js';
 import { type ImageBase, writeImage, type WrittenImage } from './write-image.js';
 
@@ -36,7 +37,7 @@ export interface ServerImagesOptions {
   onImage?: (image: ServerImage) => void;
 }
 
-export interface ServerImage extends WrittenImage {
+export interface ServerImage extends WrittenImage, Artifact {
   /** `<os>-<arch>` */
   platform: string;
   os: string;
@@ -98,7 +99,7 @@ export async function writeServerImages(opts: ServerImagesOptions): Promise<Serv
     });
     const tagFile = path.join(job.binDir, `${job.binary}.docker_tag`);
     await writeSmallFile(tagFile, `${dockerTag}\n`);
-    const image: ServerImage = { ...written, platform: job.platform, os: job.os, arch: job.arch, binary: job.binary, dockerTag, tagFile };
+    const image: ServerImage = { ...written, name: `${job.binary}.tar`, platform: job.platform, os: job.os, arch: job.arch, binary: job.binary, dockerTag, tagFile };
     opts.onImage?.(image);
     images.push(image);
   }
