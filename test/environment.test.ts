@@ -65,6 +65,8 @@ test('the committed lock resolves the committed spec, follows its schema, and se
   assert.equal(lock.settings, ENVIRONMENT_SETTINGS);
   assert.equal(lock.image.env, ENVIRONMENT_SETTINGS.filter((s) => s.kind === 'env').map((s) => `${s.name}=${s.value}`));
   assert.ok(lock.customize.some((h) => h.includes("'tr_TR.UTF-8 UTF-8' 'fr_CH.UTF-8 UTF-8'") && h.includes('locale-gen')));
+  // The standard library is precompiled by the lock's own hooks, in the four ways builds ask for it.
+  for (const b of ['CGO_ENABLED=0 go build std', 'CGO_ENABLED=1 go build std', 'CGO_ENABLED=0 go build -trimpath std', 'CGO_ENABLED=1 go build -trimpath std']) assert.ok(lock.customize.some((h) => h.includes(b)), b);
   const { NO_COLOR: _n, FORCE_COLOR: _f, ...env } = process.env;
   const listed = spawnSync(process.execPath, [CLI, 'env', 'settings', '--json', '--lock', LOCK_FILE], { encoding: 'utf8', env });
   assert.is(listed.status, 0, listed.stderr);
@@ -257,6 +259,42 @@ testWhen(defaultEngine ? undefined : 'no Docker engine', 'two engines that share
     assert.is.not(trOrder, cOrder, 'tr_TR collation differs from C');
     assert.equal(rest, ['no-normalizing-variables', rest[1], 'cgo ok', rest[3], '*']);
     assert.match(rest[1]!, /^2\.6\./);
+
+    // The precompiled standard library: entries dated by the lock, used by a build uid in the two ways a build
+    // most often asks for, and kept by Go's trim even when the image is used a month after its lock (root only
+    // ages trim.txt and the mtimes; the builds run as uid 1000).
+    const entryTime = `${lock.sourceDateEpoch}000000000`.padStart(20);
+    const std = await runInContainer(engine, {
+      image: tagA,
+      user: '0:0',
+      binds: [],
+      env: [`SDE=${lock.sourceDateEpoch}`, `ENTRY_TIME=${entryTime}`],
+      cmd: [
+        'sh',
+        '-ec',
+        [
+          'cd /go/cache',
+          `echo "modes $(find . -mindepth 1 -type d -exec stat -c %a {} + | sort | uniq -c | awk '{ print $1, $2 }') trim $(cat trim.txt) entries $(find . -name '*-a' | wc -l) undated $(find . -name '*-a' -exec grep -L -x -E "v1 [0-9a-f]{64} [0-9a-f]{64} [ 0-9]{20} $ENTRY_TIME" {} + | wc -l)"`,
+          // a month old: Go's next trim is due, and every entry is past its 5 days
+          'printf %s $((SDE - 30 * 86400)) > trim.txt && find . -exec touch -h -d @$((SDE - 30 * 86400)) {} +',
+          'image=$(find . -type f -user 0 | wc -l)',
+          `cd /tmp && printf 'package main\\n\\nimport "fmt"\\n\\nfunc main() { fmt.Println("hello") }\\n' > hello.go`,
+          'build() { setpriv --reuid=1000 --regid=1000 --clear-groups env "$@" go build -x -o hello hello.go 2>&1 | sed -n "s/.*\\/compile .* -p \\([^ ]*\\) .*/compiled \\1/p"; ./hello; }',
+          'build CGO_ENABLED=0 GOFLAGS=-trimpath',
+          'build CGO_ENABLED=1',
+          'echo "trim $(cat /go/cache/trim.txt) kept $(find /go/cache -type f -user 0 | wc -l) of $image"',
+        ].join('\n'),
+      ],
+    });
+    assert.is(std.exitCode, 0, std.stderr);
+    const [summary, ...builds] = std.stdout.trim().split('\n');
+    const m = /^modes 256 1777 trim (\d+) entries (\d+) undated 0$/.exec(summary!);
+    assert.ok(m && Number(m[1]) === lock.sourceDateEpoch && Number(m[2]) > 1000, summary);
+    // Nothing but the program's own package is compiled: std comes from the image's cache.
+    assert.equal(builds.slice(0, 4), ['compiled main', 'hello', 'compiled main', 'hello'], std.stdout);
+    // Go trimmed (trim.txt moved to now) and every entry of the image is still there.
+    const kept = /^trim (\d+) kept (\d+) of (\d+)$/.exec(builds[4] ?? '');
+    assert.ok(kept && Number(kept[1]) > Date.now() / 1000 - 3600 && kept[2] === kept[3], std.stdout);
   } finally {
     await engine.images.remove(tagA).catch(() => undefined);
     await second.remove();

@@ -197,7 +197,9 @@ function makeLock(
   r: { mirrors: Record<string, string>; sources: LockedSource[]; packages: LockedPackage[]; tools: { mmdebstrap: string }; sourceDateEpoch: number },
 ): EnvironmentLock {
   const settings = environmentSettings(spec.locales);
+  const env = environmentEnv(settings);
   const sourcesList = r.sources.map((s) => `deb ${r.mirrors[s.mirror]} ${s.suite} ${s.components.join(' ')}`);
+  const has = (name: string) => r.packages.some((p) => p.name === name);
   return {
     $schema: ENVIRONMENT_LOCK_SCHEMA,
     suite: spec.suite,
@@ -210,8 +212,8 @@ function makeLock(
     requested: { packages: [...spec.packages].sort(byteOrder), locales: spec.locales },
     tools: r.tools,
     packages: r.packages,
-    customize: customizeHooks({ locales: spec.locales, sourcesList, sourceDateEpoch: r.sourceDateEpoch, hasGit: r.packages.some((p) => p.name === 'git') }),
-    image: { env: environmentEnv(settings), workingDir: ENVIRONMENT_WORKDIR, cmd: [...ENVIRONMENT_CMD] },
+    customize: customizeHooks({ locales: spec.locales, sourcesList, sourceDateEpoch: r.sourceDateEpoch, env, hasGit: has('git'), hasGo: has('golang-go') }),
+    image: { env, workingDir: ENVIRONMENT_WORKDIR, cmd: [...ENVIRONMENT_CMD] },
     settings,
   };
 }
