@@ -32,7 +32,8 @@ ${Object.entries(COMMANDS)
   .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
   .join('\n')}
 
-Exit status: 0 success, 1 differences found, 2 usage or environment error, 130 interrupted.
+Exit status: 0 success, 1 differences found, 2 usage or environment error, 3 a build of verify or rebuild failed
+(run and release pass on the build command's own status), 130 interrupted.
 `;
 }
 
