@@ -5,7 +5,7 @@ const causeName = (c: { kind: string; variations: string[] }): string => (c.kind
 /** Text report: verdict, variations not tested, one line per artifact, then each cause with its proof and fix. */
 export function verifyText(report: VerifyReport): string {
   const lines: string[] = [];
-  lines.push(`commit ${report.commit}, SOURCE_DATE_EPOCH=${report.sourceDateEpoch}: ${report.verdict.toUpperCase()}`);
+  lines.push(`commit ${report.commit}, SOURCE_DATE_EPOCH=${report.sourceDateEpoch}: ${report.verdict.replace('-', ' ').toUpperCase()}`);
   if (report.failure) {
     const f = report.failure;
     lines.push('', `build ${f.build} (${f.label}) failed with exit code ${f.exitCode}; log: ${f.log}`, ...f.logTail.map((l) => `  | ${l}`));
