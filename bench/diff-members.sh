@@ -34,8 +34,12 @@ measure() {
   while kill -0 "$timer" 2>/dev/null; do
     if [ "$limit" -gt 0 ] && [ "$waited" -ge "$limit" ] && [ -z "$stopped" ]; then
       stopped=yes; child=$(pgrep -P "$timer" || true)
-      [ -n "$child" ] && kill -TERM "$child" 2>/dev/null
-      (sleep 30; [ -n "$child" ] && kill -KILL "$child" 2>/dev/null) &
+      # The child may end between pgrep and kill (set -e must not end the bench then), and once GNU time has
+      # exited its pid may be another process's: KILL only while GNU time still waits for it.
+      if [ -n "$child" ]; then
+        kill -TERM "$child" 2>/dev/null || true
+        (sleep 30; if kill -0 "$timer" 2>/dev/null; then kill -KILL "$child" 2>/dev/null || true; fi) &
+      fi
     fi
     sleep 1; waited=$((waited + 1))
   done
