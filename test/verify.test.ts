@@ -247,7 +247,10 @@ suiteWhen(docker, 'no Docker engine', (docker, test) => {
     assert.match(readFileSync(path.join(dir, 'report.html'), 'utf8'), 'Build failed');
     const text = spawnSync(process.execPath, [CLI, 'verify'], { cwd: dir, encoding: 'utf8' });
     assert.is(text.status, 3);
+    assert.match(text.stdout, /: BUILD FAILED\n/, 'the verdict in words, not the JSON value build-failed');
     assert.match(text.stdout, /build 1 \(control\) failed with exit code 4/);
+    // The exit status verify gave is the one krepro --help documents for a failed build.
+    assert.match(spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout, new RegExp(`\\b${text.status} a build of verify or rebuild failed`));
   });
 
   test('a variation that cannot take effect is reported as not tested, never as passed', () => {
