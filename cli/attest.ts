@@ -5,10 +5,11 @@ import { type CommandIO, EXIT } from './io.js';
 
 export const ATTEST_HELP = `Usage: krepro attest verify --key PUB [options] FILE
 
-Checks every DSSE envelope in FILE (a .intoto.jsonl file, one envelope per line, as krepro package
---sign-key writes) against the public key PUB (PEM; ECDSA P-256 or Ed25519): the signature over the
-payload and its type (DSSE's PAE), the payload type, and that the payload is an in-toto Statement v1.
-Offline: nothing but the file and the key is read.
+Checks every DSSE envelope in FILE against the public key PUB (PEM; ECDSA P-256 or Ed25519): the
+signature over the payload and its type (DSSE's PAE), the payload type, and that the payload is an
+in-toto Statement v1. FILE is either form --sign-key writes: krepro.intoto.jsonl (one envelope per
+line) or krepro.sigstore.json (a sigstore bundle v0.3, checked with sigstore-js, no transparency log
+or timestamp required). Offline: nothing but the file and the key is read.
 
 Options:
   --key FILE            public key (PEM, -----BEGIN PUBLIC KEY-----); its key id is the SHA-256 of its DER
@@ -49,17 +50,19 @@ export async function attestCommand(argv: string[], io: CommandIO): Promise<numb
   const result = await verifyAttestationFile(path.resolve(io.cwd, positionals[0]!), key, values['payload-type'] ? { payloadType: values['payload-type'] } : {});
   if (values.json) {
     const lines = result.lines.map((l) => ({ line: l.line, valid: l.valid, payloadType: l.payloadType, keyids: l.keyids, failures: l.failures, subjects: l.statement?.subject ?? [] }));
-    io.stdout.write(`${JSON.stringify({ file: result.file, valid: result.valid, keyid: result.keyid, lines }, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify({ file: result.file, form: result.form, valid: result.valid, keyid: result.keyid, lines }, null, 2)}\n`);
   } else {
+    const bundle = result.form === 'sigstore-bundle';
     for (const l of result.lines) {
+      const where = bundle ? 'bundle' : `line ${l.line}`;
       if (l.valid) {
         const subjects = l.statement?.subject.map((s) => s.name).join(', ') ?? '';
-        io.stdout.write(`line ${l.line}: valid, signed by ${key.keyid} (${key.algorithm}); ${l.statement?.predicateType ?? ''} for ${subjects}\n`);
+        io.stdout.write(`${where}: valid, signed by ${key.keyid} (${key.algorithm}); ${l.statement?.predicateType ?? ''} for ${subjects}\n`);
       } else {
-        for (const f of l.failures) io.stdout.write(`line ${l.line}: INVALID ${f.check}: ${f.message}\n`);
+        for (const f of l.failures) io.stdout.write(`${where}: INVALID ${f.check}: ${f.message}\n`);
       }
     }
-    io.stderr.write(`${result.valid ? 'valid' : 'INVALID'}: ${result.lines.length} envelope(s) in ${result.file}\n`);
+    io.stderr.write(`${result.valid ? 'valid' : 'INVALID'}: ${bundle ? 'the sigstore bundle' : `${result.lines.length} envelope(s) in`} ${result.file}\n`);
   }
   return result.valid ? EXIT.ok : EXIT.different;
 }

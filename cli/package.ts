@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
-import { ATTESTATION_FILE, CURRENT_GZIP_FORMAT, GZIP_FORMATS, gitWorkTreeOf, hexDigest, packageRelease } from '../lib/index.js';
+import { ATTESTATION_FILE, BUNDLE_FILE, CURRENT_GZIP_FORMAT, GZIP_FORMATS, gitWorkTreeOf, hexDigest, packageRelease } from '../lib/index.js';
 import { type CommandIO, EXIT, sourceDateEpochFor } from './io.js';
 import { GZIP_LEVELS, integerOption } from './number-option.js';
 import { packageProgress } from './progress.js';
@@ -88,12 +88,12 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
     ...(signingKey ? { signingKey } : {}),
   });
   if (values.json) {
-    const attestation = signingKey ? { attestation: { file: ATTESTATION_FILE, keyid: signingKey.keyid, algorithm: signingKey.algorithm } } : {};
+    const attestation = signingKey ? { attestation: { file: ATTESTATION_FILE, bundle: BUNDLE_FILE, keyid: signingKey.keyid, algorithm: signingKey.algorithm } } : {};
     io.stdout.write(`${JSON.stringify({ out: result.out, sourceDateEpoch: { ...sde }, manifest: result.manifest, files: result.files, ...attestation }, null, 2)}\n`);
   } else {
     for (const t of result.tarballs) io.stdout.write(`${hexDigest(t.integrity, 'sha256')}  ${displayPath(io.cwd, t.path)}\n`);
     io.stderr.write(`wrote ${result.files.length} files to ${result.out} (SOURCE_DATE_EPOCH=${sde.seconds} from ${sde.origin})\n`);
-    if (signingKey) io.stderr.write(`signed ${ATTESTATION_FILE} with key ${signingKey.keyid} (${signingKey.algorithm})\n`);
+    if (signingKey) io.stderr.write(`signed ${ATTESTATION_FILE} and ${BUNDLE_FILE} with key ${signingKey.keyid} (${signingKey.algorithm})\n`);
   }
   return EXIT.ok;
 }

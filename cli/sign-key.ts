@@ -7,8 +7,10 @@ export const SIGN_KEY_OPTION = { 'sign-key': { type: 'string' } } as const;
 
 /** The help line(s) every command with --sign-key shows. */
 export const SIGN_KEY_HELP = `  --sign-key FILE    sign an in-toto Statement of the outputs with this PEM private key (ECDSA P-256 or
-                     Ed25519, unencrypted) and write it as a DSSE envelope into krepro.intoto.jsonl beside them;
-                     check it with krepro attest verify --key PUB. The key is read once, never printed or copied
+                     Ed25519, unencrypted) and write it as a DSSE envelope into krepro.intoto.jsonl beside them,
+                     and as a sigstore bundle into krepro.sigstore.json; check either with krepro attest verify
+                     --key PUB, the bundle also with cosign verify-blob-attestation --new-bundle-format (README).
+                     The key is read once, never printed or copied
 `;
 
 /**

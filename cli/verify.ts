@@ -198,7 +198,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
       const artifacts = result.control.artifacts.map((a) => ({ ...a, name: a.name.replace(/^release-tars\//, '') }));
       const beside = project.release ? path.join(result.control.dir, '_output', 'release-tars') : result.control.dir;
       const written = await writeProvenance(beside, recipeStatement(recipe, artifacts, 'verify'), signingKey);
-      log(`provenance of the control build: ${written.statement}${written.envelope ? ` (signed: ${written.envelope})` : ''}`);
+      log(`provenance of the control build: ${written.statement}${written.envelope ? ` (signed: ${written.envelope} and ${written.bundle})` : ''}`);
     } else if (result.status !== 'build-failed') {
       log('note: no provenance: a Dockerfile build image (--build-image-dir) cannot be made again from a recipe');
     }

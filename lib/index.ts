@@ -144,12 +144,15 @@ export { STATEMENT_TYPE, SLSA_PROVENANCE_TYPE, inTotoStatement, subjectsOf, stat
 export {
   ATTESTATION_FILE,
   ATTESTATION_SUFFIX,
+  BUNDLE_FILE,
   signStatement,
   writeAttestations,
+  writeSignedStatement,
   verifyAttestationFile,
   type AttestationFileVerification,
   type AttestationLine,
 } from './attest/file.js';
+export { SIGSTORE_BUNDLE_MEDIA_TYPE, BUNDLE_SUFFIX, sigstoreBundle, verifySigstoreBundle, type SigstoreBundle } from './attest/bundle.js';
 
 export { ENVIRONMENT_SPEC_FILE, ENVIRONMENT_SPEC_SCHEMA, checkEnvironmentSpec, readEnvironmentSpec, effectiveMirrors, type EnvironmentSpec, type EnvironmentSource } from './environment/spec.js';
 export {

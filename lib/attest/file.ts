@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { writeSmallFile } from '../archive/pack.js';
 import { KreproError } from '../errors.js';
+import { BUNDLE_SUFFIX, isSigstoreBundle, sigstoreBundle, verifySigstoreBundle } from './bundle.js';
 import { type DsseEnvelope, type EnvelopeVerification, IN_TOTO_PAYLOAD_TYPE, signEnvelope, verifyEnvelope } from './dsse.js';
 import type { SigningKey, VerifyingKey } from './keys.js';
 import { type Statement, statementPayload, statementProblem } from './statement.js';
@@ -10,6 +11,8 @@ import { type Statement, statementPayload, statementProblem } from './statement.
 export const ATTESTATION_SUFFIX = '.intoto.jsonl';
 /** The attestation file krepro writes into a release directory. */
 export const ATTESTATION_FILE = `krepro${ATTESTATION_SUFFIX}`;
+/** The same signed statement as a sigstore bundle v0.3, which cosign and sigstore-js verify, beside it. */
+export const BUNDLE_FILE = `krepro${BUNDLE_SUFFIX}`;
 
 /** Wraps an in-toto Statement in a DSSE envelope signed with `key`. */
 export function signStatement(statement: Statement, key: SigningKey): DsseEnvelope {
@@ -23,6 +26,19 @@ export async function writeAttestations(file: string, envelopes: readonly DsseEn
   await writeSmallFile(file, envelopes.map((e) => `${JSON.stringify({ payloadType: e.payloadType, payload: e.payload, signatures: e.signatures })}\n`).join(''));
 }
 
+/**
+ * Signs `statement` once and writes it into `dir` in both forms, each file whole or not at all: ATTESTATION_FILE
+ * (DSSE JSON Lines, the signature carrying krepro's key id) and BUNDLE_FILE (the same signature in a sigstore
+ * bundle). Returns both paths.
+ */
+export async function writeSignedStatement(dir: string, statement: Statement, key: SigningKey): Promise<{ envelope: string; bundle: string }> {
+  const envelope = signStatement(statement, key);
+  const files = { envelope: path.join(dir, ATTESTATION_FILE), bundle: path.join(dir, BUNDLE_FILE) };
+  await writeAttestations(files.envelope, [envelope]);
+  await writeSmallFile(files.bundle, `${JSON.stringify(sigstoreBundle(envelope, key.keyid))}\n`);
+  return files;
+}
+
 export interface AttestationLine extends EnvelopeVerification {
   /** 1-based line number in the file */
   line: number;
@@ -32,6 +48,8 @@ export interface AttestationLine extends EnvelopeVerification {
 
 export interface AttestationFileVerification {
   file: string;
+  /** a `.intoto.jsonl` file (one DSSE envelope a line) or one sigstore bundle, which is reported as line 1 */
+  form: 'dsse-jsonl' | 'sigstore-bundle';
   /** every envelope verified with the key and is an in-toto Statement of the expected payload type */
   valid: boolean;
   keyid: string;
@@ -39,9 +57,10 @@ export interface AttestationFileVerification {
 }
 
 /**
- * Verifies every envelope of a `.intoto.jsonl` file against one public key: signature, payload type (default
- * in-toto's), and that the payload is an in-toto Statement v1. A line that is not JSON is a `format` failure of
- * that line; an empty file is an error.
+ * Verifies every envelope of a `.intoto.jsonl` file, or the one of a sigstore bundle (a JSON document whose
+ * mediaType says so, checked by sigstore-js), against one public key: signature, payload type (default in-toto's),
+ * and that the payload is an in-toto Statement v1. A line that is not JSON is a `format` failure of that line; an
+ * empty file is an error.
  */
 export async function verifyAttestationFile(file: string, key: VerifyingKey, opts: { payloadType?: string } = {}): Promise<AttestationFileVerification> {
   let text: string;
@@ -49,6 +68,11 @@ export async function verifyAttestationFile(file: string, key: VerifyingKey, opt
     text = await readFile(file, 'utf8');
   } catch (cause) {
     throw new KreproError('E_ATTEST', `cannot read attestation file ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { path: file, cause });
+  }
+  const bundle = parseWhole(text);
+  if (isSigstoreBundle(bundle)) {
+    const result = await verifySigstoreBundle(bundle, key, { ...opts, parsePayload: statementProblem });
+    return { file: path.resolve(file), form: 'sigstore-bundle', valid: result.valid, keyid: key.keyid, lines: [{ line: 1, ...withStatement(result) }] };
   }
   const lines: AttestationLine[] = [];
   text.split('\n').forEach((raw, i) => {
@@ -60,10 +84,22 @@ export async function verifyAttestationFile(file: string, key: VerifyingKey, opt
       lines.push({ line: i + 1, valid: false, failures: [{ check: 'format', message: `not JSON: ${(err as Error).message}` }], keyids: [] });
       return;
     }
-    const result = verifyEnvelope(envelope, key, { ...opts, parsePayload: statementProblem });
-    const statement = result.payload !== undefined && statementProblem(result.payload) === undefined ? (JSON.parse(result.payload.toString('utf8')) as Statement) : undefined;
-    lines.push({ line: i + 1, ...result, ...(statement ? { statement } : {}) });
+    lines.push({ line: i + 1, ...withStatement(verifyEnvelope(envelope, key, { ...opts, parsePayload: statementProblem })) });
   });
   if (lines.length === 0) throw new KreproError('E_ATTEST', `attestation file ${file} holds no envelope`, { path: file });
-  return { file: path.resolve(file), valid: lines.every((l) => l.valid), keyid: key.keyid, lines };
+  return { file: path.resolve(file), form: 'dsse-jsonl', valid: lines.every((l) => l.valid), keyid: key.keyid, lines };
+}
+
+function withStatement(result: EnvelopeVerification): EnvelopeVerification & { statement?: Statement } {
+  const statement = result.payload !== undefined && statementProblem(result.payload) === undefined ? (JSON.parse(result.payload.toString('utf8')) as Statement) : undefined;
+  return { ...result, ...(statement ? { statement } : {}) };
+}
+
+/** The file as one JSON document (a bundle may be pretty-printed over many lines), or undefined. */
+function parseWhole(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

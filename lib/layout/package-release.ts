@@ -14,7 +14,7 @@ import { sourceFiles } from '../source/src-files.js';
 import { KREPRO_VERSION } from '../version.js';
 import { MANIFESTS_TARBALL, planReleaseTarballs, SRC_TARBALL, type TarballJob } from './release-layout.js';
 import { swapInto } from './swap-dir.js';
-import { ATTESTATION_FILE, signStatement, writeAttestations } from '../attest/file.js';
+import { ATTESTATION_FILE, BUNDLE_FILE, writeSignedStatement } from '../attest/file.js';
 import type { SigningKey } from '../attest/keys.js';
 import { inTotoStatement, SLSA_PROVENANCE_TYPE, type Statement, subjectsOf } from '../attest/statement.js';
 
@@ -36,7 +36,7 @@ export interface PackageReleaseOptions {
   allowExternalSymlinks?: boolean;
   signal?: AbortSignal;
   onProgress?: (event: PackageProgress) => void;
-  /** Sign an in-toto Statement of the tarballs with this key, written as krepro.intoto.jsonl beside them. */
+  /** Sign an in-toto Statement of the tarballs with this key, written beside them as krepro.intoto.jsonl and as a sigstore bundle, krepro.sigstore.json. */
   signingKey?: SigningKey;
 }
 
@@ -181,8 +181,8 @@ async function writeRelease(
     await writeSmallFile(path.join(work, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
     files.push(MANIFEST_NAME);
     if (opts.signingKey) {
-      await writeAttestations(path.join(work, ATTESTATION_FILE), [signStatement(packageStatement(tarballs, manifest), opts.signingKey)]);
-      files.push(ATTESTATION_FILE);
+      await writeSignedStatement(work, packageStatement(tarballs, manifest), opts.signingKey);
+      files.push(ATTESTATION_FILE, BUNDLE_FILE);
     }
     opts.signal?.throwIfAborted();
     await swapInto(work, out);

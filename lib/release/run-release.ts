@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { mkdir } from 'node:fs/promises';
 import { writeSmallFile } from '../archive/pack.js';
 import type { GzipFormat } from '../archive/gzip.js';
-import { ATTESTATION_FILE, signStatement, writeAttestations } from '../attest/file.js';
+import { writeSignedStatement } from '../attest/file.js';
 import type { SigningKey } from '../attest/keys.js';
 import type { Statement } from '../attest/statement.js';
 import { lockDigest } from '../environment/lock.js';
@@ -31,7 +31,8 @@ export interface ReleaseOptions {
   imageRegistry?: string;
   /**
    * Write the recipe (krepro-provenance.json) into the release directory, and with a key its signed DSSE envelope
-   * (krepro.intoto.jsonl): needs the locked build environment, which a rebuild can make again.
+   * (krepro.intoto.jsonl) and sigstore bundle (krepro.sigstore.json): needs the locked build environment, which a
+   * rebuild can make again.
    */
   provenance?: { signingKey?: SigningKey };
   io: { stdout: Writable; stderr: Writable };
@@ -51,7 +52,7 @@ export interface ReleaseResult {
   /** the release directory (`_output/release-tars`): tarballs and provenance */
   dir: string;
   /** the files of the provenance written into `dir` */
-  provenance?: { statement: string; envelope?: string };
+  provenance?: { statement: string; envelope?: string; bundle?: string };
 }
 
 /**
@@ -113,13 +114,11 @@ export async function runRelease(session: BuildSession, opts: ReleaseOptions): P
   return { ...result, provenance: await writeProvenance(dir, recipeStatement(recipe, artifacts, 'release'), opts.provenance.signingKey) };
 }
 
-/** The recipe statement into `dir`, and its signed envelope with a key; each file written whole or not at all. */
-export async function writeProvenance(dir: string, statement: Statement, key?: SigningKey): Promise<{ statement: string; envelope?: string }> {
+/** The recipe statement into `dir`, and with a key its signed envelope and sigstore bundle; each file written whole or not at all. */
+export async function writeProvenance(dir: string, statement: Statement, key?: SigningKey): Promise<{ statement: string; envelope?: string; bundle?: string }> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, PROVENANCE_FILE);
   await writeSmallFile(file, `${JSON.stringify(statement, null, 2)}\n`);
   if (!key) return { statement: file };
-  const envelope = path.join(dir, ATTESTATION_FILE);
-  await writeAttestations(envelope, [signStatement(statement, key)]);
-  return { statement: file, envelope };
+  return { statement: file, ...(await writeSignedStatement(dir, statement, key)) };
 }
