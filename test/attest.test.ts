@@ -5,8 +5,11 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { bundleFromJSON } from '@sigstore/bundle';
+import { toSignedEntity, Verifier } from '@sigstore/verify';
 import {
   ATTESTATION_FILE,
+  BUNDLE_FILE,
   isKreproError,
   keyIdOf,
   loadSigningKey,
@@ -14,6 +17,7 @@ import {
   preAuthEncoding,
   verifyEnvelope,
   type DsseEnvelope,
+  type SigstoreBundle,
 } from '../lib/index.js';
 import { materializeStage, tempDir } from './helpers/stage.js';
 
@@ -58,6 +62,21 @@ function writeLines(file: string, envelopes: DsseEnvelope[]): void {
   writeFileSync(file, envelopes.map((e) => `${JSON.stringify(e)}\n`).join(''));
 }
 
+/**
+ * sigstore-js's own verifier, called here without krepro in between (an implementation that is not krepro, like
+ * securesystemslib for the .intoto.jsonl form): the public key as the only trust material, no log, no timestamp.
+ */
+function sigstoreAccepts(bundle: unknown, pub: string): boolean {
+  const publicKey = createPublicKey(readFileSync(pub, 'utf8'));
+  const trust = { certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [], publicKey: () => ({ publicKey, validFor: () => true }) };
+  try {
+    new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundleFromJSON(bundle)));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 test('PAE and an ECDSA signature in raw r||s form: the test vector of DSSE protocol.md', () => {
   const pae = preAuthEncoding('http://example.com/HelloWorld', Buffer.from('hello world'));
   assert.is(pae.toString(), 'DSSEv1 29 http://example.com/HelloWorld 11 hello world');
@@ -97,8 +116,8 @@ for (const kind of Object.keys(KEYS) as (keyof typeof KEYS)[]) {
     assert.is(r.status, 0, r.stderr);
     const json = JSON.parse(r.stdout);
     const key = await loadVerifyingKey(pub);
-    assert.equal(json.attestation, { file: ATTESTATION_FILE, keyid: key.keyid, algorithm: kind });
-    assert.ok(json.files.includes(ATTESTATION_FILE));
+    assert.equal(json.attestation, { file: ATTESTATION_FILE, bundle: BUNDLE_FILE, keyid: key.keyid, algorithm: kind });
+    assert.ok(json.files.includes(ATTESTATION_FILE) && json.files.includes(BUNDLE_FILE));
     // The key never reaches the output, and the attestation is not among the signed checksums.
     const privateBody = readFileSync(priv, 'utf8').split('\n')[1]!;
     assert.not.ok(r.stdout.includes(privateBody) || r.stderr.includes(privateBody));
@@ -141,8 +160,65 @@ for (const kind of Object.keys(KEYS) as (keyof typeof KEYS)[]) {
       assert.equal(JSON.parse(k.stdout).lines[0].failures.map((f: { check: string }) => f.check), ['signature']);
       assert.is(python(pub, bad).status, 1, `securesystemslib rejects ${path.basename(bad)}`);
     }
+
+    // The bundle: the same payload, type and signature bytes; no keyid on the signature, the key id as the hint.
+    const bundleFile = path.join(out, BUNDLE_FILE);
+    const bundle = JSON.parse(readFileSync(bundleFile, 'utf8')) as SigstoreBundle;
+    assert.equal(bundle, {
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      verificationMaterial: { publicKey: { hint: key.keyid }, tlogEntries: [] },
+      dsseEnvelope: { payload: envelope!.payload, payloadType: envelope!.payloadType, signatures: [{ sig: envelope!.signatures[0]!.sig }] },
+    });
+    assert.ok(sigstoreAccepts(bundle, pub), '@sigstore/verify accepts the bundle');
+    const viaKrepro = krepro('attest', 'verify', '--key', pub, '--json', bundleFile);
+    assert.is(viaKrepro.status, 0, viaKrepro.stdout + viaKrepro.stderr);
+    const checked = JSON.parse(viaKrepro.stdout);
+    assert.equal([checked.form, checked.lines[0].subjects], ['sigstore-bundle', statement.subject]);
+    for (const [what, changed] of [
+      ['payload', { ...bundle, dsseEnvelope: { ...bundle.dsseEnvelope, payload: payload.toString('base64') } }],
+      ['signature', { ...bundle, dsseEnvelope: { ...bundle.dsseEnvelope, signatures: [{ sig: sig.toString('base64') }] } }],
+    ] as const) {
+      const bad = path.join(dir, `${what}${BUNDLE_FILE}`);
+      writeFileSync(bad, JSON.stringify(changed));
+      assert.not.ok(sigstoreAccepts(changed, pub), `@sigstore/verify rejects a changed ${what} byte`);
+      const k = krepro('attest', 'verify', '--key', pub, '--json', bad);
+      assert.is(k.status, 1, k.stdout + k.stderr);
+      assert.equal(JSON.parse(k.stdout).lines[0].failures.map((f: { check: string }) => f.check), ['signature'], what);
+    }
   });
 }
+
+test('attest verify of a sigstore bundle names what failed: another key, payload type, two signatures, a certificate, not a bundle', async () => {
+  const dir = tempDir();
+  const a = keyPair(dir, 'ed25519');
+  const b = keyPair(dir, 'ecdsa-p256');
+  const out = path.join(dir, 'out');
+  assert.is(krepro('package', '--stage', materializeStage(path.join(dir, 'stage')), '--out', out, '--no-source', '--mtime', '1700000000', '--sign-key', a.priv).status, 0);
+  const bundle = JSON.parse(readFileSync(path.join(out, BUNDLE_FILE), 'utf8')) as SigstoreBundle;
+  const check = (value: unknown, pub = a.pub, pretty = false) => {
+    const file = path.join(dir, `case${BUNDLE_FILE}`);
+    writeFileSync(file, JSON.stringify(value, null, pretty ? 2 : 0));
+    const r = krepro('attest', 'verify', '--key', pub, '--json', file);
+    return { status: r.status, checks: r.status === 2 ? [] : JSON.parse(r.stdout).lines[0].failures.map((f: { check: string }) => f.check), out: r.stdout + r.stderr };
+  };
+  assert.equal(check(bundle, a.pub, true).status, 0, 'pretty-printed over many lines is the same bundle');
+  let r = check(bundle, b.pub);
+  assert.equal([r.status, r.checks], [1, ['key-id']], r.out);
+  assert.match(r.out, /signed by key [0-9a-f]{64}, not by this key/);
+  r = check({ ...bundle, verificationMaterial: { ...bundle.verificationMaterial, publicKey: { hint: '' } } }, b.pub);
+  assert.equal(r.checks, ['signature'], 'without a hint the wrong key is a bad signature');
+  r = check({ ...bundle, dsseEnvelope: { ...bundle.dsseEnvelope, payloadType: 'application/json' } });
+  assert.equal(r.checks, ['payload-type', 'signature'], r.out);
+  const sig = bundle.dsseEnvelope.signatures[0];
+  r = check({ ...bundle, dsseEnvelope: { ...bundle.dsseEnvelope, signatures: [sig, sig] } });
+  assert.equal([r.status, r.checks], [1, ['format']], r.out);
+  assert.match(r.out, /content\.dsseEnvelope\.signatures/);
+  r = check({ ...bundle, verificationMaterial: { certificate: { rawBytes: 'MIIB' }, tlogEntries: [] } });
+  assert.equal(r.checks, ['format'], r.out);
+  assert.match(r.out, /signed with a certificate/);
+  r = check({ ...bundle, mediaType: 'application/vnd.dev.sigstore.bundle.v9+json' });
+  assert.equal(r.checks, ['format'], r.out);
+});
 
 test('attest verify names what failed: payload type, key id (another key), format of a line', async () => {
   const dir = tempDir();
