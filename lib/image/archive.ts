@@ -103,8 +103,8 @@ export async function prepareImageArchive(work: string, input: ImageArchiveInput
   };
 }
 
-/** The outer tar's members: `blobs/` and `blobs/sha256/` directories, then every file, in byte order. */
-async function outerEntries(members: Map<string, string>, mtime: number): Promise<Entry[]> {
+/** An image layout tar's members: `blobs/` and `blobs/sha256/` directories, then every file, in byte order. */
+export async function outerEntries(members: Map<string, string>, mtime: number): Promise<Entry[]> {
   const entries: Entry[] = [
     { type: 'directory', path: 'blobs', mtime },
     { type: 'directory', path: 'blobs/sha256', mtime },

@@ -15,6 +15,7 @@ import { KREPRO_VERSION } from '../version.js';
 import { MANIFESTS_TARBALL, planReleaseTarballs, SRC_TARBALL, type TarballJob } from './release-layout.js';
 import { swapInto } from './swap-dir.js';
 import { ATTESTATION_FILE, BUNDLE_FILE, writeSignedStatement } from '../attest/file.js';
+import { IMAGE_INDEX_SUFFIX, stagedImageSets, writeImageIndex } from '../image/image-index.js';
 import type { SigningKey } from '../attest/keys.js';
 import { inTotoStatement, SLSA_PROVENANCE_TYPE, type Statement, subjectsOf } from '../attest/statement.js';
 
@@ -47,7 +48,7 @@ export type PackageProgress =
   | { type: 'done'; name: string; size: number };
 
 export interface ReleaseArtifact extends Artifact {
-  kind: TarballJob['kind'] | 'src' | 'checksums' | 'manifest';
+  kind: TarballJob['kind'] | 'src' | 'checksums' | 'manifest' | 'image-index';
   platform?: string;
 }
 
@@ -64,7 +65,7 @@ export interface ReleaseManifest {
 
 export interface PackageResult {
   out: string;
-  /** The tarballs, in the order written. */
+  /** The tarballs, in the order written, and the image indexes (`<binary>.oci.tar`) after them. */
   tarballs: ReleaseArtifact[];
   manifest: ReleaseManifest;
   /** Every file written into `out`, tarballs and checksum files. */
@@ -176,6 +177,7 @@ async function writeRelease(
       w.onWritten(file.size);
       tarballs.push({ name: p.name, path: path.join(out, p.name), size: file.size, integrity: file.integrity, kind: p.kind, ...(p.platform ? { platform: p.platform } : {}) });
     }
+    tarballs.push(...(await writeImageIndexes(opts, w)));
     const files = [...tarballs.map((t) => t.name), ...(await writeChecksums(work, tarballs, w.onWritten))];
     const manifest = releaseManifest(tarballs, opts.sourceDateEpoch, level, format);
     await writeSmallFile(path.join(work, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -193,6 +195,24 @@ async function writeRelease(
   } finally {
     await encoder.close();
   }
+}
+
+/**
+ * An OCI image layout with an image index (`<binary>.oci.tar`) for each server image staged for several platforms,
+ * beside the tarballs: the per-platform docker-archives stay in the server tarballs, unchanged.
+ */
+async function writeImageIndexes(opts: PackageReleaseOptions, w: { out: string; work: string; progress: (e: PackageProgress) => void; onWritten: (bytes: number) => void }): Promise<ReleaseArtifact[]> {
+  const written: ReleaseArtifact[] = [];
+  for (const set of await stagedImageSets(opts.stage)) {
+    opts.signal?.throwIfAborted();
+    const name = `${set.binary}${IMAGE_INDEX_SUFFIX}`;
+    w.progress({ type: 'tarball', name, bytes: 0 });
+    const index = await writeImageIndex({ images: set.images, dest: path.join(w.work, name), created: opts.sourceDateEpoch, ...(opts.signal ? { signal: opts.signal } : {}) });
+    w.progress({ type: 'done', name, size: index.size });
+    w.onWritten(index.size);
+    written.push({ name, path: path.join(w.out, name), size: index.size, integrity: index.integrity, kind: 'image-index' });
+  }
+  return written;
 }
 
 async function writeChecksums(dir: string, tarballs: ReleaseArtifact[], onWritten: (bytes: number) => void): Promise<string[]> {
