@@ -115,6 +115,17 @@ export { outputArtifacts, type Artifact } from './integrity/artifact.js';
 export { writeImage, type ImageBase, type WriteImageOptions, type WrittenImage } from './image/write-image.js';
 export { writeServerImages, imageBaseFrom, DEFAULT_IMAGE_BINARIES, DEFAULT_IMAGE_REGISTRY, type ServerImage, type ServerImagesOptions } from './image/server-images.js';
 export { readBaseImage, type BaseImage } from './image/base.js';
+export {
+  writeImageIndex,
+  stagedImageSets,
+  IMAGE_INDEX_SUFFIX,
+  CREATED_ANNOTATION,
+  type ImageIndexOptions,
+  type WrittenImageIndex,
+  type IndexedImage,
+  type Platform,
+  type StagedImageSet,
+} from './image/image-index.js';
 export { parseRepoTag, dockerTagFromVersion, type RepoTag } from './image/reference.js';
 export { canonicalJson, MEDIA_TYPE } from './image/oci.js';
 

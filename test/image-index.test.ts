@@ -2,22 +2,22 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, cpSync, createReadStream, createWriteStream, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import { allFindings, ATTESTATION_FILE, BUNDLE_FILE, diff, isKreproError, loadSigningKey, loadVerifyingKey, packageRelease, type PackageResult, renderDiffText, verifyAttestationFile } from '../lib/index.js';
-import { writeServerImages, type ServerImage } from '../lib/image/server-images.js';
+import { allFindings, ATTESTATION_FILE, BUNDLE_FILE, diff, isKreproError, loadVerifyingKey, renderDiffText, verifyAttestationFile } from '../lib/index.js';
 import { writeImageIndex } from '../lib/image/image-index.js';
 import { engineOrSkip } from './helpers/engine.js';
-import { materializeStage, type StageConditions, tempDir } from './helpers/stage.js';
+import { IMAGE_BINARIES, IMAGE_REGISTRY, multiPlatformRelease, SDE } from './helpers/multi-platform.js';
+import { tempDir } from './helpers/stage.js';
 import { suiteWhen, testWhen } from './helpers/skip.js';
 
 // Multi-platform server images: an OCI image layout per image, whose index.json leads to an image index of the
 // per-platform manifests, written beside the release tarballs from the per-platform docker-archives in the stage.
-const SDE = 1700000000;
-const REGISTRY = 'krepro-test.invalid';
-const BINARIES = ['kube-apiserver', 'kube-scheduler'];
+const release = multiPlatformRelease;
+const REGISTRY = IMAGE_REGISTRY;
+const BINARIES = IMAGE_BINARIES;
 
 interface Layout {
   members: Map<string, { header: tar.Header; body: Buffer }>;
@@ -41,20 +41,6 @@ async function readLayout(file: string): Promise<Layout> {
 
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-/**
- * The fixture stage with a second server platform, linux/arm64, whose binaries differ from amd64's as cross-compiled
- * ones do; `change` appends to arm64's kube-apiserver (a build that is not reproducible on one platform).
- */
-async function release(dir: string, opts: { conditions?: StageConditions; change?: string; version?: string; sign?: string } = {}): Promise<{ stage: string; images: ServerImage[]; result: PackageResult }> {
-  const stage = materializeStage(path.join(dir, 'stage'), opts.conditions ?? {});
-  const arm = path.join(stage, 'server/linux-arm64');
-  cpSync(path.join(stage, 'server/linux-amd64'), arm, { recursive: true, verbatimSymlinks: true });
-  for (const b of BINARIES) appendFileSync(path.join(arm, 'kubernetes/server/bin', b), `arm64${b === 'kube-apiserver' ? (opts.change ?? '') : ''}`);
-  const images = await writeServerImages({ stage, binaries: BINARIES, version: opts.version ?? 'v1.31.0', registry: REGISTRY, sourceDateEpoch: SDE });
-  const result = await packageRelease({ stage, out: path.join(dir, 'out'), sourceDateEpoch: SDE, ...(opts.sign ? { signingKey: await loadSigningKey(opts.sign) } : {}) });
-  return { stage, images, result };
-}
-
 function keyPair(dir: string): { priv: string; pub: string } {
   const priv = path.join(dir, 'release.pem');
   const pub = path.join(dir, 'release.pub');
@@ -66,7 +52,7 @@ function keyPair(dir: string): { priv: string; pub: string } {
 test('an image index per multi-platform server image, beside the tarballs and in the sums, manifest and signed statement; the same bytes under another umask and file order', async () => {
   const dir = tempDir();
   const { priv, pub } = keyPair(dir);
-  const a = await release(path.join(dir, 'a'), { sign: priv });
+  const a = await release(path.join(dir, 'a'), { signingKey: priv });
   const b = await release(path.join(dir, 'b'), { conditions: { umask: 0o027, reverse: true, mtime: new Date('2010-01-01T00:00:00Z') } });
   const names = BINARIES.map((bin) => `${bin}.oci.tar`);
   assert.equal(
