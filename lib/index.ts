@@ -163,7 +163,7 @@ export {
   type AttestationFileVerification,
   type AttestationLine,
 } from './attest/file.js';
-export { SIGSTORE_BUNDLE_MEDIA_TYPE, BUNDLE_SUFFIX, sigstoreBundle, verifySigstoreBundle, type SigstoreBundle } from './attest/bundle.js';
+export { SIGSTORE_BUNDLE_MEDIA_TYPE, BUNDLE_SUFFIX, bundleKeyHint, sigstoreBundle, verifySigstoreBundle, type SigstoreBundle } from './attest/bundle.js';
 
 export { ENVIRONMENT_SPEC_FILE, ENVIRONMENT_SPEC_SCHEMA, checkEnvironmentSpec, readEnvironmentSpec, effectiveMirrors, type EnvironmentSpec, type EnvironmentSource } from './environment/spec.js';
 export {

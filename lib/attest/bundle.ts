@@ -1,8 +1,8 @@
-import { createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { KreproError } from '../errors.js';
 import type { DsseEnvelope, EnvelopeFailure, EnvelopeVerification } from './dsse.js';
 import { IN_TOTO_PAYLOAD_TYPE } from './dsse.js';
-import type { VerifyingKey } from './keys.js';
+import type { SigningKey, VerifyingKey } from './keys.js';
 
 /** sigstore's bundle format v0.3 (protobuf-specs, sigstore_bundle.proto), as cosign `--new-bundle-format` reads it. */
 export const SIGSTORE_BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
@@ -20,17 +20,26 @@ export interface SigstoreBundle {
 }
 
 /**
- * The bundle of an envelope krepro signed: the same payload, type and signature bytes. The signature's keyid is
- * left out (protobuf JSON omits an empty string): cosign's DSSE check compares a non-empty keyid with an SSH-style
- * `SHA256:` fingerprint it computes, and sigstore-js ignores it; keyid is not signed, so dropping it keeps the
- * signature. Which key signed is named where the bundle format puts it, `publicKey.hint`: krepro's key id.
+ * The bundle's name for a key, as cosign writes it (`attest-blob --new-bundle-format --key`): base64 of the SHA-256
+ * of the DER SubjectPublicKeyInfo, the same digest as krepro's key id (which is its hex).
  */
-export function sigstoreBundle(envelope: DsseEnvelope, keyid: string): SigstoreBundle {
+export function bundleKeyHint(key: Pick<VerifyingKey, 'publicKeyPem'>): string {
+  return createHash('sha256').update(createPublicKey(key.publicKeyPem).export({ type: 'spki', format: 'der' })).digest('base64');
+}
+
+/**
+ * The bundle of an envelope krepro signed with `key`: the same payload, type and signature bytes, laid out as cosign
+ * writes a key-signed bundle. The signature's keyid is left out (protobuf JSON omits an empty string), as cosign
+ * leaves it: cosign's DSSE check compares a non-empty keyid with an SSH-style `SHA256:` fingerprint it computes,
+ * so krepro's hex id would be refused, and sigstore-js ignores it; keyid is not signed, so dropping it keeps the
+ * signature. Which key signed is named where the bundle format puts it, `publicKey.hint` (bundleKeyHint).
+ */
+export function sigstoreBundle(envelope: DsseEnvelope, key: Pick<SigningKey, 'publicKeyPem'>): SigstoreBundle {
   const [signature, ...more] = envelope.signatures;
   if (!signature || more.length > 0) throw new KreproError('E_ATTEST', `a sigstore bundle holds exactly one DSSE signature, got ${envelope.signatures.length}`);
   return {
     mediaType: SIGSTORE_BUNDLE_MEDIA_TYPE,
-    verificationMaterial: { publicKey: { hint: keyid }, tlogEntries: [] },
+    verificationMaterial: { publicKey: { hint: bundleKeyHint(key) }, tlogEntries: [] },
     dsseEnvelope: { payload: envelope.payload, payloadType: envelope.payloadType, signatures: [{ sig: signature.sig }] },
   };
 }
@@ -81,8 +90,8 @@ export async function verifySigstoreBundle(
     const code = (err as { code?: unknown }).code;
     if (code !== 'SIGNATURE_ERROR') {
       failures.push({ check: 'format', message: `sigstore-js refused the bundle (${String(code ?? 'error')}): ${(err as Error).message}` });
-    } else if (hint !== '' && hint !== key.keyid) {
-      failures.push({ check: 'key-id', message: `signed by key ${hint}, not by this key (${key.keyid}); the signature does not verify with it` });
+    } else if (hint !== '' && hint !== bundleKeyHint(key) && hint !== key.keyid) {
+      failures.push({ check: 'key-id', message: `signed by the key the bundle names ${hint}, not by this key (${bundleKeyHint(key)}, krepro key id ${key.keyid}); the signature does not verify with it` });
     } else {
       failures.push({ check: 'signature', message: `the signature does not verify with key ${key.keyid} over the payload and its type` });
     }

@@ -35,7 +35,7 @@ export async function writeSignedStatement(dir: string, statement: Statement, ke
   const envelope = signStatement(statement, key);
   const files = { envelope: path.join(dir, ATTESTATION_FILE), bundle: path.join(dir, BUNDLE_FILE) };
   await writeAttestations(files.envelope, [envelope]);
-  await writeSmallFile(files.bundle, `${JSON.stringify(sigstoreBundle(envelope, key.keyid))}\n`);
+  await writeSmallFile(files.bundle, `${JSON.stringify(sigstoreBundle(envelope, key))}\n`);
   return files;
 }
 
