@@ -44,7 +44,7 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (_engine, test) => {
     await second?.remove();
   });
 
-  test('release --sign-key on engine A writes the recipe and its signed envelope', () => {
+  test('release --sign-key on engine A writes the recipe and its signed envelope and sigstore bundle', () => {
     // One platform keeps the time down; KUBE_BUILD_PLATFORMS is part of the recorded environment.
     const r = krepro(origin, ['release', '--quick', '--sign-key', key], { KUBE_BUILD_PLATFORMS: 'linux/amd64' });
     assert.is(r.code, 0, r.stderr.slice(-2000));
@@ -61,8 +61,10 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (_engine, test) => {
     assert.ok(names.includes('kubernetes-server-linux-amd64.tar.gz') && names.includes('_output/dockerized/bin/linux/amd64/kubectl'), names.join(' '));
     const sums = readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8');
     for (const s of statement.subject.filter((x: { name: string }) => x.name.endsWith('.tar.gz'))) assert.ok(sums.includes(`${s.digest.sha256}  ${s.name}\n`), s.name);
-    const checked = krepro(origin, ['attest', 'verify', '--key', pub, path.join(dir, 'krepro.intoto.jsonl')]);
-    assert.is(checked.code, 0, checked.stdout + checked.stderr);
+    for (const file of ['krepro.intoto.jsonl', 'krepro.sigstore.json']) {
+      const checked = krepro(origin, ['attest', 'verify', '--key', pub, path.join(dir, file)]);
+      assert.is(checked.code, 0, checked.stdout + checked.stderr);
+    }
     cpSync(dir, published, { recursive: true });
     execFileSync('git', ['clone', '-q', origin, clone]);
   });
