@@ -189,12 +189,18 @@ for (const kind of Object.keys(KEYS) as (keyof typeof KEYS)[]) {
   });
 }
 
-test('attest verify of a sigstore bundle names what failed: another key, payload type, two signatures, a certificate, not a bundle', async () => {
+/** The fixture stage packed and signed with Ed25519 key `a`; `b` is another key (ECDSA P-256). */
+function signedByA() {
   const dir = tempDir();
   const a = keyPair(dir, 'ed25519');
   const b = keyPair(dir, 'ecdsa-p256');
   const out = path.join(dir, 'out');
   assert.is(krepro('package', '--stage', materializeStage(path.join(dir, 'stage')), '--out', out, '--no-source', '--mtime', '1700000000', '--sign-key', a.priv).status, 0);
+  return { dir, a, b, out };
+}
+
+test('attest verify of a sigstore bundle names what failed: another key, payload type, two signatures, a certificate, not a bundle', async () => {
+  const { dir, a, b, out } = signedByA();
   const bundle = JSON.parse(readFileSync(path.join(out, BUNDLE_FILE), 'utf8')) as SigstoreBundle;
   const check = (value: unknown, pub = a.pub, pretty = false) => {
     const file = path.join(dir, `case${BUNDLE_FILE}`);
@@ -222,11 +228,7 @@ test('attest verify of a sigstore bundle names what failed: another key, payload
 });
 
 test('attest verify names what failed: payload type, key id (another key), format of a line', async () => {
-  const dir = tempDir();
-  const a = keyPair(dir, 'ed25519');
-  const b = keyPair(dir, 'ecdsa-p256');
-  const out = path.join(dir, 'out');
-  assert.is(krepro('package', '--stage', materializeStage(path.join(dir, 'stage')), '--out', out, '--no-source', '--mtime', '1700000000', '--sign-key', a.priv).status, 0);
+  const { dir, a, b, out } = signedByA();
   const [envelope] = lines(path.join(out, ATTESTATION_FILE));
 
   const retyped = path.join(dir, 'type.intoto.jsonl');

@@ -9,6 +9,7 @@ import * as tar from 'tar-stream';
 import { allFindings, ATTESTATION_FILE, BUNDLE_FILE, diff, isKreproError, loadVerifyingKey, renderDiffText, verifyAttestationFile } from '../lib/index.js';
 import { writeImageIndex } from '../lib/image/image-index.js';
 import { engineOrSkip } from './helpers/engine.js';
+import { tarMembers } from './helpers/extract.js';
 import { IMAGE_BINARIES, IMAGE_REGISTRY, multiPlatformRelease, SDE } from './helpers/multi-platform.js';
 import { tempDir } from './helpers/stage.js';
 import { suiteWhen, testWhen } from './helpers/skip.js';
@@ -26,15 +27,7 @@ interface Layout {
 }
 
 async function readLayout(file: string): Promise<Layout> {
-  const members = new Map<string, { header: tar.Header; body: Buffer }>();
-  const extract = tar.extract();
-  const done = pipeline(createReadStream(file), extract as unknown as NodeJS.WritableStream);
-  for await (const entry of extract) {
-    const chunks: Buffer[] = [];
-    for await (const c of entry as unknown as AsyncIterable<Buffer>) chunks.push(c);
-    members.set(entry.header.name, { header: entry.header, body: Buffer.concat(chunks) });
-  }
-  await done;
+  const members = await tarMembers(file);
   const json = (name: string) => JSON.parse(members.get(name)!.body.toString('utf8'));
   return { members, json, blob: (digest: string) => json(`blobs/sha256/${digest.slice('sha256:'.length)}`) };
 }

@@ -15,6 +15,7 @@ import { writeImage, type WriteImageOptions, type WrittenImage } from '../lib/im
 import { debianNodeImage, engineOrSkip, runInContainer } from './helpers/engine.js';
 import { FIXTURE_STAGE, FIXTURES, materializeStage, tempDir } from './helpers/stage.js';
 import { testWhen } from './helpers/skip.js';
+import { tarMembers } from './helpers/extract.js';
 
 // Release images written without a daemon: byte-identical from the same inputs, loadable by Docker 20.10 and read
 // by skopeo. The fake binary of the fixture stage serves where nothing runs it; the engine tests build the fixture
@@ -35,19 +36,6 @@ function sha256(file: string): string {
 
 function options(over: Partial<WriteImageOptions> & { dest: string }): WriteImageOptions {
   return { binaryPath: FAKE_BINARY, binaryName: 'kube-apiserver', base: 'scratch', os: 'linux', arch: 'amd64', created: SDE, repoTag: `${TEST_REGISTRY}/kube-apiserver-amd64:v1.31.0`, ...over };
-}
-
-async function members(file: string): Promise<Map<string, { header: tar.Header; body: Buffer }>> {
-  const found = new Map<string, { header: tar.Header; body: Buffer }>();
-  const extract = tar.extract();
-  const done = pipeline(createReadStream(file), extract as unknown as NodeJS.WritableStream);
-  for await (const entry of extract) {
-    const chunks: Buffer[] = [];
-    for await (const c of entry as unknown as AsyncIterable<Buffer>) chunks.push(c);
-    found.set(entry.header.name, { header: entry.header, body: Buffer.concat(chunks) });
-  }
-  await done;
-  return found;
 }
 
 function json(m: Map<string, { body: Buffer }>, name: string): any {
@@ -109,7 +97,7 @@ test('the same binary gives the same tarball and image ID, whatever its mode, mt
 test('layout: docker-archive manifest.json and repositories plus an OCI index over the same blobs, normalized members', async () => {
   const dir = tempDir();
   const image = await writeImage(options({ dest: path.join(dir, 'kube-apiserver.tar') }));
-  const m = await members(image.path);
+  const m = await tarMembers(image.path);
   assert.equal([...m.keys()], [
     'blobs/',
     'blobs/sha256/',
@@ -142,7 +130,7 @@ test('layout: docker-archive manifest.json and repositories plus an OCI index ov
   assert.ok(rawConfig.startsWith('{"architecture":"amd64","config":'), 'keys are sorted, no whitespace');
   const layerFile = path.join(dir, 'layer.tar');
   writeFileSync(layerFile, m.get(`blobs/sha256/${image.diffIds[0]!.slice(7)}`)!.body);
-  const layer = await members(layerFile);
+  const layer = await tarMembers(layerFile);
   assert.equal([...layer.keys()], ['usr/', 'usr/local/', 'usr/local/bin/', 'usr/local/bin/kube-apiserver']);
   assert.is(layer.get('usr/local/bin/kube-apiserver')!.header.mode, 0o755);
   assert.ok(layer.get('usr/local/bin/kube-apiserver')!.body.equals(readFileSync(FAKE_BINARY)));
@@ -155,12 +143,12 @@ test('a base from a docker-archive: layers reused in order, the same result from
   const fromNew = await on(base.path, 'on-new.tar');
   assert.equal(fromNew.diffIds.slice(0, 1), base.diffIds);
   assert.is(fromNew.diffIds.length, 2);
-  const config = json(await members(fromNew.path), `blobs/sha256/${fromNew.imageId.slice(7)}`);
+  const config = json(await tarMembers(fromNew.path), `blobs/sha256/${fromNew.imageId.slice(7)}`);
   assert.equal(config.config, { Entrypoint: ['/usr/local/bin/kube-apiserver'] });
   assert.is(config.history.length, 2);
 
   // The same base as Docker 20.10's `docker save` lays it out, with its layer gzip-compressed.
-  const m = await members(base.path);
+  const m = await tarMembers(base.path);
   const configBytes = m.get(`blobs/sha256/${base.imageId.slice(7)}`)!.body;
   const layerBytes = m.get(`blobs/sha256/${base.diffIds[0]!.slice(7)}`)!.body;
   const legacy = await writeTar(path.join(dir, 'legacy.tar'), [
@@ -182,7 +170,7 @@ test('a base from a docker-archive: layers reused in order, the same result from
   ]);
   const fromDup = await on(dup, 'on-dup.tar');
   assert.equal(fromDup.diffIds.slice(0, 2), [base.diffIds[0], base.diffIds[0]]);
-  const layers = json(await members(fromDup.path), 'manifest.json')[0].Layers;
+  const layers = json(await tarMembers(fromDup.path), 'manifest.json')[0].Layers;
   assert.is(layers[0], layers[1]);
 });
 
@@ -192,7 +180,7 @@ test('errors name what is wrong: base architecture, media type, compression, mis
   await rejectsWith(writeImage(options({ base: { tarball: arm.path }, dest: path.join(dir, 'x.tar') })), 'E_BASE_IMAGE', /arm\.tar is for linux\/arm64, not linux\/amd64/);
   assert.not.ok(existsSync(path.join(dir, 'x.tar')), 'nothing written');
 
-  const m = await members(arm.path);
+  const m = await tarMembers(arm.path);
   const files = [...m].filter(([name]) => !name.endsWith('/')).map(([name, { body }]) => ({ name, body }));
   const manifestName = `blobs/sha256/${arm.manifestDigest.slice(7)}`;
   const zstdManifest = json(m, manifestName);
