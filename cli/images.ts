@@ -16,7 +16,7 @@ Writes a docker-loadable image of each server binary into the release stage, wit
 Kubernetes' build/lib/release.sh does with docker build and docker save: for every staged server platform
 <os>-<arch>, server/<os>-<arch>/kubernetes/server/bin/<binary>.tar (the image <registry>/<binary>-<arch>:<tag>)
 and <binary>.docker_tag (the tag: the version with '+' replaced by '_'). krepro package then packs them into
-kubernetes-server-<os>-<arch>.tar.gz. The image is the base's layers plus one layer holding the binary at
+kubernetes-server-<os>-<arch>.tar.gz and, for an image of several platforms, joins them in <binary>.oci.tar. The image is the base's layers plus one layer holding the binary at
 /usr/local/bin/<binary>, its entrypoint; every tar member, timestamp and JSON document is normalized, so the
 same binaries, base and SOURCE_DATE_EPOCH give the same bytes and image ID. The tarball has the docker-archive
 layout (manifest.json, repositories) with an OCI layout (oci-layout, index.json) over the same blobs, as

@@ -11,7 +11,10 @@ export const PACKAGE_HELP = `Usage: krepro package [options]
 Packs a staged release (_output/release-stage) into deterministic tarballs in _output/release-tars:
 kubernetes.tar.gz, kubernetes-{client,server,node,test}-<os>-<arch>.tar.gz for each staged platform,
 kubernetes-manifests.tar.gz and kubernetes-src.tar.gz (from the git tree) when present, SHA256SUMS,
-SHA512SUMS, per-file .sha256/.sha512 and krepro-manifest.json. The same stage gives the same bytes on any
+SHA512SUMS, per-file .sha256/.sha512 and krepro-manifest.json. For each server image staged for several
+platforms (server/<os>-<arch>/kubernetes/server/bin/<binary>.tar beside <binary>.docker_tag), also
+<binary>.oci.tar: an OCI image layout whose index.json names an image index of the per-platform manifests
+(skopeo copy --all oci-archive:<binary>.oci.tar:<tag> …). The same stage gives the same bytes on any
 machine and Node runtime. The output directory is replaced only when everything was written.
 
 Options:

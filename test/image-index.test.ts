@@ -126,6 +126,21 @@ test('errors name the image: a platform staged under another name, images of dif
   await expect([bin('linux-amd64', 'kube-apiserver.tar'), bin('linux-arm64', 'kube-scheduler.tar')], /do not name one multi-platform image \(krepro-test\.invalid\/kube-apiserver:v1\.31\.0 and krepro-test\.invalid\/kube-scheduler:v1\.31\.0\)/);
   await expect([bin('linux-amd64', 'kube-apiserver.tar'), bin('linux-amd64', 'kube-apiserver.tar')], /are both for linux\/amd64/);
   await expect([bin('linux-amd64', 'kube-apiserver.docker_tag')], /cannot be read as a tar archive|has no manifest\.json/);
+  // A layer whose bytes are not the digest its manifest names (a damaged or altered image).
+  const source = await readLayout(bin('linux-amd64', 'kube-apiserver.tar'));
+  const layer = source.blob(source.json('index.json').manifests[0].digest).layers[0].digest.slice('sha256:'.length);
+  const damaged = path.join(dir, 'damaged.tar');
+  const pack = tar.pack();
+  const written = pipeline(pack as unknown as NodeJS.ReadableStream, createWriteStream(damaged));
+  for (const [name, m] of source.members) {
+    const body = Buffer.from(m.body);
+    if (name === `blobs/sha256/${layer}`) body[body.length - 1] ^= 0x01;
+    if (m.header.type === 'file') pack.entry({ ...m.header, size: body.length }, body);
+    else pack.entry(m.header);
+  }
+  pack.finalize();
+  await written;
+  await expect([damaged], new RegExp(`has blobs/sha256/${layer}, whose content is sha256:[0-9a-f]{64} \\(\\d+ bytes\\), not the sha256:${layer}`));
 });
 
 const skopeo = spawnSync('skopeo', ['--version'], { encoding: 'utf8' }).status === 0;

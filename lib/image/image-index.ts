@@ -204,12 +204,12 @@ async function readPlatformImage(tarball: string, work: string, signal?: AbortSi
   if (!Array.isArray(diffIds) || diffIds.length !== item.layers.length) throw fail(`lists ${item.layers.length} layers in manifest.json but its config has ${Array.isArray(diffIds) ? diffIds.length : 'no'} rootfs.diff_ids`);
 
   const oci = archive.has('index.json') ? ociManifest(archive, imageId) : undefined;
-  // member name → the digest it must have (undefined: computed here, for a manifest krepro writes)
-  const wanted = new Map<string, string | undefined>();
+  // member name → the digest and size it must have (undefined: computed here, for a manifest krepro writes)
+  const wanted = new Map<string, { digest: string; size: unknown } | undefined>();
   if (oci) {
     for (const [i, layer] of (oci.doc.layers ?? []).entries()) {
       if (typeof layer.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(layer.digest)) throw fail(`has a manifest whose layer ${i + 1} has no sha256 digest`);
-      wanted.set(archive.resolve(blobPath(layer.digest), `layer ${i + 1}`), layer.digest);
+      wanted.set(archive.resolve(blobPath(layer.digest), `layer ${i + 1}`), { digest: layer.digest, size: layer.size });
     }
   } else {
     for (const [i, layer] of item.layers.entries()) wanted.set(archive.resolve(layer, `layer ${i + 1}`), undefined);
@@ -224,7 +224,9 @@ async function readPlatformImage(tarball: string, work: string, signal?: AbortSi
     const { size, integrity } = hash.result();
     const digest = `sha256:${hexDigest(integrity, 'sha256')}`;
     const expected = wanted.get(name);
-    if (expected !== undefined && expected !== digest) throw fail(`has ${name}, whose content is ${digest}, not the digest its manifest names`);
+    if (expected !== undefined && (expected.digest !== digest || expected.size !== size)) {
+      throw fail(`has ${name}, whose content is ${digest} (${size} bytes), not the ${expected.digest} (${String(expected.size)} bytes) its manifest names`);
+    }
     copied.set(name, { digest, size, file });
   });
   const blobs = new Map<string, string>();
