@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { ATTESTATION_FILE, CURRENT_GZIP_FORMAT, GZIP_FORMATS, gitWorkTreeOf, hexDigest, packageRelease } from '../lib/index.js';
-import { type CommandIO, EXIT, sourceDateEpochFor } from './io.js';
+import { type CommandIO, EXIT, sourceDateEpochFor, writePath } from './io.js';
 import { GZIP_LEVELS, integerOption } from './number-option.js';
 import { packageProgress } from './progress.js';
 import { SIGN_KEY_HELP, SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
@@ -76,7 +76,7 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
 
   const result = await packageRelease({
     stage: path.resolve(io.cwd, values.stage ?? '_output/release-stage'),
-    out: path.resolve(io.cwd, values.out ?? '_output/release-tars'),
+    out: await writePath(io, values.out ?? '_output/release-tars'),
     sourceDateEpoch: sde.seconds,
     ...(withSource ? { sourceRoot } : {}),
     level,

@@ -12,6 +12,8 @@ import {
   KreproError,
   lockCheckout,
   NORMALIZATIONS,
+  OUTPUT_DIR,
+  pathBeneath,
   openEngine,
   lockDigest,
   type Recipe,
@@ -32,7 +34,7 @@ import { imageSourceFor, PROJECT_OPTIONS, PROJECT_OPTIONS_HELP, projectFor } fro
 import { ENVIRONMENT_OPTIONS } from './env.js';
 import { DEBIAN_SECCOMP_PROFILE, seccompProfile } from './seccomp.js';
 import { SIGN_KEY_HELP, SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
-import { type CommandIO, EXIT, proxiesFrom, sourceDateEpochFor } from './io.js';
+import { type CommandIO, EXIT, proxiesFrom, reportFile, sourceDateEpochFor } from './io.js';
 
 
 /** Why the build image's environment variables are there (the README lists them too). */
@@ -124,6 +126,8 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const engineUrls = values.engine ?? [];
   if (engineUrls.length > 2) throw new KreproError('E_USAGE', '--engine may be given at most twice (control, experiment)');
   const checkoutRoot = io.cwd;
+  // Every file verify writes is checked before the builds start, not after them.
+  const html = values.html === undefined ? undefined : await reportFile(io, '--html', values.html);
   const project = await projectFor(checkoutRoot, values);
   const sde = await sourceDateEpochFor(io, { repoDir: checkoutRoot });
   const version = io.env.KUBE_GIT_VERSION || (await gitVersion(checkoutRoot));
@@ -154,7 +158,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     }
     const image = await engines[0]!.engine.images.inspect(names.image, { signal: io.signal });
     const settings = environmentSettings(image?.env ?? [], env, project.normalize);
-    const workDir = path.join(identity.root, '_output', 'verify');
+    const workDir = await pathBeneath(identity.root, `${OUTPUT_DIR}/verify`, { userOutputLink: true });
     await rm(workDir, { recursive: true, force: true });
     await mkdir(workDir, { recursive: true });
     const started = Date.now();
@@ -202,8 +206,9 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     } else if (result.status !== 'build-failed') {
       log('note: no provenance: a Dockerfile build image (--build-image-dir) cannot be made again from a recipe');
     }
-    if (values.html) await writeFile(path.resolve(io.cwd, values.html), verifyHtml(report));
+    // The report printed first: a file that cannot be written after all never costs it.
     io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : verifyText(report));
+    if (html) await writeFile(html, verifyHtml(report));
     return result.status === 'reproducible' ? EXIT.ok : result.status === 'build-failed' ? EXIT.buildFailed : EXIT.different;
   } finally {
     await lock.release();

@@ -87,6 +87,8 @@ export { stateNames, runNames, baseImageTag, checkoutHash, CONTAINER_SOURCE_DIR,
 export { removeCheckoutState, removeLeftovers, ensureDataVolume, type RemovedState } from './checkout/state.js';
 export { lockCheckout, type CheckoutLock } from './checkout/lock.js';
 export { cleanCheckout } from './checkout/clean.js';
+export { checkoutOf, commandLinePath, outputDirOf, pathBeneath, OUTPUT_DIR } from './checkout/beneath.js';
+export { jsonSyntaxError, parseJson, printable, quote } from './quote.js';
 
 export { syncSources, type SyncOptions, type SyncProgress, type SyncResult } from './sync/source-sync.js';
 export { MANIFEST_DIR } from './sync/paths.js';

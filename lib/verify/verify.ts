@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { simpleGit } from 'simple-git';
 import { runGit } from '../source/git.js';
 import { byteOrder } from '../byte-order.js';
+import { outputDirOf } from '../checkout/beneath.js';
 import { type CheckoutLock, lockCheckout } from '../checkout/lock.js';
 import { runNames } from '../checkout/names.js';
 import { removeLeftovers } from '../checkout/state.js';
@@ -141,7 +142,7 @@ export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> 
   const commit = (await runGit(opts.checkoutRoot, ['rev-parse', '--verify', 'HEAD^{commit}'], `find the commit of ${opts.checkoutRoot} to verify`)).trim();
   const lock = opts.lock ?? (await lockCheckout(opts.checkoutRoot, 'verify'));
   const signal = opts.signal ? { signal: opts.signal } : {};
-  const workDir = opts.workDir ?? (await mkdtemp(path.join(opts.checkoutRoot, '_output', 'verify-')));
+  const workDir = opts.workDir ?? (await mkdtemp(path.join(await outputDirOf(opts.checkoutRoot), 'verify-')));
   const sourceDir = path.join(workDir, 'source');
   let worktree = false;
   try {
