@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
-import { IN_TOTO_PAYLOAD_TYPE, loadVerifyingKey, verifyAttestationFile } from '../lib/index.js';
+import { IN_TOTO_PAYLOAD_TYPE, loadVerifyingKey, printable, quote, verifyAttestationFile } from '../lib/index.js';
 import { type CommandIO, EXIT } from './io.js';
 
 export const ATTEST_HELP = `Usage: krepro attest verify --key PUB [options] FILE
@@ -8,7 +8,8 @@ export const ATTEST_HELP = `Usage: krepro attest verify --key PUB [options] FILE
 Checks every DSSE envelope in FILE (a .intoto.jsonl file, one envelope per line, as krepro package
 --sign-key writes) against the public key PUB (PEM; ECDSA P-256 or Ed25519): the signature over the
 payload and its type (DSSE's PAE), the payload type, and that the payload is an in-toto Statement v1.
-Offline: nothing but the file and the key is read.
+Offline: nothing but the file and the key is read. A file over 16 MiB is refused (exit 2): attestations are
+kilobytes. At most 100 invalid lines are listed, each with its failures; the rest are counted.
 
 Options:
   --key FILE            public key (PEM, -----BEGIN PUBLIC KEY-----); its key id is the SHA-256 of its DER
@@ -28,7 +29,7 @@ export async function attestCommand(argv: string[], io: CommandIO): Promise<numb
     return sub === undefined ? EXIT.usage : EXIT.ok;
   }
   if (sub !== 'verify') {
-    io.stderr.write(`krepro attest: unknown subcommand ${JSON.stringify(sub)} (known: verify)\n`);
+    io.stderr.write(`krepro attest: unknown subcommand ${quote(sub)} (known: verify)\n`);
     return EXIT.usage;
   }
   const { values, positionals } = parseArgs({
@@ -49,17 +50,18 @@ export async function attestCommand(argv: string[], io: CommandIO): Promise<numb
   const result = await verifyAttestationFile(path.resolve(io.cwd, positionals[0]!), key, values['payload-type'] ? { payloadType: values['payload-type'] } : {});
   if (values.json) {
     const lines = result.lines.map((l) => ({ line: l.line, valid: l.valid, payloadType: l.payloadType, keyids: l.keyids, failures: l.failures, subjects: l.statement?.subject ?? [] }));
-    io.stdout.write(`${JSON.stringify({ file: result.file, valid: result.valid, keyid: result.keyid, lines }, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify({ file: result.file, valid: result.valid, keyid: result.keyid, lines, invalidNotListed: result.invalidNotListed }, null, 2)}\n`);
   } else {
     for (const l of result.lines) {
       if (l.valid) {
         const subjects = l.statement?.subject.map((s) => s.name).join(', ') ?? '';
         io.stdout.write(`line ${l.line}: valid, signed by ${key.keyid} (${key.algorithm}); ${l.statement?.predicateType ?? ''} for ${subjects}\n`);
       } else {
-        for (const f of l.failures) io.stdout.write(`line ${l.line}: INVALID ${f.check}: ${f.message}\n`);
+        for (const f of l.failures) io.stdout.write(`line ${l.line}: INVALID ${f.check}: ${printable(f.message)}\n`);
       }
     }
-    io.stderr.write(`${result.valid ? 'valid' : 'INVALID'}: ${result.lines.length} envelope(s) in ${result.file}\n`);
+    if (result.invalidNotListed > 0) io.stdout.write(`… and ${result.invalidNotListed} more invalid line(s), not listed\n`);
+    io.stderr.write(`${result.valid ? 'valid' : 'INVALID'}: ${result.lines.length + result.invalidNotListed} envelope(s) in ${result.file}\n`);
   }
   return result.valid ? EXIT.ok : EXIT.different;
 }

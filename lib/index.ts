@@ -88,7 +88,7 @@ export { removeCheckoutState, removeLeftovers, ensureDataVolume, type RemovedSta
 export { lockCheckout, type CheckoutLock } from './checkout/lock.js';
 export { cleanCheckout } from './checkout/clean.js';
 export { checkoutOf, commandLinePath, outputDirOf, pathBeneath, OUTPUT_DIR } from './checkout/beneath.js';
-export { jsonSyntaxError, parseJson, printable, quote } from './quote.js';
+export { jsonSyntaxError, parseJson, printable, quote, shortened } from './quote.js';
 
 export { syncSources, type SyncOptions, type SyncProgress, type SyncResult } from './sync/source-sync.js';
 export { MANIFEST_DIR } from './sync/paths.js';
@@ -146,6 +146,8 @@ export { STATEMENT_TYPE, SLSA_PROVENANCE_TYPE, inTotoStatement, subjectsOf, stat
 export {
   ATTESTATION_FILE,
   ATTESTATION_SUFFIX,
+  MAX_ATTESTATION_BYTES,
+  MAX_INVALID_LINES,
   signStatement,
   writeAttestations,
   verifyAttestationFile,

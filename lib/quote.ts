@@ -11,9 +11,20 @@ const CONTROLS_IN_TEXT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\
 
 /** A value as a message shows it: double-quoted, without control characters, at most `max` characters of it. */
 export function quote(value: unknown, max = 120): string {
-  const text = (typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value))).replace(CONTROLS, '');
-  const cut = [...text];
-  return cut.length <= max ? JSON.stringify(text) : `${JSON.stringify(cut.slice(0, max).join(''))}… (${cut.length} characters)`;
+  if (value === undefined) return 'undefined';
+  const text = shorten(typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)), max);
+  return text.cut ? `${JSON.stringify(text.text)}… (${text.length} characters)` : JSON.stringify(text.text);
+}
+
+/** A string from outside, for a report: without control characters, cut after `max` characters (with "…"). */
+export function shortened(value: string, max = 120): string {
+  const text = shorten(value, max);
+  return text.cut ? `${text.text}…` : text.text;
+}
+
+function shorten(value: string, max: number): { text: string; cut: boolean; length: number } {
+  const chars = [...value.replace(CONTROLS, '')];
+  return chars.length <= max ? { text: chars.join(''), cut: false, length: chars.length } : { text: chars.slice(0, max).join(''), cut: true, length: chars.length };
 }
 
 /** Text for a terminal: control characters other than newline and tab removed. */
@@ -44,7 +55,7 @@ function reason(message: string): string {
   if (/^Unexpected token/.test(message)) return 'unexpected character';
   if (/Unexpected end of JSON input/.test(message)) return 'the text ends before the JSON value does';
   // V8's other messages quote nothing but the grammar: "Expected ',' or ']' after array element".
-  return printable(message.replace(/ at position \d+.*$/s, '')).slice(0, 100);
+  return printable(message.replace(/ at position \d+.*$/s, '').replace(/ in JSON$/, '')).slice(0, 100);
 }
 
 /** V8's offset of the error: named in most messages; for an unexpected token (Node 20 names none) it is searched for. */

@@ -9,6 +9,7 @@ import * as tar from 'tar-stream';
 import { KreproError } from '../errors.js';
 import { HashStream, hexDigest } from '../integrity/hash-stream.js';
 import { ACCEPTED_MEDIA_TYPES, blobPath, type Descriptor } from './oci.js';
+import { parseJson } from '../quote.js';
 
 /** A base image read from a docker-archive: its parsed config and its layers, uncompressed, in temporary files. */
 export interface BaseImage {
@@ -57,7 +58,7 @@ export async function readBaseImage(tarball: string, want: { os: string; arch: s
     throw baseError(tarball, 'has a manifest.json entry without a Config path and a list of Layers');
   }
   const configBytes = archive.bytes(item.Config, 'the image config');
-  const config = parseJson(configBytes, tarball, item.Config) as Record<string, unknown>;
+  const config = archive.json(item.Config, 'the image config') as Record<string, unknown>;
   checkPlatform(tarball, config, want);
   const diffIds = (config['rootfs'] as { diff_ids?: unknown } | undefined)?.diff_ids;
   if (!Array.isArray(diffIds) || !diffIds.every((d) => typeof d === 'string' && /^sha256:[0-9a-f]{64}$/.test(d))) {
@@ -136,15 +137,7 @@ class Archive {
   }
 
   json(ref: string, what: string): unknown {
-    return parseJson(this.bytes(ref, what), this.tarball, ref);
-  }
-}
-
-function parseJson(bytes: Buffer, tarball: string, ref: string): unknown {
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw baseError(tarball, `has ${ref}, which is not valid JSON: ${(err as Error).message}`, err);
+    return parseJson(this.bytes(ref, what).toString('utf8'), (where) => baseError(this.tarball, `has ${ref}, which is not valid JSON: ${where}`));
   }
 }
 

@@ -12,6 +12,7 @@ import { mapDiskFull } from '../disk-full.js';
 import { KreproError } from '../errors.js';
 import { checkContainerDir, isSafeRelativePath } from './paths.js';
 import { drain, readTar } from './tar-read.js';
+import { quote } from '../quote.js';
 
 export interface CopyOutputOptions {
   volume: string;
@@ -67,7 +68,7 @@ export async function copyOutput(engine: Engine, opts: CopyOutputOptions): Promi
   const containerDir = checkContainerDir(opts.containerDir);
   const paths = (opts.paths ?? DEFAULT_PATHS).map((p) => {
     const rel = p.replace(/\/+$/, '');
-    if (!isSafeRelativePath(rel)) throw new KreproError('E_USAGE', `output path ${JSON.stringify(p)} must be relative to the checkout, without . or .. parts`);
+    if (!isSafeRelativePath(rel)) throw new KreproError('E_USAGE', `output path ${quote(p)} must be relative to the checkout, without . or .. parts`);
     return rel;
   });
   const call = signal ? { signal } : {};
@@ -219,7 +220,7 @@ function memberPath(name: string, rootName: string): string {
 }
 
 function unsafe(name: string, why: string): KreproError {
-  return new KreproError('E_UNSAFE_PATH', `refusing build output member ${JSON.stringify(name)}: it ${why}; nothing was copied`, { path: name });
+  return new KreproError('E_UNSAFE_PATH', `refusing build output member ${quote(name)}: it ${why}; nothing was copied`, { path: name });
 }
 
 function parentOf(rel: string): string {

@@ -14,6 +14,7 @@ import type { Project } from '../project/project.js';
 import { type AttributionResult, attributeCauses, type Cause } from './attribution.js';
 import { type BuildRun, type BuildRunOptions, differingArtifacts, logTail, runVerifyBuild } from './build-run.js';
 import { applyVariations, type BuildConditions, controlConditions, type Variation, VARIATIONS } from './conditions.js';
+import { quote } from '../quote.js';
 
 export interface VerifyEngine {
   engine: Engine;
@@ -249,7 +250,7 @@ function checkVariations(chosen: readonly Variation[], control: BuildRun, experi
     const reason =
       probe.control === null || probe.experiment === null
         ? 'its effect probe did not run in the build container'
-        : `it did not take effect in this build environment: the probe saw ${JSON.stringify(probe.control)} in both builds${v.name === 'file-order' ? ' (no directory of the sources has two entries?)' : ''}`;
+        : `it did not take effect in this build environment: the probe saw ${quote(probe.control)} in both builds${v.name === 'file-order' ? ' (no directory of the sources has two entries?)' : ''}`;
     return { ...common, tested: false, reason };
   });
 }
