@@ -7,6 +7,8 @@ import {
   checkoutStateNames,
   type EnvironmentSetting,
   gitVersion,
+  headCommit,
+  loadCommittedProject,
   prepareBuildImage,
   sourceVersion,
   KreproError,
@@ -50,7 +52,8 @@ const IMAGE_SETTINGS: Record<string, string> = {
 
 export const VERIFY_HELP = `Usage: krepro verify [options]
 
-Proves the release of HEAD is reproducible, or shows every reason why not. Builds the commit from a clean copy of
+Proves the release of HEAD is reproducible, or shows every reason why not. Builds the commit (with the krepro.json
+it holds; an uncommitted change to that file is noted and not used) from a clean copy of
 the sources, each build in fresh containers and an in-memory volume named for this run: a control build under
 fixed, recorded conditions and an experiment build with the chosen variations applied, with the project's own
 build environment (exactly what 'krepro release' uses). Every variation proves in the container that it took
@@ -128,7 +131,11 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const checkoutRoot = io.cwd;
   // Every file verify writes is checked before the builds start, not after them.
   const html = values.html === undefined ? undefined : await reportFile(io, '--html', values.html);
-  const project = await projectFor(checkoutRoot, values);
+  // The commit is what is built: its project file, not the working tree's.
+  const commit = await headCommit(checkoutRoot);
+  const committed = await loadCommittedProject(checkoutRoot, commit);
+  if (committed.workingTreeDiffers) io.stderr.write(`note: krepro.json in the working tree differs from commit ${commit.slice(0, 12)}'s; verify builds the commit, with its krepro.json\n`);
+  const project = await projectFor(checkoutRoot, values, committed.project);
   const sde = await sourceDateEpochFor(io, { repoDir: checkoutRoot });
   const version = io.env.KUBE_GIT_VERSION || (await gitVersion(checkoutRoot));
   const env = buildEnvironment({ host: io.env, project, sourceDateEpoch: sde.seconds, version });
@@ -164,6 +171,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     const started = Date.now();
     const result = await verifyRelease({
       checkoutRoot: identity.root,
+      commit,
       engines: [engines[0]!, engines[1] ?? engines[0]!],
       variations,
       project,

@@ -54,7 +54,7 @@ export {
   type SourceDateEpoch,
 } from './source/source-date-epoch.js';
 export { sourceFiles } from './source/src-files.js';
-export { gitWorkTreeOf } from './source/git.js';
+export { gitWorkTreeOf, headCommit } from './source/git.js';
 export { buildStage, DEFAULT_STAGE_TARGETS, type BuildStageOptions, type StageResult, type StagedPlatform, type StageTargets } from './layout/stage.js';
 export { swapInto } from './layout/swap-dir.js';
 export { releaseFromBinaries, type ReleaseFromBinariesOptions } from './release/from-binaries.js';
@@ -98,7 +98,7 @@ export { copyOutput, extractOutputTar, type CopyOutputOptions, type CopyProgress
 
 export { openBuildSession, type BuildSession, type BuildSessionOptions } from './session/build-session.js';
 
-export { loadProject, parseProject, parseCommand, checkOutputPath, projectEnvironment, KUBERNETES_DEFAULTS, NORMALIZATIONS, PROJECT_FILE, PROJECT_SCHEMA, type Project, type ImageSettings } from './project/project.js';
+export { loadProject, loadCommittedProject, parseProject, parseCommand, checkOutputPath, projectEnvironment, KUBERNETES_DEFAULTS, NORMALIZATIONS, PROJECT_FILE, PROJECT_SCHEMA, type Project, type ImageSettings } from './project/project.js';
 export { buildEnvironment, type BuildEnvironmentOptions } from './project/environment.js';
 
 export { controlConditions, VARIATIONS, variationNamed, applyVariations, type BuildConditions, type Variation, type Probes } from './verify/conditions.js';

@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { KreproError } from '../errors.js';
+import { runGit } from '../source/git.js';
 import { isSafeRelativePath } from '../sync/paths.js';
 import { parseJson, quote } from '../quote.js';
 
@@ -65,12 +66,7 @@ export async function loadProject(root: string): Promise<Project> {
   const file = path.join(root, PROJECT_FILE);
   let text: string;
   try {
-    const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      text = await handle.readFile('utf8');
-    } finally {
-      await handle.close();
-    }
+    text = await readNoFollow(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { ...KUBERNETES_DEFAULTS };
@@ -78,6 +74,42 @@ export async function loadProject(root: string): Promise<Project> {
     throw new KreproError('E_USAGE', `cannot read ${file}: ${code ?? (err as Error).message}`, { path: file, cause: err });
   }
   return parseProjectText(text, file);
+}
+
+/**
+ * The project file as `commit` holds it (Kubernetes defaults when it holds none): what a build of that commit must
+ * use, whatever the working tree holds. `workingTreeDiffers` says the working tree's file is not the same (changed,
+ * added, removed or a link), so a caller can say which one it used. A committed link is refused, as loadProject
+ * refuses one in the working tree.
+ */
+export async function loadCommittedProject(root: string, commit: string): Promise<{ project: Project; workingTreeDiffers: boolean }> {
+  const where = `${commit}:${PROJECT_FILE}`;
+  const entry = (await runGit(root, ['ls-tree', '-z', commit, '--', PROJECT_FILE], `read ${PROJECT_FILE} of commit ${commit}`)).split('\0')[0] ?? '';
+  const [mode, , object] = entry.split(/\s/);
+  let committed: string | undefined;
+  if (entry !== '') {
+    if (mode !== '100644' && mode !== '100755') throw new KreproError('E_UNSAFE_PATH', `${where} is ${mode === '120000' ? 'a symbolic link' : 'not a file'}; krepro reads the project file only as a file of the commit itself`, { path: where });
+    committed = await runGit(root, ['cat-file', 'blob', object!], `read ${where}`);
+  }
+  const project = committed === undefined ? { ...KUBERNETES_DEFAULTS } : parseProjectText(committed, where);
+  let working: string | undefined;
+  try {
+    working = await readNoFollow(path.join(root, PROJECT_FILE));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') return { project, workingTreeDiffers: true };
+    if (code !== 'ENOENT') throw new KreproError('E_USAGE', `cannot read ${path.join(root, PROJECT_FILE)}: ${code ?? (err as Error).message}`, { path: path.join(root, PROJECT_FILE), cause: err });
+  }
+  return { project, workingTreeDiffers: working !== committed };
+}
+
+async function readNoFollow(file: string): Promise<string> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
 }
 
 /** A project file's text (as read from the checkout, or from a commit), checked; `file` names it in errors. */

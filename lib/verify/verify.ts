@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { simpleGit } from 'simple-git';
-import { runGit } from '../source/git.js';
+import { headCommit } from '../source/git.js';
 import { byteOrder } from '../byte-order.js';
 import { outputDirOf } from '../checkout/beneath.js';
 import { type CheckoutLock, lockCheckout } from '../checkout/lock.js';
@@ -36,6 +36,8 @@ export interface EnvironmentSetting {
 
 export interface VerifyOptions {
   checkoutRoot: string;
+  /** the commit to verify (its project file is the one `project` should come from); default HEAD */
+  commit?: string;
   /** control build's engine, and the experiment's (the same one unless rebuilding independently) */
   engines: [VerifyEngine, VerifyEngine];
   variations: readonly Variation[];
@@ -140,7 +142,7 @@ class BuildFailed extends Error {
  */
 export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> {
   const git = simpleGit({ baseDir: opts.checkoutRoot });
-  const commit = (await runGit(opts.checkoutRoot, ['rev-parse', '--verify', 'HEAD^{commit}'], `find the commit of ${opts.checkoutRoot} to verify`)).trim();
+  const commit = opts.commit ?? (await headCommit(opts.checkoutRoot));
   const lock = opts.lock ?? (await lockCheckout(opts.checkoutRoot, 'verify'));
   const signal = opts.signal ? { signal: opts.signal } : {};
   const workDir = opts.workDir ?? (await mkdtemp(path.join(await outputDirOf(opts.checkoutRoot), 'verify-')));
