@@ -49,7 +49,7 @@ export async function attestCommand(argv: string[], io: CommandIO): Promise<numb
   const key = await loadVerifyingKey(path.resolve(io.cwd, values.key));
   const result = await verifyAttestationFile(path.resolve(io.cwd, positionals[0]!), key, values['payload-type'] ? { payloadType: values['payload-type'] } : {});
   if (values.json) {
-    const lines = result.lines.map((l) => ({ line: l.line, valid: l.valid, payloadType: l.payloadType, keyids: l.keyids, failures: l.failures, subjects: l.statement?.subject ?? [] }));
+    const lines = result.lines.map((l) => ({ line: l.line, valid: l.valid, payloadType: l.payloadType, keyids: l.keyids, failures: l.failures, subjects: l.valid ? (l.statement?.subject ?? []) : [] }));
     io.stdout.write(`${JSON.stringify({ file: result.file, valid: result.valid, keyid: result.keyid, lines, invalidNotListed: result.invalidNotListed }, null, 2)}\n`);
   } else {
     for (const l of result.lines) {

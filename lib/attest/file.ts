@@ -27,7 +27,7 @@ export async function writeAttestations(file: string, envelopes: readonly DsseEn
 export interface AttestationLine extends EnvelopeVerification {
   /** 1-based line number in the file */
   line: number;
-  /** the decoded in-toto Statement, when the line is valid */
+  /** the decoded in-toto Statement, when the payload is one */
   statement?: Statement;
 }
 
@@ -88,7 +88,7 @@ function verifyLine(raw: string, line: number, key: VerifyingKey, opts: { payloa
     return { line, valid: false, failures: [{ check: 'format', message: `not JSON${where}` }], keyids: [] };
   }
   const result = verifyEnvelope(envelope, key, { ...opts, parsePayload: statementProblem });
-  const statement = result.valid && result.payload !== undefined ? (JSON.parse(result.payload.toString('utf8')) as Statement) : undefined;
+  const statement = result.payload !== undefined && statementProblem(result.payload) === undefined ? (JSON.parse(result.payload.toString('utf8')) as Statement) : undefined;
   // What an invalid envelope claims is shown cut: it is anyone's text.
   const claimed = result.valid ? {} : { keyids: result.keyids.map((k) => shortened(k)), ...(result.payloadType !== undefined ? { payloadType: shortened(result.payloadType) } : {}) };
   return { line, ...result, ...claimed, ...(statement ? { statement } : {}) };
