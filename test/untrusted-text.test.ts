@@ -60,13 +60,13 @@ test('a project file that is a link is refused; a broken one is named by line an
   const linked = gitCheckout({ 'krepro.json': { link: path.join(outside.dir, 'shadow') } });
   const r = krepro(linked, ['verify'], NO_ENGINE);
   assert.is(r.code, 2, r.stderr);
-  assert.match(r.stderr, `${path.join(linked, 'krepro.json')} is a symbolic link`);
+  assert.match(r.stderr, /[0-9a-f]{40}:krepro\.json is a symbolic link/, 'verify reads the committed file');
   clean(r.stdout + r.stderr, 'a linked project file');
 
   const broken = gitCheckout({ 'krepro.json': `{\n  "command": "true",\n  ${ESC}${SECRET}` });
   const b = krepro(broken, ['verify'], NO_ENGINE);
   assert.is(b.code, 2, b.stderr);
-  assert.match(b.stderr, `${path.join(broken, 'krepro.json')} is not valid JSON: line 3, column 3: Expected double-quoted property name`);
+  assert.match(b.stderr, /[0-9a-f]{40}:krepro\.json is not valid JSON: line 3, column 3: Expected double-quoted property name/);
   clean(b.stdout + b.stderr, 'a broken project file');
   const field = gitCheckout({ 'krepro.json': JSON.stringify({ command: 'true', ['x\x1b[2J']: 1, outputs: ['out'] }) });
   const f = krepro(field, ['verify'], NO_ENGINE);
