@@ -15,6 +15,7 @@ import {
   type Project,
   type ProxySettings,
   redact,
+  quote,
 } from '../lib/index.js';
 import { ENVIRONMENT_OPTIONS, type EnvironmentOptionValues, lockedSource } from './env.js';
 import { type CommandIO, packageRoot, proxiesFrom, sourceDateEpochFor } from './io.js';
@@ -72,10 +73,13 @@ apply: make cross, _output/dockerized/bin, release tarballs with server images):
                        kube-scheduler, kube-proxy); images are tagged $KUBE_DOCKER_REGISTRY/<bin>-<arch>:<tag>
 `;
 
-/** The project as krepro.json describes it, with this invocation's flags applied. */
-export async function projectFor(checkoutRoot: string, values: { command?: string; output?: string[]; 'no-images'?: boolean; 'image-binaries'?: string }): Promise<Project> {
-  const project = await loadProject(checkoutRoot);
-  if (values.command !== undefined) project.command = parseCommand(values.command, (got) => new KreproError('E_USAGE', `--command must be a non-empty command, got ${JSON.stringify(got)}`));
+/**
+ * The project as krepro.json describes it, with this invocation's flags applied: the working tree's file, or with
+ * `committed` the one a commit holds (verify builds the commit, not the working tree).
+ */
+export async function projectFor(checkoutRoot: string, values: { command?: string; output?: string[]; 'no-images'?: boolean; 'image-binaries'?: string }, committed?: Project): Promise<Project> {
+  const project = committed ?? (await loadProject(checkoutRoot));
+  if (values.command !== undefined) project.command = parseCommand(values.command, (got) => new KreproError('E_USAGE', `--command must be a non-empty command, got ${quote(got)}`));
   if (values.output !== undefined) project.outputs = values.output.map((p) => checkOutputPath(p, '--output'));
   if (values['no-images']) project.images = false;
   if (values['image-binaries'] !== undefined) {

@@ -12,7 +12,7 @@ import {
   renderDiffMarkdown as renderMarkdown,
   renderDiffText as renderText,
 } from '../lib/index.js';
-import { type CommandIO, EXIT } from './io.js';
+import { type CommandIO, EXIT, reportFile } from './io.js';
 import { integerOption } from './number-option.js';
 
 export const DIFF_HELP = `Usage: krepro diff [options] A B
@@ -115,6 +115,9 @@ export async function diffCommand(argv: string[], io: CommandIO): Promise<number
   const fromJson = values['from-json'];
   if (fromJson !== undefined && positionals.length) return usage(`--from-json re-renders a saved report: give no inputs, got ${positionals.join(' ')}`);
   if (fromJson === undefined && positionals.length !== 2) return usage(`give two files or two directories, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`);
+  // Report files are checked before the comparison, which may take long.
+  const jsonFile = values['json-file'] === undefined ? undefined : await reportFile(io, '--json-file', values['json-file']);
+  const html = values.html === undefined ? undefined : await reportFile(io, '--html', values.html);
   let report: DiffReport;
   if (fromJson !== undefined) {
     report = await savedReport(path.resolve(io.cwd, fromJson));
@@ -139,8 +142,8 @@ export async function diffCommand(argv: string[], io: CommandIO): Promise<number
     });
     report = result;
   }
-  if (values['json-file'] !== undefined) await writeReport(path.resolve(io.cwd, values['json-file']), renderJson(report));
-  if (values.html !== undefined) await writeReport(path.resolve(io.cwd, values.html), renderHtml(report));
+  if (jsonFile !== undefined) await writeReport(jsonFile, renderJson(report));
+  if (html !== undefined) await writeReport(html, renderHtml(report));
   io.stdout.write(values.json ? renderJson(report) : values.markdown ? renderMarkdown(report) : renderText(report));
   return report.identical ? EXIT.ok : EXIT.different;
 }

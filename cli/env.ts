@@ -18,6 +18,7 @@ import {
   type EnvironmentImage,
   type EnvironmentLock,
   type EnvironmentSpec,
+  quote,
 } from '../lib/index.js';
 import { packageRoot, proxiesFrom } from './io.js';
 import { type CommandIO, EXIT } from './io.js';
@@ -133,7 +134,7 @@ export function parseMirrorOptions(values: readonly string[], lock?: Environment
     const m = /^([a-z0-9][a-z0-9.-]*)=(.+)$/.exec(v);
     const [name, url] = m ? [m[1]!, m[2]!] : ['debian', v];
     if (lock && !(name in lock.mirrors)) throw new KreproError('E_USAGE', `--mirror ${v}: the lock has no mirror named ${name} (it has ${Object.keys(lock.mirrors).join(', ')})`);
-    if (!/^(https?|file):\/\/\S+$/.test(url)) throw new KreproError('E_USAGE', `--mirror ${v}: ${JSON.stringify(url)} is not an http://, https:// or file:// URL`);
+    if (!/^(https?|file):\/\/\S+$/.test(url)) throw new KreproError('E_USAGE', `--mirror ${v}: ${quote(url)} is not an http://, https:// or file:// URL`);
     mirrors[name] = url;
   }
   return mirrors;
@@ -155,7 +156,7 @@ export async function envCommand(argv: string[], io: CommandIO): Promise<number>
     return sub === undefined ? EXIT.usage : EXIT.ok;
   }
   if (sub !== 'lock' && sub !== 'build' && sub !== 'settings') {
-    io.stderr.write(`krepro env: unknown subcommand ${JSON.stringify(sub)} (known: lock, build, settings)\n`);
+    io.stderr.write(`krepro env: unknown subcommand ${quote(sub)} (known: lock, build, settings)\n`);
     return EXIT.usage;
   }
   const { values } = parseArgs({

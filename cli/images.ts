@@ -8,7 +8,7 @@ import {
   type ServerImage,
   writeServerImages,
 } from '../lib/index.js';
-import { type CommandIO, EXIT, sourceDateEpochFor } from './io.js';
+import { type CommandIO, EXIT, sourceDateEpochFor, writePath } from './io.js';
 
 export const IMAGES_HELP = `Usage: krepro images [options]
 
@@ -70,7 +70,7 @@ export async function imagesCommand(argv: string[], io: CommandIO): Promise<numb
     io.stderr.write('krepro images: --binaries must name at least one binary\n');
     return EXIT.usage;
   }
-  const stage = path.resolve(io.cwd, values.stage ?? '_output/release-stage');
+  const stage = await writePath(io, values.stage ?? '_output/release-stage');
   const version = values.version ?? (await stagedVersion(stage));
   if (version === undefined || version.trim() === '') {
     io.stderr.write(`krepro images: no version: ${path.join(stage, 'full/kubernetes/version')} is missing or empty; pass --version\n`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { KREPRO_VERSION, isKreproError } from '../lib/index.js';
+import { KREPRO_VERSION, isKreproError, printable, quote } from '../lib/index.js';
 import { type Command, type CommandIO, EXIT } from './io.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -50,7 +50,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    io.stderr.write(`krepro: unknown command ${JSON.stringify(name)}\n\n${help()}`);
+    io.stderr.write(`krepro: unknown command ${quote(name)}\n\n${help()}`);
     return EXIT.usage;
   }
   try {
@@ -61,12 +61,13 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
       return EXIT.interrupted;
     }
     if (isKreproError(err)) {
-      io.stderr.write(`krepro ${name}: ${err.message}\n`);
+      // Messages may carry what a build or a file held: never a terminal's control sequence.
+      io.stderr.write(`krepro ${name}: ${printable(err.message)}\n`);
       // A failed build passes the build's own exit code through; everything else is an environment error.
       return err.code === 'E_BUILD_FAILED' ? (err.exitCode ?? 1) : EXIT.usage;
     }
     if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`krepro ${name}: ${(err as Error).message}\nRun 'krepro ${name} --help' for usage.\n`);
+      io.stderr.write(`krepro ${name}: ${printable((err as Error).message)}\nRun 'krepro ${name} --help' for usage.\n`);
       return EXIT.usage;
     }
     throw err;

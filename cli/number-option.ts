@@ -1,4 +1,4 @@
-import { KreproError } from '../lib/index.js';
+import { KreproError, quote } from '../lib/index.js';
 
 /**
  * The value of a whole-number option such as `--level`, checked against its range; undefined when it was not
@@ -10,7 +10,7 @@ export function integerOption(name: string, raw: string | undefined, range: { mi
   const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(value) || value < range.min || (range.max !== undefined && value > range.max)) {
     const allowed = range.max === undefined ? `${range.min} or more` : `from ${range.min} to ${range.max}`;
-    throw new KreproError('E_USAGE', `--${name} must be a whole number ${allowed}, got ${JSON.stringify(raw)}`);
+    throw new KreproError('E_USAGE', `--${name} must be a whole number ${allowed}, got ${quote(raw)}`);
   }
   return value;
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
-import { ATTESTATION_FILE, BUNDLE_FILE, CURRENT_GZIP_FORMAT, GZIP_FORMATS, gitWorkTreeOf, hexDigest, packageRelease } from '../lib/index.js';
-import { type CommandIO, EXIT, sourceDateEpochFor } from './io.js';
+import { ATTESTATION_FILE, BUNDLE_FILE, CURRENT_GZIP_FORMAT, GZIP_FORMATS, gitWorkTreeOf, hexDigest, packageRelease, quote } from '../lib/index.js';
+import { type CommandIO, EXIT, sourceDateEpochFor, writePath } from './io.js';
 import { GZIP_LEVELS, integerOption } from './number-option.js';
 import { packageProgress } from './progress.js';
 import { SIGN_KEY_HELP, SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
@@ -67,7 +67,7 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
   const level = integerOption('level', values.level, GZIP_LEVELS) ?? 6;
   const encoder = values.encoder === undefined ? CURRENT_GZIP_FORMAT : GZIP_FORMATS.find((f) => String(f) === values.encoder);
   if (encoder === undefined) {
-    io.stderr.write(`krepro package: --encoder must be a gzip format version, ${GZIP_FORMATS.join(' or ')} (krepro-manifest.json's encoder.version; 1 where it has none), got ${JSON.stringify(values.encoder)}\n`);
+    io.stderr.write(`krepro package: --encoder must be a gzip format version, ${GZIP_FORMATS.join(' or ')} (krepro-manifest.json's encoder.version; 1 where it has none), got ${quote(values.encoder)}\n`);
     return EXIT.usage;
   }
   const sourceRoot = values['no-source'] ? undefined : path.resolve(io.cwd, values.source ?? '.');
@@ -79,7 +79,7 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
 
   const result = await packageRelease({
     stage: path.resolve(io.cwd, values.stage ?? '_output/release-stage'),
-    out: path.resolve(io.cwd, values.out ?? '_output/release-tars'),
+    out: await writePath(io, values.out ?? '_output/release-tars'),
     sourceDateEpoch: sde.seconds,
     ...(withSource ? { sourceRoot } : {}),
     level,

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { KreproError, loadVerifyingKey, openEngine, rebuildRelease, type RebuildResult } from '../lib/index.js';
 import { ENVIRONMENT_OPTIONS, environmentOptions } from './env.js';
-import { type CommandIO, EXIT } from './io.js';
+import { type CommandIO, EXIT, writePath } from './io.js';
 import { seccompProfile } from './seccomp.js';
 
 export const REBUILD_HELP = `Usage: krepro rebuild [--key PUB] [options] RELEASE_DIR
@@ -62,7 +62,7 @@ export async function rebuildCommand(argv: string[], io: CommandIO): Promise<num
       environment: environmentOptions(values, io),
       hostname: hostname(),
       ...(seccomp ? { seccomp } : {}),
-      ...(values.keep ? { workDir: path.resolve(io.cwd, values.keep) } : {}),
+      ...(values.keep ? { workDir: await writePath(io, values.keep) } : {}),
       onLog: log,
       signal: io.signal,
     });

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { buildStage, type StageResult } from '../lib/index.js';
 import { gitVersion } from '../lib/index.js';
-import { type CommandIO, EXIT } from './io.js';
+import { type CommandIO, EXIT, writePath } from './io.js';
 
 export const STAGE_HELP = `Usage: krepro stage [options]
 
@@ -61,7 +61,7 @@ export async function stageCommand(argv: string[], io: CommandIO): Promise<numbe
   const result = await buildStage({
     binDir: path.resolve(io.cwd, values.bin ?? '_output/dockerized/bin'),
     sourceRoot,
-    stage: path.resolve(io.cwd, values.stage ?? '_output/release-stage'),
+    stage: await writePath(io, values.stage ?? '_output/release-stage'),
     version,
     signal: io.signal,
   });

@@ -7,11 +7,15 @@ import {
   checkoutStateNames,
   type EnvironmentSetting,
   gitVersion,
+  headCommit,
+  loadCommittedProject,
   prepareBuildImage,
   sourceVersion,
   KreproError,
   lockCheckout,
   NORMALIZATIONS,
+  OUTPUT_DIR,
+  pathBeneath,
   openEngine,
   lockDigest,
   type Recipe,
@@ -32,7 +36,7 @@ import { imageSourceFor, PROJECT_OPTIONS, PROJECT_OPTIONS_HELP, projectFor } fro
 import { ENVIRONMENT_OPTIONS } from './env.js';
 import { DEBIAN_SECCOMP_PROFILE, seccompProfile } from './seccomp.js';
 import { SIGN_KEY_HELP, SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
-import { type CommandIO, EXIT, proxiesFrom, sourceDateEpochFor } from './io.js';
+import { type CommandIO, EXIT, proxiesFrom, reportFile, sourceDateEpochFor } from './io.js';
 
 
 /** Why the build image's environment variables are there (the README lists them too). */
@@ -48,7 +52,8 @@ const IMAGE_SETTINGS: Record<string, string> = {
 
 export const VERIFY_HELP = `Usage: krepro verify [options]
 
-Proves the release of HEAD is reproducible, or shows every reason why not. Builds the commit from a clean copy of
+Proves the release of HEAD is reproducible, or shows every reason why not. Builds the commit (with the krepro.json
+it holds; an uncommitted change to that file is noted and not used) from a clean copy of
 the sources, each build in fresh containers and an in-memory volume named for this run: a control build under
 fixed, recorded conditions and an experiment build with the chosen variations applied, with the project's own
 build environment (exactly what 'krepro release' uses). Every variation proves in the container that it took
@@ -124,7 +129,13 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const engineUrls = values.engine ?? [];
   if (engineUrls.length > 2) throw new KreproError('E_USAGE', '--engine may be given at most twice (control, experiment)');
   const checkoutRoot = io.cwd;
-  const project = await projectFor(checkoutRoot, values);
+  // Every file verify writes is checked before the builds start, not after them.
+  const html = values.html === undefined ? undefined : await reportFile(io, '--html', values.html);
+  // The commit is what is built: its project file, not the working tree's.
+  const commit = await headCommit(checkoutRoot);
+  const committed = await loadCommittedProject(checkoutRoot, commit);
+  if (committed.workingTreeDiffers) io.stderr.write(`note: krepro.json in the working tree differs from commit ${commit.slice(0, 12)}'s; verify builds the commit, with its krepro.json\n`);
+  const project = await projectFor(checkoutRoot, values, committed.project);
   const sde = await sourceDateEpochFor(io, { repoDir: checkoutRoot });
   const version = io.env.KUBE_GIT_VERSION || (await gitVersion(checkoutRoot));
   const env = buildEnvironment({ host: io.env, project, sourceDateEpoch: sde.seconds, version });
@@ -154,12 +165,13 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     }
     const image = await engines[0]!.engine.images.inspect(names.image, { signal: io.signal });
     const settings = environmentSettings(image?.env ?? [], env, project.normalize);
-    const workDir = path.join(identity.root, '_output', 'verify');
+    const workDir = await pathBeneath(identity.root, `${OUTPUT_DIR}/verify`, { userOutputLink: true });
     await rm(workDir, { recursive: true, force: true });
     await mkdir(workDir, { recursive: true });
     const started = Date.now();
     const result = await verifyRelease({
       checkoutRoot: identity.root,
+      commit,
       engines: [engines[0]!, engines[1] ?? engines[0]!],
       variations,
       project,
@@ -202,8 +214,9 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     } else if (result.status !== 'build-failed') {
       log('note: no provenance: a Dockerfile build image (--build-image-dir) cannot be made again from a recipe');
     }
-    if (values.html) await writeFile(path.resolve(io.cwd, values.html), verifyHtml(report));
+    // The report printed first: a file that cannot be written after all never costs it.
     io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : verifyText(report));
+    if (html) await writeFile(html, verifyHtml(report));
     return result.status === 'reproducible' ? EXIT.ok : result.status === 'build-failed' ? EXIT.buildFailed : EXIT.different;
   } finally {
     await lock.release();

@@ -54,7 +54,7 @@ export {
   type SourceDateEpoch,
 } from './source/source-date-epoch.js';
 export { sourceFiles } from './source/src-files.js';
-export { gitWorkTreeOf } from './source/git.js';
+export { gitWorkTreeOf, headCommit } from './source/git.js';
 export { buildStage, DEFAULT_STAGE_TARGETS, type BuildStageOptions, type StageResult, type StagedPlatform, type StageTargets } from './layout/stage.js';
 export { swapInto } from './layout/swap-dir.js';
 export { releaseFromBinaries, type ReleaseFromBinariesOptions } from './release/from-binaries.js';
@@ -87,6 +87,8 @@ export { stateNames, runNames, baseImageTag, checkoutHash, CONTAINER_SOURCE_DIR,
 export { removeCheckoutState, removeLeftovers, ensureDataVolume, type RemovedState } from './checkout/state.js';
 export { lockCheckout, type CheckoutLock } from './checkout/lock.js';
 export { cleanCheckout } from './checkout/clean.js';
+export { checkoutOf, commandLinePath, outputDirOf, pathBeneath, OUTPUT_DIR } from './checkout/beneath.js';
+export { jsonSyntaxError, parseJson, printable, quote, shortened } from './quote.js';
 
 export { syncSources, type SyncOptions, type SyncProgress, type SyncResult } from './sync/source-sync.js';
 export { MANIFEST_DIR } from './sync/paths.js';
@@ -96,7 +98,7 @@ export { copyOutput, extractOutputTar, type CopyOutputOptions, type CopyProgress
 
 export { openBuildSession, type BuildSession, type BuildSessionOptions } from './session/build-session.js';
 
-export { loadProject, parseProject, parseCommand, checkOutputPath, projectEnvironment, KUBERNETES_DEFAULTS, NORMALIZATIONS, PROJECT_FILE, PROJECT_SCHEMA, type Project, type ImageSettings } from './project/project.js';
+export { loadProject, loadCommittedProject, parseProject, parseCommand, checkOutputPath, projectEnvironment, KUBERNETES_DEFAULTS, NORMALIZATIONS, PROJECT_FILE, PROJECT_SCHEMA, type Project, type ImageSettings } from './project/project.js';
 export { buildEnvironment, type BuildEnvironmentOptions } from './project/environment.js';
 
 export { controlConditions, VARIATIONS, variationNamed, applyVariations, type BuildConditions, type Variation, type Probes } from './verify/conditions.js';
@@ -156,6 +158,8 @@ export {
   ATTESTATION_FILE,
   ATTESTATION_SUFFIX,
   BUNDLE_FILE,
+  MAX_ATTESTATION_BYTES,
+  MAX_INVALID_LINES,
   signStatement,
   writeAttestations,
   writeSignedStatement,

@@ -11,6 +11,7 @@ import {
   pakoDeflateBlock,
 } from './block-deflate.js';
 import { LIBDEFLATE_VERSION, LIBDEFLATE_WASM_SHA256, libdeflateCompressor } from './libdeflate.js';
+import { quote } from '../quote.js';
 
 /**
  * A pinned gzip format, as the manifest's `encoder.version` names it. Bytes depend on the format, the level and the
@@ -80,7 +81,7 @@ export function validateLevel(level: number): number {
 
 export function validateFormat(format: unknown): GzipFormat {
   if (!GZIP_FORMATS.includes(format as GzipFormat)) {
-    throw new KreproError('E_USAGE', `gzip format must be ${GZIP_FORMATS.join(' or ')} (krepro-manifest.json's encoder.version; 1 where it has none), got ${JSON.stringify(format)}`);
+    throw new KreproError('E_USAGE', `gzip format must be ${GZIP_FORMATS.join(' or ')} (krepro-manifest.json's encoder.version; 1 where it has none), got ${quote(format)}`);
   }
   return format as GzipFormat;
 }

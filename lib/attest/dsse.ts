@@ -1,4 +1,5 @@
 import type { SigningKey, VerifyingKey } from './keys.js';
+import { quote, shortened } from '../quote.js';
 
 /** The payload type of in-toto Statements in DSSE envelopes (in-toto attestation framework, SLSA). */
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
@@ -86,14 +87,14 @@ export function verifyEnvelope(
   });
   const keyids = signatures.map((s) => s.keyid);
 
-  if (payloadType !== expectedType) failures.push({ check: 'payload-type', message: `payload type is ${JSON.stringify(payloadType)}, expected ${JSON.stringify(expectedType)}` });
+  if (payloadType !== expectedType) failures.push({ check: 'payload-type', message: `payload type is ${quote(payloadType)}, expected ${quote(expectedType)}` });
   const pae = preAuthEncoding(payloadType, payload);
   const verified = signatures.some((s) => s.sig !== undefined && key.verify(pae, s.sig));
   if (!verified) {
     // An unset key id means "any key"; one naming another key explains the failure better than "bad signature".
     const named = keyids.filter((k) => k !== '');
     if (named.length === signatures.length && !named.includes(key.keyid)) {
-      failures.push({ check: 'key-id', message: `signed by key ${named.join(', ')}, not by this key (${key.keyid}); no signature verifies with it` });
+      failures.push({ check: 'key-id', message: `signed by key ${named.map((k) => shortened(k)).join(', ')}, not by this key (${key.keyid}); no signature verifies with it` });
     } else {
       failures.push({ check: 'signature', message: `no signature verifies with key ${key.keyid} over the payload and its type` });
     }

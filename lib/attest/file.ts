@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { writeSmallFile } from '../archive/pack.js';
 import { KreproError } from '../errors.js';
+import { jsonSyntaxError, shortened } from '../quote.js';
 import { BUNDLE_SUFFIX, isSigstoreBundle, sigstoreBundle, verifySigstoreBundle } from './bundle.js';
 import { type DsseEnvelope, type EnvelopeVerification, IN_TOTO_PAYLOAD_TYPE, signEnvelope, verifyEnvelope } from './dsse.js';
 import type { SigningKey, VerifyingKey } from './keys.js';
@@ -53,8 +54,16 @@ export interface AttestationFileVerification {
   /** every envelope verified with the key and is an in-toto Statement of the expected payload type */
   valid: boolean;
   keyid: string;
+  /** every valid line, and the first MAX_INVALID_LINES invalid ones */
   lines: AttestationLine[];
+  /** invalid lines past MAX_INVALID_LINES: counted, not listed */
+  invalidNotListed: number;
 }
+
+/** Attestations are kilobytes: a larger file is refused before it is read, so verifying never takes unbounded memory. */
+export const MAX_ATTESTATION_BYTES = 16 * 1024 * 1024;
+/** Invalid lines listed in a result (each with its failures); the rest are counted, so a report stays readable. */
+export const MAX_INVALID_LINES = 100;
 
 /**
  * Verifies every envelope of a `.intoto.jsonl` file, or the one of a sigstore bundle (a JSON document whose
@@ -63,31 +72,49 @@ export interface AttestationFileVerification {
  * empty file is an error.
  */
 export async function verifyAttestationFile(file: string, key: VerifyingKey, opts: { payloadType?: string } = {}): Promise<AttestationFileVerification> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (cause) {
-    throw new KreproError('E_ATTEST', `cannot read attestation file ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { path: file, cause });
+  const cannot = (cause: unknown) => new KreproError('E_ATTEST', `cannot read attestation file ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { path: file, cause });
+  const size = (await stat(file).catch((cause: unknown) => {
+    throw cannot(cause);
+  })).size;
+  if (size > MAX_ATTESTATION_BYTES) {
+    throw new KreproError('E_ATTEST', `attestation file ${file} is ${size} bytes, over the ${MAX_ATTESTATION_BYTES} bytes (16 MiB) krepro reads: attestations are kilobytes; is it the right file?`, { path: file });
   }
+  // Read as opened, up to the size seen: a file that grew since cannot make this read more.
+  const text = await readBounded(file, size).catch((cause: unknown) => {
+    throw cannot(cause);
+  });
   const bundle = parseWhole(text);
   if (isSigstoreBundle(bundle)) {
     const result = await verifySigstoreBundle(bundle, key, { ...opts, parsePayload: statementProblem });
-    return { file: path.resolve(file), form: 'sigstore-bundle', valid: result.valid, keyid: key.keyid, lines: [{ line: 1, ...withStatement(result) }] };
+    return { file: path.resolve(file), form: 'sigstore-bundle', valid: result.valid, keyid: key.keyid, lines: [{ line: 1, ...withStatement(result) }], invalidNotListed: 0 };
   }
   const lines: AttestationLine[] = [];
+  let invalid = 0;
+  let count = 0;
   text.split('\n').forEach((raw, i) => {
     if (raw.trim() === '') return;
-    let envelope: unknown;
-    try {
-      envelope = JSON.parse(raw);
-    } catch (err) {
-      lines.push({ line: i + 1, valid: false, failures: [{ check: 'format', message: `not JSON: ${(err as Error).message}` }], keyids: [] });
-      return;
-    }
-    lines.push({ line: i + 1, ...withStatement(verifyEnvelope(envelope, key, { ...opts, parsePayload: statementProblem })) });
+    count++;
+    const line = verifyLine(raw, i + 1, key, opts, invalid < MAX_INVALID_LINES);
+    if (!line.valid && ++invalid > MAX_INVALID_LINES) return;
+    lines.push(line);
   });
-  if (lines.length === 0) throw new KreproError('E_ATTEST', `attestation file ${file} holds no envelope`, { path: file });
-  return { file: path.resolve(file), form: 'dsse-jsonl', valid: lines.every((l) => l.valid), keyid: key.keyid, lines };
+  if (count === 0) throw new KreproError('E_ATTEST', `attestation file ${file} holds no envelope`, { path: file });
+  return { file: path.resolve(file), form: 'dsse-jsonl', valid: invalid === 0, keyid: key.keyid, lines, invalidNotListed: Math.max(0, invalid - MAX_INVALID_LINES) };
+}
+
+/** One line's envelope verified; `describe` false spares locating a JSON error in a line that will not be listed. */
+function verifyLine(raw: string, line: number, key: VerifyingKey, opts: { payloadType?: string }, describe: boolean): AttestationLine {
+  let envelope: unknown;
+  try {
+    envelope = JSON.parse(raw);
+  } catch (err) {
+    const where = describe ? `: ${jsonSyntaxError(raw, err).replace(/^line 1, /, '')}` : '';
+    return { line, valid: false, failures: [{ check: 'format', message: `not JSON${where}` }], keyids: [] };
+  }
+  const result = withStatement(verifyEnvelope(envelope, key, { ...opts, parsePayload: statementProblem }));
+  // What an invalid envelope claims is shown cut: it is anyone's text.
+  const claimed = result.valid ? {} : { keyids: result.keyids.map((k) => shortened(k)), ...(result.payloadType !== undefined ? { payloadType: shortened(result.payloadType) } : {}) };
+  return { line, ...result, ...claimed };
 }
 
 function withStatement(result: EnvelopeVerification): EnvelopeVerification & { statement?: Statement } {
@@ -101,5 +128,18 @@ function parseWhole(text: string): unknown {
     return JSON.parse(text);
   } catch {
     return undefined;
+  }
+}
+
+async function readBounded(file: string, size: number): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(size + 1);
+    let length = 0;
+    for (let n = -1; n !== 0 && length < buffer.length; length += n) n = (await handle.read(buffer, length, buffer.length - length, null)).bytesRead;
+    if (length > size) throw new Error('it grew while being read');
+    return buffer.subarray(0, length).toString('utf8');
+  } finally {
+    await handle.close();
   }
 }

@@ -1,5 +1,6 @@
 import { canonicalJson } from '../image/oci.js';
 import { hexDigest, type Integrity } from '../integrity/hash-stream.js';
+import { jsonSyntaxError, quote } from '../quote.js';
 
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 export const SLSA_PROVENANCE_TYPE = 'https://slsa.dev/provenance/v1';
@@ -34,14 +35,15 @@ export function statementPayload(statement: Statement): Buffer {
 
 /** Why a DSSE payload is not an in-toto Statement v1, or undefined when it is one. */
 export function statementProblem(payload: Buffer): string | undefined {
+  const text = payload.toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(payload.toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
-    return `payload is not JSON: ${(err as Error).message}`;
+    return `payload is not JSON: ${jsonSyntaxError(text, err)}`;
   }
   const s = (value ?? {}) as Record<string, unknown>;
-  if (s['_type'] !== STATEMENT_TYPE) return `payload _type is ${JSON.stringify(s['_type'])}, expected ${JSON.stringify(STATEMENT_TYPE)}`;
+  if (s['_type'] !== STATEMENT_TYPE) return `payload _type is ${quote(s['_type'])}, expected ${quote(STATEMENT_TYPE)}`;
   if (!Array.isArray(s['subject']) || s['subject'].length === 0) return 'payload has no subject';
   if (typeof s['predicateType'] !== 'string') return 'payload has no predicateType';
   return undefined;

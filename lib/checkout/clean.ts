@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
-import * as path from 'node:path';
 import type { Engine } from '../engine/engine.js';
+import { OUTPUT_DIR, pathBeneath } from './beneath.js';
 import { checkoutIdentity } from './identity.js';
 import { lockCheckout } from './lock.js';
 import { checkoutHash } from './names.js';
@@ -12,8 +12,9 @@ import { removeCheckoutState, type RemovedState } from './state.js';
  * Refused while another krepro run holds the checkout, whose state it would pull from under it.
  */
 export async function cleanCheckout(root: string, opts: { hostname: string; engine?: Engine; signal?: AbortSignal }): Promise<{ output: string; removed?: RemovedState }> {
-  const output = path.join(root, '_output');
+  // The lock refuses an `_output` link that came with the checkout; a link of the user's own is removed, not followed.
   const lock = await lockCheckout(root, 'clean');
+  const output = await pathBeneath(root, OUTPUT_DIR, { userOutputLink: true });
   try {
     const removed = opts.engine ? await removeCheckoutState(opts.engine, checkoutHash(await checkoutIdentity(root, opts.hostname)), opts.signal ? { signal: opts.signal } : {}) : undefined;
     await rm(output, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { mapDiskFull } from '../disk-full.js';
 import { KreproError } from '../errors.js';
+import { outputDirOf, pathBeneath } from './beneath.js';
 
 export interface CheckoutLock {
   release(): Promise<void>;
@@ -88,7 +89,7 @@ function heldBy(root: string, file: string, h: Holder): KreproError {
  * that died within those few milliseconds is an error asking for its removal.
  */
 export async function lockCheckout(root: string, command: string, pid = process.pid): Promise<CheckoutLock> {
-  const file = path.join(root, '_output', '.krepro.lock');
+  const file = await pathBeneath(await outputDirOf(root), '.krepro.lock');
   const token = randomBytes(8).toString('hex');
   const temp = `${file}.${token}`;
   const started = startTime(pid);

@@ -7,6 +7,7 @@ import Docker from 'dockerode';
 import { KreproError } from '../errors.js';
 import { DockerEngine } from './docker.js';
 import type { Engine } from './engine.js';
+import { quote } from '../quote.js';
 
 /** The environment variables krepro reads to find the engine (same names and meaning as the docker CLI). */
 export type EngineEnv = Readonly<Record<string, string | undefined>>;
@@ -74,10 +75,10 @@ export function resolveEngine(opts: ConnectOptions = {}): ResolvedEngine {
   try {
     url = new URL(raw.includes('//') ? raw : `tcp://${raw}`);
   } catch (cause) {
-    throw new KreproError('E_USAGE', `DOCKER_HOST ${JSON.stringify(raw)} is not a valid address (expected unix:///path, tcp://host:port or ssh://user@host)`, { cause });
+    throw new KreproError('E_USAGE', `DOCKER_HOST ${quote(raw)} is not a valid address (expected unix:///path, tcp://host:port or ssh://user@host)`, { cause });
   }
   if (url.hostname === '') {
-    throw new KreproError('E_USAGE', `DOCKER_HOST ${JSON.stringify(raw)} has no host name`);
+    throw new KreproError('E_USAGE', `DOCKER_HOST ${quote(raw)} has no host name`);
   }
   const tlsVerify = env['DOCKER_TLS_VERIFY'] === '1';
   const options: Docker.DockerOptions & { pathPrefix?: string | undefined } = {
@@ -89,7 +90,7 @@ export function resolveEngine(opts: ConnectOptions = {}): ResolvedEngine {
   const timeout = nonEmpty(env['DOCKER_CLIENT_TIMEOUT']);
   if (timeout !== undefined) {
     const ms = Number.parseInt(timeout, 10);
-    if (!Number.isFinite(ms) || ms <= 0) throw new KreproError('E_USAGE', `DOCKER_CLIENT_TIMEOUT must be a positive number of milliseconds, got ${JSON.stringify(timeout)}`);
+    if (!Number.isFinite(ms) || ms <= 0) throw new KreproError('E_USAGE', `DOCKER_CLIENT_TIMEOUT must be a positive number of milliseconds, got ${quote(timeout)}`);
     options.timeout = ms;
   }
 

@@ -5,6 +5,7 @@ import type { Engine } from '../engine/engine.js';
 import { KreproError } from '../errors.js';
 import { removeTree } from '../process/remove-tree.js';
 import { runLogged, waitExit } from '../process/run.js';
+import { quote } from '../quote.js';
 
 export interface BaseImageOptions {
   /** Debian suite for debootstrap, e.g. 'trixie'. */
@@ -35,12 +36,12 @@ export async function makeBaseImage(engine: Engine, opts: BaseImageOptions): Pro
   const { suite, tag } = opts;
   const include = opts.include ?? [];
   const log = opts.onLog ?? (() => {});
-  if (!SUITE_RE.test(suite)) throw new KreproError('E_USAGE', `invalid Debian suite name ${JSON.stringify(suite)}`);
+  if (!SUITE_RE.test(suite)) throw new KreproError('E_USAGE', `invalid Debian suite name ${quote(suite)}`);
   for (const name of include) {
-    if (!PACKAGE_RE.test(name)) throw new KreproError('E_USAGE', `invalid Debian package name ${JSON.stringify(name)} in --include`);
+    if (!PACKAGE_RE.test(name)) throw new KreproError('E_USAGE', `invalid Debian package name ${quote(name)} in --include`);
   }
   if (opts.mirror !== undefined && !/^(https?|file):\/\//.test(opts.mirror)) {
-    throw new KreproError('E_USAGE', `mirror must be an http://, https:// or file:// URL, got ${JSON.stringify(opts.mirror)}`);
+    throw new KreproError('E_USAGE', `mirror must be an http://, https:// or file:// URL, got ${quote(opts.mirror)}`);
   }
   const { repo, imageTag } = splitTag(tag);
   const fail = (step: string, message: string, cause?: unknown, path?: string): KreproError =>
@@ -140,7 +141,7 @@ function splitTag(ref: string): { repo: string; imageTag: string } {
   } else if (ref !== '') {
     return { repo: ref, imageTag: 'latest' };
   }
-  throw new KreproError('E_USAGE', `invalid image tag ${JSON.stringify(ref)} (expected name:tag)`);
+  throw new KreproError('E_USAGE', `invalid image tag ${quote(ref)} (expected name:tag)`);
 }
 
 async function readTail(file: string): Promise<string[]> {

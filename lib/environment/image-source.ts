@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import { outputDirOf, pathBeneath } from '../checkout/beneath.js';
 import { buildImageVersion } from '../checkout/identity.js';
 import { baseImageTag, type StateNames } from '../checkout/names.js';
 import type { Call, Engine } from '../engine/engine.js';
@@ -39,7 +39,7 @@ export async function prepareBuildImage(engine: Engine, source: BuildImageSource
   const built = await ensureBuildImage(engine, {
     names,
     dockerfileDir: source.dockerfileDir,
-    contextDir: path.join(opts.checkoutRoot, '_output', 'images', names.image.replace(/:/g, '_')),
+    contextDir: await pathBeneath(await outputDirOf(opts.checkoutRoot), `images/${names.image.replace(/:/g, '_')}`),
     baseImage: source.baseImage,
     ...(source.proxies ? { proxies: source.proxies } : {}),
     ...(opts.onLog ? { onLog: opts.onLog } : {}),

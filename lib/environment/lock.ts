@@ -9,6 +9,7 @@ import { removeTree } from '../process/remove-tree.js';
 import { mmdebstrapVersion, runMmdebstrap } from './mmdebstrap.js';
 import { customizeHooks, ENVIRONMENT_CMD, ENVIRONMENT_WORKDIR, environmentEnv, environmentSettings, type EnvironmentImageSetting } from './settings.js';
 import { effectiveMirrors, type EnvironmentSpec, PACKAGE_RE } from './spec.js';
+import { parseJson, quote } from '../quote.js';
 
 export const ENVIRONMENT_LOCK_FILE = 'environment.lock.json';
 export const ENVIRONMENT_LOCK_SCHEMA = 'https://krepro.dev/schemas/environment-lock/v1';
@@ -69,7 +70,7 @@ function lockError(file: string, what: string): KreproError {
 export function checkLock(value: unknown, file: string): EnvironmentLock {
   const l = (value ?? {}) as Partial<EnvironmentLock>;
   const bad = (what: string) => lockError(file, what);
-  if (l.$schema !== ENVIRONMENT_LOCK_SCHEMA) throw bad(`"$schema" is ${JSON.stringify(l.$schema)}, expected ${ENVIRONMENT_LOCK_SCHEMA}`);
+  if (l.$schema !== ENVIRONMENT_LOCK_SCHEMA) throw bad(`"$schema" is ${quote(l.$schema)}, expected ${ENVIRONMENT_LOCK_SCHEMA}`);
   for (const k of ['suite', 'architecture', 'variant'] as const) if (typeof l[k] !== 'string') throw bad(`"${k}" is missing`);
   if (l.mirrors === null || typeof l.mirrors !== 'object') throw bad('"mirrors" is missing');
   if (!Array.isArray(l.sources) || l.sources.length === 0) throw bad('"sources" is missing');
@@ -98,13 +99,7 @@ export async function readLock(file: string): Promise<EnvironmentLock> {
     const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
     throw new KreproError('E_ENVIRONMENT', `cannot read environment lock ${file}: ${missing ? 'no such file (make it with krepro env lock)' : (cause as Error).message}`, { path: file, cause });
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw lockError(file, `not valid JSON: ${(err as Error).message}`);
-  }
-  return checkLock(value, file);
+  return checkLock(parseJson(text, (where) => lockError(file, `not valid JSON: ${where}`)), file);
 }
 
 /** Writes the lock readably (two-space JSON, fields in a fixed order) and atomically. */

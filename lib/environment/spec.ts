@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { KreproError } from '../errors.js';
+import { parseJson, quote } from '../quote.js';
 
 /** The committed input a lock is made from: build-image/environment.json. */
 export const ENVIRONMENT_SPEC_FILE = 'environment.json';
@@ -47,19 +48,19 @@ function specError(file: string, what: string): KreproError {
 export function checkEnvironmentSpec(value: unknown, file: string): EnvironmentSpec {
   const s = (value ?? {}) as Partial<EnvironmentSpec>;
   const bad = (what: string) => specError(file, what);
-  if (typeof s.suite !== 'string' || !NAME_RE.test(s.suite)) throw bad(`"suite" must be a Debian suite name such as trixie, got ${JSON.stringify(s.suite)}`);
-  if (typeof s.architecture !== 'string' || !/^[a-z0-9]+$/.test(s.architecture)) throw bad(`"architecture" must be a Debian architecture such as amd64, got ${JSON.stringify(s.architecture)}`);
-  if (s.variant !== 'minbase' && s.variant !== 'essential') throw bad(`"variant" must be minbase or essential, got ${JSON.stringify(s.variant)}`);
+  if (typeof s.suite !== 'string' || !NAME_RE.test(s.suite)) throw bad(`"suite" must be a Debian suite name such as trixie, got ${quote(s.suite)}`);
+  if (typeof s.architecture !== 'string' || !/^[a-z0-9]+$/.test(s.architecture)) throw bad(`"architecture" must be a Debian architecture such as amd64, got ${quote(s.architecture)}`);
+  if (s.variant !== 'minbase' && s.variant !== 'essential') throw bad(`"variant" must be minbase or essential, got ${quote(s.variant)}`);
   if (s.mirrors === null || typeof s.mirrors !== 'object' || Object.keys(s.mirrors).length === 0) throw bad('"mirrors" must map archive names to URLs');
   for (const [name, url] of Object.entries(s.mirrors)) {
-    if (!NAME_RE.test(name)) throw bad(`mirror name ${JSON.stringify(name)} must be lowercase letters, digits, . and -`);
-    if (typeof url !== 'string' || !URL_RE.test(url)) throw bad(`mirror ${name} must be an http://, https:// or file:// URL, got ${JSON.stringify(url)}`);
+    if (!NAME_RE.test(name)) throw bad(`mirror name ${quote(name)} must be lowercase letters, digits, . and -`);
+    if (typeof url !== 'string' || !URL_RE.test(url)) throw bad(`mirror ${name} must be an http://, https:// or file:// URL, got ${quote(url)}`);
   }
-  if (s.snapshot !== undefined && (typeof s.snapshot !== 'string' || !SNAPSHOT_RE.test(s.snapshot))) throw bad(`"snapshot" must be a snapshot.debian.org timestamp such as 20261201T000000Z, got ${JSON.stringify(s.snapshot)}`);
+  if (s.snapshot !== undefined && (typeof s.snapshot !== 'string' || !SNAPSHOT_RE.test(s.snapshot))) throw bad(`"snapshot" must be a snapshot.debian.org timestamp such as 20261201T000000Z, got ${quote(s.snapshot)}`);
   if (!Array.isArray(s.sources) || s.sources.length === 0) throw bad('"sources" must list at least one {mirror, suite, components}');
   for (const src of s.sources) {
-    if (typeof src?.mirror !== 'string' || !(src.mirror in s.mirrors)) throw bad(`source ${JSON.stringify(src)} names no mirror of "mirrors"`);
-    if (typeof src.suite !== 'string' || !NAME_RE.test(src.suite)) throw bad(`source suite ${JSON.stringify(src.suite)} is not a suite name`);
+    if (typeof src?.mirror !== 'string' || !(src.mirror in s.mirrors)) throw bad(`source ${quote(src)} names no mirror of "mirrors"`);
+    if (typeof src.suite !== 'string' || !NAME_RE.test(src.suite)) throw bad(`source suite ${quote(src.suite)} is not a suite name`);
     if (!Array.isArray(src.components) || src.components.length === 0 || !src.components.every((c) => typeof c === 'string' && NAME_RE.test(c))) throw bad(`source ${src.suite} must list components such as ["main"]`);
   }
   if (!s.sources.some((src) => src.suite === s.suite)) throw bad(`no source for the suite ${s.suite} itself`);
@@ -76,12 +77,7 @@ export async function readEnvironmentSpec(file: string): Promise<EnvironmentSpec
   } catch (cause) {
     throw new KreproError('E_ENVIRONMENT', `cannot read environment ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { path: file, cause });
   }
-  try {
-    return checkEnvironmentSpec(JSON.parse(text), file);
-  } catch (err) {
-    if (err instanceof KreproError) throw err;
-    throw specError(file, `not valid JSON: ${(err as Error).message}`);
-  }
+  return checkEnvironmentSpec(parseJson(text, (where) => specError(file, `not valid JSON: ${where}`)), file);
 }
 
 /** The mirror URLs a spec locks from: snapshot.debian.org's archive of each mirror's name when `snapshot` is set. */

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { KreproError } from '../errors.js';
+import { parseJson } from '../quote.js';
 
 /** Makes the error for one archive: `what` completes "<the archive> …" (the caller knows whether it is a base, a staged image…). */
 export type ArchiveError = (what: string, cause?: unknown) => KreproError;
@@ -98,12 +99,9 @@ export class DockerArchive {
     return this.parse(this.bytes(ref, what), ref);
   }
 
+  /** Parsed, or an error that says where and why in words: a member's bytes are anyone's and never printed. */
   parse(bytes: Buffer, ref: string): unknown {
-    try {
-      return JSON.parse(bytes.toString('utf8'));
-    } catch (err) {
-      throw this.fail(`has ${ref}, which is not valid JSON: ${(err as Error).message}`, err);
-    }
+    return parseJson(bytes.toString('utf8'), (where) => this.fail(`has ${ref}, which is not valid JSON: ${where}`));
   }
 }
 

@@ -1,4 +1,5 @@
 import { KreproError } from '../errors.js';
+import { quote } from '../quote.js';
 
 /** One image reference `name:tag`, in the forms docker-archive (familiar) and OCI annotations (full) use. */
 export interface RepoTag {
@@ -18,18 +19,18 @@ const MAX_NAME = 255;
 
 /** Parses `[domain/]path:tag` as Docker normalizes it; a missing tag or a bad character is an error naming the reference. */
 export function parseRepoTag(ref: string): RepoTag {
-  const bad = (why: string) => new KreproError('E_USAGE', `image reference ${JSON.stringify(ref)} ${why}`);
+  const bad = (why: string) => new KreproError('E_USAGE', `image reference ${quote(ref)} ${why}`);
   const colon = ref.lastIndexOf(':');
   if (colon <= ref.lastIndexOf('/')) throw bad('has no tag (expected name:tag)');
   const tag = ref.slice(colon + 1);
   let rest = ref.slice(0, colon);
-  if (!TAG_RE.test(tag)) throw bad(`has an invalid tag ${JSON.stringify(tag)} (letters, digits, _ . - only, at most 128, not starting with . or -)`);
+  if (!TAG_RE.test(tag)) throw bad(`has an invalid tag ${quote(tag)} (letters, digits, _ . - only, at most 128, not starting with . or -)`);
   const slash = rest.indexOf('/');
   const first = slash < 0 ? '' : rest.slice(0, slash);
   // Docker's rule: the first component is a registry when it looks like a host name.
   let domain = 'docker.io';
   if (first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase())) {
-    if (!DOMAIN_RE.test(first)) throw bad(`has an invalid registry ${JSON.stringify(first)}`);
+    if (!DOMAIN_RE.test(first)) throw bad(`has an invalid registry ${quote(first)}`);
     domain = first === 'index.docker.io' ? 'docker.io' : first;
     rest = rest.slice(slash + 1);
   }
@@ -48,7 +49,7 @@ export function parseRepoTag(ref: string): RepoTag {
 export function dockerTagFromVersion(version: string): string {
   const tag = version.replace('+', '_');
   if (!TAG_RE.test(tag)) {
-    throw new KreproError('E_USAGE', `version ${JSON.stringify(version)} gives the Docker tag ${JSON.stringify(tag)}, which is not valid (letters, digits, _ . - only, at most 128)`);
+    throw new KreproError('E_USAGE', `version ${quote(version)} gives the Docker tag ${quote(tag)}, which is not valid (letters, digits, _ . - only, at most 128)`);
   }
   return tag;
 }

@@ -6,6 +6,7 @@ import { KreproError } from '../errors.js';
 import type { Artifact } from '../integrity/artifact.js';
 import { dockerTagFromVersion, parseRepoTag } from './reference.js';
 import { type ImageBase, writeImage, type WrittenImage } from './write-image.js';
+import { quote } from '../quote.js';
 
 /** build/lib/release.sh's image binaries (~2024, without kubectl and the optional conformance image). */
 /** `scratch`, or a docker-archive path (relative to `cwd`) whose {os}, {arch} and {binary} are filled in per image. */
@@ -108,7 +109,7 @@ export async function writeServerImages(opts: ServerImagesOptions): Promise<Serv
 
 function parsePlatform(p: string): { os: string; arch: string; platform: string } {
   const m = /^([a-z0-9_]+)[-/]([a-z0-9_]+)$/.exec(p);
-  if (!m) throw new KreproError('E_USAGE', `platform ${JSON.stringify(p)} is not <os>/<arch> or <os>-<arch> (e.g. linux/amd64)`);
+  if (!m) throw new KreproError('E_USAGE', `platform ${quote(p)} is not <os>/<arch> or <os>-<arch> (e.g. linux/amd64)`);
   return { os: m[1]!, arch: m[2]!, platform: `${m[1]}-${m[2]}` };
 }
 

@@ -12,6 +12,7 @@ import { HashStream, hexDigest } from '../integrity/hash-stream.js';
 import { type BaseImage, readBaseImage } from './base.js';
 import { type ImageLayer, isoSeconds, prepareImageArchive } from './archive.js';
 import { parseRepoTag } from './reference.js';
+import { quote } from '../quote.js';
 
 /** `scratch` (nothing under the binary: for static binaries) or a docker-archive tarball of one image. */
 export type ImageBase = 'scratch' | { tarball: string };
@@ -110,14 +111,14 @@ async function writeImageFiles(opts: WriteImageOptions, w: { dest: string; entry
 
 function checkOptions(opts: WriteImageOptions): string {
   if (!/^[^/\0]+$/.test(opts.binaryName) || opts.binaryName === '.' || opts.binaryName === '..') {
-    throw new KreproError('E_USAGE', `binary name ${JSON.stringify(opts.binaryName)} is not a file name`);
+    throw new KreproError('E_USAGE', `binary name ${quote(opts.binaryName)} is not a file name`);
   }
   const entrypoint = opts.entrypointPath ?? `/usr/local/bin/${opts.binaryName}`;
   if (!path.posix.isAbsolute(entrypoint) || path.posix.normalize(entrypoint) !== entrypoint || entrypoint.endsWith('/') || entrypoint.includes('\0')) {
-    throw new KreproError('E_USAGE', `entrypoint path ${JSON.stringify(entrypoint)} must be an absolute, normalized file path such as /usr/local/bin/${opts.binaryName}`);
+    throw new KreproError('E_USAGE', `entrypoint path ${quote(entrypoint)} must be an absolute, normalized file path such as /usr/local/bin/${opts.binaryName}`);
   }
   for (const [what, value] of [['os', opts.os], ['architecture', opts.arch]] as const) {
-    if (!PLATFORM_PART_RE.test(value)) throw new KreproError('E_USAGE', `image ${what} ${JSON.stringify(value)} is not a GOOS/GOARCH-style name (e.g. linux, amd64)`);
+    if (!PLATFORM_PART_RE.test(value)) throw new KreproError('E_USAGE', `image ${what} ${quote(value)} is not a GOOS/GOARCH-style name (e.g. linux, amd64)`);
   }
   if (!Number.isInteger(opts.created) || opts.created < 0 || opts.created > MAX_MTIME) {
     throw new KreproError('E_SOURCE_DATE_EPOCH', `image creation time must be a whole number of seconds from 0 to ${MAX_MTIME}, got ${opts.created}`);

@@ -6,6 +6,7 @@ import { byteOrder } from '../byte-order.js';
 import { KreproError } from '../errors.js';
 import { mapDiskFull } from '../disk-full.js';
 import { swapInto } from './swap-dir.js';
+import { quote } from '../quote.js';
 
 /** Binary base names per tarball kind (hack/lib/golang.sh, ~2024); on windows each is looked for as `<name>.exe`. */
 export interface StageTargets {
@@ -112,7 +113,7 @@ function resolveTargets(given: Partial<StageTargets> | undefined): StageTargets 
   for (const kind of KINDS) {
     for (const name of targets[kind]) {
       if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\\') || name.includes('\0')) {
-        throw new KreproError('E_USAGE', `${kind} target ${JSON.stringify(name)} is not a binary file name`);
+        throw new KreproError('E_USAGE', `${kind} target ${quote(name)} is not a binary file name`);
       }
     }
   }
@@ -271,7 +272,7 @@ function unsupported(p: string, st: Stats): KreproError {
 export async function buildStage(opts: BuildStageOptions): Promise<StageResult> {
   const version = opts.version;
   if (version.trim() === '' || /[\n\r\0]/.test(version)) {
-    throw new KreproError('E_USAGE', `version ${JSON.stringify(version)} must be one non-empty line (KUBE_GIT_VERSION, e.g. v1.31.0)`);
+    throw new KreproError('E_USAGE', `version ${quote(version)} must be one non-empty line (KUBE_GIT_VERSION, e.g. v1.31.0)`);
   }
   const targets = resolveTargets(opts.targets);
   const binDir = path.resolve(opts.binDir);

@@ -1,7 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { KreproError } from '../errors.js';
+import { runGit } from '../source/git.js';
 import { isSafeRelativePath } from '../sync/paths.js';
+import { parseJson, quote } from '../quote.js';
 
 /** The project file at the checkout root: how this project builds, and which files are its artifacts. */
 export const PROJECT_FILE = 'krepro.json';
@@ -54,33 +57,75 @@ export const NORMALIZATIONS: readonly { name: string; value: string; why: string
 
 const KNOWN = new Set(['$schema', 'command', 'outputs', 'env', 'release', 'images', 'normalize']);
 
-/** Reads `krepro.json` at `root` (Kubernetes defaults without one); every problem names the file and the field. */
+/**
+ * Reads `krepro.json` at `root` (Kubernetes defaults without one); every problem names the file and the field, or
+ * the line and column, never its bytes. A project file that is a symbolic link is refused: it could show any file of
+ * the machine in an error, and the project a commit builds is the file that commit holds.
+ */
 export async function loadProject(root: string): Promise<Project> {
   const file = path.join(root, PROJECT_FILE);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readNoFollow(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ...KUBERNETES_DEFAULTS };
-    throw new KreproError('E_USAGE', `cannot read ${file}: ${(err as Error).message}`, { path: file, cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { ...KUBERNETES_DEFAULTS };
+    if (code === 'ELOOP') throw new KreproError('E_UNSAFE_PATH', `${file} is a symbolic link; krepro reads the project file only as a file of the checkout itself`, { path: file, cause: err });
+    throw new KreproError('E_USAGE', `cannot read ${file}: ${code ?? (err as Error).message}`, { path: file, cause: err });
   }
-  let raw: unknown;
+  return parseProjectText(text, file);
+}
+
+/**
+ * The project file as `commit` holds it (Kubernetes defaults when it holds none): what a build of that commit must
+ * use, whatever the working tree holds. `workingTreeDiffers` says the working tree's file is not the same (changed,
+ * added, removed or a link), so a caller can say which one it used. A committed link is refused, as loadProject
+ * refuses one in the working tree.
+ */
+export async function loadCommittedProject(root: string, commit: string): Promise<{ project: Project; workingTreeDiffers: boolean }> {
+  const where = `${commit}:${PROJECT_FILE}`;
+  const entry = (await runGit(root, ['ls-tree', '-z', commit, '--', PROJECT_FILE], `read ${PROJECT_FILE} of commit ${commit}`)).split('\0')[0] ?? '';
+  const [mode, , object] = entry.split(/\s/);
+  let committed: string | undefined;
+  if (entry !== '') {
+    if (mode !== '100644' && mode !== '100755') throw new KreproError('E_UNSAFE_PATH', `${where} is ${mode === '120000' ? 'a symbolic link' : 'not a file'}; krepro reads the project file only as a file of the commit itself`, { path: where });
+    committed = await runGit(root, ['cat-file', 'blob', object!], `read ${where}`);
+  }
+  const project = committed === undefined ? { ...KUBERNETES_DEFAULTS } : parseProjectText(committed, where);
+  let working: string | undefined;
   try {
-    raw = JSON.parse(text);
+    working = await readNoFollow(path.join(root, PROJECT_FILE));
   } catch (err) {
-    throw new KreproError('E_USAGE', `${file} is not valid JSON: ${(err as Error).message}`, { path: file, cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') return { project, workingTreeDiffers: true };
+    if (code !== 'ENOENT') throw new KreproError('E_USAGE', `cannot read ${path.join(root, PROJECT_FILE)}: ${code ?? (err as Error).message}`, { path: path.join(root, PROJECT_FILE), cause: err });
   }
+  return { project, workingTreeDiffers: working !== committed };
+}
+
+async function readNoFollow(file: string): Promise<string> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A project file's text (as read from the checkout, or from a commit), checked; `file` names it in errors. */
+export function parseProjectText(text: string, file: string): Project {
+  const raw = parseJson(text, (where) => new KreproError('E_USAGE', `${file} is not valid JSON: ${where}`, { path: file }));
   return { ...parseProject(raw, file), file };
 }
 
 /** Validates a parsed project file; `where` names it in errors. */
 export function parseProject(raw: unknown, where: string): Project {
   const bad = (field: string, want: string, got: unknown): KreproError =>
-    new KreproError('E_USAGE', `${where}: "${field}" must be ${want}, got ${JSON.stringify(got)}`, { path: where });
+    new KreproError('E_USAGE', `${where}: "${field}" must be ${want}, got ${quote(got)}`, { path: where });
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw bad('(top level)', 'an object', raw);
   const o = raw as Record<string, unknown>;
   for (const key of Object.keys(o)) {
-    if (!KNOWN.has(key)) throw new KreproError('E_USAGE', `${where}: unknown field "${key}" (known: ${[...KNOWN].join(', ')})`, { path: where });
+    if (!KNOWN.has(key)) throw new KreproError('E_USAGE', `${where}: unknown field ${quote(key)} (known: ${[...KNOWN].join(', ')})`, { path: where });
   }
   const project: Project = { ...KUBERNETES_DEFAULTS, env: {}, release: false, images: false };
   if (o['command'] !== undefined) project.command = parseCommand(o['command'], (got) => bad('command', 'a non-empty string or array of strings', got));
@@ -118,7 +163,7 @@ export function parseCommand(v: unknown, bad: (got: unknown) => KreproError): st
 /** An output path: relative to the checkout, normalized, inside it. */
 export function checkOutputPath(p: string, where: string): string {
   const rel = p.replace(/\/+$/, '');
-  if (!isSafeRelativePath(rel)) throw new KreproError('E_USAGE', `${where}: output path ${JSON.stringify(p)} must be relative to the checkout, without . or .. parts`, { path: where });
+  if (!isSafeRelativePath(rel)) throw new KreproError('E_USAGE', `${where}: output path ${quote(p)} must be relative to the checkout, without . or .. parts`, { path: where });
   return rel;
 }
 

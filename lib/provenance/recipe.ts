@@ -10,6 +10,7 @@ import type { Integrity } from '../integrity/hash-stream.js';
 import type { ImageSettings } from '../project/project.js';
 import type { BuildConditions } from '../verify/conditions.js';
 import { KREPRO_VERSION } from '../version.js';
+import { parseJson, quote } from '../quote.js';
 
 /** The build type of krepro's provenance: a recipe `krepro rebuild` follows. */
 export const RECIPE_BUILD_TYPE = 'https://krepro.dev/buildtypes/release/v1';
@@ -78,9 +79,9 @@ export function recipeStatement(recipe: Recipe, artifacts: readonly { name: stri
 export function recipeOf(statement: unknown, where: string): { recipe: Recipe; subjects: Subject[] } {
   const bad = (what: string): KreproError => new KreproError('E_USAGE', `${where}: ${what}; it is not provenance krepro release or verify wrote`, { path: where });
   const s = (statement ?? {}) as Partial<Statement<Partial<RecipePredicate>>>;
-  if (s.predicateType !== SLSA_PROVENANCE_TYPE) throw bad(`predicateType is ${JSON.stringify(s.predicateType)}`);
+  if (s.predicateType !== SLSA_PROVENANCE_TYPE) throw bad(`predicateType is ${quote(s.predicateType)}`);
   const def = s.predicate?.buildDefinition;
-  if (def?.buildType !== RECIPE_BUILD_TYPE) throw bad(`buildType is ${JSON.stringify(def?.buildType)}, not ${RECIPE_BUILD_TYPE}`);
+  if (def?.buildType !== RECIPE_BUILD_TYPE) throw bad(`buildType is ${quote(def?.buildType)}, not ${RECIPE_BUILD_TYPE}`);
   const r = def.externalParameters as Partial<Recipe> | undefined;
   if (!r?.source?.commit || !/^[0-9a-f]{40}$/.test(r.source.commit)) throw bad('it records no source commit');
   if (!r.project || !Array.isArray(r.project.command) || !Array.isArray(r.project.outputs)) throw bad('it records no project command or outputs');
@@ -116,11 +117,6 @@ export async function readProvenance(dir: string, key?: VerifyingKey): Promise<{
   } catch (err) {
     throw new KreproError('E_USAGE', `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): is ${dir} a release directory krepro release or verify wrote?`, { path: file });
   }
-  let statement: unknown;
-  try {
-    statement = JSON.parse(text);
-  } catch (err) {
-    throw new KreproError('E_USAGE', `${file} is not JSON: ${(err as Error).message}`, { path: file });
-  }
+  const statement = parseJson(text, (where) => new KreproError('E_USAGE', `${file} is not JSON: ${where}`, { path: file }));
   return { ...recipeOf(statement, file), source: { kind: 'unsigned', file } };
 }

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { GzipFormat } from '../archive/gzip.js';
+import { pathBeneath } from '../checkout/beneath.js';
 import { DEFAULT_IMAGE_BINARIES, type ServerImagesOptions, writeServerImages } from '../image/server-images.js';
 import { type PackageResult, packageRelease } from '../layout/package-release.js';
 import { buildStage } from '../layout/stage.js';
@@ -29,7 +30,9 @@ export interface ReleaseFromBinariesOptions {
  */
 export async function releaseFromBinaries(opts: ReleaseFromBinariesOptions): Promise<PackageResult> {
   const signal = opts.signal ? { signal: opts.signal } : {};
-  const stage = path.join(opts.outputDir, 'release-stage');
+  // The build's outputs were copied in beside them: the stage and the tarballs must not lead anywhere else.
+  const stage = await pathBeneath(opts.outputDir, 'release-stage');
+  const out = await pathBeneath(opts.outputDir, 'release-tars');
   opts.onStep?.('stage');
   const staged = await buildStage({ binDir: path.join(opts.outputDir, 'dockerized', 'bin'), sourceRoot: opts.sourceRoot, stage, version: opts.version, ...signal });
   // Images exist for Linux server platforms only, as upstream builds them.
@@ -55,7 +58,7 @@ export async function releaseFromBinaries(opts: ReleaseFromBinariesOptions): Pro
   opts.onStep?.('package');
   return packageRelease({
     stage,
-    out: path.join(opts.outputDir, 'release-tars'),
+    out,
     sourceDateEpoch: opts.sourceDateEpoch,
     sourceRoot: opts.sourceRoot,
     ...(opts.level !== undefined ? { level: opts.level } : {}),

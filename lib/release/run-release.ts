@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { mkdir } from 'node:fs/promises';
 import { writeSmallFile } from '../archive/pack.js';
+import { outputDirOf, pathBeneath } from '../checkout/beneath.js';
 import type { GzipFormat } from '../archive/gzip.js';
 import { writeSignedStatement } from '../attest/file.js';
 import type { SigningKey } from '../attest/keys.js';
@@ -69,6 +70,10 @@ export async function runRelease(session: BuildSession, opts: ReleaseOptions): P
     const code = await session.run(cmd, opts.io);
     if (code !== 0) throw new KreproError('E_BUILD_FAILED', `${cmd.join(' ')} failed in the build container with exit code ${code}`, { exitCode: code });
   };
+  // Before any work: the release directory and the stage may not lead out of the checkout.
+  const outputDir = await outputDirOf(opts.checkoutRoot);
+  const dir = await pathBeneath(outputDir, 'release-tars');
+  await pathBeneath(outputDir, 'release-stage');
   step('sync');
   await session.sync();
   step('build');
@@ -82,10 +87,9 @@ export async function runRelease(session: BuildSession, opts: ReleaseOptions): P
   }
   step('copy-output');
   await session.copyOutput(project.outputs);
-  const dir = path.join(opts.checkoutRoot, '_output', 'release-tars');
   const images = project.images;
   const packaged = !project.release ? undefined : await releaseFromBinaries({
-    outputDir: path.join(opts.checkoutRoot, '_output'),
+    outputDir,
     sourceRoot: opts.checkoutRoot,
     version: opts.version,
     sourceDateEpoch: opts.sourceDateEpoch,

@@ -108,7 +108,7 @@ export async function openBuildSession(opts: BuildSessionOptions): Promise<Build
       sync: () => syncSources(engine, { ...volumeAccess, owner: opts.user, containerName: run.name(`sync-${++helpers}`) }),
       run: (cmd, io) => runContainer(engine, spec(cmd), { ...io, ...signal }),
       shell: (cmd, io) => runInteractive(engine, spec(cmd), { ...io, ...signal }),
-      copyOutput: (paths, o) => copyOutput(engine, { ...volumeAccess, ...(paths ? { paths, skipMissing: o?.skipMissing ?? false } : { skipMissing: true }), containerName: run.name(`copy-${++helpers}`) }),
+      copyOutput: (paths, o) => copyOutput(engine, { ...volumeAccess, userOutputLink: true, ...(paths ? { paths, skipMissing: o?.skipMissing ?? false } : { skipMissing: true }), containerName: run.name(`copy-${++helpers}`) }),
       close: () => lock.release(),
     };
   } catch (err) {

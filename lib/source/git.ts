@@ -15,6 +15,11 @@ export async function gitWorkTreeOf(dir: string): Promise<string | undefined> {
   }
 }
 
+/** The commit HEAD names in the checkout `dir`: what verify builds. */
+export async function headCommit(dir: string): Promise<string> {
+  return (await runGit(dir, ['rev-parse', '--verify', 'HEAD^{commit}'], `find the commit of ${dir} to verify`)).trim();
+}
+
 /**
  * Runs git in `dir`, a git checkout. A failure is E_GIT naming `purpose`, the cause as the user can act on it (git
  * not installed, a repository git refuses as unsafe, no commit at HEAD, or git's own first line) and `otherwise`,

@@ -1,6 +1,7 @@
 import { KreproError } from '../errors.js';
 import { MAX_MTIME } from '../archive/header.js';
 import { gitFailureKind, gitWorkTreeOf, runGit } from './git.js';
+import { quote } from '../quote.js';
 
 export type SourceDateEpochOrigin = 'explicit' | 'environment' | 'git';
 
@@ -13,7 +14,7 @@ export interface SourceDateEpoch {
 export function parseSourceDateEpoch(value: string, name = 'SOURCE_DATE_EPOCH'): number {
   const trimmed = value.trim();
   if (!/^\d+$/.test(trimmed) || Number(trimmed) > MAX_MTIME) {
-    throw new KreproError('E_SOURCE_DATE_EPOCH', `${name}=${JSON.stringify(value)} is not a whole number of seconds since 1970 (0 to ${MAX_MTIME})`);
+    throw new KreproError('E_SOURCE_DATE_EPOCH', `${name}=${quote(value)} is not a whole number of seconds since 1970 (0 to ${MAX_MTIME})`);
   }
   return Number(trimmed);
 }
@@ -23,7 +24,7 @@ export function parseMtimeOption(value: string): number {
   if (/^\s*\d+\s*$/.test(value)) return parseSourceDateEpoch(value, '--mtime');
   const ms = /\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/.test(value) ? Date.parse(value) : NaN;
   if (Number.isNaN(ms)) {
-    throw new KreproError('E_USAGE', `--mtime ${JSON.stringify(value)} is neither seconds since 1970 nor an ISO 8601 date with a zone (e.g. 2024-01-02T03:04:05Z)`);
+    throw new KreproError('E_USAGE', `--mtime ${quote(value)} is neither seconds since 1970 nor an ISO 8601 date with a zone (e.g. 2024-01-02T03:04:05Z)`);
   }
   return parseSourceDateEpoch(String(Math.floor(ms / 1000)), '--mtime');
 }

@@ -5,12 +5,14 @@ import { chmod, copyFile, lstat, mkdir, mkdtemp, readlink, rename, rm, stat, sym
 import * as path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { pathBeneath } from '../checkout/beneath.js';
 import type { Container, Engine } from '../engine/engine.js';
 import { withVolumeHelper } from '../engine/volume-access.js';
 import { mapDiskFull } from '../disk-full.js';
 import { KreproError } from '../errors.js';
 import { checkContainerDir, isSafeRelativePath } from './paths.js';
 import { drain, readTar } from './tar-read.js';
+import { quote } from '../quote.js';
 
 export interface CopyOutputOptions {
   volume: string;
@@ -19,6 +21,11 @@ export interface CopyOutputOptions {
   /** Where the volume is mounted in build containers, e.g. CONTAINER_SOURCE_DIR. */
   containerDir: string;
   checkoutRoot: string;
+  /**
+   * Follow an `_output` link git does not track: the user's own (e.g. `_output` on another disk). Every other link
+   * on the way to an output path is refused; default false.
+   */
+  userOutputLink?: boolean;
   /** Checkout-relative paths to bring back; default `_output/dockerized/bin` (upstream's copy_output brings those binaries). */
   paths?: string[];
   /** Skip paths the build has not produced instead of failing (after `krepro run` of a command that builds nothing). */
@@ -61,7 +68,7 @@ export async function copyOutput(engine: Engine, opts: CopyOutputOptions): Promi
   const containerDir = checkContainerDir(opts.containerDir);
   const paths = (opts.paths ?? DEFAULT_PATHS).map((p) => {
     const rel = p.replace(/\/+$/, '');
-    if (!isSafeRelativePath(rel)) throw new KreproError('E_USAGE', `output path ${JSON.stringify(p)} must be relative to the checkout, without . or .. parts`);
+    if (!isSafeRelativePath(rel)) throw new KreproError('E_USAGE', `output path ${quote(p)} must be relative to the checkout, without . or .. parts`);
     return rel;
   });
   const call = signal ? { signal } : {};
@@ -82,12 +89,14 @@ export async function copyOutput(engine: Engine, opts: CopyOutputOptions): Promi
   const copyAll = async (helper: Container): Promise<CopyResult> => {
     const total: CopyResult = { copied: 0, unchanged: 0, bytes: 0 };
     for (const rel of paths) {
+      // Checked before each path: an earlier one may have brought a link that this one lies below.
+      const dest = await pathBeneath(opts.checkoutRoot, rel, { userOutputLink: opts.userOutputLink ?? false });
       const archive = await helper.getArchive(`${containerDir}/${rel}`, call);
       if (archive === undefined) {
         if (opts.skipMissing) continue;
         throw new KreproError('E_IO', `${rel} does not exist in volume ${opts.volume} (${containerDir}/${rel}): has the build produced it?`, { path: rel });
       }
-      const r = await extractOutputTar(archive.stream, path.join(opts.checkoutRoot, rel), {
+      const r = await extractOutputTar(archive.stream, dest, {
         ...(signal ? { signal } : {}),
         ...(opts.onProgress ? { onProgress: (e: CopyProgress) => opts.onProgress!({ ...e, path: e.path === '' ? rel : `${rel}/${e.path}` }) } : {}),
       });
@@ -211,7 +220,7 @@ function memberPath(name: string, rootName: string): string {
 }
 
 function unsafe(name: string, why: string): KreproError {
-  return new KreproError('E_UNSAFE_PATH', `refusing build output member ${JSON.stringify(name)}: it ${why}; nothing was copied`, { path: name });
+  return new KreproError('E_UNSAFE_PATH', `refusing build output member ${quote(name)}: it ${why}; nothing was copied`, { path: name });
 }
 
 function parentOf(rel: string): string {

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { KreproError } from '../errors.js';
+import { quote } from '../quote.js';
 
 /**
  * Never synced, as upstream's rsync filters `- /_output/ - /_tmp/` leave them out. `.git` is skipped too (as upstream
@@ -12,7 +13,7 @@ export const EXCLUDED_TOP: readonly string[] = ['.git', '_output', '_tmp', MANIF
 /** The mount point, without a trailing slash; refuses relative, unnormalized and root paths. */
 export function checkContainerDir(dir: string): string {
   if (!path.posix.isAbsolute(dir) || path.posix.normalize(dir) !== dir.replace(/\/+$/, '') || dir.replace(/\/+$/, '') === '') {
-    throw new KreproError('E_USAGE', `containerDir must be a normalized absolute path other than /, got ${JSON.stringify(dir)}`);
+    throw new KreproError('E_USAGE', `containerDir must be a normalized absolute path other than /, got ${quote(dir)}`);
   }
   return dir.replace(/\/+$/, '');
 }

@@ -6,6 +6,7 @@ import { checkContainerDir } from './paths.js';
 import { planSync } from './plan.js';
 import { scanSources } from './scan.js';
 import { HELPER_SCRIPT, listVolume, type ManifestState, readManifest, runDeletions, sendChanges } from './volume-side.js';
+import { quote } from '../quote.js';
 
 export interface SyncOptions {
   checkoutRoot: string;
@@ -84,7 +85,7 @@ export async function syncSources(engine: Engine, opts: SyncOptions): Promise<Sy
   signal?.throwIfAborted();
   const containerDir = checkContainerDir(opts.containerDir);
   for (const id of [opts.owner.uid, opts.owner.gid]) {
-    if (!Number.isSafeInteger(id) || id < 0) throw new KreproError('E_USAGE', `owner uid and gid must be whole numbers ≥ 0, got ${JSON.stringify(opts.owner)}`);
+    if (!Number.isSafeInteger(id) || id < 0) throw new KreproError('E_USAGE', `owner uid and gid must be whole numbers ≥ 0, got ${quote(opts.owner)}`);
   }
   const helperSpec = {
     volume: opts.volume,

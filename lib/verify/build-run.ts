@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { byteOrder } from '../byte-order.js';
+import { OUTPUT_DIR, pathBeneath } from '../checkout/beneath.js';
 import type { RunNames } from '../checkout/names.js';
 import type { Engine } from '../engine/engine.js';
 import { runContainer } from '../engine/run.js';
@@ -131,7 +132,7 @@ export async function runVerifyBuild(id: string, label: string, conditions: Buil
       opts.onStep?.('package');
       const images = opts.project.images;
       const packed = await releaseFromBinaries({
-        outputDir: path.join(dir, '_output'),
+        outputDir: await pathBeneath(dir, OUTPUT_DIR),
         sourceRoot: opts.sourceDir,
         version: opts.version,
         sourceDateEpoch: opts.sourceDateEpoch,

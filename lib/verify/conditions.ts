@@ -1,4 +1,5 @@
 import { KreproError } from '../errors.js';
+import { quote } from '../quote.js';
 
 /**
  * The conditions one build runs under. The control build uses fixed, recorded values (never the host's defaults);
@@ -147,7 +148,7 @@ function samePair(pair: string): boolean {
 
 export function variationNamed(name: string): Variation {
   const v = VARIATIONS.find((x) => x.name === name);
-  if (!v) throw new KreproError('E_USAGE', `unknown variation ${JSON.stringify(name)}; known: ${VARIATIONS.map((x) => x.name).join(', ')}`);
+  if (!v) throw new KreproError('E_USAGE', `unknown variation ${quote(name)}; known: ${VARIATIONS.map((x) => x.name).join(', ')}`);
   return v;
 }
 

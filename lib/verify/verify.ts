@@ -1,8 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { simpleGit } from 'simple-git';
-import { runGit } from '../source/git.js';
+import { headCommit } from '../source/git.js';
 import { byteOrder } from '../byte-order.js';
+import { outputDirOf } from '../checkout/beneath.js';
 import { type CheckoutLock, lockCheckout } from '../checkout/lock.js';
 import { runNames } from '../checkout/names.js';
 import { removeLeftovers } from '../checkout/state.js';
@@ -13,6 +14,7 @@ import type { Project } from '../project/project.js';
 import { type AttributionResult, attributeCauses, type Cause } from './attribution.js';
 import { type BuildRun, type BuildRunOptions, differingArtifacts, logTail, runVerifyBuild } from './build-run.js';
 import { applyVariations, type BuildConditions, controlConditions, type Variation, VARIATIONS } from './conditions.js';
+import { quote } from '../quote.js';
 
 export interface VerifyEngine {
   engine: Engine;
@@ -34,6 +36,8 @@ export interface EnvironmentSetting {
 
 export interface VerifyOptions {
   checkoutRoot: string;
+  /** the commit to verify (its project file is the one `project` should come from); default HEAD */
+  commit?: string;
   /** control build's engine, and the experiment's (the same one unless rebuilding independently) */
   engines: [VerifyEngine, VerifyEngine];
   variations: readonly Variation[];
@@ -138,10 +142,10 @@ class BuildFailed extends Error {
  */
 export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> {
   const git = simpleGit({ baseDir: opts.checkoutRoot });
-  const commit = (await runGit(opts.checkoutRoot, ['rev-parse', '--verify', 'HEAD^{commit}'], `find the commit of ${opts.checkoutRoot} to verify`)).trim();
+  const commit = opts.commit ?? (await headCommit(opts.checkoutRoot));
   const lock = opts.lock ?? (await lockCheckout(opts.checkoutRoot, 'verify'));
   const signal = opts.signal ? { signal: opts.signal } : {};
-  const workDir = opts.workDir ?? (await mkdtemp(path.join(opts.checkoutRoot, '_output', 'verify-')));
+  const workDir = opts.workDir ?? (await mkdtemp(path.join(await outputDirOf(opts.checkoutRoot), 'verify-')));
   const sourceDir = path.join(workDir, 'source');
   let worktree = false;
   try {
@@ -248,7 +252,7 @@ function checkVariations(chosen: readonly Variation[], control: BuildRun, experi
     const reason =
       probe.control === null || probe.experiment === null
         ? 'its effect probe did not run in the build container'
-        : `it did not take effect in this build environment: the probe saw ${JSON.stringify(probe.control)} in both builds${v.name === 'file-order' ? ' (no directory of the sources has two entries?)' : ''}`;
+        : `it did not take effect in this build environment: the probe saw ${quote(probe.control)} in both builds${v.name === 'file-order' ? ' (no directory of the sources has two entries?)' : ''}`;
     return { ...common, tested: false, reason };
   });
 }

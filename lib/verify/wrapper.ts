@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { KreproError } from '../errors.js';
 import type { BuildConditions, Probes } from './conditions.js';
+import { parseJson } from '../quote.js';
 
 const MARK = '@@krepro-probe@@';
 
@@ -108,12 +109,7 @@ const PERSONALITIES = [0x40000, 0x40008, 0x60000, 0x60008];
  * would enforce it.
  */
 export function seccompWithPersonality(base: string, where: string): string {
-  let profile: { syscalls?: unknown[] };
-  try {
-    profile = JSON.parse(base) as { syscalls?: unknown[] };
-  } catch (err) {
-    throw new KreproError('E_USAGE', `${where} is not a seccomp profile (JSON): ${(err as Error).message}`, { path: where });
-  }
+  const profile = parseJson(base, (at) => new KreproError('E_USAGE', `${where} is not a seccomp profile (JSON): ${at}`, { path: where })) as { syscalls?: unknown[] };
   if (!Array.isArray(profile.syscalls)) throw new KreproError('E_USAGE', `${where} is not a seccomp profile: it has no "syscalls" list`, { path: where });
   const added = PERSONALITIES.map((value) => ({ names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value, valueTwo: 0, op: 'SCMP_CMP_EQ' }] }));
   return JSON.stringify({ ...profile, syscalls: [...profile.syscalls, ...added] });
