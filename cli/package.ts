@@ -94,7 +94,7 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
     const attestation = signingKey ? { attestation: { file: ATTESTATION_FILE, bundle: BUNDLE_FILE, keyid: signingKey.keyid, algorithm: signingKey.algorithm } } : {};
     io.stdout.write(`${JSON.stringify({ out: result.out, sourceDateEpoch: { ...sde }, manifest: result.manifest, files: result.files, ...attestation }, null, 2)}\n`);
   } else {
-    for (const t of result.tarballs) io.stdout.write(`${hexDigest(t.integrity, 'sha256')}  ${displayPath(io.cwd, t.path)}\n`);
+    for (const t of result.artifacts) io.stdout.write(`${hexDigest(t.integrity, 'sha256')}  ${displayPath(io.cwd, t.path)}\n`);
     io.stderr.write(`wrote ${result.files.length} files to ${result.out} (SOURCE_DATE_EPOCH=${sde.seconds} from ${sde.origin})\n`);
     if (signingKey) io.stderr.write(`signed ${ATTESTATION_FILE} and ${BUNDLE_FILE} with key ${signingKey.keyid} (${signingKey.algorithm})\n`);
   }

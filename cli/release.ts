@@ -52,7 +52,7 @@ export async function releaseCommand(argv: string[], io: CommandIO): Promise<num
     });
     if (result.provenance) io.stderr.write(`wrote ${path.relative(io.cwd, result.provenance.statement)}${result.provenance.envelope ? `, ${path.relative(io.cwd, result.provenance.envelope)} and ${path.relative(io.cwd, result.provenance.bundle!)} (signed with key ${signingKey!.keyid})` : ''}\n`);
     else io.stderr.write('note: no provenance: a Dockerfile build image (--build-image-dir) cannot be made again from a recipe\n');
-    for (const t of result.packaged?.tarballs ?? []) io.stdout.write(`${hexDigest(t.integrity, 'sha256')}  ${path.relative(io.cwd, t.path)}\n`);
+    for (const t of result.packaged?.artifacts ?? []) io.stdout.write(`${hexDigest(t.integrity, 'sha256')}  ${path.relative(io.cwd, t.path)}\n`);
     if (!result.packaged) io.stderr.write(`outputs copied back: ${result.outputs.join(', ')} (no release tarballs: the project is not Kubernetes-shaped)\n`);
     return EXIT.ok;
   } finally {

@@ -18,6 +18,7 @@ import { ATTESTATION_FILE, BUNDLE_FILE, writeSignedStatement } from '../attest/f
 import { IMAGE_INDEX_SUFFIX, stagedImageSets, writeImageIndex } from '../image/image-index.js';
 import type { SigningKey } from '../attest/keys.js';
 import { inTotoStatement, SLSA_PROVENANCE_TYPE, type Statement, subjectsOf } from '../attest/statement.js';
+import { sbomArtifact, writeSboms } from '../sbom/write.js';
 
 export interface PackageReleaseOptions {
   /** `_output/release-stage` */
@@ -48,7 +49,7 @@ export type PackageProgress =
   | { type: 'done'; name: string; size: number };
 
 export interface ReleaseArtifact extends Artifact {
-  kind: TarballJob['kind'] | 'src' | 'checksums' | 'manifest' | 'image-index';
+  kind: TarballJob['kind'] | 'src' | 'checksums' | 'manifest' | 'image-index' | 'sbom';
   platform?: string;
 }
 
@@ -67,6 +68,10 @@ export interface PackageResult {
   out: string;
   /** The tarballs, in the order written, and the image indexes (`<binary>.oci.tar`) after them. */
   tarballs: ReleaseArtifact[];
+  /** The SPDX documents: kubernetes-source.spdx.json (with a source) and kubernetes-release.spdx.json. */
+  sboms: ReleaseArtifact[];
+  /** What the release publishes with digests, in sums, manifest and statement: the tarballs, then the SBOMs. */
+  artifacts: ReleaseArtifact[];
   manifest: ReleaseManifest;
   /** Every file written into `out`, tarballs and checksum files. */
   files: string[];
@@ -160,6 +165,7 @@ async function writeRelease(
   try {
     await mkdir(work);
     const tarballs: ReleaseArtifact[] = [];
+    const packed: { tarball: ReleaseArtifact; entries: Entry[] }[] = [];
     for (const p of planned) {
       opts.signal?.throwIfAborted();
       progress({ type: 'tarball', name: p.name, bytes: stagedBytes(p.entries) });
@@ -175,20 +181,37 @@ async function writeRelease(
       });
       progress({ type: 'done', name: p.name, size: file.size });
       w.onWritten(file.size);
-      tarballs.push({ name: p.name, path: path.join(out, p.name), size: file.size, integrity: file.integrity, kind: p.kind, ...(p.platform ? { platform: p.platform } : {}) });
+      const tarball: ReleaseArtifact = { name: p.name, path: path.join(out, p.name), size: file.size, integrity: file.integrity, kind: p.kind, ...(p.platform ? { platform: p.platform } : {}) };
+      tarballs.push(tarball);
+      packed.push({ tarball, entries });
     }
-    tarballs.push(...(await writeImageIndexes(opts, w)));
-    const files = [...tarballs.map((t) => t.name), ...(await writeChecksums(work, tarballs, w.onWritten))];
-    const manifest = releaseManifest(tarballs, opts.sourceDateEpoch, level, format);
+    const indexes = await writeImageIndexes(opts, w);
+    tarballs.push(...indexes);
+    const sboms = (
+      await writeSboms({
+        dir: work,
+        artifacts: [
+          ...packed.map((p) => sbomArtifact({ ...p.tarball, path: path.join(work, p.tarball.name) }, p.entries)),
+          ...indexes.map((i) => sbomArtifact({ ...i, path: path.join(work, i.name) }, [])),
+        ],
+        sourceDateEpoch: opts.sourceDateEpoch,
+        ...(opts.sourceRoot !== undefined ? { sourceRoot: opts.sourceRoot } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      })
+    ).map((a): ReleaseArtifact => ({ ...a, path: path.join(out, a.name), kind: 'sbom' }));
+    for (const s of sboms) w.onWritten(s.size);
+    const artifacts = [...tarballs, ...sboms];
+    const files = [...artifacts.map((t) => t.name), ...(await writeChecksums(work, artifacts, w.onWritten))];
+    const manifest = releaseManifest(artifacts, opts.sourceDateEpoch, level, format);
     await writeSmallFile(path.join(work, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
     files.push(MANIFEST_NAME);
     if (opts.signingKey) {
-      await writeSignedStatement(work, packageStatement(tarballs, manifest), opts.signingKey);
+      await writeSignedStatement(work, packageStatement(artifacts, manifest), opts.signingKey);
       files.push(ATTESTATION_FILE, BUNDLE_FILE);
     }
     opts.signal?.throwIfAborted();
     await swapInto(work, out);
-    return { out, tarballs, manifest, files: files.sort(byteOrder) };
+    return { out, tarballs, sboms, artifacts, manifest, files: files.sort(byteOrder) };
   } catch (err) {
     await rm(work, { recursive: true, force: true });
     throw err;
@@ -215,15 +238,15 @@ async function writeImageIndexes(opts: PackageReleaseOptions, w: { out: string; 
   return written;
 }
 
-async function writeChecksums(dir: string, tarballs: ReleaseArtifact[], onWritten: (bytes: number) => void): Promise<string[]> {
+async function writeChecksums(dir: string, artifacts: ReleaseArtifact[], onWritten: (bytes: number) => void): Promise<string[]> {
   const names: string[] = [];
   const write = async (name: string, content: string): Promise<void> => {
     onWritten((await writeSmallFile(path.join(dir, name), content)).size);
     names.push(name);
   };
   for (const algorithm of ALGORITHMS) {
-    await write(sumsFileName(algorithm), sumsFile(tarballs, algorithm));
-    for (const t of tarballs) await write(`${t.name}.${algorithm}`, digestFile(t.integrity, algorithm));
+    await write(sumsFileName(algorithm), sumsFile(artifacts, algorithm));
+    for (const t of artifacts) await write(`${t.name}.${algorithm}`, digestFile(t.integrity, algorithm));
   }
   return names;
 }
@@ -231,11 +254,11 @@ async function writeChecksums(dir: string, tarballs: ReleaseArtifact[], onWritte
 export const PACKAGE_BUILD_TYPE = 'https://krepro.dev/buildtypes/package/v1';
 
 /**
- * The Statement `package --sign-key` signs: every tarball as a subject (sha256 and sha512), and as SLSA provenance
+ * The Statement `package --sign-key` signs: every artifact (tarballs and SBOMs) as a subject (sha256 and sha512), and as SLSA provenance
  * what packing them depended on (SOURCE_DATE_EPOCH, encoder and level). Nothing from the clock or host.
  */
-export function packageStatement(tarballs: readonly ReleaseArtifact[], manifest: ReleaseManifest): Statement {
-  const subject = subjectsOf([...tarballs].sort((a, b) => byteOrder(a.name, b.name)));
+export function packageStatement(artifacts: readonly ReleaseArtifact[], manifest: ReleaseManifest): Statement {
+  const subject = subjectsOf([...artifacts].sort((a, b) => byteOrder(a.name, b.name)));
   return inTotoStatement(subject, SLSA_PROVENANCE_TYPE, {
     buildDefinition: {
       buildType: PACKAGE_BUILD_TYPE,
@@ -247,13 +270,13 @@ export function packageStatement(tarballs: readonly ReleaseArtifact[], manifest:
   });
 }
 
-export function releaseManifest(tarballs: ReleaseArtifact[], sourceDateEpoch: number, level: number, format: GzipFormat = CURRENT_GZIP_FORMAT): ReleaseManifest {
+export function releaseManifest(artifacts: ReleaseArtifact[], sourceDateEpoch: number, level: number, format: GzipFormat = CURRENT_GZIP_FORMAT): ReleaseManifest {
   return {
     schema: MANIFEST_SCHEMA,
     kreproVersion: KREPRO_VERSION,
     sourceDateEpoch,
     encoder: encoderIdentity({ level, format }),
-    files: [...tarballs]
+    files: [...artifacts]
       .sort((a, b) => byteOrder(a.name, b.name))
       .map((t) => ({ name: t.name, size: t.size, integrity: t.integrity.toString() })),
   };

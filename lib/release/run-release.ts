@@ -102,7 +102,7 @@ export async function runRelease(session: BuildSession, opts: ReleaseOptions): P
     onStep: step,
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
-  const artifacts = [...(packaged?.tarballs ?? []), ...(await outputArtifacts(opts.checkoutRoot, project.outputs, opts.signal))];
+  const artifacts = [...(packaged?.artifacts ?? []), ...(await outputArtifacts(opts.checkoutRoot, project.outputs, opts.signal))];
   const result: ReleaseResult = { ...(packaged ? { packaged } : {}), outputs: project.outputs, artifacts, dir };
   if (!opts.provenance) return result;
   const recipe: Recipe = {

@@ -142,7 +142,7 @@ export async function runVerifyBuild(id: string, label: string, conditions: Buil
         ...(images && images.base ? { imageBase: imageBaseFrom(images.base, opts.sourceDir) } : {}),
         ...signal,
       });
-      artifacts.push(...packed.tarballs.map((t) => ({ name: `release-tars/${t.name}`, path: t.path, size: t.size, integrity: t.integrity })));
+      artifacts.push(...packed.artifacts.map((t) => ({ name: `release-tars/${t.name}`, path: t.path, size: t.size, integrity: t.integrity })));
     }
     artifacts.push(...(await outputArtifacts(dir, opts.project.outputs, opts.signal)));
     return { ...result, durationMs: Date.now() - started, artifacts: artifacts.sort((a, b) => byteOrder(a.name, b.name)) };

@@ -15,6 +15,8 @@ interface Change {
   key: string;
   left: Json | undefined;
   right: Json | undefined;
+  /** the same elements in another order */
+  order?: true;
 }
 
 function keyPath(parent: string, k: string | number): string {
@@ -24,19 +26,94 @@ function keyPath(parent: string, k: string | number): string {
 
 const isObject = (v: Json | undefined): v is { [k: string]: Json } => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Differences by key (objects by key, arrays by index), depth first; `count` has them all, `out` the first ones. */
+/** Fields that name an array element (SPDX element IDs, then names), tried in this order. */
+const ELEMENT_KEYS = ['SPDXID', 'name'];
+/** Changes collected before choosing which to show: enough to put every digest after the changes that cause them. */
+const MAX_COLLECTED = 20 * MAX_CHANGES;
+
+/** The field that names each element on both sides (an object with a distinct string there), if one does. */
+function elementKey(a: Json[], b: Json[]): string | undefined {
+  return ELEMENT_KEYS.find((k) =>
+    [a, b].every((side) => {
+      const names = side.map((e) => (isObject(e) && typeof e[k] === 'string' ? e[k] : undefined));
+      return names.every((n) => n !== undefined) && new Set(names).size === names.length;
+    }),
+  );
+}
+
+/**
+ * Differences by key, depth first: objects by key; arrays whose elements all carry a distinct SPDXID or name by
+ * that (so an element that moved, was added or changed shows as itself); other arrays by index, or, when their
+ * lengths differ, by aligning equal elements (so one insertion is one change, not a shift of everything after it).
+ * `count` has them all, `out` the first MAX_COLLECTED.
+ */
 function changes(a: Json | undefined, b: Json | undefined, key: string, out: Change[], count: { n: number }, depth = 0): void {
   if (isObject(a) && isObject(b) && depth < MAX_NESTING) {
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) changes(a[k], b[k], keyPath(key, k), out, count, depth + 1);
     return;
   }
   if (Array.isArray(a) && Array.isArray(b) && depth < MAX_NESTING) {
-    for (let i = 0; i < Math.max(a.length, b.length); i++) changes(a[i], b[i], keyPath(key, i), out, count, depth + 1);
-    return;
+    const field = elementKey(a, b);
+    if (field !== undefined) return keyedChanges(a as { [k: string]: Json }[], b as { [k: string]: Json }[], field, key, out, count, depth);
+    if (a.length === b.length) {
+      for (let i = 0; i < a.length; i++) changes(a[i], b[i], keyPath(key, i), out, count, depth + 1);
+      return;
+    }
+    return alignedChanges(a, b, key, out, count, depth);
   }
   if (JSON.stringify(a) === JSON.stringify(b)) return;
   count.n++;
-  if (out.length < MAX_CHANGES) out.push({ key: key || '(document)', left: a, right: b });
+  if (out.length < MAX_COLLECTED) out.push({ key: key || '(document)', left: a, right: b });
+}
+
+function keyedChanges(a: { [k: string]: Json }[], b: { [k: string]: Json }[], field: string, key: string, out: Change[], count: { n: number }, depth: number): void {
+  const left = new Map(a.map((e) => [e[field] as string, e]));
+  const right = new Map(b.map((e) => [e[field] as string, e]));
+  const at = (name: string) => `${key}[${field}=${JSON.stringify(name)}]`;
+  for (const [name, l] of left) changes(l, right.get(name), at(name), out, count, depth + 1);
+  for (const [name, r] of right) if (!left.has(name)) changes(undefined, r, at(name), out, count, depth + 1);
+  const common = (side: Map<string, unknown>, other: Map<string, unknown>) => [...side.keys()].filter((n) => other.has(n));
+  const lo = common(left, right);
+  const ro = common(right, left);
+  if (lo.join('\0') !== ro.join('\0')) {
+    count.n++;
+    if (out.length < MAX_COLLECTED) out.push({ key: `${key || '(document)'} order of ${field}`, left: lo, right: ro, order: true });
+  }
+}
+
+function alignedChanges(a: Json[], b: Json[], key: string, out: Change[], count: { n: number }, depth: number): void {
+  let i = 0;
+  let j = 0;
+  let removed: number[] = [];
+  let added: number[] = [];
+  const flush = (): void => {
+    const paired = Math.min(removed.length, added.length);
+    for (let n = 0; n < paired; n++) changes(a[removed[n]!], b[added[n]!], keyPath(key, removed[n]!), out, count, depth + 1);
+    for (const x of removed.slice(paired)) changes(a[x], undefined, keyPath(key, x), out, count, depth + 1);
+    for (const y of added.slice(paired)) changes(undefined, b[y], keyPath(key, y), out, count, depth + 1);
+    removed = [];
+    added = [];
+  };
+  for (const [op] of diffLines(a.map((e) => JSON.stringify(e)), b.map((e) => JSON.stringify(e)))) {
+    if (op === '=') {
+      flush();
+      i++;
+      j++;
+    } else if (op === '-') removed.push(i++);
+    else added.push(j++);
+  }
+  flush();
+}
+
+/** A digest (hex, or `sha256:` hex) follows from other changes: shown after them when not all fit. */
+const DIGEST_VALUE = /^(?:sha\d+:)?[0-9a-f]{32,}$/;
+
+/** The changes to show: at most MAX_CHANGES, the ones that are not digests first, each group in document order. */
+function chosen(list: Change[]): Change[] {
+  if (list.length <= MAX_CHANGES) return list;
+  const isDigest = (c: Change) => [c.left, c.right].every((v) => v === undefined || (typeof v === 'string' && DIGEST_VALUE.test(v)));
+  const keep = new Set([...list.filter((c) => !isDigest(c)), ...list.filter(isDigest)].slice(0, MAX_CHANGES));
+  return list.filter((c) => keep.has(c));
 }
 
 function shown(v: Json | undefined): string | null {
@@ -56,6 +133,7 @@ function changeFindings(list: Change[], path: Location): Finding[] {
   return list.map((c) => {
     const l = shown(c.left);
     const r = shown(c.right);
+    if (c.order) return finding('order', path, 'content', `key ${c.key}`, l, r, 'the same elements in another order: the writer followed map, insertion or directory order');
     const cls = l !== null && r !== null ? classifyChanges(l, r)[0] : undefined;
     return finding(cls?.cause ?? 'content', path, 'content', `key ${c.key}`, l, r, cls?.note ?? (l === null ? 'key only in right' : r === null ? 'key only in left' : undefined));
   });
@@ -77,10 +155,11 @@ export const jsonComparator: ContentComparator = {
       text.comments.unshift(`not JSON after all (${(err as Error).message}): compared as text`);
       return text;
     }
-    const list: Change[] = [];
+    const collected: Change[] = [];
     const count = { n: 0 };
-    changes(va, vb, '', list, count);
-    const comments = [`${count.n} key${count.n === 1 ? '' : 's'} differ${count.n > list.length ? ` (first ${list.length} shown)` : ''}`];
+    changes(va, vb, '', collected, count);
+    const list = chosen(collected);
+    const comments = [`${count.n} key${count.n === 1 ? '' : 's'} differ${count.n > list.length ? ` (${list.length} shown, digests last)` : ''}`];
     const findings = changeFindings(list, ctx.path);
     if (count.n === 0) {
       const order = keyOrder(va).join('\0') !== keyOrder(vb).join('\0');

@@ -1,0 +1,45 @@
+import * as path from 'node:path';
+import { writeSmallFile } from '../archive/pack.js';
+import type { Entry } from '../archive/entry.js';
+import type { Artifact } from '../integrity/artifact.js';
+import { RELEASE_SBOM, releaseSbom, type SbomArtifact } from './release-sbom.js';
+import { SOURCE_SBOM, sourceSbom } from './source-sbom.js';
+import { serializeDocument } from './spdx.js';
+
+export interface WriteSbomsOptions {
+  /** the directory the documents are written into (beside the artifacts) */
+  dir: string;
+  artifacts: readonly SbomArtifact[];
+  sourceDateEpoch: number;
+  /** the git checkout the source document describes (its commit); without it, only the release document */
+  sourceRoot?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Writes the SPDX 2.3 JSON documents of a release into `dir`: kubernetes-source.spdx.json (with a source) and
+ * kubernetes-release.spdx.json, each hashed like every other artifact. The same inputs give the same bytes.
+ */
+export async function writeSboms(opts: WriteSbomsOptions): Promise<Artifact[]> {
+  const written: Artifact[] = [];
+  const write = async (name: string, content: string): Promise<void> => {
+    const file = await writeSmallFile(path.join(opts.dir, name), content);
+    written.push({ name, path: file.path, size: file.size, integrity: file.integrity });
+  };
+  let source: { sbom: Awaited<ReturnType<typeof sourceSbom>>; bytes: string } | undefined;
+  if (opts.sourceRoot !== undefined) {
+    const sbom = await sourceSbom({ sourceRoot: opts.sourceRoot, sourceDateEpoch: opts.sourceDateEpoch });
+    source = { sbom, bytes: serializeDocument(sbom.document) };
+    await write(SOURCE_SBOM, source.bytes);
+  }
+  opts.signal?.throwIfAborted();
+  const release = await releaseSbom({ artifacts: opts.artifacts, sourceDateEpoch: opts.sourceDateEpoch, ...(source ? { source } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+  await write(RELEASE_SBOM, serializeDocument(release));
+  return written;
+}
+
+/** A packed tarball as the release document needs it: the files its members were packed from. */
+export function sbomArtifact(tarball: Artifact, entries: readonly Entry[]): SbomArtifact {
+  const members = entries.flatMap((e) => (e.type === 'file' ? [{ path: e.path, file: e.source.path, size: e.size, ino: e.source.ino, mtimeMs: e.source.mtimeMs }] : []));
+  return { name: tarball.name, path: tarball.path, integrity: tarball.integrity, members };
+}
