@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { ByteReader, TruncatedError } from '../diff/bytes.js';
 import { NotArchiveError, RefusedError } from '../diff/read/errors.js';
 import { inflate, isGzip } from '../diff/read/gzip.js';
@@ -115,7 +115,16 @@ async function walkArchive(all: AsyncIterator<Buffer>, head: Buffer, depth: numb
  * start).
  */
 export async function scanFile(file: string, name: string, signal?: AbortSignal): Promise<Found> {
-  const stream = createReadStream(file, { highWaterMark: 1 << 20, ...(signal ? { signal } : {}) });
+  const fh = await open(file, 'r');
+  // Most files of a release are neither: their first bytes say so, and nothing more is read.
+  const start = Buffer.alloc(SNIFF);
+  const { bytesRead } = await fh.read(start, 0, SNIFF, 0);
+  const sniffed = start.subarray(0, bytesRead);
+  if (!executableFormat(sniffed) && !isGzip(sniffed) && !isTarHeader(sniffed)) {
+    await fh.close();
+    return undefined;
+  }
+  const stream = fh.createReadStream({ start: 0, highWaterMark: 1 << 20, autoClose: false, ...(signal ? { signal } : {}) });
   try {
     const sha256 = createHash('sha256');
     const size = { n: 0 };
@@ -140,5 +149,6 @@ export async function scanFile(file: string, name: string, signal?: AbortSignal)
     return { kind: 'archive', archive: { path: name, size: size.n, sha256: sha256.digest('hex'), sha512: sha512.digest('hex'), image, binaries, ...(problem ? { problem } : {}) } };
   } finally {
     stream.destroy();
+    await fh.close();
   }
 }
