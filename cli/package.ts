@@ -10,12 +10,22 @@ export const PACKAGE_HELP = `Usage: krepro package [options]
 
 Packs a staged release (_output/release-stage) into deterministic tarballs in _output/release-tars:
 kubernetes.tar.gz, kubernetes-{client,server,node,test}-<os>-<arch>.tar.gz for each staged platform,
-kubernetes-manifests.tar.gz and kubernetes-src.tar.gz (from the git tree) when present, SHA256SUMS,
-SHA512SUMS, per-file .sha256/.sha512 and krepro-manifest.json. For each server image staged for several
-platforms (server/<os>-<arch>/kubernetes/server/bin/<binary>.tar beside <binary>.docker_tag), also
-<binary>.oci.tar: an OCI image layout whose index.json names an image index of the per-platform manifests
+kubernetes-manifests.tar.gz and kubernetes-src.tar.gz (from the git tree) when present, the SBOMs,
+SHA256SUMS, SHA512SUMS, per-file .sha256/.sha512 and krepro-manifest.json. For each server image staged
+for several platforms (server/<os>-<arch>/kubernetes/server/bin/<binary>.tar beside <binary>.docker_tag),
+also <binary>.oci.tar: an OCI image layout whose index.json names an image index of the per-platform manifests
 (skopeo copy --all oci-archive:<binary>.oci.tar:<tag> …). The same stage gives the same bytes on any
 machine and Node runtime. The output directory is replaced only when everything was written.
+
+SBOMs (SPDX 2.3 JSON, listed in the sums, manifest and signed statement like the tarballs):
+  kubernetes-source.spdx.json   the commit's tree and the Go modules its go.mod, vendor/modules.txt and
+                                go.sum declare (versions, go.sum hashes, declared licences); not with
+                                --no-source
+  kubernetes-release.spdx.json  every tarball, the image archives and binaries in them (SHA-256), each Go
+                                binary's toolchain and modules from its build info (ELF, Mach-O, PE)
+  Their namespace and time follow from the commit (or, with --no-source, the artifacts' digests) and
+  SOURCE_DATE_EPOCH: the same inputs give the same bytes, and 'krepro diff' of two shows a changed module
+  as its version.
 
 Options:
   --stage DIR        staged release (default: _output/release-stage)

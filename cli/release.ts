@@ -11,7 +11,7 @@ export const RELEASE_HELP = `Usage: krepro release [--quick] [options]
 What 'make release' does, in containers: sync sources, the build command ('make cross'), 'make test' (skipped
 with --quick or KUBE_RELEASE_RUN_TESTS=n), copy the outputs back and, for a Kubernetes-shaped project, stage
 _output/release-stage, write deterministic server images into it (no Docker daemon involved) and pack the
-tarballs into _output/release-tars (see 'krepro package --help').
+tarballs and their SPDX SBOMs into _output/release-tars (see 'krepro package --help').
 
 Writes the recipe of the build into _output/release-tars/krepro-provenance.json: an in-toto Statement v1 with a
 SLSA provenance v1 predicate naming every artifact (tarballs and output files) with its digests, and everything a

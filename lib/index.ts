@@ -31,6 +31,12 @@ export { tarStream, writeTarball, writeSmallFile, type PackOptions, type Written
 export { HashStream, hexDigest, type Integrity } from './integrity/hash-stream.js';
 export { digestFile, sumsFile, sumsFileName, type ChecksumAlgorithm } from './integrity/checksums.js';
 
+export { writeSboms, sbomArtifact, type WriteSbomsOptions } from './sbom/write.js';
+export { sourceSbom, SOURCE_SBOM, type SourceSbom } from './sbom/source-sbom.js';
+export { releaseSbom, RELEASE_SBOM, type ReleaseSbomOptions, type SbomArtifact } from './sbom/release-sbom.js';
+export { type ExecutableFormat, type ExecutableScan, type GoBuildInfo, type GoModule } from './sbom/go-buildinfo.js';
+export { scanFile, type Found, type FoundArchive, type FoundBinary } from './sbom/scan.js';
+export { type SpdxDocument, type SpdxPackage, type SpdxRelationship } from './sbom/spdx.js';
 export { planReleaseTarballs, type TarballJob, SRC_TARBALL, MANIFESTS_TARBALL } from './layout/release-layout.js';
 export {
   packageRelease,

@@ -5,6 +5,7 @@ import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs
 import * as path from 'node:path';
 import { checkoutHash, checkoutIdentity, environmentImageName, LABEL_CHECKOUT, makeBaseImage, readLock } from '../lib/index.js';
 import { engineOrSkip } from './helpers/engine.js';
+import { binaryInSbom, GO_MISSING, goVersionM, type SpdxDoc } from './helpers/sbom.js';
 import { suiteWhen } from './helpers/skip.js';
 import { FIXTURES, tempDir } from './helpers/stage.js';
 import { hostname } from 'node:os';
@@ -73,12 +74,24 @@ suiteWhen(docker, 'no Docker engine', (docker, test) => {
       assert.match(server, `kubernetes/server/bin/${b}.tar\n`);
       assert.match(server, `kubernetes/server/bin/${b}.docker_tag\n`);
     }
+    // The SBOMs, in the sums: each container-built binary with the modules `go version -m` (the host's Go) reads.
+    for (const s of ['kubernetes-source.spdx.json', 'kubernetes-release.spdx.json']) assert.match(sums, `  ${s}\n`);
+    if (GO_MISSING && process.env['CI']) assert.unreachable(`${GO_MISSING}; CI must provide it`);
+    if (!GO_MISSING) {
+      const sbom = JSON.parse(readFileSync(path.join(dir, '_output/release-tars/kubernetes-release.spdx.json'), 'utf8')) as SpdxDoc;
+      for (const p of ['linux/amd64/kubectl', 'linux/arm64/kube-apiserver', 'darwin/arm64/kubectl', 'windows/amd64/kubectl.exe']) {
+        const file = path.join(dir, '_output/dockerized/bin', p);
+        const m = goVersionM(file);
+        assert.equal(binaryInSbom(sbom, file), { name: path.basename(p), go: [m.go], deps: m.deps }, p);
+      }
+      assert.equal(goVersionM(path.join(dir, '_output/dockerized/bin/darwin/arm64/kubectl')).deps, ['example.com/greeting@v0.1.0']);
+    }
     const version = execFileSync(path.join(dir, '_output/dockerized/bin/linux/amd64/kubectl'), ['--version'], { encoding: 'utf8' });
     assert.match(version, /v1\.31\.0/);
     assert.match(version, /2023-11-14T22:13:20Z/);
     const second = krepro(dir, ['release', '--quick']);
     assert.is(second.code, 0, second.stderr);
-    assert.is(readFileSync(path.join(dir, '_output/release-tars/SHA256SUMS'), 'utf8'), sums);
+    assert.is(readFileSync(path.join(dir, '_output/release-tars/SHA256SUMS'), 'utf8'), sums); // the SBOMs too, byte for byte
   });
 
   test('sync is incremental: nothing sent on a second run, one edited file sent alone, deletions propagate', () => {

@@ -11,10 +11,34 @@ import { GOLDEN, makeSourceRepo, materializeStage, tempDir } from './helpers/sta
 // current gzip format (WebAssembly libdeflate) and in format 1 (Chromium zlib's bytes, native or pako).
 const ROOT = path.resolve('.');
 
-function sums(out: string): Record<string, string> {
+function allSums(out: string): Record<string, string> {
   const lines = readFileSync(path.join(out, 'SHA256SUMS'), 'utf8').trim().split('\n');
   return Object.fromEntries(lines.map((l) => [l.slice(66), l.slice(0, 64)]));
 }
+
+/** The tarballs' digests (the golden ones); the SBOMs are compared with this runtime's below. */
+function sums(out: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(allSums(out)).filter(([name]) => name.endsWith('.tar.gz')));
+}
+
+/** The SBOMs' digests: the same on every runtime as on the one running the tests. */
+function sbomSums(out: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(allSums(out)).filter(([name]) => name.endsWith('.spdx.json')));
+}
+
+/** Per gzip format (the release SBOM holds the tarballs' digests), from the Node running the tests. */
+const reference = (() => {
+  const dir = workspace();
+  const sbomsOf = (encoder: string) => {
+    const out = path.join(dir, `out${encoder}`);
+    execFileSync(process.execPath, ['dist/cli/main.js', 'package', '--stage', path.join(dir, 'stage'), '--out', out, '--source', path.join(dir, 'src'), '--encoder', encoder], {
+      env: { ...process.env, SOURCE_DATE_EPOCH: String(GOLDEN.sourceDateEpoch) },
+      stdio: 'pipe',
+    });
+    return sbomSums(out);
+  };
+  return { '1': sbomsOf('1'), '2': sbomsOf('2') };
+})();
 
 function workspace(): string {
   const dir = tempDir();
@@ -35,6 +59,7 @@ for (const major of ['22', '24']) {
         stdio: 'pipe',
       });
       assert.equal(sums(out), golden, `format ${encoder}`);
+      assert.equal(sbomSums(out), reference[encoder], `format ${encoder}: SBOMs`);
     }
   });
 }
@@ -61,6 +86,7 @@ testWhen(docker ? undefined : 'no Docker engine', "Debian's nodejs (system zlib)
     const r = await run(['sh', '-c', `git config --global --add safe.directory /w/src && node /krepro/dist/cli/main.js package --stage /w/stage --out /w/out${encoder} --source /w/src --encoder ${encoder}`]);
     assert.is(r.exitCode, 0, r.stderr);
     assert.equal(sums(path.join(dir, `out${encoder}`)), golden, `format ${encoder}`);
+    assert.equal(sbomSums(path.join(dir, `out${encoder}`)), reference[encoder], `format ${encoder}: SBOMs`);
   }
 });
 

@@ -10,6 +10,7 @@ import { parseGoMod, parseGoSum, parseModulesTxt, sourceModules } from '../lib/s
 import { parseModinfo } from '../lib/sbom/go-buildinfo.js';
 import { scanFile } from '../lib/sbom/scan.js';
 import { cliEnv } from './helpers/cli.js';
+import { binaryInSbom, checksum, GO_MISSING, goVersionM, related, type SpdxDoc } from './helpers/sbom.js';
 import { testWhen } from './helpers/skip.js';
 import { FIXTURES, FIXTURE_STAGE, materializeStage, tempDir } from './helpers/stage.js';
 
@@ -20,16 +21,9 @@ const SDE = 1700000000;
 // The SPDX project's schema, read where shared/data keeps it (never copied into the repository).
 const SCHEMA = path.resolve('../shared/data/spdx-2.3/spdx-schema.json');
 const validate = new Ajv({ strict: true, allErrors: true }).compile(JSON.parse(readFileSync(SCHEMA, 'utf8')) as object);
-const GO_MISSING = spawnSync('go', ['version']).status === 0 ? undefined : 'no go on PATH (apt-get install golang-go)';
 const GOCACHE = tempDir('krepro-sbom-gocache-');
 
-interface Doc {
-  documentNamespace: string;
-  creationInfo: { created: string };
-  externalDocumentRefs?: { externalDocumentId: string; spdxDocument: string; checksum: { algorithm: string; checksumValue: string } }[];
-  packages: { SPDXID: string; name: string; versionInfo?: string; packageFileName?: string; checksums?: { algorithm: string; checksumValue: string }[]; licenseDeclared: string; comment?: string; externalRefs?: { referenceLocator: string }[]; primaryPackagePurpose: string }[];
-  relationships: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }[];
-}
+type Doc = SpdxDoc;
 
 function valid(file: string): Doc {
   const doc = JSON.parse(readFileSync(file, 'utf8')) as Doc;
@@ -38,8 +32,6 @@ function valid(file: string): Doc {
 }
 
 const sha256sum = (file: string) => execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0]!;
-const checksum = (p: Doc['packages'][number], algorithm: string) => p.checksums?.find((c) => c.algorithm === algorithm)?.checksumValue;
-const related = (doc: Doc, from: string, type: string) => doc.relationships.filter((r) => r.spdxElementId === from && r.relationshipType === type).map((r) => r.relatedSpdxElement);
 
 const GIT_ENV = { GIT_AUTHOR_DATE: `@${SDE} +0000`, GIT_COMMITTER_DATE: `@${SDE} +0000`, GIT_AUTHOR_NAME: 'k', GIT_AUTHOR_EMAIL: 'k@x.invalid', GIT_COMMITTER_NAME: 'k', GIT_COMMITTER_EMAIL: 'k@x.invalid' };
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: { ...process.env, ...GIT_ENV }, encoding: 'utf8' });
@@ -80,18 +72,6 @@ function build(dir: string): string[] {
 /** Builds and packs a checkout as `release` does after the build: stage, server images, package (with the source). */
 async function release(dir: string): Promise<PackageResult> {
   return releaseFromBinaries({ outputDir: path.join(dir, '_output'), sourceRoot: dir, version: 'v1.31.0', sourceDateEpoch: SDE });
-}
-
-/** `go version -m FILE`: the Go version and every `dep` (path@version, the replacement's when replaced). */
-function goVersionM(file: string): { go: string; deps: string[] } {
-  const text = execFileSync('go', ['version', '-m', file], { encoding: 'utf8' });
-  const [first, ...lines] = text.split('\n');
-  const deps: string[] = [];
-  for (const line of lines) {
-    const f = line.trim().split('\t');
-    if (f[0] === 'dep') deps.push(`${f[1]}@${f[2]}`);
-  }
-  return { go: first!.slice(first!.lastIndexOf(' ') + 1), deps: deps.sort() };
 }
 
 let first: { dir: string; result: PackageResult; binaries: string[] } | undefined;
@@ -142,9 +122,9 @@ testWhen(GO_MISSING, 'release SBOMs: valid SPDX 2.3; every artifact, image archi
     assert.ok(rel.relationships.some((r) => r.relationshipType === 'CONTAINS' && r.relatedSpdxElement === bin.SPDXID), `${file} is contained`);
     assert.ok(related(rel, bin.SPDXID, 'GENERATED_FROM').includes('DocumentRef-source:SPDXRef-Package-source'));
     const m = goVersionM(file);
-    const deps = related(rel, bin.SPDXID, 'DEPENDS_ON').map((id) => rel.packages.find((p) => p.SPDXID === id)!);
-    assert.equal(deps.filter((p) => p.name !== 'stdlib').map((p) => `${p.name}@${p.versionInfo}`).sort(), m.deps, file);
-    assert.equal(deps.filter((p) => p.name === 'stdlib').map((p) => p.versionInfo), [m.go], file);
+    const inSbom = binaryInSbom(rel, file);
+    assert.equal(inSbom.deps, m.deps, file);
+    assert.equal(inSbom.go, [m.go], file);
     assert.match(bin.comment!, `built by Go ${m.go}`);
   }
   // kubectl (in the client, server and node tarballs, and for three platforms) uses the vendored module; the

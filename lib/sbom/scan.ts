@@ -114,7 +114,7 @@ async function walkArchive(all: AsyncIterator<Buffer>, head: Buffer, depth: numb
  * binaries inside it (digests of the archive itself too); undefined for anything else (read no further than its
  * start).
  */
-export async function scanFile(file: string, name: string, signal?: AbortSignal): Promise<Found> {
+export async function scanFile(file: string, name = file, signal?: AbortSignal): Promise<Found> {
   const fh = await open(file, 'r');
   // Most files of a release are neither: their first bytes say so, and nothing more is read.
   const start = Buffer.alloc(SNIFF);
