@@ -100,7 +100,7 @@ testWhen(GO_MISSING, 'release SBOMs: valid SPDX 2.3; every artifact, image archi
     assert.is(checksum(p, 'SHA256'), sha256sum(path.join(out, name)), name);
     assert.is(checksum(p, 'SHA512'), execFileSync('sha512sum', [path.join(out, name)], { encoding: 'utf8' }).split(' ')[0], name);
     assert.ok(related(rel, 'SPDXRef-DOCUMENT', 'DESCRIBES').includes(p.SPDXID));
-    assert.ok(related(rel, p.SPDXID, 'GENERATED_FROM').includes('DocumentRef-source:SPDXRef-Package-source'), name);
+    assert.ok(related(rel, p.SPDXID, 'GENERATED_FROM').includes('SPDXRef-Package-source'), name);
   }
   // The image archive in the server tarball, and the binary in its layer.
   const imageFile = path.join(dir, '_output', 'release-stage', 'server', 'linux-amd64', 'kubernetes', 'server', 'bin', 'kube-apiserver.tar');
@@ -120,7 +120,7 @@ testWhen(GO_MISSING, 'release SBOMs: valid SPDX 2.3; every artifact, image archi
     assert.is(bin.name, path.basename(file));
     assert.is(bin.primaryPackagePurpose, 'APPLICATION');
     assert.ok(rel.relationships.some((r) => r.relationshipType === 'CONTAINS' && r.relatedSpdxElement === bin.SPDXID), `${file} is contained`);
-    assert.ok(related(rel, bin.SPDXID, 'GENERATED_FROM').includes('DocumentRef-source:SPDXRef-Package-source'));
+    assert.ok(related(rel, bin.SPDXID, 'GENERATED_FROM').includes('SPDXRef-Package-source'));
     const m = goVersionM(file);
     const inSbom = binaryInSbom(rel, file);
     assert.equal(inSbom.deps, m.deps, file);
@@ -151,6 +151,7 @@ testWhen(GO_MISSING, 'release SBOMs: valid SPDX 2.3; every artifact, image archi
   assert.match(source.documentNamespace, `https://krepro.dev/spdx/kubernetes-source/${commit}-`);
   assert.match(rel.documentNamespace, `https://krepro.dev/spdx/kubernetes-release/${commit}-`);
   assert.is(rel.creationInfo.created, '2023-11-14T22:13:20Z');
+  assert.equal(rel.packages.find((p) => p.SPDXID === 'SPDXRef-Package-source'), source.packages.find((p) => p.SPDXID === 'SPDXRef-Package-source'));
   const ref = rel.externalDocumentRefs![0]!;
   assert.is(ref.spdxDocument, source.documentNamespace);
   assert.is(ref.checksum.checksumValue, execFileSync('sha1sum', [path.join(out, 'kubernetes-source.spdx.json')], { encoding: 'utf8' }).split(' ')[0]);
@@ -313,6 +314,21 @@ test('scan: a file that is no executable or archive is left after its first byte
   const found = await scanFile(path.join(dir, 'cut'), 'cut');
   assert.is(found?.kind, 'binary');
   if (found?.kind === 'binary') assert.equal([found.binary.format, found.binary.go, found.binary.size], ['elf', undefined, 64]);
+  // A writable segment that starts past the end of the file: described as far as it goes.
+  const past = Buffer.alloc(120);
+  past.write('\x7fELF', 0, 'latin1');
+  past[4] = 2;
+  past[5] = 1;
+  past.writeBigUInt64LE(64n, 0x20); // e_phoff
+  past.writeUInt16LE(56, 0x36); // e_phentsize
+  past.writeUInt16LE(1, 0x38); // e_phnum
+  past.writeUInt32LE(1, 64); // PT_LOAD
+  past.writeUInt32LE(6, 68); // PF_R | PF_W
+  past.writeBigUInt64LE(1n << 20n, 72); // p_offset
+  past.writeBigUInt64LE(4096n, 96); // p_filesz
+  writeFileSync(path.join(dir, 'past'), past);
+  const cut = await scanFile(path.join(dir, 'past'));
+  assert.ok(cut?.kind === 'binary' && /not readable/.test(cut.binary.goProblem ?? ''), JSON.stringify(cut));
 });
 
 test.run();

@@ -1,4 +1,4 @@
-import { ByteReader } from '../diff/bytes.js';
+import { ByteReader, TruncatedError } from '../diff/bytes.js';
 
 /**
  * Executable formats and Go build info, read the way Go's debug/buildinfo reads them (ELF, Mach-O, PE), but in one
@@ -308,7 +308,8 @@ export async function readExecutable(reader: ByteReader): Promise<ExecutableScan
     const modinfo = m.length >= 33 && m[m.length - 17] === 0x0a ? m.toString('utf8', 16, m.length - 16) : '';
     return { format, go: parseModinfo(blob.version, modinfo) };
   } catch (err) {
-    if (err instanceof BuildInfoError || err instanceof RangeError) return { format, goProblem: `headers not readable: ${err.message}` };
+    // A cut or corrupt file is described as far as it goes, never a reason to stop packing a release.
+    if (err instanceof BuildInfoError || err instanceof RangeError || err instanceof TruncatedError) return { format, goProblem: `build info not readable: ${err.message}` };
     throw err;
   }
 }

@@ -74,11 +74,16 @@ function binaryComment(b: FoundBinary): string {
   return parts.join('; ');
 }
 
+/** The source document's own package, as it is there, for this document's GENERATED_FROM. */
+function sourcePackageCopy(source: SourceSbom): SpdxPackage {
+  return source.document.packages.find((p) => p.SPDXID === SOURCE_PACKAGE_ID)!;
+}
+
 /**
  * The SPDX document of a release: every artifact (SHA-256 and SHA-512), the image archives and binaries inside
  * them (CONTAINS, each distinct binary once, named by where it is first found in name order), each binary's Go
  * toolchain and module dependencies from its build info (DEPENDS_ON), everything GENERATED_FROM the source
- * document's package when there is one. Packages and relationships come out in a fixed order.
+ * document's package (repeated in this one) when there is one. Packages and relationships come out in a fixed order.
  */
 export async function releaseSbom(opts: ReleaseSbomOptions): Promise<SpdxDocument> {
   const ids = new SpdxIds();
@@ -156,7 +161,9 @@ export async function releaseSbom(opts: ReleaseSbomOptions): Promise<SpdxDocumen
   const idOf = goModuleIds(ids, moduleList);
   const licenses = new Map((opts.source?.sbom.modules ?? []).map((m) => [`${m.path}@${m.version}`, m.license]));
 
-  const generatedFrom = opts.source ? `${SOURCE_REF}:${SOURCE_PACKAGE_ID}` : undefined;
+  // The source's package is repeated here (its modules stay in the source document, named below), so GENERATED_FROM
+  // points at an element of this document: validators such as the SPDX project's tools-golang resolve no other.
+  const generatedFrom = opts.source ? SOURCE_PACKAGE_ID : undefined;
   if (generatedFrom) for (const a of artifacts) relationships.push({ spdxElementId: artifactIdByFile.get(a.path)!, relationshipType: 'GENERATED_FROM', relatedSpdxElement: generatedFrom });
   const binaryPackages: SpdxPackage[] = [];
   for (const { id, binary } of binaries.values()) {
@@ -206,7 +213,7 @@ export async function releaseSbom(opts: ReleaseSbomOptions): Promise<SpdxDocumen
           ],
         }
       : {}),
-    packages: [...packages, ...nested, ...binaryPackages, ...goPackages],
+    packages: [...packages, ...(source ? [sourcePackageCopy(source.sbom)] : []), ...nested, ...binaryPackages, ...goPackages],
     relationships: sortRelationships(relationships),
   });
 }
