@@ -23,7 +23,7 @@ export function packageProgress(stderr: NodeJS.WritableStream & { isTTY?: boolea
   };
   return (e) => {
     if (e.type === 'plan') total = e.bytes;
-    else if (e.type === 'tarball') current = e.name;
+    else if (e.type === 'tarball' || e.type === 'sbom') current = e.name;
     else if (e.type === 'bytes') done += e.bytes;
     if (e.type === 'done') {
       stderr.write(`\r\x1b[K`);

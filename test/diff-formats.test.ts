@@ -99,6 +99,29 @@ test('JSON by key: changed, added and removed keys; key order alone is an order 
   assert.equal(causes(order), ['order']);
 });
 
+test('JSON arrays: elements paired by SPDXID or name (moved, added, changed), others aligned; digests shown after the changes they follow from', async () => {
+  const dir = tempDir();
+  const pkg = (id: string, version: string) => ({ SPDXID: id, name: id.toLowerCase(), versionInfo: version });
+  const a = write(dir, 'a.json', Buffer.from(JSON.stringify({ packages: [pkg('SPDXRef-a', '1'), pkg('SPDXRef-b', '1'), pkg('SPDXRef-c', '1')], rel: [{ x: 1 }, { x: 2 }, { x: 3 }] })));
+  const b = write(dir, 'b.json', Buffer.from(JSON.stringify({ packages: [pkg('SPDXRef-b', '2'), pkg('SPDXRef-a', '1'), pkg('SPDXRef-d', '1')], rel: [{ x: 0 }, { x: 1 }, { x: 2 }, { x: 3 }] })));
+  const r = await diff(a, b);
+  assert.equal(findingsOf(r).map((f) => `${f.cause} ${f.field} ${f.left} ${f.right}`), [
+    'content key .packages[SPDXID="SPDXRef-b"].versionInfo 1 2',
+    'content key .packages[SPDXID="SPDXRef-c"] {"SPDXID":"SPDXRef-c","name":"spdxref-c","versionInfo":"1"} null',
+    'content key .packages[SPDXID="SPDXRef-d"] null {"SPDXID":"SPDXRef-d","name":"spdxref-d","versionInfo":"1"}',
+    'order key .packages order of SPDXID ["SPDXRef-a","SPDXRef-b"] ["SPDXRef-b","SPDXRef-a"]',
+    'content key .rel[0] null {"x":0}',
+  ]);
+  // 60 digests change before the one version that explains them: the version is among the 50 shown.
+  const many = (v: string, d: string) => ({ files: Array.from({ length: 60 }, (_, i) => ({ name: `f${i}`, sha256: `${d}${String(i).padStart(2, '0')}`.padEnd(64, d) })), packages: [pkg('SPDXRef-m', v)] });
+  const c = write(dir, 'c.json', Buffer.from(JSON.stringify(many('v1', 'a'))));
+  const d = write(dir, 'd.json', Buffer.from(JSON.stringify(many('v2', 'b'))));
+  const m = await diff(c, d);
+  assert.ok(findingsOf(m).some((f) => f.field === 'key .packages[SPDXID="SPDXRef-m"].versionInfo' && f.right === 'v2'), JSON.stringify(findingsOf(m).map((f) => f.field)));
+  assert.is(findingsOf(m).length, 50);
+  assert.ok(nodes(m, 'json')[0]!.comments.includes('61 keys differ (50 shown, digests last)'));
+});
+
 test('dates: a zone shift (quarter hours within 14 h, or one instant with two offsets) is timezone, else timestamp; a line with a path and a date gives both', () => {
   assert.is(classifyDates('2024-05-01T10:00:00+02:00', '2024-05-01T08:00:00Z').cause, 'timezone');
   assert.is(classifyDates('Wed May  1 10:00:00 UTC 2024', 'Wed May  1 15:45:00 2024').cause, 'timezone');

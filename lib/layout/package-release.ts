@@ -46,7 +46,9 @@ export type PackageProgress =
   | { type: 'plan'; tarballs: number; bytes: number }
   | { type: 'tarball'; name: string; bytes: number }
   | { type: 'bytes'; bytes: number }
-  | { type: 'done'; name: string; size: number };
+  | { type: 'done'; name: string; size: number }
+  /** the SBOMs are being made: the binaries and image archives in the tarballs are read */
+  | { type: 'sbom'; name: string };
 
 export interface ReleaseArtifact extends Artifact {
   kind: TarballJob['kind'] | 'src' | 'checksums' | 'manifest' | 'image-index' | 'sbom';
@@ -187,6 +189,7 @@ async function writeRelease(
     }
     const indexes = await writeImageIndexes(opts, w);
     tarballs.push(...indexes);
+    progress({ type: 'sbom', name: 'SBOMs' });
     const sboms = (
       await writeSboms({
         dir: work,
@@ -199,7 +202,10 @@ async function writeRelease(
         ...(opts.signal ? { signal: opts.signal } : {}),
       })
     ).map((a): ReleaseArtifact => ({ ...a, path: path.join(out, a.name), kind: 'sbom' }));
-    for (const s of sboms) w.onWritten(s.size);
+    for (const s of sboms) {
+      w.onWritten(s.size);
+      progress({ type: 'done', name: s.name, size: s.size });
+    }
     const artifacts = [...tarballs, ...sboms];
     const files = [...artifacts.map((t) => t.name), ...(await writeChecksums(work, artifacts, w.onWritten))];
     const manifest = releaseManifest(artifacts, opts.sourceDateEpoch, level, format);
