@@ -40,7 +40,8 @@ const ALIGN = 16;
 const HEADER = 32;
 /** Headers past this are not looked for: no real executable needs more before its sections. */
 const MAX_HEAD = 4 << 20;
-const MAX_STRING = 64 << 20;
+/** Kubernetes' module info is about 30 KiB: a larger claim is not held in memory. */
+const MAX_STRING = 4 << 20;
 
 /** The executable format of a file from its first bytes (at least 64 for PE), or undefined. */
 export function executableFormat(head: Buffer): ExecutableFormat | undefined {
