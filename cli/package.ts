@@ -21,7 +21,7 @@ SBOMs (SPDX 2.3 JSON, listed in the sums, manifest and signed statement like the
   kubernetes-source.spdx.json   the commit's tree and the Go modules its go.mod, vendor/modules.txt and
                                 go.sum declare (versions, go.sum hashes, declared licences); not with
                                 --no-source
-  kubernetes-release.spdx.json  every tarball, the image archives and binaries in them (SHA-256), each Go
+  kubernetes-release.spdx.json  every tarball and .oci.tar, the image archives and binaries in them, each Go
                                 binary's toolchain and modules from its build info (ELF, Mach-O, PE)
   Their namespace and time follow from the commit (or, with --no-source, the artifacts' digests) and
   SOURCE_DATE_EPOCH: the same inputs give the same bytes, and 'krepro diff' of two shows a changed module

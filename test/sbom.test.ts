@@ -11,6 +11,7 @@ import { parseModinfo } from '../lib/sbom/go-buildinfo.js';
 import { scanFile } from '../lib/sbom/scan.js';
 import { cliEnv } from './helpers/cli.js';
 import { binaryInSbom, checksum, GO_MISSING, goVersionM, related, type SpdxDoc } from './helpers/sbom.js';
+import { IMAGE_BINARIES, multiPlatformRelease } from './helpers/multi-platform.js';
 import { testWhen } from './helpers/skip.js';
 import { FIXTURES, FIXTURE_STAGE, materializeStage, tempDir } from './helpers/stage.js';
 
@@ -229,6 +230,21 @@ test('package --no-source: only the release document, named from the artifacts\'
   writeFileSync(path.join(stage, 'full', 'kubernetes', 'version'), 'v9.9.9\n');
   const c = await pack('c');
   assert.is.not((JSON.parse(readFileSync(c.sboms[0]!.path, 'utf8')) as Doc).documentNamespace, doc.documentNamespace);
+});
+
+test('image index archives (<binary>.oci.tar) are images in the release SBOM, with the binaries of every platform\'s layer', async () => {
+  const { stage, result } = await multiPlatformRelease(tempDir());
+  const doc = valid(result.sboms.find((s) => s.name === 'kubernetes-release.spdx.json')!.path);
+  for (const bin of IMAGE_BINARIES) {
+    const name = `${bin}.oci.tar`;
+    const index = doc.packages.find((p) => p.name === name)!;
+    assert.is(index.primaryPackagePurpose, 'CONTAINER', name);
+    assert.is(checksum(index, 'SHA256'), sha256sum(path.join(result.out, name)), name);
+    assert.ok(related(doc, 'SPDXRef-DOCUMENT', 'DESCRIBES').includes(index.SPDXID));
+    const inside = related(doc, index.SPDXID, 'CONTAINS').map((id) => checksum(doc.packages.find((p) => p.SPDXID === id)!, 'SHA256')).sort();
+    const staged = ['amd64', 'arm64'].map((arch) => sha256sum(path.join(stage, `server/linux-${arch}/kubernetes/server/bin`, bin))).sort();
+    assert.equal(inside, staged, name);
+  }
 });
 
 test('go.mod, vendor/modules.txt and go.sum: requirements, replacements, vendored directories and hashes', () => {

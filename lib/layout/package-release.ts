@@ -195,7 +195,7 @@ async function writeRelease(
         dir: work,
         artifacts: [
           ...packed.map((p) => sbomArtifact({ ...p.tarball, path: path.join(work, p.tarball.name) }, p.entries)),
-          ...indexes.map((i) => sbomArtifact({ ...i, path: path.join(work, i.name) }, [])),
+          ...indexes.map((i) => sbomArtifact({ ...i, path: path.join(work, i.name) })),
         ],
         sourceDateEpoch: opts.sourceDateEpoch,
         ...(opts.sourceRoot !== undefined ? { sourceRoot: opts.sourceRoot } : {}),

@@ -30,7 +30,8 @@ export interface SbomArtifact {
   /** the artifact's file: another artifact's member with this file is that artifact, nested */
   path: string;
   integrity: Integrity;
-  members: { path: string; file: string; size: number; ino: number; mtimeMs: number }[];
+  /** a tarball's members; absent for an archive read as it is (an image index archive: its layers' binaries) */
+  members?: { path: string; file: string; size: number; ino: number; mtimeMs: number }[];
 }
 
 export interface ReleaseSbomOptions {
@@ -49,12 +50,12 @@ function moduleKey(m: GoModule): string {
   return `${m.path}@${m.version}`;
 }
 
-/** Reads every member file once (a file packed into several tarballs is read once, by inode, size and mtime). */
+/** Reads each member file once, however many tarballs pack it (by path, inode, size and mtime). */
 class MemberScanner {
   private readonly seen = new Map<string, ReturnType<typeof scanFile>>();
   constructor(private readonly signal?: AbortSignal) {}
 
-  scan(m: SbomArtifact['members'][number]): ReturnType<typeof scanFile> {
+  scan(m: NonNullable<SbomArtifact['members']>[number]): ReturnType<typeof scanFile> {
     if (m.size < MIN_SIZE) return Promise.resolve(undefined);
     const key = `${m.ino}:${m.size}:${m.mtimeMs}:${m.file}`;
     let found = this.seen.get(key);
@@ -89,18 +90,6 @@ export async function releaseSbom(opts: ReleaseSbomOptions): Promise<SpdxDocumen
   const ids = new SpdxIds();
   const artifacts = [...opts.artifacts].sort((a, b) => byteOrder(a.name, b.name));
   const artifactIdByFile = new Map(artifacts.map((a) => [a.path, ids.id('Package', a.name)]));
-  const packages: SpdxPackage[] = artifacts.map((a) =>
-    spdxPackage({
-      id: artifactIdByFile.get(a.path)!,
-      name: a.name,
-      fileName: a.name,
-      checksums: [
-        { algorithm: 'SHA256', checksumValue: hexDigest(a.integrity, 'sha256') },
-        { algorithm: 'SHA512', checksumValue: hexDigest(a.integrity, 'sha512') },
-      ],
-      purpose: 'ARCHIVE',
-    }),
-  );
   const relationships: SpdxRelationship[] = artifacts.map((a) => ({ spdxElementId: DOCUMENT_ID, relationshipType: 'DESCRIBES', relatedSpdxElement: artifactIdByFile.get(a.path)! }));
   const contains = (from: string, to: string) => relationships.push({ spdxElementId: from, relationshipType: 'CONTAINS', relatedSpdxElement: to });
 
@@ -109,14 +98,14 @@ export async function releaseSbom(opts: ReleaseSbomOptions): Promise<SpdxDocumen
   const binaries = new Map<string, { id: string; binary: FoundBinary }>();
   const binaryId = (b: FoundBinary, where: string): string => {
     let known = binaries.get(b.sha256);
-    if (!known) binaries.set(b.sha256, (known = { id: ids.id('Binary', where), binary: b }));
+    if (!known) binaries.set(b.sha256, (known = { id: ids.unique('Binary', where), binary: b }));
     return known.id;
   };
   const archives = new Map<string, string>();
   const archiveId = (a: FoundArchive, where: string): string => {
     let id = archives.get(a.sha256);
     if (id) return id;
-    archives.set(a.sha256, (id = ids.id(a.image ? 'Image' : 'Archive', where)));
+    archives.set(a.sha256, (id = ids.unique(a.image ? 'Image' : 'Archive', where)));
     nested.push(
       spdxPackage({
         id,
@@ -133,8 +122,17 @@ export async function releaseSbom(opts: ReleaseSbomOptions): Promise<SpdxDocumen
     return id;
   };
 
+  // An artifact without members (an image index archive) is read itself: an image, with the binaries of its layers.
+  const itself = new Map<string, FoundArchive>();
   for (const artifact of artifacts) {
     const from = artifactIdByFile.get(artifact.path)!;
+    if (!artifact.members) {
+      const found = await scanFile(artifact.path, artifact.name, opts.signal);
+      if (found?.kind !== 'archive') continue;
+      itself.set(artifact.path, found.archive);
+      for (const b of found.archive.binaries) contains(from, binaryId(b, `${artifact.name}/${b.path}`));
+      continue;
+    }
     for (const member of [...artifact.members].sort((a, b) => byteOrder(a.path, b.path))) {
       opts.signal?.throwIfAborted();
       const nestedArtifact = artifactIdByFile.get(member.file);
@@ -151,6 +149,21 @@ export async function releaseSbom(opts: ReleaseSbomOptions): Promise<SpdxDocumen
       }
     }
   }
+
+  const packages: SpdxPackage[] = artifacts.map((a) => {
+    const read = itself.get(a.path);
+    return spdxPackage({
+      id: artifactIdByFile.get(a.path)!,
+      name: a.name,
+      fileName: a.name,
+      checksums: [
+        { algorithm: 'SHA256', checksumValue: hexDigest(a.integrity, 'sha256') },
+        { algorithm: 'SHA512', checksumValue: hexDigest(a.integrity, 'sha512') },
+      ],
+      ...(read?.problem ? { comment: `not read to the end: ${read.problem}` } : {}),
+      purpose: read?.image ? 'CONTAINER' : 'ARCHIVE',
+    });
+  });
 
   // Go toolchains and modules across all binaries, one package per module version; licences from the source.
   const goVersions = [...new Set([...binaries.values()].flatMap((b) => (b.binary.go ? [b.binary.go.goVersion] : [])))].sort(byteOrder);

@@ -71,11 +71,17 @@ export class SpdxIds {
     const key = `${kind}\0${name}`;
     const known = this.byName.get(key);
     if (known) return known;
+    const id = this.unique(kind, name);
+    this.byName.set(key, id);
+    return id;
+  }
+
+  /** A new ID every call, even for a name seen before (two binaries at one path in two layers of an index). */
+  unique(kind: string, name: string): string {
     const base = `SPDXRef-${kind}-${name.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-+|-+$/g, '') || 'x'}`;
     let id = base;
     for (let n = 2; this.taken.has(id); n++) id = `${base}-${n}`;
     this.taken.add(id);
-    this.byName.set(key, id);
     return id;
   }
 }

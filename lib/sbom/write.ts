@@ -38,8 +38,12 @@ export async function writeSboms(opts: WriteSbomsOptions): Promise<Artifact[]> {
   return written;
 }
 
-/** A packed tarball as the release document needs it: the files its members were packed from. */
-export function sbomArtifact(tarball: Artifact, entries: readonly Entry[]): SbomArtifact {
-  const members = entries.flatMap((e) => (e.type === 'file' ? [{ path: e.path, file: e.source.path, size: e.size, ino: e.source.ino, mtimeMs: e.source.mtimeMs }] : []));
-  return { name: tarball.name, path: tarball.path, integrity: tarball.integrity, members };
+/**
+ * A published artifact as the release document needs it: a tarball with the files its members were packed from, or
+ * without `entries` an archive read as it is (an image index archive).
+ */
+export function sbomArtifact(artifact: Artifact, entries?: readonly Entry[]): SbomArtifact {
+  const base = { name: artifact.name, path: artifact.path, integrity: artifact.integrity };
+  if (!entries) return base;
+  return { ...base, members: entries.flatMap((e) => (e.type === 'file' ? [{ path: e.path, file: e.source.path, size: e.size, ino: e.source.ino, mtimeMs: e.source.mtimeMs }] : [])) };
 }
