@@ -281,6 +281,10 @@ test('unknown variation names are a usage error listing the known ones', () => {
 test('a bad project file is a usage error naming the file and the field', () => {
   const dir = tempDir('krepro-verify-bad-');
   writeFileSync(path.join(dir, 'krepro.json'), JSON.stringify({ outputs: ['../outside'] }));
+  // verify builds a commit, with the project file it holds
+  execFileSync('git', ['init', '-q'], { cwd: dir });
+  execFileSync('git', ['add', '-A'], { cwd: dir });
+  execFileSync('git', ['-c', 'user.name=k', '-c', 'user.email=k@x.invalid', 'commit', '-qm', 'x'], { cwd: dir });
   const r = spawnSync(process.execPath, [CLI, 'verify'], { cwd: dir, encoding: 'utf8' });
   assert.is(r.status, 2);
   assert.match(r.stderr, /krepro\.json.*"\.\.\/outside"/);
