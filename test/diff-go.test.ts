@@ -39,7 +39,7 @@ suiteWhen(docker, 'no Docker engine', (_docker, test) => {
       'set -e',
       'out=$PWD/_output/dockerized/bin/linux/amd64',
       'mkdir -p "$out"',
-      'for d in /tmp/build-a /tmp/build-bb; do rm -rf "$d"; mkdir -p "$d"; cp -r go.mod cmd pkg "$d"/; (cd "$d" && GOFLAGS= go build -o "$out/kubectl-${d##*-}" ./cmd/kubectl); done',
+      'for d in /tmp/build-a /tmp/build-bb; do rm -rf "$d"; mkdir -p "$d"; cp -r go.mod cmd pkg vendor "$d"/; (cd "$d" && GOFLAGS= go build -o "$out/kubectl-${d##*-}" ./cmd/kubectl); done',
     ].join('\n');
     const r = spawnSync(process.execPath, [CLI, 'run', '--', 'sh', '-c', script], { cwd: dir, encoding: 'utf8', timeout: 900_000 });
     assert.is(r.status, 0, r.stderr);
