@@ -17,6 +17,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   stage: { summary: 'build _output/release-stage from _output/dockerized/bin/<os>/<arch> and the source tree', load: async () => (await import('./stage.js')).stageCommand },
   images: { summary: 'write docker-loadable server images (<binary>.tar, .docker_tag) into the stage, without a daemon', load: async () => (await import('./images.js')).imagesCommand },
   env: { summary: 'lock the build environment (exact Debian packages) and make it on an engine: same image ID everywhere', load: async () => (await import('./env.js')).envCommand },
+  check: { summary: "check a release directory's files against its SHA256SUMS/SHA512SUMS, manifest and signed statement", load: async () => (await import('./check.js')).checkCommand },
   attest: { summary: 'check the signatures of a .intoto.jsonl attestation file or a sigstore bundle against a public key (offline)', load: async () => (await import('./attest.js')).attestCommand },
   'base-image': { summary: 'make a Debian base image locally with debootstrap (no registry needed)', load: async () => (await import('./base-image.js')).baseImageCommand },
 };

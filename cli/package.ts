@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { ATTESTATION_FILE, BUNDLE_FILE, CURRENT_GZIP_FORMAT, GZIP_FORMATS, gitWorkTreeOf, hexDigest, packageRelease, quote } from '../lib/index.js';
 import { type CommandIO, EXIT, sourceDateEpochFor, writePath } from './io.js';
 import { GZIP_LEVELS, integerOption } from './number-option.js';
-import { packageProgress } from './progress.js';
+import { byteProgress } from './progress.js';
 import { SIGN_KEY_HELP, SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
 
 export const PACKAGE_HELP = `Usage: krepro package [options]
@@ -97,7 +97,7 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
     clampMtime: values['clamp-mtime'] ?? false,
     allowExternalSymlinks: values['allow-external-symlinks'] ?? false,
     signal: io.signal,
-    onProgress: packageProgress(io.stderr),
+    onProgress: byteProgress(io.stderr),
     ...(signingKey ? { signingKey } : {}),
   });
   if (values.json) {

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { KreproError, loadVerifyingKey, openEngine, rebuildRelease, type RebuildResult } from '../lib/index.js';
 import { ENVIRONMENT_OPTIONS, environmentOptions } from './env.js';
+import { checkFailureLines } from './check.js';
 import { type CommandIO, EXIT, writePath } from './io.js';
 import { seccompProfile } from './seccomp.js';
 
@@ -12,12 +13,14 @@ Rebuilds a published release from the recipe its provenance records, and compare
 published digests. Run it in a checkout of the project at the recorded commit (a fresh clone is enough):
   1. reads RELEASE_DIR's provenance: with --key, the signed krepro.intoto.jsonl, which must verify; without,
      the unsigned krepro-provenance.json (and says it was not checked);
-  2. checks the checkout's HEAD is the recorded commit (and tree);
-  3. makes the build environment from the lock recorded in the provenance: it must get the recorded image ID
+  2. checks RELEASE_DIR against its own lists, as 'krepro check' does (a file that is not what SHA256SUMS,
+     the manifest or the signed statement say is reported, and the rebuild goes on to explain it);
+  3. checks the checkout's HEAD is the recorded commit (and tree);
+  4. makes the build environment from the lock recorded in the provenance: it must get the recorded image ID
      (nothing is copied from the engine that built the release);
-  4. builds a clean copy of the commit with the recorded command, environment and container, packs the release
+  5. builds a clean copy of the commit with the recorded command, environment and container, packs the release
      tarballs with the recorded level and encoder;
-  5. compares every artifact the provenance names with its recorded digest, explaining each difference with
+  6. compares every artifact the provenance names with its recorded digest, explaining each difference with
      krepro diff against the published file where RELEASE_DIR has it.
 
 Options:
@@ -30,9 +33,10 @@ Options:
   --json             print the result as JSON
   -h, --help         show this help
 
-Exit status: 0 every artifact rebuilt identical, 1 some differ (each named, with krepro diff's explanation),
-2 the recipe cannot be followed (no or invalid provenance, another commit, a package the mirror no longer has,
-an environment that comes out different) or another usage/environment error, 3 the rebuild itself failed.
+Exit status: 0 every artifact rebuilt identical and RELEASE_DIR matches its lists, 1 some differ (each named,
+with krepro diff's explanation) or RELEASE_DIR does not match its lists, 2 the recipe cannot be followed (no
+or invalid provenance, another commit, a package the mirror no longer has, an environment that comes out
+different) or another usage/environment error, 3 the rebuild itself failed.
 `;
 
 export async function rebuildCommand(argv: string[], io: CommandIO): Promise<number> {
@@ -75,6 +79,7 @@ export async function rebuildCommand(argv: string[], io: CommandIO): Promise<num
   }
   if (values.json) io.stdout.write(`${JSON.stringify({ ...result, recipe: undefined, source: result.source }, null, 2)}\n`);
   else {
+    for (const line of checkFailureLines(result.published)) io.stdout.write(`published ${line}\n`);
     for (const a of result.artifacts) {
       const detail = a.verdict === 'missing' ? ' (not rebuilt)' : ` recorded ${a.recorded.slice(0, 16)}${a.published ? `, published file ${a.published.slice(0, 16)}` : ''}, rebuilt ${a.rebuilt!.slice(0, 16)}`;
       io.stdout.write(`${a.verdict === 'identical' ? 'ok  ' : 'DIFF'} ${a.name}${a.verdict === 'identical' ? '' : detail}\n`);
@@ -82,7 +87,8 @@ export async function rebuildCommand(argv: string[], io: CommandIO): Promise<num
       for (const f of (a.explanation?.findings ?? []).slice(0, 3)) io.stdout.write(`         ${f.path ? `${f.path} ` : ''}${f.field}: ${JSON.stringify(f.left)} -> ${JSON.stringify(f.right)}\n`);
     }
     const differing = result.artifacts.filter((a) => a.verdict !== 'identical').length;
-    io.stdout.write(`${result.status === 'reproduced' ? 'REPRODUCED' : 'DIFFERS'}: ${result.artifacts.length - differing} of ${result.artifacts.length} artifacts identical to the published digests (commit ${result.recipe.source.commit}, environment ${result.imageId})\n`);
+    const unchecked = result.published.ok ? '' : '; the release directory does not match its own lists (published … above)';
+    io.stdout.write(`${result.status === 'reproduced' ? 'REPRODUCED' : 'DIFFERS'}: ${result.artifacts.length - differing} of ${result.artifacts.length} artifacts identical to the published digests (commit ${result.recipe.source.commit}, environment ${result.imageId})${unchecked}\n`);
   }
   return result.status === 'reproduced' ? EXIT.ok : EXIT.different;
 }

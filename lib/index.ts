@@ -94,7 +94,7 @@ export { removeCheckoutState, removeLeftovers, ensureDataVolume, type RemovedSta
 export { lockCheckout, type CheckoutLock } from './checkout/lock.js';
 export { cleanCheckout } from './checkout/clean.js';
 export { checkoutOf, commandLinePath, outputDirOf, pathBeneath, OUTPUT_DIR } from './checkout/beneath.js';
-export { jsonSyntaxError, parseJson, printable, quote, shortened } from './quote.js';
+export { jsonSyntaxError, parseJson, printable, quote, shortened, visible, visibleJson } from './quote.js';
 
 export { syncSources, type SyncOptions, type SyncProgress, type SyncResult } from './sync/source-sync.js';
 export { MANIFEST_DIR } from './sync/paths.js';
@@ -119,6 +119,18 @@ export { recipeStatement, recipeOf, readProvenance, PROVENANCE_FILE, RECIPE_BUIL
 export { recipeSource, repositoryUri } from './provenance/source.js';
 export { rebuildRelease, type RebuildOptions, type RebuildResult, type RebuiltArtifact } from './rebuild/rebuild.js';
 export { outputArtifacts, type Artifact } from './integrity/artifact.js';
+export {
+  checkRelease,
+  CHECK_ENTRY_LIMIT,
+  CHECK_LIST_LIMIT,
+  type CheckOptions,
+  type CheckProgress,
+  type CheckResult,
+  type CheckedExpectation,
+  type CheckedFile,
+  type CheckedList,
+} from './check/check.js';
+export { type Expectation } from './check/lists.js';
 
 export { writeImage, type ImageBase, type WriteImageOptions, type WrittenImage } from './image/write-image.js';
 export { writeServerImages, imageBaseFrom, DEFAULT_IMAGE_BINARIES, DEFAULT_IMAGE_REGISTRY, type ServerImage, type ServerImagesOptions } from './image/server-images.js';
@@ -170,6 +182,7 @@ export {
   writeAttestations,
   writeSignedStatement,
   verifyAttestationFile,
+  verifyAttestations,
   type AttestationFileVerification,
   type AttestationLine,
 } from './attest/file.js';

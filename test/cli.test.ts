@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
-import { packageProgress } from '../cli/progress.js';
+import { byteProgress } from '../cli/progress.js';
 import { GOLDEN, materializeStage, tempDir } from './helpers/stage.js';
 
 const CLI = path.resolve('dist/cli/main.js');
@@ -23,9 +23,9 @@ class Capture extends Writable {
 test('progress is drawn on a terminal with throughput, and nothing is written when piped', () => {
   let clock = 0;
   const tty = new Capture(true);
-  const onTty = packageProgress(tty, () => clock);
+  const onTty = byteProgress(tty, () => clock);
   const piped = new Capture(false);
-  const onPipe = packageProgress(piped, () => clock);
+  const onPipe = byteProgress(piped, () => clock);
   for (const on of [onTty, onPipe]) {
     on({ type: 'plan', tarballs: 1, bytes: 4 * 1024 * 1024 });
     on({ type: 'tarball', name: 'kubernetes-server-linux-amd64.tar.gz', bytes: 4 * 1024 * 1024 });
