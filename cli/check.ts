@@ -1,12 +1,16 @@
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { checkRelease, type CheckResult, loadVerifyingKey, visible, visibleJson } from '../lib/index.js';
+import { defineCommand, parseCommand, UsageError } from './command.js';
+import { showHelp } from './help.js';
 import { type CommandIO, EXIT } from './io.js';
+import { uiFor } from './ui.js';
 import { byteProgress } from './progress.js';
 
-export const CHECK_HELP = `Usage: krepro check [--key PUB] [options] DIR
-
-Checks that a release directory's files are the ones it names: every file SHA256SUMS and SHA512SUMS list, each
+export const CHECK = defineCommand({
+  name: 'check',
+  summary: "check a release directory's files against its SHA256SUMS/SHA512SUMS, manifest and signed statement",
+  usage: ['check [--key PUB] [options] DIR'],
+  description: `Checks that a release directory's files are the ones it names: every file SHA256SUMS and SHA512SUMS list, each
 per-file <name>.sha256/<name>.sha512, the size and SRI integrity of every file krepro-manifest.json lists and,
 with --key, the signed statements in krepro.intoto.jsonl and krepro.sigstore.json (each signature must verify)
 and their subjects that are in the directory. Each file is read once, streamed, whatever its size. The directory is treated as
@@ -14,30 +18,32 @@ untrusted: symbolic links are never followed (a listed name that is one fails), 
 and names are printed with control characters escaped.
 
 Files no list covers, and signed subjects that are not in the directory (a build's outputs, named by their
-checkout path), are reported, not failed.
-
-Options:
-  --key PUB          PEM public key (ECDSA P-256 or Ed25519) krepro.intoto.jsonl must verify with
-  --json             print the result as JSON (lists, every file with each expectation, uncovered, outside)
-  -h, --help         show this help
-
-Exit status: 0 every listed file matches, 1 a file differs from a list or a listed file is missing (each
-named), 2 unusable input (no such directory, nothing to check, a list that cannot be read), 130 interrupted.
-`;
+checkout path), are reported, not failed. With --quiet only what fails and the verdict are printed.`,
+  options: {
+    key: { type: 'string', value: 'PUB', complete: 'file', help: 'PEM public key (ECDSA P-256 or Ed25519) krepro.intoto.jsonl must verify with' },
+    json: { type: 'boolean', help: 'print the result as JSON (lists, every file with each expectation, uncovered, outside)' },
+  },
+  positionals: [{ name: 'DIR', help: 'the release directory', complete: 'dir' }],
+  examples: [
+    { command: 'krepro check --key release.pub _output/release-tars', does: 'check a signed release: exit 0 when every file is what its lists and signed statement say' },
+    { command: 'krepro check --json downloads/v1.31.0 | jq \'.files[] | select(.verdict != "match")\'', does: 'the files that fail, as JSON' },
+  ],
+  exits: [
+    [0, 'every listed file matches'],
+    [1, 'a file differs from a list or a listed file is missing (each named)'],
+    [2, 'unusable input (no such directory, nothing to check, a list that cannot be read)'],
+    [130, 'interrupted'],
+  ],
+});
 
 export async function checkCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { key: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help) {
-    io.stdout.write(CHECK_HELP);
-    return EXIT.ok;
-  }
-  if (positionals.length !== 1) {
-    io.stderr.write(`krepro check: give one release directory, e.g. krepro check _output/release-tars (got ${positionals.length} arguments)\n`);
-    return EXIT.usage;
-  }
+  const { values, positionals } = parseCommand(CHECK, argv);
+  if (values.help) return showHelp(CHECK, io);
+  const ui = uiFor(io, values);
+  if (positionals.length !== 1) throw new UsageError('give the release directory to check, e.g. krepro check _output/release-tars');
   const key = values.key === undefined ? undefined : await loadVerifyingKey(path.resolve(io.cwd, values.key));
-  const result = await checkRelease({ dir: path.resolve(io.cwd, positionals[0]!), ...(key ? { key } : {}), signal: io.signal, onProgress: byteProgress(io.stderr) });
-  io.stdout.write(values.json ? `${visibleJson(result)}\n` : checkText(result, key?.keyid));
+  const result = await checkRelease({ dir: path.resolve(io.cwd, positionals[0]!), ...(key ? { key } : {}), signal: io.signal, onProgress: byteProgress(ui.progressStream), trace: ui.trace });
+  io.stdout.write(values.json ? `${visibleJson(result)}\n` : checkText(result, { keyid: key?.keyid, quiet: ui.quiet }));
   return result.ok ? EXIT.ok : EXIT.different;
 }
 
@@ -58,11 +64,14 @@ export function checkFailureLines(r: CheckResult): string[] {
 }
 
 /** The result as lines a person reads: every file's verdict, then what was not covered, then one verdict line. */
-export function checkText(r: CheckResult, keyid?: string): string {
-  const out = [...r.files.filter((f) => f.verdict === 'match').map((f) => `ok        ${visible(f.name)}`), ...checkFailureLines(r)];
-  for (const u of r.uncovered) out.push(`not covered  ${visible(u.name)}${u.kind === 'file' ? '' : ` (${u.kind === 'symlink' ? 'a symbolic link' : 'not a regular file'})`}: no list names it`);
-  for (const o of r.outside) out.push(`not here     ${visible(o.name)} (${o.source}): ${o.why}`);
-  for (const n of r.notes) out.push(`note: ${visible(n)}`);
+export function checkText(r: CheckResult, opts: { keyid?: string | undefined; quiet?: boolean } = {}): string {
+  const { keyid, quiet = false } = opts;
+  const out = [...(quiet ? [] : r.files.filter((f) => f.verdict === 'match').map((f) => `ok        ${visible(f.name)}`)), ...checkFailureLines(r)];
+  if (!quiet) {
+    for (const u of r.uncovered) out.push(`not covered  ${visible(u.name)}${u.kind === 'file' ? '' : ` (${u.kind === 'symlink' ? 'a symbolic link' : 'not a regular file'})`}: no list names it`);
+    for (const o of r.outside) out.push(`not here     ${visible(o.name)} (${o.source}): ${o.why}`);
+    for (const n of r.notes) out.push(`note: ${visible(n)}`);
+  }
   const failed = r.files.filter((f) => f.verdict !== 'match');
   const lists = r.lists.filter((l) => l.kind !== 'file-sum').map((l) => (l.kind === 'attestation' && keyid ? `${l.file} (key ${keyid})` : l.file));
   const perFile = r.lists.filter((l) => l.kind === 'file-sum').length;

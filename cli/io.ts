@@ -2,7 +2,8 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { checkoutOf, commandLinePath, KreproError, parseMtimeOption, type ProxySettings, quote, resolveSourceDateEpoch, type SourceDateEpoch } from '../lib/index.js';
+import { checkoutOf, commandLinePath, type Engine, KreproError, openEngine, parseMtimeOption, type ProxySettings, quote, resolveSourceDateEpoch, type SourceDateEpoch } from '../lib/index.js';
+import type { Ui } from './ui.js';
 
 /** What a command may touch of the process: passed in so commands stay testable and lib stays pure. */
 export interface CommandIO {
@@ -58,4 +59,9 @@ export function proxiesFrom(env: CommandIO['env']): ProxySettings {
 
 export function packageRoot(): string {
   return path.dirname(createRequire(import.meta.url).resolve('krepro/package.json'));
+}
+
+/** The engine `host` names (else DOCKER_HOST and friends), pinged, its calls traced with --verbose. */
+export function openEngineFor(io: CommandIO, ui: Ui, host?: string): Promise<Engine> {
+  return openEngine({ env: io.env, ...(host ? { host } : {}), trace: ui.trace, signal: io.signal });
 }

@@ -2,6 +2,7 @@
 export { KreproError, isKreproError, type ErrorCode } from './errors.js';
 export { DiskFullError, isDiskFull, type DiskFullContext } from './disk-full.js';
 export { KREPRO_VERSION } from './version.js';
+export { traced, type Trace, type TraceEvent } from './trace.js';
 
 export { type ArchivePolicy, type Entry, type FileSource, } from './archive/entry.js';
 export { byteOrder, sortByBytes } from './byte-order.js';
@@ -25,7 +26,7 @@ export {
   gzipHeader,
   nativeMatchesPinned,
 } from './archive/gzip.js';
-export { LIBDEFLATE_VERSION, LIBDEFLATE_WASM_SHA256 } from './archive/libdeflate.js';
+export { LIBDEFLATE_VERSION, LIBDEFLATE_WASM_SHA256, libdeflateWasmPath } from './archive/libdeflate.js';
 export { tarStream, writeTarball, writeSmallFile, type PackOptions, type WrittenFile } from './archive/pack.js';
 
 export { HashStream, hexDigest, type Integrity } from './integrity/hash-stream.js';
@@ -83,6 +84,7 @@ export { connectEngine, openEngine, pingEngine, resolveEngine, type ConnectOptio
 export { runContainer, runInteractive, type InteractiveIO, type RunIO } from './engine/run.js';
 export { withVolumeHelper, type VolumeHelperSpec } from './engine/volume-access.js';
 export { transferImage } from './engine/transfer.js';
+export { tracedEngine } from './engine/traced.js';
 
 export { makeBaseImage, type BaseImageOptions } from './environment/base-image.js';
 export { ensureBuildImage, proxyEnv, redact, LABEL_CONTEXT_HASH, type BuildImageOptions, type ProxySettings } from './environment/build-image.js';

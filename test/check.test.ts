@@ -250,7 +250,7 @@ test('unusable input is exit 2 with the file and line named, never its bytes', a
     [[path.join(work, 'no-such-dir')], /no-such-dir does not exist/],
     [[path.join(release, 'SHA256SUMS')], /SHA256SUMS is not a directory/],
     [[empty], /nothing to check: .*empty has no SHA256SUMS, SHA512SUMS, <file>\.sha256, <file>\.sha512 or krepro-manifest\.json/],
-    [[], /give one release directory/],
+    [[], /give the release directory to check, e.g\. krepro check _output\/release-tars\nRun 'krepro check --help' for usage\./],
   ];
   const malformed = copy();
   appendFileSync(path.join(malformed, 'SHA256SUMS'), 'not a sums line\x1b[2J\n');

@@ -7,6 +7,7 @@ import { byteOrder } from '../byte-order.js';
 import { KreproError } from '../errors.js';
 import { digestsOf } from '../integrity/hash-stream.js';
 import { MANIFEST_NAME } from '../layout/package-release.js';
+import { type Trace, traced } from '../trace.js';
 import { nameInside, openInside, readSmall } from './inside.js';
 import { CHECKED_ALGORITHMS, type Expectation, listText, type Listed, parseFileSum, parseManifest, parseSums } from './lists.js';
 
@@ -25,6 +26,8 @@ export interface CheckOptions {
   key?: VerifyingKey;
   signal?: AbortSignal;
   onProgress?: (event: CheckProgress) => void;
+  /** each list read and each file hashed, with its time */
+  trace?: Trace;
 }
 
 export type CheckProgress =
@@ -216,7 +219,7 @@ export async function checkRelease(opts: CheckOptions): Promise<CheckResult> {
   const files: CheckedFile[] = [];
   for (const name of names) {
     opts.signal?.throwIfAborted();
-    files.push(await checkFile(root, name, byName.get(name)!, opts.signal, progress));
+    files.push(await traced(opts.trace, `hash ${name}`, () => checkFile(root, name, byName.get(name)!, opts.signal, progress)));
   }
   progress({ type: 'done' });
 
