@@ -1,5 +1,5 @@
 import { accessSync, constants } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import {
   type DiffReport,
@@ -13,13 +13,14 @@ import {
 } from '../lib/index.js';
 import { defineCommand, parseCommand } from './command.js';
 import { showHelp } from './help.js';
-import { type CommandIO, EXIT, reportFile } from './io.js';
+import { type CommandIO, EXIT } from './io.js';
+import { REPORT_OPTIONS, reportTargets, writeReports } from './reports.js';
 import { integerOption } from './number-option.js';
 
 export const DIFF = defineCommand({
   name: 'diff',
   summary: 'explain every difference between two release tarballs or directories: cause and fix, layer by layer',
-  usage: ['diff [options] A B', 'diff --from-json REPORT [--json | --markdown] [--html FILE]'],
+  usage: ['diff [options] A B', 'diff --from-json REPORT [--json] [--json-file FILE] [--markdown FILE] [--html FILE]'],
   description: `Explains every difference between two files of any kind or two directories (entries paired by relative
 path), layer by layer, each with a probable cause and the fix:
   gzip       header fields (FNAME, MTIME, XFL, OS), the encoder that made each side, then what it holds,
@@ -45,9 +46,7 @@ sizes, decompression bombs) is refused and listed in the report.`,
     'max-diff-lines': { type: 'string', value: 'N', complete: 'none', help: "lines of one member's unified diff before it is cut with a note (default 4000)" },
     'max-report-size': { type: 'string', value: 'N', complete: 'none', help: 'cut the report once it passes N bytes (JSON size), saying where; the summary still counts everything' },
     json: { type: 'boolean', help: 'print the report as JSON (schemas/diff-report.schema.json) instead of text' },
-    markdown: { type: 'boolean', help: 'print the report as GitHub Markdown instead of text' },
-    html: { type: 'string', value: 'FILE', complete: 'file', help: 'also write a self-contained HTML report (collapsible per member) to FILE' },
-    'json-file': { type: 'string', value: 'FILE', complete: 'file', help: 'also save the JSON report to FILE (re-render it later with --from-json)' },
+    ...REPORT_OPTIONS,
     'from-json': { type: 'string', value: 'FILE', complete: 'file', help: 're-render a saved JSON report (text, --json, --markdown, --html) without the inputs' },
     'no-gnu-gzip': { type: 'boolean', help: 'do not try GNU gzip (found on PATH) when naming a gzip encoder' },
   },
@@ -57,7 +56,7 @@ sizes, decompression bombs) is refused and listed in the report.`,
   ],
   examples: [
     { command: 'krepro diff old/kubernetes.tar.gz new/kubernetes.tar.gz', does: 'every difference between two tarballs, with its cause and fix' },
-    { command: "krepro diff --exclude '**/*.sha256' --json-file diff.json --html diff.html old/ new/", does: 'two release directories, saving the JSON and HTML reports' },
+    { command: "krepro diff --exclude '**/*.sha256' --json-file diff.json --html diff.html --markdown - old/ new/", does: 'two release directories: the JSON and HTML reports saved, the Markdown one printed' },
   ],
   exits: [
     [0, 'identical'],
@@ -81,13 +80,6 @@ function findGzip(env: Record<string, string | undefined>): string | undefined {
   return undefined;
 }
 
-/** Written beside the target and renamed, so a failed or interrupted run never leaves half a report. */
-async function writeReport(file: string, text: string): Promise<void> {
-  const temp = `${file}.partial-${process.pid}`;
-  await writeFile(temp, text);
-  await rename(temp, file);
-}
-
 async function savedReport(file: string): Promise<DiffReport> {
   let text: string;
   try {
@@ -105,13 +97,16 @@ export async function diffCommand(argv: string[], io: CommandIO): Promise<number
     io.stderr.write(`krepro diff: ${message}\nRun 'krepro diff --help' for usage.\n`);
     return EXIT.usage;
   };
-  if (values.json && values.markdown) return usage('--json and --markdown both choose what is printed: give one');
   const fromJson = values['from-json'];
   if (fromJson !== undefined && positionals.length) return usage(`--from-json re-renders a saved report: give no inputs, got ${positionals.join(' ')}`);
-  if (fromJson === undefined && positionals.length !== 2) return usage(`give two files or two directories, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}`);
+  if (fromJson === undefined && positionals.length !== 2) {
+    // --markdown took a FILE from 0.2 on: `diff --markdown A B` now reads A as the report file.
+    const hint = values.markdown !== undefined && values.markdown !== '-' && positionals.length === 1 ? ` (--markdown takes the FILE to write; --markdown - prints it)` : '';
+    return usage(`give two files or two directories, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}${hint}`);
+  }
   // Report files are checked before the comparison, which may take long.
-  const jsonFile = values['json-file'] === undefined ? undefined : await reportFile(io, '--json-file', values['json-file']);
-  const html = values.html === undefined ? undefined : await reportFile(io, '--html', values.html);
+  const inputs = [...positionals, ...(fromJson !== undefined ? [fromJson] : [])].map((p) => path.resolve(io.cwd, p));
+  const targets = await reportTargets(values, io, { stdoutTakenBy: values.json ? '--json' : undefined, inputs });
   let report: DiffReport;
   if (fromJson !== undefined) {
     report = await savedReport(path.resolve(io.cwd, fromJson));
@@ -136,8 +131,6 @@ export async function diffCommand(argv: string[], io: CommandIO): Promise<number
     });
     report = result;
   }
-  if (jsonFile !== undefined) await writeReport(jsonFile, renderJson(report));
-  if (html !== undefined) await writeReport(html, renderHtml(report));
-  io.stdout.write(values.json ? renderJson(report) : values.markdown ? renderMarkdown(report) : renderText(report));
+  await writeReports(targets, io, { 'json-file': () => renderJson(report), html: () => renderHtml(report), markdown: () => renderMarkdown(report) }, () => (values.json ? renderJson(report) : renderText(report)));
   return report.identical ? EXIT.ok : EXIT.different;
 }

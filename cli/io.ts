@@ -1,8 +1,6 @@
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { checkoutOf, commandLinePath, type Engine, KreproError, openEngine, parseMtimeOption, type ProxySettings, quote, resolveSourceDateEpoch, type SourceDateEpoch } from '../lib/index.js';
+import { checkoutOf, commandLinePath, type Engine, openEngine, parseMtimeOption, type ProxySettings, resolveSourceDateEpoch, type SourceDateEpoch } from '../lib/index.js';
 import type { Ui } from './ui.js';
 
 /** What a command may touch of the process: passed in so commands stay testable and lib stays pure. */
@@ -34,19 +32,6 @@ export function sourceDateEpochFor(io: CommandIO, opts: { mtime?: string | undef
  */
 export async function writePath(io: CommandIO, value: string): Promise<string> {
   return commandLinePath(await checkoutOf(io.cwd), path.resolve(io.cwd, value));
-}
-
-/** A report file (--html, --json-file), checked before any work starts: its directory exists and is writable. */
-export async function reportFile(io: CommandIO, option: string, value: string): Promise<string> {
-  const file = await writePath(io, value);
-  const dir = path.dirname(file);
-  const usage = (why: string) => new KreproError('E_USAGE', `${option} ${quote(value)}: ${why}`, { path: file });
-  if (!(await stat(dir).catch(() => undefined))?.isDirectory()) throw usage(`the directory ${dir} does not exist`);
-  if ((await stat(file).catch(() => undefined))?.isDirectory()) throw usage(`${file} is a directory; name a file`);
-  await access(dir, constants.W_OK).catch(() => {
-    throw usage(`cannot write into ${dir} (permission denied)`);
-  });
-  return file;
 }
 
 export function proxiesFrom(env: CommandIO['env']): ProxySettings {

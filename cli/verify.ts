@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import {
@@ -25,6 +25,8 @@ import {
   VARIATIONS,
   variationNamed,
   verifyHtml,
+  verifyJunit,
+  verifyMarkdown,
   verifyRelease,
   verifyReport,
   verifyText,
@@ -36,7 +38,8 @@ import { showHelp } from './help.js';
 import { ENVIRONMENT_OPTIONS } from './env.js';
 import { DEBIAN_SECCOMP_PROFILE, seccompProfile } from './seccomp.js';
 import { SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
-import { type CommandIO, EXIT, openEngineFor, proxiesFrom, reportFile, sourceDateEpochFor } from './io.js';
+import { type CommandIO, EXIT, openEngineFor, proxiesFrom, sourceDateEpochFor } from './io.js';
+import { JUNIT_OPTION, REPORT_OPTIONS, reportTargets, writeReports } from './reports.js';
 import { uiFor } from './ui.js';
 
 
@@ -87,8 +90,10 @@ ${VARIATIONS.map((v) => `  ${v.name.padEnd(11)} ${v.description}`).join('\n')}`,
       help: 'engine for the control build; given twice, the second runs the experiment build (independent rebuild). Default: DOCKER_HOST etc. Builds run without network: a verified build must be hermetic.',
     },
     ...SIGN_KEY_OPTION,
-    json: { type: 'boolean', help: 'print the report as JSON (schema https://krepro.dev/schemas/verify-report/v2)' },
-    html: { type: 'string', value: 'FILE', complete: 'file', help: 'also write a self-contained HTML report' },
+    json: { type: 'boolean', help: 'print the report as JSON (schema https://krepro.dev/schemas/verify-report/v2) instead of text' },
+    ...REPORT_OPTIONS,
+    ...JUNIT_OPTION,
+    'no-step-summary': { type: 'boolean', help: 'do not append the Markdown summary to $GITHUB_STEP_SUMMARY (appended by default when GitHub Actions sets it)' },
     ...PROJECT_OPTIONS,
     ...inSection(ENVIRONMENT_OPTIONS, BUILD_SECTION),
     lock: {
@@ -105,13 +110,18 @@ ${VARIATIONS.map((v) => `  ${v.name.padEnd(11)} ${v.description}`).join('\n')}`,
     `The build environment sets nothing that changes how the project's build behaves (no GOFLAGS, no CGO_ENABLED);
 a project opts in to GOFLAGS=-trimpath and CGO_ENABLED=0 with "normalize": true in krepro.json, and the report
 then names the causes they may hide. Every setting of the environment is listed in the report.`,
+    `Reports for CI: --json-file, --html, --markdown and --junit may be given together, and '-' sends one of them to
+stdout instead of the text report; every path is checked before the first build, and each file is written whole
+or not at all. In GitHub Actions (GITHUB_STEP_SUMMARY set) the Markdown summary is also appended to the job
+summary; --no-step-summary turns that off.`,
     `Outputs in _output/verify/: each build's artifacts and log, and next to the control build's outputs
 krepro-provenance.json, the recipe of the control build (an in-toto Statement v1 with a SLSA provenance v1
 predicate; 'krepro rebuild' follows it), signed into krepro.intoto.jsonl with --sign-key.`,
   ],
   examples: [
     { command: 'krepro verify', does: 'the CI gate: exit 0 when HEAD builds the same bytes under every variation' },
-    { command: 'krepro verify --vary timezone,locale --no-attribution --json', does: 'two variations only, no search for causes, the report as JSON' },
+    { command: 'krepro verify --vary tz,locale --no-attribution --json', does: 'two variations only, no search for causes, the report as JSON' },
+    { command: 'krepro verify --junit verify.xml --html verify.html --json-file verify.json', does: 'in CI: test results, a page to attach and the JSON, from one run (and the job summary in GitHub Actions)' },
   ],
   exits: [
     [0, 'reproducible'],
@@ -132,8 +142,9 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const engineUrls = values.engine ?? [];
   if (engineUrls.length > 2) throw new KreproError('E_USAGE', '--engine may be given at most twice (control, experiment)');
   const checkoutRoot = io.cwd;
-  // Every file verify writes is checked before the builds start, not after them.
-  const html = values.html === undefined ? undefined : await reportFile(io, '--html', values.html);
+  // Every file verify writes is checked before the builds start: a typo in --junit must not cost the builds.
+  const stepSummary = values['no-step-summary'] ? undefined : io.env.GITHUB_STEP_SUMMARY || undefined;
+  const targets = await reportTargets(values, io, { stdoutTakenBy: values.json ? '--json' : undefined, stepSummary });
   // The commit is what is built: its project file, not the working tree's.
   const commit = await headCommit(checkoutRoot);
   const committed = await loadCommittedProject(checkoutRoot, commit);
@@ -217,9 +228,8 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     } else if (result.status !== 'build-failed') {
       log('note: no provenance: a Dockerfile build image (--build-image-dir) cannot be made again from a recipe');
     }
-    // The report printed first: a file that cannot be written after all never costs it.
-    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : verifyText(report));
-    if (html) await writeFile(html, verifyHtml(report));
+    const json = () => `${JSON.stringify(report, null, 2)}\n`;
+    await writeReports(targets, io, { 'json-file': json, html: () => verifyHtml(report), markdown: () => verifyMarkdown(report), junit: () => verifyJunit(report) }, () => (values.json ? json() : verifyText(report)));
     return result.status === 'reproducible' ? EXIT.ok : result.status === 'build-failed' ? EXIT.buildFailed : EXIT.different;
   } finally {
     await lock.release();

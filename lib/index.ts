@@ -117,6 +117,8 @@ export { verifyRelease, VERIFY_SCHEMA, type VerifyOptions, type VerifyResult, ty
 export { verifyReport, type VerifyReport } from './verify/report.js';
 export { verifyText } from './report/verify-text.js';
 export { verifyHtml } from './report/verify-html.js';
+export { verifyMarkdown } from './report/verify-markdown.js';
+export { verifyJunit } from './report/verify-junit.js';
 export { recipeStatement, recipeOf, readProvenance, PROVENANCE_FILE, RECIPE_BUILD_TYPE, type Recipe, type RecipeContainer, type RecipePredicate, type ProvenanceSource } from './provenance/recipe.js';
 export { recipeSource, repositoryUri } from './provenance/source.js';
 export { rebuildRelease, type RebuildOptions, type RebuildResult, type RebuiltArtifact } from './rebuild/rebuild.js';
