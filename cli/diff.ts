@@ -97,6 +97,13 @@ export async function diffCommand(argv: string[], io: CommandIO): Promise<number
     io.stderr.write(`krepro diff: ${message}\nRun 'krepro diff --help' for usage.\n`);
     return EXIT.usage;
   };
+  // The numbers first: in `--max-depth rel-a rel-b` the mistake is the value the option took, not the count of inputs.
+  let maxDepth: number | undefined, maxDiffLines: number | undefined, maxReportSize: number | undefined;
+  try {
+    [maxDepth, maxDiffLines, maxReportSize] = (['max-depth', 'max-diff-lines', 'max-report-size'] as const).map((o) => integerOption(o, values[o], { min: 1 }));
+  } catch (err) {
+    return usage((err as Error).message);
+  }
   const fromJson = values['from-json'];
   if (fromJson !== undefined && positionals.length) return usage(`--from-json re-renders a saved report: give no inputs, got ${positionals.join(' ')}`);
   if (fromJson === undefined && positionals.length !== 2) {
@@ -111,12 +118,6 @@ export async function diffCommand(argv: string[], io: CommandIO): Promise<number
   if (fromJson !== undefined) {
     report = await savedReport(path.resolve(io.cwd, fromJson));
   } else {
-    let maxDepth: number | undefined, maxDiffLines: number | undefined, maxReportSize: number | undefined;
-    try {
-      [maxDepth, maxDiffLines, maxReportSize] = (['max-depth', 'max-diff-lines', 'max-report-size'] as const).map((o) => integerOption(o, values[o], { min: 1 }));
-    } catch (err) {
-      return usage((err as Error).message);
-    }
     const gnuGzip = values['no-gnu-gzip'] ? undefined : findGzip(io.env);
     const [a, b] = positionals as [string, string];
     const limits = { ...(typeof maxDepth === 'number' ? { maxDepth } : {}), ...(typeof maxDiffLines === 'number' ? { maxDiffLines } : {}) };

@@ -9,7 +9,7 @@ import {
 } from '../lib/index.js';
 import { defineCommand, parseCommand } from './command.js';
 import { showHelp } from './help.js';
-import { type CommandIO, EXIT, sourceDateEpochFor, writePath } from './io.js';
+import { type CommandIO, EXIT, originWords, sourceDateEpochFor, writePath } from './io.js';
 import { uiFor } from './ui.js';
 
 export const IMAGES = defineCommand({
@@ -84,7 +84,7 @@ export async function imagesCommand(argv: string[], io: CommandIO): Promise<numb
     io.stdout.write(`${JSON.stringify({ sourceDateEpoch: { ...sde }, images: images.map(jsonImage) }, null, 2)}\n`);
   } else {
     for (const image of images) io.stdout.write(`${image.imageId}  ${image.repoTag}\n`);
-    ui.note(`wrote ${images.length} image${images.length === 1 ? '' : 's'} into ${displayPath(io.cwd, stage)} (SOURCE_DATE_EPOCH=${sde.seconds} from ${sde.origin})`);
+    ui.note(`wrote ${images.length} image${images.length === 1 ? '' : 's'} into ${displayPath(io.cwd, stage)} (SOURCE_DATE_EPOCH=${sde.seconds} from ${originWords(sde)})`);
   }
   return EXIT.ok;
 }

@@ -34,6 +34,11 @@ export async function writePath(io: CommandIO, value: string): Promise<string> {
   return commandLinePath(await checkoutOf(io.cwd), path.resolve(io.cwd, value));
 }
 
+/** Where SOURCE_DATE_EPOCH came from, as the user gave it: `--mtime`, `$SOURCE_DATE_EPOCH`, the commit time. */
+export function originWords(sde: SourceDateEpoch): string {
+  return sde.origin === 'explicit' ? '--mtime' : sde.origin === 'environment' ? '$SOURCE_DATE_EPOCH' : 'the commit time of HEAD';
+}
+
 export function proxiesFrom(env: CommandIO['env']): ProxySettings {
   return {
     ...(env.KUBERNETES_HTTP_PROXY ? { http: env.KUBERNETES_HTTP_PROXY } : {}),

@@ -1,8 +1,8 @@
 import * as path from 'node:path';
-import { ATTESTATION_FILE, BUNDLE_FILE, CURRENT_GZIP_FORMAT, GZIP_FORMATS, gitWorkTreeOf, hexDigest, packageRelease, quote } from '../lib/index.js';
+import { ATTESTATION_FILE, BUNDLE_FILE, CURRENT_GZIP_FORMAT, GZIP_FORMATS, gitWorkTreeOf, hexDigest, packageRelease, parseMtimeOption, quote, stagedTarballs } from '../lib/index.js';
 import { defineCommand, parseCommand } from './command.js';
 import { showHelp } from './help.js';
-import { type CommandIO, EXIT, sourceDateEpochFor, writePath } from './io.js';
+import { type CommandIO, EXIT, originWords, sourceDateEpochFor, writePath } from './io.js';
 import { GZIP_LEVELS, integerOption } from './number-option.js';
 import { byteProgress } from './progress.js';
 import { SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
@@ -74,12 +74,16 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
   const sourceRoot = values['no-source'] ? undefined : path.resolve(io.cwd, values.source ?? '.');
   // Whether the default source is a git checkout is the file system's answer: never git's, which may be missing.
   const withSource = sourceRoot !== undefined && (values.source !== undefined || (await gitWorkTreeOf(sourceRoot)) !== undefined);
+  // A mistyped --mtime is said first; then nothing to package, before SOURCE_DATE_EPOCH or a key is looked for.
+  if (values.mtime !== undefined) parseMtimeOption(values.mtime);
+  const stage = path.resolve(io.cwd, values.stage ?? '_output/release-stage');
+  await stagedTarballs(stage, withSource);
   if (sourceRoot !== undefined && !withSource) ui.note(`note: no kubernetes-src.tar.gz: ${sourceRoot} is not a git checkout (--source DIR names one; --no-source says you meant it)`);
   const signingKey = await signingKeyOption(values, io);
   const sde = await sourceDateEpochFor(io, { mtime: values.mtime, repoDir: sourceRoot });
 
   const result = await packageRelease({
-    stage: path.resolve(io.cwd, values.stage ?? '_output/release-stage'),
+    stage,
     out: await writePath(io, values.out ?? '_output/release-tars'),
     sourceDateEpoch: sde.seconds,
     ...(withSource ? { sourceRoot } : {}),
@@ -97,7 +101,7 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
     io.stdout.write(`${JSON.stringify({ out: result.out, sourceDateEpoch: { ...sde }, manifest: result.manifest, files: result.files, ...attestation }, null, 2)}\n`);
   } else {
     for (const t of result.artifacts) io.stdout.write(`${hexDigest(t.integrity, 'sha256')}  ${displayPath(io.cwd, t.path)}\n`);
-    ui.note(`wrote ${result.files.length} files to ${result.out} (SOURCE_DATE_EPOCH=${sde.seconds} from ${sde.origin})`);
+    ui.note(`wrote ${result.files.length} files to ${result.out} (SOURCE_DATE_EPOCH=${sde.seconds} from ${originWords(sde)})`);
     if (signingKey) ui.note(`signed ${ATTESTATION_FILE} and ${BUNDLE_FILE} with key ${signingKey.keyid} (${signingKey.algorithm})`);
   }
   return EXIT.ok;

@@ -41,6 +41,7 @@ export { type SpdxDocument, type SpdxPackage, type SpdxRelationship } from './sb
 export { planReleaseTarballs, type TarballJob, SRC_TARBALL, MANIFESTS_TARBALL } from './layout/release-layout.js';
 export {
   packageRelease,
+  stagedTarballs,
   releaseManifest,
   packageStatement,
   PACKAGE_BUILD_TYPE,

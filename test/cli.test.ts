@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { COMMON_OPTIONS, type OptionSpec } from '../cli/command.js';
@@ -13,7 +13,7 @@ import { LIBDEFLATE_WASM_SHA256, lockDigest, readLock } from '../lib/index.js';
 import { cliEnv } from './helpers/cli.js';
 import { engineOrSkip } from './helpers/engine.js';
 import { suiteWhen } from './helpers/skip.js';
-import { GOLDEN, materializeStage, tempDir } from './helpers/stage.js';
+import { GOLDEN, makeSourceRepo, materializeStage, tempDir } from './helpers/stage.js';
 
 const CLI = path.resolve('dist/cli/main.js');
 
@@ -166,6 +166,50 @@ test('--quiet drops progress and notes, --verbose times each step; both work bef
   }
   const check = await krepro(['check', '--quiet', path.join(dir, 'plain')]);
   assert.match(check.stdout, /^OK: (\d+) files match SHA256SUMS, SHA512SUMS, krepro-manifest\.json, \d+ per-file sums\n$/, 'check --quiet: the verdict alone');
+});
+
+// The messages a new user met (issue 22), each as it reads now.
+test('a missing stage is "does not exist", and a stage that is a file says so', async () => {
+  const dir = tempDir();
+  const missing = await krepro(['package', '--stage', 'nope', '--no-source', '--mtime', '1'], { cwd: dir });
+  assert.is(missing.code, 2);
+  assert.is(missing.stderr, `krepro package: nothing to package: the stage ${path.join(dir, 'nope')} does not exist (krepro stage makes it from the built binaries)\n`);
+  writeFileSync(path.join(dir, 'file'), 'x');
+  assert.match((await krepro(['package', '--stage', 'file', '--no-source', '--mtime', '1'], { cwd: dir })).stderr, `the stage ${path.join(dir, 'file')} is not a directory`);
+  mkdirSync(path.join(dir, 'empty'));
+  assert.match((await krepro(['package', '--stage', 'empty', '--no-source', '--mtime', '1'], { cwd: dir })).stderr, 'has no client/, server/, node/, test/, full/ or manifests/ tree');
+});
+
+test('in an empty directory "nothing to package" comes first, not the missing SOURCE_DATE_EPOCH', async () => {
+  const dir = tempDir();
+  const r = await krepro(['package'], { cwd: dir });
+  assert.is(r.code, 2);
+  assert.is(r.stderr, `krepro package: nothing to package: the stage ${path.join(dir, '_output/release-stage')} does not exist (krepro stage makes it from the built binaries)\n`);
+});
+
+test('with --no-source the SOURCE_DATE_EPOCH error does not talk of the source\'s commit', async () => {
+  const dir = tempDir();
+  const stage = materializeStage(path.join(dir, 'stage'));
+  const r = await krepro(['package', '--stage', stage, '--out', path.join(dir, 'out'), '--no-source'], { cwd: dir });
+  assert.is(r.code, 2);
+  assert.is(r.stderr, 'krepro package: no SOURCE_DATE_EPOCH: it is not set in the environment and no source checkout was given to take a commit time from. Set SOURCE_DATE_EPOCH, or pass --mtime SECONDS (or an ISO 8601 date).\n');
+});
+
+test('diff --max-depth rel-a rel-b names the value --max-depth took, not "got 1 argument"', async () => {
+  const r = await krepro(['diff', '--max-depth', 'rel-a', 'rel-b']);
+  assert.is(r.code, 2);
+  assert.is(r.stderr, 'krepro diff: --max-depth must be a whole number 1 or more, got "rel-a"\nRun \'krepro diff --help\' for usage.\n');
+});
+
+test('SOURCE_DATE_EPOCH\'s origin in words: from --mtime, from $SOURCE_DATE_EPOCH, from the commit time of HEAD', async () => {
+  const dir = tempDir();
+  const stage = materializeStage(path.join(dir, 'stage'));
+  const base = ['package', '--stage', stage, '--no-source'];
+  assert.match((await krepro([...base, '--out', 'a', '--mtime', '1700000000'], { cwd: dir })).stderr, '(SOURCE_DATE_EPOCH=1700000000 from --mtime)\n');
+  assert.match((await krepro([...base, '--out', 'b'], { cwd: dir, env: { SOURCE_DATE_EPOCH: '1700000001' } })).stderr, '(SOURCE_DATE_EPOCH=1700000001 from $SOURCE_DATE_EPOCH)\n');
+  const repo = makeSourceRepo(path.join(dir, 'repo'), 1700000002);
+  assert.match((await krepro(['package', '--stage', stage, '--source', repo, '--out', 'c'], { cwd: dir })).stderr, '(SOURCE_DATE_EPOCH=1700000002 from the commit time of HEAD)\n');
+  assert.not.match((await krepro([...base, '--out', 'd', '--mtime', '1'], { cwd: dir })).stderr, /from explicit/);
 });
 
 suiteWhen(await engineOrSkip(), 'no Docker engine', (_engine, test) => {

@@ -113,14 +113,30 @@ async function planAll(opts: PackageReleaseOptions): Promise<PlannedTarball[]> {
   if (opts.sourceRoot !== undefined) {
     planned.push({ name: SRC_TARBALL, kind: 'src', entries: await planFiles(opts.sourceRoot, await sourceFiles(opts.sourceRoot), planOpts) });
   }
-  for (const job of await planReleaseTarballs(opts.stage)) {
+  for (const job of await stagedTarballs(opts.stage, opts.sourceRoot !== undefined)) {
     const entries = await planDirectory(path.join(job.stagedDir, 'kubernetes'), planOpts);
     planned.push({ name: job.name, kind: job.kind, ...(job.platform ? { platform: job.platform } : {}), entries });
   }
-  if (planned.length === 0) {
-    throw new KreproError('E_STAGE', `nothing to package: ${opts.stage} has no client/, server/, node/, test/, full/ or manifests/ tree and no source tree was given`, { path: opts.stage });
-  }
   return planned;
+}
+
+/**
+ * The tarballs a stage gives, or why there is nothing to package: the stage does not exist or is not a directory,
+ * or it holds no release tree and no source tree was given. Cheap (directory listings only), so a caller can ask
+ * before the work that needs SOURCE_DATE_EPOCH or a key.
+ */
+export async function stagedTarballs(stage: string, withSource: boolean): Promise<TarballJob[]> {
+  const st = await stat(stage).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw new KreproError('E_STAGE', `nothing to package: cannot read the stage ${stage} (${err.code ?? err.message})`, { path: stage, cause: err });
+  });
+  if (st === undefined) throw new KreproError('E_STAGE', `nothing to package: the stage ${stage} does not exist (krepro stage makes it from the built binaries)`, { path: stage });
+  if (!st.isDirectory()) throw new KreproError('E_STAGE', `nothing to package: the stage ${stage} is not a directory`, { path: stage });
+  const jobs = await planReleaseTarballs(stage);
+  if (jobs.length === 0 && !withSource) {
+    throw new KreproError('E_STAGE', `nothing to package: ${stage} has no client/, server/, node/, test/, full/ or manifests/ tree and no source tree was given`, { path: stage });
+  }
+  return jobs;
 }
 
 function stagedBytes(entries: Entry[]): number {
