@@ -1,8 +1,9 @@
 import * as path from 'node:path';
-import { checkRelease, type CheckResult, loadVerifyingKey, visible, visibleJson } from '../lib/index.js';
+import { checkedAgainst, checkHtml, checkMarkdown, checkRelease, type CheckResult, loadVerifyingKey, visible, visibleJson } from '../lib/index.js';
 import { defineCommand, parseCommand, UsageError } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT } from './io.js';
+import { REPORT_OPTIONS, reportTargets, writeReports } from './reports.js';
 import { uiFor } from './ui.js';
 import { byteProgress } from './progress.js';
 
@@ -21,7 +22,8 @@ Files no list covers, and signed subjects that are not in the directory (a build
 checkout path), are reported, not failed. With --quiet only what fails and the verdict are printed.`,
   options: {
     key: { type: 'string', value: 'PUB', complete: 'file', help: 'PEM public key (ECDSA P-256 or Ed25519) krepro.intoto.jsonl must verify with' },
-    json: { type: 'boolean', help: 'print the result as JSON (lists, every file with each expectation, uncovered, outside)' },
+    json: { type: 'boolean', help: 'print the result as JSON (lists, every file with each expectation, uncovered, outside) instead of text' },
+    ...REPORT_OPTIONS,
   },
   positionals: [{ name: 'DIR', help: 'the release directory', complete: 'dir' }],
   examples: [
@@ -41,9 +43,11 @@ export async function checkCommand(argv: string[], io: CommandIO): Promise<numbe
   if (values.help) return showHelp(CHECK, io);
   const ui = uiFor(io, values);
   if (positionals.length !== 1) throw new UsageError('give the release directory to check, e.g. krepro check _output/release-tars');
+  const targets = await reportTargets(values, io, { stdoutTakenBy: values.json ? '--json' : undefined });
   const key = values.key === undefined ? undefined : await loadVerifyingKey(path.resolve(io.cwd, values.key));
   const result = await checkRelease({ dir: path.resolve(io.cwd, positionals[0]!), ...(key ? { key } : {}), signal: io.signal, onProgress: byteProgress(ui.progressStream), trace: ui.trace });
-  io.stdout.write(values.json ? `${visibleJson(result)}\n` : checkText(result, { keyid: key?.keyid, quiet: ui.quiet }));
+  const json = () => `${visibleJson(result)}\n`;
+  await writeReports(targets, io, { 'json-file': json, html: () => checkHtml(result), markdown: () => checkMarkdown(result) }, () => (values.json ? json() : checkText(result, { keyid: key?.keyid, quiet: ui.quiet })));
   return result.ok ? EXIT.ok : EXIT.different;
 }
 
@@ -73,10 +77,7 @@ export function checkText(r: CheckResult, opts: { keyid?: string | undefined; qu
     for (const n of r.notes) out.push(`note: ${visible(n)}`);
   }
   const failed = r.files.filter((f) => f.verdict !== 'match');
-  const lists = r.lists.filter((l) => l.kind !== 'file-sum').map((l) => (l.kind === 'attestation' && keyid ? `${l.file} (key ${keyid})` : l.file));
-  const perFile = r.lists.filter((l) => l.kind === 'file-sum').length;
-  if (perFile > 0) lists.push(`${perFile} per-file sums`);
-  const against = lists.join(', ');
+  const against = checkedAgainst(r, keyid);
   if (r.ok) out.push(`OK: ${r.files.length} file${r.files.length === 1 ? '' : 's'} match ${against}`);
   else {
     const what = [failed.length > 0 ? `${failed.length} of ${r.files.length} files do not match ${against}` : '', r.envelopes.length > 0 ? `${r.envelopes.length} signed envelope(s) do not verify` : ''].filter(Boolean);

@@ -136,6 +136,7 @@ export {
   type CheckedList,
 } from './check/check.js';
 export { type Expectation } from './check/lists.js';
+export { checkedAgainst, checkHtml, checkMarkdown } from './report/check.js';
 
 export { writeImage, type ImageBase, type WriteImageOptions, type WrittenImage } from './image/write-image.js';
 export { writeServerImages, imageBaseFrom, DEFAULT_IMAGE_BINARIES, DEFAULT_IMAGE_REGISTRY, type ServerImage, type ServerImagesOptions } from './image/server-images.js';

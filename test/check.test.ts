@@ -103,6 +103,14 @@ test('one byte changed in kubernetes.tar.gz: attest verify still passes, check e
   assert.not.match(r.stdout, /size is/, 'the size still matches');
   assert.match(r.stdout, new RegExp(`^FAILED: 1 of ${N} files do not match `, 'm'));
   assert.is(r.stdout.split('\n').filter((l) => l.startsWith('ok ')).length, N - 1);
+
+  // The same result as reports for CI, all from one run: Markdown on stdout, JSON and HTML into files.
+  const reports = await krepro(['check', '--key', pub, '--json-file', path.join(work, 'check.json'), '--html', path.join(work, 'check.html'), '--markdown', '-', dir]);
+  assert.is(reports.code, 1);
+  assert.match(reports.stdout, /^## ❌ krepro check: FAILED\n/);
+  assert.match(reports.stdout, new RegExp(`\\| ❌ \\| \`kubernetes\\.tar\\.gz\` \\| sha256 is [0-9a-f]{64}, but SHA256SUMS line ${line} says [0-9a-f]{64}<br>`));
+  assert.equal(JSON.parse(readFileSync(path.join(work, 'check.json'), 'utf8')), JSON.parse((await krepro(['check', '--key', pub, '--json', dir])).stdout));
+  assert.match(readFileSync(path.join(work, 'check.html'), 'utf8'), new RegExp(`<div class="verdict">FAILED: ${N - 1} of ${N} files match `));
 });
 
 test('a listed file missing: exit 1, named with every list that names it', async () => {
