@@ -73,7 +73,14 @@ export function checkText(r: CheckResult, opts: { keyid?: string | undefined; qu
   const out = [...(quiet ? [] : r.files.filter((f) => f.verdict === 'match').map((f) => `ok        ${visible(f.name)}`)), ...checkFailureLines(r)];
   if (!quiet) {
     for (const u of r.uncovered) out.push(`not covered  ${visible(u.name)}${u.kind === 'file' ? '' : ` (${u.kind === 'symlink' ? 'a symbolic link' : 'not a regular file'})`}: no list names it`);
-    for (const o of r.outside) out.push(`not here     ${visible(o.name)} (${o.source}): ${o.why}`);
+    // A release's signed recipe names every build output: a few lines per list and reason, not hundreds.
+    const groups = new Map<string, CheckResult['outside']>();
+    for (const o of r.outside) groups.set(`${o.source}\0${o.why}`, [...(groups.get(`${o.source}\0${o.why}`) ?? []), o]);
+    for (const group of groups.values()) {
+      const [first] = group;
+      if (group.length <= 3) for (const o of group) out.push(`not here     ${visible(o.name)} (${o.source}): ${o.why}`);
+      else out.push(`not here     ${group.length} names in ${first!.source}, e.g. ${visible(first!.name)}: ${first!.why}`);
+    }
     for (const n of r.notes) out.push(`note: ${visible(n)}`);
   }
   const failed = r.files.filter((f) => f.verdict !== 'match');

@@ -136,7 +136,7 @@ test('files no list covers and signed subjects outside the directory are reporte
   const digest = { sha256: '0'.repeat(64) };
   const statement = inTotoStatement(
     [
-      { name: '_output/dockerized/bin/linux/amd64/kubectl', digest },
+      ...['kubectl', 'kubelet', 'kubeadm', 'kube-proxy'].map((b) => ({ name: `_output/dockerized/bin/linux/amd64/${b}`, digest })),
       { name: '../outside.tar.gz', digest },
       { name: '/etc/passwd', digest },
       { name: 'kubernetes.tar.gz', digest: { sha256: execFileSync('sha256sum', [path.join(dir, 'kubernetes.tar.gz')], { encoding: 'utf8' }).slice(0, 64) } },
@@ -150,7 +150,10 @@ test('files no list covers and signed subjects outside the directory are reporte
   assert.match(r.stdout, /^not covered  README\.md: no list names it$/m);
   assert.match(r.stdout, /^not covered  extra\/data\.bin: no list names it$/m);
   assert.match(r.stdout, /^not covered  hostname-link \(a symbolic link\): no list names it$/m);
-  assert.match(r.stdout, /^not here     _output\/dockerized\/bin\/linux\/amd64\/kubectl \(krepro\.intoto\.jsonl line 1\): not in the directory \(a build output/m);
+  // Four build outputs of one statement: one line, not four (a real release's recipe names hundreds).
+  assert.match(r.stdout, /^not here     4 names in krepro\.intoto\.jsonl line 1, e\.g\. _output\/dockerized\/bin\/linux\/amd64\/kubectl: not in the directory \(a build output/m);
+  const json = JSON.parse((await krepro(['check', '--key', pub, '--json', dir])).stdout);
+  assert.is(json.outside.filter((o: { name: string }) => o.name.startsWith('_output/')).length, 4, 'JSON lists each');
   assert.match(r.stdout, /^not here     \.\.\/outside\.tar\.gz \(krepro\.intoto\.jsonl line 1\): a path that leaves the directory/m);
   assert.match(r.stdout, /^not here     \/etc\/passwd \(krepro\.intoto\.jsonl line 1\): an absolute path$/m);
 

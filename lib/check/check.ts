@@ -123,8 +123,8 @@ async function readList(root: string, name: string): Promise<string> {
 /**
  * Checks a release directory against what it says of itself: every name `SHA256SUMS` and `SHA512SUMS` list, the
  * per-file `<name>.sha256`/`.sha512`, `krepro-manifest.json` (size and SRI integrity) and, with a key, the subjects of
- * the signed statements in `krepro.intoto.jsonl` and `krepro.sigstore.json` (whose signatures must verify). Each file is hashed once, streamed,
- * with every algorithm a list names for it. The directory is treated as hostile: no symbolic link is followed, a
+ * the signed statements in `krepro.intoto.jsonl` and `krepro.sigstore.json` (whose signatures must verify). Each
+ * file is hashed once, streamed, with every algorithm a list names for it. The directory is treated as hostile: no symbolic link is followed, a
  * FIFO is never opened for reading, lists are size-bounded, names are returned as written (print them escaped).
  * A list that cannot be read as what it is, a missing directory or nothing to check is an E_CHECK error.
  */
