@@ -1,7 +1,9 @@
-import { parseArgs } from 'node:util';
 import { makeBaseImage } from '../lib/environment/base-image.js';
 import { openEngine } from '../lib/engine/connect.js';
 import { KreproError } from '../lib/errors.js';
+import { defineCommand, type OptionValues, parseCommand } from './command.js';
+import { showHelp } from './help.js';
+import { uiFor } from './ui.js';
 
 export interface CommandIo {
   env: Record<string, string | undefined>;
@@ -11,50 +13,40 @@ export interface CommandIo {
   signal?: AbortSignal;
 }
 
-const HELP = `Usage: krepro base-image [options]
-
-Make a minimal Debian image with debootstrap (--variant=minbase) and import it into
+export const BASE_IMAGE = defineCommand({
+  name: 'base-image',
+  summary: 'make a Debian base image locally with debootstrap (no registry needed)',
+  usage: ['base-image [options]'],
+  description: `Make a minimal Debian image with debootstrap (--variant=minbase) and import it into
 the Docker engine. Does nothing when the tag already exists. Needs root.
 
-Options:
-  --suite SUITE        Debian suite (default: trixie)
-  --tag NAME:TAG       image to create (default: krepro-base:<suite>)
-  --include PKG,PKG    extra Debian packages to install
-  --mirror URL         Debian mirror (default: debootstrap's, deb.debian.org)
-  --work-dir DIR       where the temporary root filesystem goes (default: $TMPDIR or /var/tmp)
-  --host URL           Docker engine address (default: DOCKER_HOST, else unix:///var/run/docker.sock)
-  -h, --help           show this help
-
-Prints the image id on stdout; progress goes to stderr.
-Exit status: 0 done, 2 usage or environment error (engine unreachable, debootstrap failed), 130 interrupted.
-`;
+Prints the image id on stdout; progress goes to stderr.`,
+  options: {
+    suite: { type: 'string', value: 'SUITE', complete: ['trixie', 'bookworm', 'sid'], help: 'Debian suite (default: trixie)' },
+    tag: { type: 'string', value: 'NAME:TAG', complete: 'none', help: 'image to create (default: krepro-base:<suite>)' },
+    include: { type: 'string', value: 'PKG,PKG', complete: 'none', help: 'extra Debian packages to install' },
+    mirror: { type: 'string', value: 'URL', complete: 'none', help: "Debian mirror (default: debootstrap's, deb.debian.org)" },
+    'work-dir': { type: 'string', value: 'DIR', help: 'where the temporary root filesystem goes (default: $TMPDIR or /var/tmp)' },
+    host: { type: 'string', value: 'URL', complete: 'none', help: 'Docker engine address (default: DOCKER_HOST, else unix:///var/run/docker.sock)' },
+  },
+  exits: [
+    [0, 'done'],
+    [2, 'usage or environment error (engine unreachable, debootstrap failed)'],
+    [130, 'interrupted'],
+  ],
+});
 
 /** `krepro base-image …`: returns the exit status instead of exiting, so main.ts and tests can call it. */
 export async function baseImageCommand(argv: string[], io: CommandIo): Promise<number> {
-  let values: { suite?: string; tag?: string; include?: string; mirror?: string; 'work-dir'?: string; host?: string; help?: boolean };
+  let values: OptionValues<typeof BASE_IMAGE.options>;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        suite: { type: 'string' },
-        tag: { type: 'string' },
-        include: { type: 'string' },
-        mirror: { type: 'string' },
-        'work-dir': { type: 'string' },
-        host: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    ({ values } = parseCommand(BASE_IMAGE, argv));
   } catch (err) {
-    io.stderr.write(`krepro base-image: ${(err as Error).message}\nTry 'krepro base-image --help'.\n`);
+    io.stderr.write(`krepro base-image: ${(err as Error).message}\nRun 'krepro base-image --help' for usage.\n`);
     return 2;
   }
-  if (values.help) {
-    io.stdout.write(HELP);
-    return 0;
-  }
+  if (values.help) return showHelp(BASE_IMAGE, io);
+  const ui = uiFor(io, values);
 
   const suite = values.suite ?? 'trixie';
   const tag = values.tag ?? `krepro-base:${suite}`;
@@ -72,7 +64,7 @@ export async function baseImageCommand(argv: string[], io: CommandIo): Promise<n
   const onSigint = (): void => controller.abort(new Error('interrupted'));
   if (!io.signal) process.once('SIGINT', onSigint);
   try {
-    const engine = await openEngine({ env: io.env, signal, ...(values.host === undefined ? {} : { host: values.host }) });
+    const engine = await openEngine({ env: io.env, signal, trace: ui.trace, ...(values.host === undefined ? {} : { host: values.host }) });
     const id = await makeBaseImage(engine, {
       suite,
       tag,
@@ -80,7 +72,7 @@ export async function baseImageCommand(argv: string[], io: CommandIo): Promise<n
       workDir,
       signal,
       ...(values.mirror === undefined ? {} : { mirror: values.mirror }),
-      onLog: (line) => io.stderr.write(`${line}\n`),
+      onLog: (line) => ui.progress(line),
     });
     io.stdout.write(`${id}\n`);
     return 0;

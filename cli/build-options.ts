@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import type { ParseArgsConfig } from 'node:util';
 import {
   buildEnvironment,
   type BuildImageSource,
@@ -10,7 +9,6 @@ import {
   KreproError,
   loadProject,
   openBuildSession,
-  openEngine,
   parseCommand,
   type Project,
   type ProxySettings,
@@ -18,36 +16,40 @@ import {
   quote,
 } from '../lib/index.js';
 import { ENVIRONMENT_OPTIONS, type EnvironmentOptionValues, lockedSource } from './env.js';
-import { type CommandIO, packageRoot, proxiesFrom, sourceDateEpochFor } from './io.js';
+import { inSection, type OptionSpecs } from './command.js';
+import { type CommandIO, openEngineFor, packageRoot, proxiesFrom, sourceDateEpochFor } from './io.js';
+import type { Ui } from './ui.js';
+
+/** The help section the engine and build environment options are listed under. */
+export const BUILD_SECTION = 'Build environment and engine options:';
 
 /** Options every containerized command shares. */
 export const BUILD_OPTIONS = {
-  ...ENVIRONMENT_OPTIONS,
-  'base-image': { type: 'string' },
-  'build-image-dir': { type: 'string' },
-  host: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const satisfies ParseArgsConfig['options'];
+  ...inSection(ENVIRONMENT_OPTIONS, BUILD_SECTION),
+  'build-image-dir': {
+    type: 'string',
+    value: 'D',
+    complete: 'dir',
+    section: BUILD_SECTION,
+    help: "build in an image from the project's own Dockerfile + VERSION in D instead (built by the engine per checkout; bumping VERSION removes the checkout's older state)",
+  },
+  'base-image': { type: 'string', value: 'IMG', complete: 'none', section: BUILD_SECTION, help: "with --build-image-dir: the local image the Dockerfile starts FROM (default: krepro-base:trixie; make it with 'krepro base-image', no registry needed)" },
+  host: {
+    type: 'string',
+    value: 'URL',
+    complete: 'none',
+    section: BUILD_SECTION,
+    help: 'Docker engine (default: DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH as the docker CLI reads them; a remote engine needs no port forwarding: all transfers use the API)',
+  },
+} as const satisfies OptionSpecs;
 
-export const BUILD_OPTIONS_HELP = `Build environment and engine options:
-  --lock FILE          the locked build environment to build in (default: krepro's
-                       build-image/environment.lock.json): made from the lock outside any engine, the same
-                       image ID on every engine (see 'krepro env --help' for --work-dir, --cache-dir,
-                       --no-cache, --mirror, which apply here too). Needs root and mmdebstrap the first time.
-  --build-image-dir D  build in an image from the project's own Dockerfile + VERSION in D instead (built by
-                       the engine per checkout; bumping VERSION removes the checkout's older state)
-  --base-image IMG     with --build-image-dir: the local image the Dockerfile starts FROM (default:
-                       krepro-base:trixie; make it with 'krepro base-image', no registry needed)
-  --host URL           Docker engine (default: DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH as the docker
-                       CLI reads them; a remote engine needs no port forwarding: all transfers use the API)
-
-Environment: the project file's "env", then KUBE_* (e.g. KUBE_BUILD_PLATFORMS), GOFLAGS, GOGCFLAGS, GOLDFLAGS,
+/** What every containerized command says after its options. */
+export const BUILD_NOTES = `Environment: the project file's "env", then KUBE_* (e.g. KUBE_BUILD_PLATFORMS), GOFLAGS, GOGCFLAGS, GOLDFLAGS,
 GOPROXY and GOTOOLCHAIN from the host, then SOURCE_DATE_EPOCH (default: HEAD's commit time) and KUBE_GIT_VERSION
 (default: from git) — the same for run, release and verify.
 KUBERNETES_HTTP_PROXY, KUBERNETES_HTTPS_PROXY and KUBERNETES_NO_PROXY reach the image build and every
 container as http_proxy/https_proxy/no_proxy (both cases); their values are never printed.
-KUBE_RSYNC_PORT is accepted and ignored: no rsync daemon or port is needed any more.
-`;
+KUBE_RSYNC_PORT is accepted and ignored: no rsync daemon or port is needed any more.`;
 
 /** The invoking user, or a fixed non-root build user when invoked as root (files in the volume belong to it). */
 export function buildUser(): { uid: number; gid: number } {
@@ -55,23 +57,23 @@ export function buildUser(): { uid: number; gid: number } {
   return uid === 0 ? { uid: 1000, gid: 1000 } : { uid, gid: process.getgid?.() ?? 1000 };
 }
 
+/** The help section the project-file options are listed under. */
+export const PROJECT_SECTION = `Project options (each overrides krepro.json at the checkout root; without that file Kubernetes' defaults
+apply: make cross, _output/dockerized/bin, release tarballs with server images):`;
+
 /** Flags that override the project file (krepro.json) for this invocation. */
 export const PROJECT_OPTIONS = {
-  command: { type: 'string' },
-  output: { type: 'string', multiple: true },
-  'no-images': { type: 'boolean' },
-  'image-binaries': { type: 'string' },
-} as const satisfies ParseArgsConfig['options'];
-
-export const PROJECT_OPTIONS_HELP = `Project options (each overrides krepro.json at the checkout root; without that file Kubernetes' defaults
-apply: make cross, _output/dockerized/bin, release tarballs with server images):
-  --command CMD        the build command, run with sh -c (default: make cross)
-  --output PATH        checkout-relative directory or file whose files are the artifacts; repeatable
-                       (default: _output/dockerized/bin)
-  --no-images          no server images in the server tarballs
-  --image-binaries a,b server binaries that get an image (default kube-apiserver, kube-controller-manager,
-                       kube-scheduler, kube-proxy); images are tagged $KUBE_DOCKER_REGISTRY/<bin>-<arch>:<tag>
-`;
+  command: { type: 'string', value: 'CMD', complete: 'none', section: PROJECT_SECTION, help: 'the build command, run with sh -c (default: make cross)' },
+  output: { type: 'string', value: 'PATH', multiple: true, complete: 'file', section: PROJECT_SECTION, help: 'checkout-relative directory or file whose files are the artifacts; repeatable (default: _output/dockerized/bin)' },
+  'no-images': { type: 'boolean', section: PROJECT_SECTION, help: 'no server images in the server tarballs' },
+  'image-binaries': {
+    type: 'string',
+    value: 'a,b',
+    complete: 'none',
+    section: PROJECT_SECTION,
+    help: 'server binaries that get an image (default kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy); images are tagged $KUBE_DOCKER_REGISTRY/<bin>-<arch>:<tag>',
+  },
+} as const satisfies OptionSpecs;
 
 /**
  * The project as krepro.json describes it, with this invocation's flags applied: the working tree's file, or with
@@ -115,15 +117,15 @@ export async function imageSourceFor(values: ImageValues, io: CommandIO): Promis
   };
 }
 
-export async function openSession(command: string, values: SessionValues, io: CommandIO): Promise<OpenedSession> {
-  const engine = await openEngine({ env: io.env, ...(values.host ? { host: values.host } : {}), signal: io.signal });
+export async function openSession(command: string, values: SessionValues, io: CommandIO, ui: Ui): Promise<OpenedSession> {
+  const engine = await openEngineFor(io, ui, values.host);
   const checkoutRoot = io.cwd;
   const sde = await sourceDateEpochFor(io, { repoDir: checkoutRoot });
   const version = io.env.KUBE_GIT_VERSION || (await gitVersion(checkoutRoot));
   const project = await projectFor(checkoutRoot, values);
   const env = buildEnvironment({ host: io.env, project, sourceDateEpoch: sde.seconds, version });
   const proxies = proxiesFrom(io.env);
-  if (io.env.KUBE_RSYNC_PORT) io.stderr.write('note: KUBE_RSYNC_PORT is no longer needed and is ignored: sources and output travel over the engine API\n');
+  if (io.env.KUBE_RSYNC_PORT) ui.note('note: KUBE_RSYNC_PORT is no longer needed and is ignored: sources and output travel over the engine API');
   const session = await openBuildSession({
     engine,
     checkoutRoot,
@@ -138,7 +140,7 @@ export async function openSession(command: string, values: SessionValues, io: Co
   });
   const { containers, volumes } = session.leftovers;
   if (containers.length + volumes.length > 0) {
-    io.stderr.write(`note: removed what an earlier run of this checkout left when it was cut off: ${containers.length} container(s), ${volumes.length} volume(s) (${[...containers, ...volumes].join(', ')})\n`);
+    ui.note(`note: removed what an earlier run of this checkout left when it was cut off: ${containers.length} container(s), ${volumes.length} volume(s) (${[...containers, ...volumes].join(', ')})`);
   }
   return { session, project, sourceDateEpoch: sde.seconds, version, env, proxies };
 }

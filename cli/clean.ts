@@ -1,32 +1,40 @@
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
-import { cleanCheckout, isKreproError, openEngine } from '../lib/index.js';
-import { type CommandIO, EXIT } from './io.js';
+import { cleanCheckout, isKreproError } from '../lib/index.js';
+import { defineCommand, parseCommand } from './command.js';
+import { showHelp } from './help.js';
+import { type CommandIO, EXIT, openEngineFor } from './io.js';
+import { uiFor } from './ui.js';
 
-export const CLEAN_HELP = `Usage: krepro clean [--host URL]
-
-Removes _output/ and this checkout's build images, containers and data volumes (all versions). Other
+export const CLEAN = defineCommand({
+  name: 'clean',
+  summary: "remove _output/ and this checkout's build images, containers and volumes",
+  usage: ['clean [--host URL]'],
+  description: `Removes _output/ and this checkout's build images, containers and data volumes (all versions). Other
 checkouts' state on the same engine is untouched. Without a reachable engine, _output/ is still removed
-and the engine part is reported as skipped.
-`;
+and the engine part is reported as skipped.`,
+  options: {
+    host: { type: 'string', value: 'URL', complete: 'none', help: 'Docker engine (default: DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH as the docker CLI reads them)' },
+  },
+  exits: [
+    [0, 'removed'],
+    [2, 'usage or environment error'],
+    [130, 'interrupted'],
+  ],
+});
 
 export async function cleanCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { host: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help) {
-    io.stdout.write(CLEAN_HELP);
-    return EXIT.ok;
-  }
-  const engine = await openEngine({ env: io.env, ...(values.host ? { host: values.host } : {}), signal: io.signal }).catch((err: unknown) => {
+  const { values } = parseCommand(CLEAN, argv);
+  if (values.help) return showHelp(CLEAN, io);
+  const ui = uiFor(io, values);
+  const engine = await openEngineFor(io, ui, values.host).catch((err: unknown) => {
     if (isKreproError(err) && err.code === 'E_ENGINE_UNREACHABLE') {
-      io.stderr.write(`engine not reachable, so only _output/ is removed: ${err.message}\n`);
+      ui.note(`engine not reachable, so only _output/ is removed: ${err.message}`);
       return undefined;
     }
     throw err;
   });
   const r = await cleanCheckout(io.cwd, { hostname: hostname(), ...(engine ? { engine } : {}), signal: io.signal });
-  io.stderr.write(`removed ${r.output}\n`);
-  if (r.removed) {
-    io.stderr.write(`removed ${r.removed.containers.length} containers, ${r.removed.images.length} images, ${r.removed.volumes.length} volumes\n`);
-  }
+  ui.note(`removed ${r.output}`);
+  if (r.removed) ui.note(`removed ${r.removed.containers.length} containers, ${r.removed.images.length} images, ${r.removed.volumes.length} volumes`);
   return EXIT.ok;
 }

@@ -1,24 +1,33 @@
+import { BUILD_NOTES, BUILD_OPTIONS, openSession } from './build-options.js';
+import { defineCommand, parseCommand } from './command.js';
+import { showHelp } from './help.js';
 import { type CommandIO, EXIT } from './io.js';
-import { parseArgs } from 'node:util';
-import { BUILD_OPTIONS, BUILD_OPTIONS_HELP, openSession } from './build-options.js';
+import { uiFor } from './ui.js';
 
-export const COPY_OUTPUT_HELP = `Usage: krepro copy-output [options] [PATH...]
-
-Copies build results from this checkout's data volume back to the host: _output/dockerized/bin by default,
-or the given checkout-relative directories. Only files whose content changed are written.
-
-${BUILD_OPTIONS_HELP}`;
+export const COPY_OUTPUT = defineCommand({
+  name: 'copy-output',
+  summary: 'copy _output/dockerized/bin back from the data volume (changed files only)',
+  usage: ['copy-output [options] [PATH...]'],
+  description: `Copies build results from this checkout's data volume back to the host: _output/dockerized/bin by default,
+or the given checkout-relative directories. Only files whose content changed are written.`,
+  options: { ...BUILD_OPTIONS },
+  positionals: [{ name: 'PATH', help: 'checkout-relative directory to copy back', complete: 'dir', repeat: true }],
+  notes: [BUILD_NOTES],
+  exits: [
+    [0, 'copied'],
+    [2, 'usage or environment error'],
+    [130, 'interrupted'],
+  ],
+});
 
 export async function copyOutputCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: BUILD_OPTIONS });
-  if (values.help) {
-    io.stdout.write(COPY_OUTPUT_HELP);
-    return EXIT.ok;
-  }
-  const { session } = await openSession('copy-output', values, io);
+  const { values, positionals } = parseCommand(COPY_OUTPUT, argv);
+  if (values.help) return showHelp(COPY_OUTPUT, io);
+  const ui = uiFor(io, values);
+  const { session } = await openSession('copy-output', values, io, ui);
   try {
     const r = await session.copyOutput(positionals.length ? positionals : undefined);
-    io.stderr.write(`copied output: ${r.copied} changed, ${r.unchanged} unchanged (${r.bytes} bytes)\n`);
+    ui.note(`copied output: ${r.copied} changed, ${r.unchanged} unchanged (${r.bytes} bytes)`);
     return EXIT.ok;
   } finally {
     await session.close();

@@ -1,6 +1,5 @@
 import { homedir } from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   makeEnvironmentImage,
   ENVIRONMENT_LOCK_FILE,
@@ -8,7 +7,6 @@ import {
   KreproError,
   lockDigest,
   lockEnvironment,
-  openEngine,
   proxyEnv,
   readEnvironmentSpec,
   readLock,
@@ -20,14 +18,36 @@ import {
   type EnvironmentSpec,
   quote,
 } from '../lib/index.js';
-import { packageRoot, proxiesFrom } from './io.js';
-import { type CommandIO, EXIT } from './io.js';
+import { defineCommand, didYouMean, type OptionSpecs, parseCommand, UsageError } from './command.js';
+import { showHelp } from './help.js';
+import { type CommandIO, EXIT, openEngineFor, packageRoot, proxiesFrom } from './io.js';
+import { uiFor } from './ui.js';
 
-export const ENV_HELP = `Usage: krepro env lock  [--spec FILE] [--lock FILE] [--work-dir DIR]
-       krepro env build [--lock FILE] [--host URL] [--mirror [NAME=]URL]... [--no-cache] [--json]
-       krepro env settings [--lock FILE] [--json]
+/** krepro's own lock: build-image/environment.lock.json in the installed package. */
+export function defaultLockFile(): string {
+  return path.join(packageRoot(), 'build-image', ENVIRONMENT_LOCK_FILE);
+}
 
-The locked build environment: a Debian root filesystem made outside any engine by mmdebstrap from exact
+/** The options a command that uses the locked environment takes (env, run, release, verify, rebuild). */
+export const ENVIRONMENT_OPTIONS = {
+  lock: { type: 'string', value: 'FILE', complete: 'file', help: `the locked build environment (default: krepro's build-image/${ENVIRONMENT_LOCK_FILE}): made from the lock outside any engine, the same image ID on every engine. Needs root and mmdebstrap the first time` },
+  'work-dir': { type: 'string', value: 'DIR', help: "temporary files: packages, mmdebstrap's root filesystem (default: $TMPDIR or /var/tmp; it must allow device nodes)" },
+  'cache-dir': { type: 'string', value: 'DIR', help: 'verified .debs and root filesystems by lock digest (default: $XDG_CACHE_HOME/krepro, else ~/.cache/krepro)' },
+  'no-cache': { type: 'boolean', help: 'make the root filesystem from scratch and load it even when cached or present' },
+  mirror: {
+    type: 'string',
+    value: '[NAME=]URL',
+    multiple: true,
+    complete: 'none',
+    help: "download the locked packages from URL instead of the lock's mirror NAME (default NAME: debian), e.g. for an old lock whose versions the mirror dropped: --mirror http://snapshot.debian.org/archive/debian/20261201T000000Z/",
+  },
+} as const satisfies OptionSpecs;
+
+export const ENV = defineCommand({
+  name: 'env',
+  summary: 'lock the build environment (exact Debian packages) and make it on an engine: same image ID everywhere',
+  usage: ['env lock  [--spec FILE] [--lock FILE] [--work-dir DIR]', 'env build [--lock FILE] [--host URL] [--mirror [NAME=]URL]... [--no-cache] [--json]', 'env settings [--lock FILE] [--json]'],
+  description: `The locked build environment: a Debian root filesystem made outside any engine by mmdebstrap from exact
 package versions, assembled into an image without a daemon and loaded through the engine API. The same lock
 gives the same image ID on every engine. Needs root (mmdebstrap --mode=root).
 
@@ -40,52 +60,32 @@ gives the same image ID on every engine. Needs root (mmdebstrap --mode=root).
             cached by lock digest in the cache directory. About 3 minutes from scratch (half of it precompiling
             Go's standard library into the image's GOCACHE), seconds when cached.
   settings  list what the environment sets (environment variables, files, locales) and why, and what it
-            deliberately leaves unset (GOFLAGS, CGO_ENABLED, ...)
-
-Options:
-  --spec FILE        the wanted environment (default: environment.json beside the lock)
-  --lock FILE        the lock (default: krepro's build-image/${ENVIRONMENT_LOCK_FILE})
-  --work-dir DIR     temporary files: packages, mmdebstrap's root filesystem (default: $TMPDIR or /var/tmp;
-                     it must allow device nodes)
-  --cache-dir DIR    verified .debs and root filesystems by lock digest (default: $XDG_CACHE_HOME/krepro,
-                     else ~/.cache/krepro)
-  --no-cache         make the root filesystem from scratch and load it even when cached or present
-  --mirror [NAME=]URL  download the locked packages from URL instead of the lock's mirror NAME (default
-                     NAME: debian), e.g. for an old lock whose versions the mirror dropped:
-                     --mirror http://snapshot.debian.org/archive/debian/20261201T000000Z/
-  --image NAME:TAG   image name to load as (default: krepro-environment:<first 16 hex of the lock digest>)
-  --host URL         Docker engine (default: DOCKER_HOST, else unix:///var/run/docker.sock)
-  --json             print the result as JSON on stdout
-  -h, --help         show this help
-
-Environment: KUBERNETES_HTTP_PROXY/HTTPS_PROXY/NO_PROXY reach apt during env lock.
-Exit status: 0 done, 2 usage or environment error (a package the mirror no longer has is named, with the
---mirror to use), 130 interrupted.
-`;
-
-/** krepro's own lock: build-image/environment.lock.json in the installed package. */
-export function defaultLockFile(): string {
-  return path.join(packageRoot(), 'build-image', ENVIRONMENT_LOCK_FILE);
-}
-
-/** The options a command that uses the locked environment takes (run, release, verify): spread into parseArgs. */
-export const ENVIRONMENT_OPTIONS = {
-  lock: { type: 'string' },
-  'work-dir': { type: 'string' },
-  'cache-dir': { type: 'string' },
-  'no-cache': { type: 'boolean' },
-  mirror: { type: 'string', multiple: true },
-} as const;
+            deliberately leaves unset (GOFLAGS, CGO_ENABLED, ...)`,
+  options: {
+    spec: { type: 'string', value: 'FILE', complete: 'file', help: 'the wanted environment (default: environment.json beside the lock)' },
+    ...ENVIRONMENT_OPTIONS,
+    image: { type: 'string', value: 'NAME:TAG', complete: 'none', help: 'image name to load as (default: krepro-environment:<first 16 hex of the lock digest>)' },
+    host: { type: 'string', value: 'URL', complete: 'none', help: 'Docker engine (default: DOCKER_HOST, else unix:///var/run/docker.sock)' },
+    json: { type: 'boolean', help: 'print the result as JSON on stdout' },
+  },
+  positionals: [{ name: 'lock|build|settings', help: 'what to do', complete: ['lock', 'build', 'settings'] }],
+  notes: ['Environment: KUBERNETES_HTTP_PROXY/HTTPS_PROXY/NO_PROXY reach apt during env lock.'],
+  exits: [
+    [0, 'done'],
+    [2, 'usage or environment error (a package the mirror no longer has is named, with the --mirror to use)'],
+    [130, 'interrupted'],
+  ],
+});
 
 export type EnvironmentOptionValues = { lock?: string | undefined; spec?: string | undefined; 'work-dir'?: string | undefined; 'cache-dir'?: string | undefined; 'no-cache'?: boolean | undefined; mirror?: string[] | undefined; image?: string | undefined };
 
 /**
  * The locked environment on `engine`, as `env build` makes it (read the lock, warn when the spec beside it moved
- * on, make or find the image); what run, release and verify call before their builds. Progress goes to stderr.
+ * on, make or find the image).
  */
-export async function lockedEnvironment(engine: Engine, values: EnvironmentOptionValues, io: CommandIO): Promise<EnvironmentImage> {
+export async function lockedEnvironment(engine: Engine, values: EnvironmentOptionValues, io: CommandIO, log: (line: string) => void): Promise<EnvironmentImage> {
   const source = await lockedSource(values, io);
-  return makeEnvironmentImage(engine, source.lock, { ...source.options, onLog: (line) => void io.stderr.write(`${line}\n`), signal: io.signal });
+  return makeEnvironmentImage(engine, source.lock, { ...source.options, onLog: log, signal: io.signal });
 }
 
 /** The locked environment the options name (the lock, where to work and cache, mirrors), not yet on an engine. */
@@ -150,34 +150,17 @@ function staleness(spec: EnvironmentSpec, lock: EnvironmentLock): string | undef
 }
 
 export async function envCommand(argv: string[], io: CommandIO): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-    io.stdout.write(ENV_HELP);
-    return sub === undefined ? EXIT.usage : EXIT.ok;
-  }
+  const { values, positionals } = parseCommand(ENV, argv);
+  if (values.help) return showHelp(ENV, io);
+  const ui = uiFor(io, values);
+  const [sub] = positionals;
   if (sub !== 'lock' && sub !== 'build' && sub !== 'settings') {
-    io.stderr.write(`krepro env: unknown subcommand ${quote(sub)} (known: lock, build, settings)\n`);
-    return EXIT.usage;
-  }
-  const { values } = parseArgs({
-    args: rest,
-    strict: true,
-    options: {
-      ...ENVIRONMENT_OPTIONS,
-      spec: { type: 'string' },
-      image: { type: 'string' },
-      host: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    io.stdout.write(ENV_HELP);
-    return EXIT.ok;
+    const near = sub === undefined ? [] : didYouMean(sub, ['lock', 'build', 'settings']);
+    throw new UsageError(sub === undefined ? 'give a subcommand: lock, build or settings' : `unknown subcommand ${quote(sub)} (known: lock, build, settings)${near.length ? `; did you mean ${near.join(' or ')}?` : ''}`);
   }
   const lockFile = path.resolve(io.cwd, values.lock ?? defaultLockFile());
   const specFile = path.resolve(io.cwd, values.spec ?? path.join(path.dirname(lockFile), ENVIRONMENT_SPEC_FILE));
-  const log = (line: string): void => void io.stderr.write(`${line}\n`);
+  const log = (line: string): void => ui.progress(line);
 
   if (sub === 'lock') {
     const spec = await readEnvironmentSpec(specFile);
@@ -198,14 +181,14 @@ export async function envCommand(argv: string[], io: CommandIO): Promise<number>
     return EXIT.ok;
   }
 
-  const engine = await openEngine({ env: io.env, ...(values.host ? { host: values.host } : {}), signal: io.signal });
-  const result = await lockedEnvironment(engine, values, io);
+  const engine = await openEngineFor(io, ui, values.host);
+  const result = await lockedEnvironment(engine, values, io, log);
   if (values.json) {
     io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } else {
     io.stdout.write(`${result.id}  ${result.image}\n`);
     const how = result.present ? 'already on the engine' : result.cached ? `root filesystem from the cache, loaded in ${result.seconds.load} s` : `packages ${result.seconds.packages} s, mmdebstrap ${result.seconds.mmdebstrap} s, load ${result.seconds.load} s`;
-    log(`environment ${result.image} from lock ${result.lockDigest}: root filesystem ${result.rootfsDigest}; ${how}; ${result.seconds.total} s in all`);
+    ui.note(`environment ${result.image} from lock ${result.lockDigest}: root filesystem ${result.rootfsDigest}; ${how}; ${result.seconds.total} s in all`);
   }
   return EXIT.ok;
 }

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   DEFAULT_IMAGE_BINARIES,
   DEFAULT_IMAGE_REGISTRY,
@@ -8,62 +7,52 @@ import {
   type ServerImage,
   writeServerImages,
 } from '../lib/index.js';
-import { type CommandIO, EXIT, sourceDateEpochFor, writePath } from './io.js';
+import { defineCommand, parseCommand } from './command.js';
+import { showHelp } from './help.js';
+import { type CommandIO, EXIT, originWords, sourceDateEpochFor, writePath } from './io.js';
+import { uiFor } from './ui.js';
 
-export const IMAGES_HELP = `Usage: krepro images [options]
-
-Writes a docker-loadable image of each server binary into the release stage, without a Docker daemon, as
+export const IMAGES = defineCommand({
+  name: 'images',
+  summary: 'write docker-loadable server images (<binary>.tar, .docker_tag) into the stage, without a daemon',
+  usage: ['images [options]'],
+  description: `Writes a docker-loadable image of each server binary into the release stage, without a Docker daemon, as
 Kubernetes' build/lib/release.sh does with docker build and docker save: for every staged server platform
 <os>-<arch>, server/<os>-<arch>/kubernetes/server/bin/<binary>.tar (the image <registry>/<binary>-<arch>:<tag>)
 and <binary>.docker_tag (the tag: the version with '+' replaced by '_'). krepro package then packs them into
-kubernetes-server-<os>-<arch>.tar.gz and, for an image of several platforms, joins them in <binary>.oci.tar. The image is the base's layers plus one layer holding the binary at
-/usr/local/bin/<binary>, its entrypoint; every tar member, timestamp and JSON document is normalized, so the
+kubernetes-server-<os>-<arch>.tar.gz and, for an image of several platforms, joins them in <binary>.oci.tar.
+The image is the base's layers plus one layer holding the binary at /usr/local/bin/<binary>, its entrypoint; every tar member, timestamp and JSON document is normalized, so the
 same binaries, base and SOURCE_DATE_EPOCH give the same bytes and image ID. The tarball has the docker-archive
 layout (manifest.json, repositories) with an OCI layout (oci-layout, index.json) over the same blobs, as
-docker save writes on Docker 25 and later; docker load reads it from Docker 1.10 on.
-
-Options:
-  --stage DIR        release stage (default: _output/release-stage)
-  --bin DIR          take the binaries from DIR/<os>/<arch>/ (e.g. _output/dockerized/bin) instead of the
-                     staged server/bin
-  --platforms LIST   comma-separated <os>/<arch> (default: every platform staged under server/)
-  --binaries LIST    comma-separated binaries (default: ${DEFAULT_IMAGE_BINARIES.join(',')})
-  --registry R       image name prefix (default: $KUBE_DOCKER_REGISTRY, else ${DEFAULT_IMAGE_REGISTRY})
-  --base B           scratch (default: nothing but the binary, for static binaries) or a docker-archive
-                     tarball of one image (docker save output); {os}, {arch} and {binary} in the path are
-                     replaced per image, since a base holds one architecture
-  --version V        KUBE_GIT_VERSION for the tag (default: full/kubernetes/version in the stage)
-  --mtime T          image and member times: seconds since 1970 or an ISO 8601 date with zone. Default:
-                     $SOURCE_DATE_EPOCH, else the commit time of HEAD in --source
-  --source DIR       git checkout for the default --mtime (default: the current directory)
-  --json             print the images (paths, tags, image IDs, digests) as JSON on stdout
-  -h, --help         show this help
-
-Exit status: 0 written, 2 usage or environment error (the message names the file or value), 130 interrupted.
-`;
+docker save writes on Docker 25 and later; docker load reads it from Docker 1.10 on.`,
+  options: {
+    stage: { type: 'string', value: 'DIR', help: 'release stage (default: _output/release-stage)' },
+    bin: { type: 'string', value: 'DIR', help: 'take the binaries from DIR/<os>/<arch>/ (e.g. _output/dockerized/bin) instead of the staged server/bin' },
+    platforms: { type: 'string', value: 'LIST', complete: 'none', help: 'comma-separated <os>/<arch> (default: every platform staged under server/)' },
+    binaries: { type: 'string', value: 'LIST', complete: 'none', help: `comma-separated binaries (default: ${DEFAULT_IMAGE_BINARIES.join(',')})` },
+    registry: { type: 'string', value: 'R', complete: 'none', help: `image name prefix (default: $KUBE_DOCKER_REGISTRY, else ${DEFAULT_IMAGE_REGISTRY})` },
+    base: {
+      type: 'string',
+      value: 'B',
+      complete: 'file',
+      help: 'scratch (default: nothing but the binary, for static binaries) or a docker-archive tarball of one image (docker save output); {os}, {arch} and {binary} in the path are replaced per image, since a base holds one architecture',
+    },
+    version: { type: 'string', value: 'V', complete: 'none', help: 'KUBE_GIT_VERSION for the tag (default: full/kubernetes/version in the stage)' },
+    mtime: { type: 'string', value: 'T', complete: 'none', help: 'image and member times: seconds since 1970 or an ISO 8601 date with zone. Default: $SOURCE_DATE_EPOCH, else the commit time of HEAD in --source' },
+    source: { type: 'string', value: 'DIR', help: 'git checkout for the default --mtime (default: the current directory)' },
+    json: { type: 'boolean', help: 'print the images (paths, tags, image IDs, digests) as JSON on stdout' },
+  },
+  exits: [
+    [0, 'written'],
+    [2, 'usage or environment error (the message names the file or value)'],
+    [130, 'interrupted'],
+  ],
+});
 
 export async function imagesCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      stage: { type: 'string' },
-      bin: { type: 'string' },
-      platforms: { type: 'string' },
-      binaries: { type: 'string' },
-      registry: { type: 'string' },
-      base: { type: 'string' },
-      version: { type: 'string' },
-      mtime: { type: 'string' },
-      source: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    io.stdout.write(IMAGES_HELP);
-    return EXIT.ok;
-  }
+  const { values } = parseCommand(IMAGES, argv);
+  if (values.help) return showHelp(IMAGES, io);
+  const ui = uiFor(io, values);
   const list = (v: string | undefined) => v?.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const binaries = list(values.binaries);
   if (binaries !== undefined && binaries.length === 0) {
@@ -89,13 +78,13 @@ export async function imagesCommand(argv: string[], io: CommandIO): Promise<numb
     sourceDateEpoch: sde.seconds,
     base: imageBaseFrom(values.base, io.cwd),
     signal: io.signal,
-    onImage: values.json ? undefined : (image) => io.stderr.write(`wrote ${image.repoTag} (${displayPath(io.cwd, image.path)}, ${image.size} bytes)\n`),
+    onImage: values.json ? undefined : (image) => ui.progress(`wrote ${image.repoTag} (${displayPath(io.cwd, image.path)}, ${image.size} bytes)`),
   });
   if (values.json) {
     io.stdout.write(`${JSON.stringify({ sourceDateEpoch: { ...sde }, images: images.map(jsonImage) }, null, 2)}\n`);
   } else {
     for (const image of images) io.stdout.write(`${image.imageId}  ${image.repoTag}\n`);
-    io.stderr.write(`wrote ${images.length} image${images.length === 1 ? '' : 's'} into ${displayPath(io.cwd, stage)} (SOURCE_DATE_EPOCH=${sde.seconds} from ${sde.origin})\n`);
+    ui.note(`wrote ${images.length} image${images.length === 1 ? '' : 's'} into ${displayPath(io.cwd, stage)} (SOURCE_DATE_EPOCH=${sde.seconds} from ${originWords(sde)})`);
   }
   return EXIT.ok;
 }

@@ -1,8 +1,7 @@
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { checkoutOf, commandLinePath, KreproError, parseMtimeOption, type ProxySettings, quote, resolveSourceDateEpoch, type SourceDateEpoch } from '../lib/index.js';
+import { checkoutOf, commandLinePath, type Engine, openEngine, parseMtimeOption, type ProxySettings, resolveSourceDateEpoch, type SourceDateEpoch } from '../lib/index.js';
+import type { Ui } from './ui.js';
 
 /** What a command may touch of the process: passed in so commands stay testable and lib stays pure. */
 export interface CommandIO {
@@ -35,17 +34,9 @@ export async function writePath(io: CommandIO, value: string): Promise<string> {
   return commandLinePath(await checkoutOf(io.cwd), path.resolve(io.cwd, value));
 }
 
-/** A report file (--html, --json-file), checked before any work starts: its directory exists and is writable. */
-export async function reportFile(io: CommandIO, option: string, value: string): Promise<string> {
-  const file = await writePath(io, value);
-  const dir = path.dirname(file);
-  const usage = (why: string) => new KreproError('E_USAGE', `${option} ${quote(value)}: ${why}`, { path: file });
-  if (!(await stat(dir).catch(() => undefined))?.isDirectory()) throw usage(`the directory ${dir} does not exist`);
-  if ((await stat(file).catch(() => undefined))?.isDirectory()) throw usage(`${file} is a directory; name a file`);
-  await access(dir, constants.W_OK).catch(() => {
-    throw usage(`cannot write into ${dir} (permission denied)`);
-  });
-  return file;
+/** Where SOURCE_DATE_EPOCH came from, as the user gave it: `--mtime`, `$SOURCE_DATE_EPOCH`, the commit time. */
+export function originWords(sde: SourceDateEpoch): string {
+  return sde.origin === 'explicit' ? '--mtime' : sde.origin === 'environment' ? '$SOURCE_DATE_EPOCH' : 'the commit time of HEAD';
 }
 
 export function proxiesFrom(env: CommandIO['env']): ProxySettings {
@@ -58,4 +49,9 @@ export function proxiesFrom(env: CommandIO['env']): ProxySettings {
 
 export function packageRoot(): string {
   return path.dirname(createRequire(import.meta.url).resolve('krepro/package.json'));
+}
+
+/** The engine `host` names (else DOCKER_HOST and friends), pinged, its calls traced with --verbose. */
+export function openEngineFor(io: CommandIO, ui: Ui, host?: string): Promise<Engine> {
+  return openEngine({ env: io.env, ...(host ? { host } : {}), trace: ui.trace, signal: io.signal });
 }

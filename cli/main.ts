@@ -1,60 +1,40 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { KREPRO_VERSION, isKreproError, printable, quote } from '../lib/index.js';
-import { type Command, type CommandIO, EXIT } from './io.js';
+import { isKreproError, printable, shortened } from '../lib/index.js';
+import { COMMON_OPTIONS, didYouMean } from './command.js';
+import { findCommand, overview, unknownCommand } from './commands.js';
+import { type CommandIO, EXIT } from './io.js';
+import { versionText } from './version.js';
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  package: { summary: 'pack _output/release-stage into deterministic release tarballs and checksums', load: async () => (await import('./package.js')).packageCommand },
-  run: { summary: 'run a command (e.g. make cross) in a build container over the synced sources; copy output back', load: async () => (await import('./run.js')).runCommand },
-  shell: { summary: 'interactive shell in a build container with a snapshot of the sources', load: async () => (await import('./shell.js')).shellCommand },
-  'copy-output': { summary: 'copy _output/dockerized/bin back from the data volume (changed files only)', load: async () => (await import('./copy-output.js')).copyOutputCommand },
-  release: { summary: 'make cross, tests, copy output, stage and package, in containers (--quick skips tests)', load: async () => (await import('./release.js')).releaseCommand },
-  diff: { summary: 'explain every difference between two release tarballs or directories: cause and fix, layer by layer', load: async () => (await import('./diff.js')).diffCommand },
-  rebuild: { summary: 'rebuild a published release from its recorded recipe and compare every artifact with the published digests', load: async () => (await import('./rebuild.js')).rebuildCommand },
-  verify: { summary: 'build twice under varied conditions, compare every artifact, name the cause of differences', load: async () => (await import('./verify.js')).verifyCommand },
-  clean: { summary: "remove _output/ and this checkout's build images, containers and volumes", load: async () => (await import('./clean.js')).cleanCommand },
-  stage: { summary: 'build _output/release-stage from _output/dockerized/bin/<os>/<arch> and the source tree', load: async () => (await import('./stage.js')).stageCommand },
-  images: { summary: 'write docker-loadable server images (<binary>.tar, .docker_tag) into the stage, without a daemon', load: async () => (await import('./images.js')).imagesCommand },
-  env: { summary: 'lock the build environment (exact Debian packages) and make it on an engine: same image ID everywhere', load: async () => (await import('./env.js')).envCommand },
-  attest: { summary: 'check the signatures of a .intoto.jsonl attestation file or a sigstore bundle against a public key (offline)', load: async () => (await import('./attest.js')).attestCommand },
-  'base-image': { summary: 'make a Debian base image locally with debootstrap (no registry needed)', load: async () => (await import('./base-image.js')).baseImageCommand },
-};
-
-function help(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
-  return `krepro ${KREPRO_VERSION}: reproducible Kubernetes-style releases
-
-Usage: krepro <command> [options]     krepro <command> --help for a command's options
-
-Commands:
-${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
-  .join('\n')}
-
-Exit status: 0 success, 1 differences found, 2 usage or environment error, 3 a build of verify or rebuild failed
-(run and release pass on the build command's own status), 130 interrupted.
-`;
-}
+/** The common options, which may come before the command too (krepro --quiet package). */
+const LEADING = new Set(Object.entries(COMMON_OPTIONS).flatMap(([name, spec]) => [`--${name}`, ...('short' in spec ? [`-${spec.short}`] : [])]).filter((o) => o !== '--help' && o !== '-h'));
 
 /** The one place that turns outcomes into exit codes and errors into messages. */
 export async function main(argv: string[], io: CommandIO): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    io.stdout.write(help());
-    return name === undefined ? EXIT.usage : EXIT.ok;
+  let first = 0;
+  while (first < argv.length && LEADING.has(argv[first]!)) first++;
+  const [name, ...rest] = argv.slice(first);
+  if (name === undefined) {
+    io.stderr.write(overview());
+    return EXIT.usage;
   }
-  if (name === '--version' || name === 'version') {
-    io.stdout.write(`${KREPRO_VERSION}\n`);
+  if (name === '--help' || name === '-h') {
+    io.stdout.write(overview());
     return EXIT.ok;
   }
-  const command = COMMANDS[name];
+  if (name === '--version' || name === 'version') {
+    io.stdout.write(await versionText());
+    return EXIT.ok;
+  }
+  const command = findCommand(name);
   if (!command) {
-    io.stderr.write(`krepro: unknown command ${quote(name)}\n\n${help()}`);
+    const message = name.startsWith('-') ? `unknown option ${shortened(name)}${suggest(name)}` : unknownCommand(name);
+    io.stderr.write(`krepro: ${message}\nRun 'krepro --help' for the list of commands.\n`);
     return EXIT.usage;
   }
   try {
-    return await (await command.load())(rest, io);
+    return await command.run([...argv.slice(0, first), ...rest], io);
   } catch (err) {
     if (io.signal.aborted) {
       io.stderr.write(`\nkrepro ${name}: interrupted; nothing was left half-written\n`);
@@ -106,4 +86,9 @@ if (import.meta.url === pathToFileURL(invokedPath).href) {
       process.exitCode = 70;
     },
   );
+}
+
+function suggest(option: string): string {
+  const near = didYouMean(option, ['--help', '--version', ...LEADING]);
+  return near.length ? `; did you mean ${near.join(' or ')}?` : '';
 }

@@ -1,14 +1,18 @@
-import { parseArgs } from 'node:util';
 import * as path from 'node:path';
-import { ATTESTATION_FILE, BUNDLE_FILE, CURRENT_GZIP_FORMAT, GZIP_FORMATS, gitWorkTreeOf, hexDigest, packageRelease, quote } from '../lib/index.js';
-import { type CommandIO, EXIT, sourceDateEpochFor, writePath } from './io.js';
+import { ATTESTATION_FILE, BUNDLE_FILE, CURRENT_GZIP_FORMAT, GZIP_FORMATS, gitWorkTreeOf, hexDigest, packageRelease, parseMtimeOption, quote, stagedTarballs } from '../lib/index.js';
+import { defineCommand, parseCommand } from './command.js';
+import { showHelp } from './help.js';
+import { type CommandIO, EXIT, originWords, sourceDateEpochFor, writePath } from './io.js';
 import { GZIP_LEVELS, integerOption } from './number-option.js';
-import { packageProgress } from './progress.js';
-import { SIGN_KEY_HELP, SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
+import { byteProgress } from './progress.js';
+import { SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
+import { uiFor } from './ui.js';
 
-export const PACKAGE_HELP = `Usage: krepro package [options]
-
-Packs a staged release (_output/release-stage) into deterministic tarballs in _output/release-tars:
+export const PACKAGE = defineCommand({
+  name: 'package',
+  summary: 'pack _output/release-stage into deterministic release tarballs and checksums',
+  usage: ['package [options]'],
+  description: `Packs a staged release (_output/release-stage) into deterministic tarballs in _output/release-tars:
 kubernetes.tar.gz, kubernetes-{client,server,node,test}-<os>-<arch>.tar.gz for each staged platform,
 kubernetes-manifests.tar.gz and kubernetes-src.tar.gz (from the git tree) when present, the SBOMs,
 SHA256SUMS, SHA512SUMS, per-file .sha256/.sha512 and krepro-manifest.json. For each server image staged
@@ -25,55 +29,42 @@ SBOMs (SPDX 2.3 JSON, listed in the sums, manifest and signed statement like the
                                 binary's toolchain and modules from its build info (ELF, Mach-O, PE)
   Their namespace and time follow from the commit (or, with --no-source, the artifacts' digests) and
   SOURCE_DATE_EPOCH: the same inputs give the same bytes, and 'krepro diff' of two shows a changed module
-  as its version.
-
-Options:
-  --stage DIR        staged release (default: _output/release-stage)
-  --out DIR          output directory (default: _output/release-tars)
-  --source DIR       git checkout for kubernetes-src.tar.gz (default: the current directory, if it has a
-                     .git; then git must work there, and HEAD must be a commit; --no-source to skip)
-  --no-source        write no kubernetes-src.tar.gz
-  --level N          gzip level 1-9 (default: 6)
-  --mtime T          member mtime: seconds since 1970 or an ISO 8601 date with zone. Default:
-                     $SOURCE_DATE_EPOCH, else the commit time of HEAD in --source
-  --clamp-mtime      keep members' own mtimes when older than the mtime above
-  --allow-external-symlinks
-                     keep symlinks that point outside their tarball's tree (refused by default)
-  --encoder V        pinned gzip format, as krepro-manifest.json's encoder.version names it:
-                     2 (default): gzip members of 1 MiB input each, libdeflate 1.23 in WebAssembly,
-                       the same bytes and speed on every Node runtime
-                     1: the format of releases made before format 2 (their manifests have no
-                       encoder.version): Chromium zlib's deflate, computed by node:zlib where it
-                       matches, else by pako 3.0.3. Use it to reproduce such a release byte for byte
-${SIGN_KEY_HELP}  --json             print the result (files, sizes, SRI integrity) as JSON on stdout
-  -h, --help         show this help
-
-Exit status: 0 written, 2 usage or environment error (the message names the file or value), 130 interrupted.
-`;
+  as its version.`,
+  options: {
+    stage: { type: 'string', value: 'DIR', help: 'staged release (default: _output/release-stage)' },
+    out: { type: 'string', value: 'DIR', help: 'output directory (default: _output/release-tars)' },
+    source: { type: 'string', value: 'DIR', help: 'git checkout for kubernetes-src.tar.gz (default: the current directory, if it has a .git; then git must work there, and HEAD must be a commit; --no-source to skip)' },
+    'no-source': { type: 'boolean', help: 'write no kubernetes-src.tar.gz' },
+    level: { type: 'string', value: 'N', complete: ['1', '2', '3', '4', '5', '6', '7', '8', '9'], help: 'gzip level 1-9 (default: 6)' },
+    mtime: { type: 'string', value: 'T', complete: 'none', help: 'member mtime: seconds since 1970 or an ISO 8601 date with zone. Default: $SOURCE_DATE_EPOCH, else the commit time of HEAD in --source' },
+    'clamp-mtime': { type: 'boolean', help: "keep members' own mtimes when older than the mtime above" },
+    'allow-external-symlinks': { type: 'boolean', help: "keep symlinks that point outside their tarball's tree (refused by default)" },
+    encoder: {
+      type: 'string',
+      value: 'V',
+      complete: ['2', '1'],
+      help: `pinned gzip format, as krepro-manifest.json's encoder.version names it:
+2 (default): gzip members of 1 MiB input each, libdeflate 1.23 in WebAssembly, the same bytes and speed on every Node runtime
+1: the format of releases made before format 2 (their manifests have no encoder.version): Chromium zlib's deflate, computed by node:zlib where it matches, else by pako 3.0.3. Use it to reproduce such a release byte for byte`,
+    },
+    ...SIGN_KEY_OPTION,
+    json: { type: 'boolean', help: 'print the result (files, sizes, SRI integrity) as JSON on stdout' },
+  },
+  examples: [
+    { command: 'krepro package --mtime 2024-05-01T00:00:00Z --no-source', does: 'pack the stage with every member dated 1 May 2024, without a source tarball' },
+    { command: 'krepro package --sign-key release.pem && krepro check --key release.pub _output/release-tars', does: 'pack and sign, then check the directory against its sums, manifest and signed statement' },
+  ],
+  exits: [
+    [0, 'written'],
+    [2, 'usage or environment error (the message names the file or value)'],
+    [130, 'interrupted'],
+  ],
+});
 
 export async function packageCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      stage: { type: 'string' },
-      out: { type: 'string' },
-      source: { type: 'string' },
-      'no-source': { type: 'boolean' },
-      level: { type: 'string' },
-      mtime: { type: 'string' },
-      'clamp-mtime': { type: 'boolean' },
-      'allow-external-symlinks': { type: 'boolean' },
-      encoder: { type: 'string' },
-      json: { type: 'boolean' },
-      ...SIGN_KEY_OPTION,
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    io.stdout.write(PACKAGE_HELP);
-    return EXIT.ok;
-  }
+  const { values } = parseCommand(PACKAGE, argv);
+  if (values.help) return showHelp(PACKAGE, io);
+  const ui = uiFor(io, values);
   const level = integerOption('level', values.level, GZIP_LEVELS) ?? 6;
   const encoder = values.encoder === undefined ? CURRENT_GZIP_FORMAT : GZIP_FORMATS.find((f) => String(f) === values.encoder);
   if (encoder === undefined) {
@@ -83,12 +74,16 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
   const sourceRoot = values['no-source'] ? undefined : path.resolve(io.cwd, values.source ?? '.');
   // Whether the default source is a git checkout is the file system's answer: never git's, which may be missing.
   const withSource = sourceRoot !== undefined && (values.source !== undefined || (await gitWorkTreeOf(sourceRoot)) !== undefined);
-  if (sourceRoot !== undefined && !withSource) io.stderr.write(`note: no kubernetes-src.tar.gz: ${sourceRoot} is not a git checkout (--source DIR names one; --no-source says you meant it)\n`);
+  // A mistyped --mtime is said first; then nothing to package, before SOURCE_DATE_EPOCH or a key is looked for.
+  if (values.mtime !== undefined) parseMtimeOption(values.mtime);
+  const stage = path.resolve(io.cwd, values.stage ?? '_output/release-stage');
+  await stagedTarballs(stage, withSource);
+  if (sourceRoot !== undefined && !withSource) ui.note(`note: no kubernetes-src.tar.gz: ${sourceRoot} is not a git checkout (--source DIR names one; --no-source says you meant it)`);
   const signingKey = await signingKeyOption(values, io);
   const sde = await sourceDateEpochFor(io, { mtime: values.mtime, repoDir: sourceRoot });
 
   const result = await packageRelease({
-    stage: path.resolve(io.cwd, values.stage ?? '_output/release-stage'),
+    stage,
     out: await writePath(io, values.out ?? '_output/release-tars'),
     sourceDateEpoch: sde.seconds,
     ...(withSource ? { sourceRoot } : {}),
@@ -97,7 +92,8 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
     clampMtime: values['clamp-mtime'] ?? false,
     allowExternalSymlinks: values['allow-external-symlinks'] ?? false,
     signal: io.signal,
-    onProgress: packageProgress(io.stderr),
+    onProgress: byteProgress(ui.progressStream),
+    trace: ui.trace,
     ...(signingKey ? { signingKey } : {}),
   });
   if (values.json) {
@@ -105,8 +101,8 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
     io.stdout.write(`${JSON.stringify({ out: result.out, sourceDateEpoch: { ...sde }, manifest: result.manifest, files: result.files, ...attestation }, null, 2)}\n`);
   } else {
     for (const t of result.artifacts) io.stdout.write(`${hexDigest(t.integrity, 'sha256')}  ${displayPath(io.cwd, t.path)}\n`);
-    io.stderr.write(`wrote ${result.files.length} files to ${result.out} (SOURCE_DATE_EPOCH=${sde.seconds} from ${sde.origin})\n`);
-    if (signingKey) io.stderr.write(`signed ${ATTESTATION_FILE} and ${BUNDLE_FILE} with key ${signingKey.keyid} (${signingKey.algorithm})\n`);
+    ui.note(`wrote ${result.files.length} files to ${result.out} (SOURCE_DATE_EPOCH=${sde.seconds} from ${originWords(sde)})`);
+    if (signingKey) ui.note(`signed ${ATTESTATION_FILE} and ${BUNDLE_FILE} with key ${signingKey.keyid} (${signingKey.algorithm})`);
   }
   return EXIT.ok;
 }

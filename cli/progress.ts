@@ -1,12 +1,13 @@
-import type { PackageProgress } from '../lib/index.js';
+import { visible } from '../lib/index.js';
+import type { CheckProgress, PackageProgress } from '../lib/index.js';
 
 const MiB = 1024 * 1024;
 
 /**
- * A one-line status on stderr, redrawn at most every 200 ms, only when stderr is a terminal: piped output stays
- * quiet and parseable.
+ * A one-line status on stderr for work measured in bytes (packing, checking), redrawn at most every 200 ms, only
+ * when stderr is a terminal: piped output stays quiet and parseable.
  */
-export function packageProgress(stderr: NodeJS.WritableStream & { isTTY?: boolean }, now: () => number = Date.now): (e: PackageProgress) => void {
+export function byteProgress(stderr: NodeJS.WritableStream & { isTTY?: boolean }, now: () => number = Date.now): (e: PackageProgress | CheckProgress) => void {
   if (!stderr.isTTY) return () => {};
   let total = 0;
   let done = 0;
@@ -23,7 +24,7 @@ export function packageProgress(stderr: NodeJS.WritableStream & { isTTY?: boolea
   };
   return (e) => {
     if (e.type === 'plan') total = e.bytes;
-    else if (e.type === 'tarball' || e.type === 'sbom') current = e.name;
+    else if (e.type === 'tarball' || e.type === 'sbom' || e.type === 'file') current = visible(e.name);
     else if (e.type === 'bytes') done += e.bytes;
     if (e.type === 'done') {
       stderr.write(`\r\x1b[K`);

@@ -1,57 +1,60 @@
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { KreproError, loadVerifyingKey, openEngine, rebuildRelease, type RebuildResult } from '../lib/index.js';
+import { KreproError, loadVerifyingKey, rebuildRelease, type RebuildResult } from '../lib/index.js';
 import { ENVIRONMENT_OPTIONS, environmentOptions } from './env.js';
-import { type CommandIO, EXIT, writePath } from './io.js';
+import { checkFailureLines } from './check.js';
+import { defineCommand, parseCommand, UsageError } from './command.js';
+import { showHelp } from './help.js';
+import { type CommandIO, EXIT, openEngineFor, writePath } from './io.js';
+import { uiFor } from './ui.js';
 import { seccompProfile } from './seccomp.js';
 
-export const REBUILD_HELP = `Usage: krepro rebuild [--key PUB] [options] RELEASE_DIR
-
-Rebuilds a published release from the recipe its provenance records, and compares every artifact with the
+export const REBUILD = defineCommand({
+  name: 'rebuild',
+  summary: 'rebuild a published release from its recorded recipe and compare every artifact with the published digests',
+  usage: ['rebuild [--key PUB] [options] RELEASE_DIR'],
+  description: `Rebuilds a published release from the recipe its provenance records, and compares every artifact with the
 published digests. Run it in a checkout of the project at the recorded commit (a fresh clone is enough):
   1. reads RELEASE_DIR's provenance: with --key, the signed krepro.intoto.jsonl, which must verify; without,
      the unsigned krepro-provenance.json (and says it was not checked);
-  2. checks the checkout's HEAD is the recorded commit (and tree);
-  3. makes the build environment from the lock recorded in the provenance: it must get the recorded image ID
+  2. checks RELEASE_DIR against its own lists, as 'krepro check' does (a file that is not what SHA256SUMS,
+     the manifest or the signed statement say is reported, and the rebuild goes on to explain it);
+  3. checks the checkout's HEAD is the recorded commit (and tree);
+  4. makes the build environment from the lock recorded in the provenance: it must get the recorded image ID
      (nothing is copied from the engine that built the release);
-  4. builds a clean copy of the commit with the recorded command, environment and container, packs the release
+  5. builds a clean copy of the commit with the recorded command, environment and container, packs the release
      tarballs with the recorded level and encoder;
-  5. compares every artifact the provenance names with its recorded digest, explaining each difference with
-     krepro diff against the published file where RELEASE_DIR has it.
-
-Options:
-  --key PUB          PEM public key (ECDSA P-256 or Ed25519) the provenance must be signed with
-  --host URL         Docker engine (default: DOCKER_HOST etc.)
-  --work-dir DIR     temporary files (default: $TMPDIR or /var/tmp); --cache-dir, --no-cache and --mirror as
-                     for 'krepro env build' (--mirror points at another mirror, e.g. a snapshot, for an old lock)
-  --seccomp-profile F  for provenance krepro verify wrote: as for verify
-  --keep DIR         keep the clean copy and the rebuilt files in DIR
-  --json             print the result as JSON
-  -h, --help         show this help
-
-Exit status: 0 every artifact rebuilt identical, 1 some differ (each named, with krepro diff's explanation),
-2 the recipe cannot be followed (no or invalid provenance, another commit, a package the mirror no longer has,
-an environment that comes out different) or another usage/environment error, 3 the rebuild itself failed.
-`;
+  6. compares every artifact the provenance names with its recorded digest, explaining each difference with
+     krepro diff against the published file where RELEASE_DIR has it.`,
+  options: {
+    key: { type: 'string', value: 'PUB', complete: 'file', help: 'PEM public key (ECDSA P-256 or Ed25519) the provenance must be signed with' },
+    host: { type: 'string', value: 'URL', complete: 'none', help: 'Docker engine (default: DOCKER_HOST etc.)' },
+    ...ENVIRONMENT_OPTIONS,
+    'seccomp-profile': { type: 'string', value: 'F', complete: 'file', help: 'for provenance krepro verify wrote: as for verify' },
+    keep: { type: 'string', value: 'DIR', help: 'keep the clean copy and the rebuilt files in DIR' },
+    json: { type: 'boolean', help: 'print the result as JSON' },
+  },
+  positionals: [{ name: 'RELEASE_DIR', help: 'the published release directory', complete: 'dir' }],
+  examples: [{ command: 'git clone https://example.test/project && cd project && krepro rebuild --key release.pub ../release-tars', does: 'follow the signed recipe from a fresh clone: exit 0 when every artifact comes out identical' }],
+  exits: [
+    [0, 'every artifact rebuilt identical and RELEASE_DIR matches its lists'],
+    [1, "some differ (each named, with krepro diff's explanation) or RELEASE_DIR does not match its lists"],
+    [2, 'the recipe cannot be followed (no or invalid provenance, another commit, a package the mirror no longer has, an environment that comes out different) or another usage/environment error'],
+    [3, 'the rebuild itself failed'],
+    [130, 'interrupted'],
+  ],
+});
 
 export async function rebuildCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: { ...ENVIRONMENT_OPTIONS, key: { type: 'string' }, host: { type: 'string' }, 'seccomp-profile': { type: 'string' }, keep: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  });
-  if (values.help) {
-    io.stdout.write(REBUILD_HELP);
-    return EXIT.ok;
-  }
-  if (positionals.length !== 1) throw new KreproError('E_USAGE', `give the release directory to rebuild, e.g. krepro rebuild --key release.pub _output/release-tars (got ${positionals.length} arguments)`);
+  const { values, positionals } = parseCommand(REBUILD, argv);
+  if (values.help) return showHelp(REBUILD, io);
+  const ui = uiFor(io, values);
+  if (positionals.length !== 1) throw new UsageError('give the release directory to rebuild, e.g. krepro rebuild --key release.pub _output/release-tars');
   const releaseDir = path.resolve(io.cwd, positionals[0]!);
   const key = values.key === undefined ? undefined : await loadVerifyingKey(path.resolve(io.cwd, values.key));
   const seccomp = await seccompProfile(values['seccomp-profile'], io);
-  const engine = await openEngine({ env: io.env, ...(values.host ? { host: values.host } : {}), signal: io.signal });
-  const log = (line: string): void => void io.stderr.write(`${line}\n`);
+  const engine = await openEngineFor(io, ui, values.host);
+  const log = (line: string): void => ui.progress(line);
   let result: RebuildResult;
   try {
     result = await rebuildRelease({
@@ -75,6 +78,7 @@ export async function rebuildCommand(argv: string[], io: CommandIO): Promise<num
   }
   if (values.json) io.stdout.write(`${JSON.stringify({ ...result, recipe: undefined, source: result.source }, null, 2)}\n`);
   else {
+    for (const line of checkFailureLines(result.published)) io.stdout.write(`published ${line}\n`);
     for (const a of result.artifacts) {
       const detail = a.verdict === 'missing' ? ' (not rebuilt)' : ` recorded ${a.recorded.slice(0, 16)}${a.published ? `, published file ${a.published.slice(0, 16)}` : ''}, rebuilt ${a.rebuilt!.slice(0, 16)}`;
       io.stdout.write(`${a.verdict === 'identical' ? 'ok  ' : 'DIFF'} ${a.name}${a.verdict === 'identical' ? '' : detail}\n`);
@@ -82,7 +86,8 @@ export async function rebuildCommand(argv: string[], io: CommandIO): Promise<num
       for (const f of (a.explanation?.findings ?? []).slice(0, 3)) io.stdout.write(`         ${f.path ? `${f.path} ` : ''}${f.field}: ${JSON.stringify(f.left)} -> ${JSON.stringify(f.right)}\n`);
     }
     const differing = result.artifacts.filter((a) => a.verdict !== 'identical').length;
-    io.stdout.write(`${result.status === 'reproduced' ? 'REPRODUCED' : 'DIFFERS'}: ${result.artifacts.length - differing} of ${result.artifacts.length} artifacts identical to the published digests (commit ${result.recipe.source.commit}, environment ${result.imageId})\n`);
+    const unchecked = result.published.ok ? '' : '; the release directory does not match its own lists (published … above)';
+    io.stdout.write(`${result.status === 'reproduced' ? 'REPRODUCED' : 'DIFFERS'}: ${result.artifacts.length - differing} of ${result.artifacts.length} artifacts identical to the published digests (commit ${result.recipe.source.commit}, environment ${result.imageId})${unchecked}\n`);
   }
   return result.status === 'reproduced' ? EXIT.ok : EXIT.different;
 }

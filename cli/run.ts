@@ -1,42 +1,51 @@
-import { type CommandIO, EXIT } from './io.js';
-import { parseArgs } from 'node:util';
-import { BUILD_OPTIONS, BUILD_OPTIONS_HELP, openSession } from './build-options.js';
+import { BUILD_NOTES, BUILD_OPTIONS, openSession } from './build-options.js';
+import { defineCommand, parseCommand, UsageError } from './command.js';
+import { showHelp } from './help.js';
+import type { CommandIO } from './io.js';
+import { uiFor } from './ui.js';
 
-export const RUN_HELP = `Usage: krepro run [options] -- COMMAND [ARGS...]
-
-Runs COMMAND (e.g. 'make cross') in a fresh build container over this checkout's persistent data volume:
+export const RUN = defineCommand({
+  name: 'run',
+  summary: 'run a command (e.g. make cross) in a build container over the synced sources; copy output back',
+  usage: ['run [options] -- COMMAND [ARGS...]'],
+  description: `Runs COMMAND (e.g. 'make cross') in a fresh build container over this checkout's persistent data volume:
 syncs the sources into the volume first (only new or changed files are sent; deletions propagate, files
 an earlier build created in the source tree are removed and synced files it rewrote are sent again; _output/
 and git-ignored files are skipped), streams the output live, then copies the project's outputs back
-(_output/dockerized/bin, or krepro.json's "outputs", or --output; only changed files) when COMMAND succeeded. Exits with COMMAND's exit code. Ctrl-C stops and removes the container; the
-data volume (sources, Go caches) survives.
-
-Options:
-  --no-copy-output     do not copy output back (also KUBE_RUN_COPY_OUTPUT=n)
-  --output PATH        checkout-relative path to copy back instead of the project's outputs; repeatable
-${BUILD_OPTIONS_HELP}`;
+(_output/dockerized/bin, or krepro.json's "outputs", or --output; only changed files) when COMMAND succeeded.
+Exits with COMMAND's exit code. Ctrl-C stops and removes the container; the data volume (sources, Go caches)
+survives.`,
+  options: {
+    'no-copy-output': { type: 'boolean', help: 'do not copy output back (also KUBE_RUN_COPY_OUTPUT=n)' },
+    output: { type: 'string', value: 'PATH', multiple: true, complete: 'file', help: "checkout-relative path to copy back instead of the project's outputs; repeatable" },
+    ...BUILD_OPTIONS,
+  },
+  positionals: [{ name: 'COMMAND', help: 'the command and its arguments, after --', complete: 'none', repeat: true }],
+  notes: [BUILD_NOTES],
+  examples: [{ command: 'krepro run -- make cross KUBE_BUILD_PLATFORMS=linux/amd64', does: "cross-build one platform in the locked environment and copy _output/dockerized/bin back" }],
+  exits: [
+    [0, "COMMAND succeeded (any other status is COMMAND's own, passed through)"],
+    [2, 'usage or environment error'],
+    [130, 'interrupted'],
+  ],
+});
 
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...BUILD_OPTIONS, 'no-copy-output': { type: 'boolean' }, output: { type: 'string', multiple: true } } });
-  if (values.help) {
-    io.stdout.write(RUN_HELP);
-    return EXIT.ok;
-  }
-  if (positionals.length === 0) {
-    io.stderr.write(`krepro run: no command given; for example: krepro run -- make cross\n`);
-    return EXIT.usage;
-  }
+  const { values, positionals } = parseCommand(RUN, argv);
+  if (values.help) return showHelp(RUN, io);
+  const ui = uiFor(io, values);
+  if (positionals.length === 0) throw new UsageError('no command given; for example: krepro run -- make cross');
   const copyBack = !values['no-copy-output'] && !/^[nN]/.test(io.env.KUBE_RUN_COPY_OUTPUT ?? 'y');
-  const { session, project } = await openSession(`run ${positionals.join(' ')}`, values, io);
+  const { session, project } = await openSession(`run ${positionals.join(' ')}`, values, io, ui);
   try {
     const sync = await session.sync();
-    io.stderr.write(`synced sources: ${sync.sent} sent (${sync.sentBytes} bytes), ${sync.deleted} deleted, ${sync.unchanged} unchanged\n`);
-    if (sync.rewritten.length > 0) io.stderr.write(`note: the last build changed ${sync.rewritten.length} synced source file(s) in the volume (e.g. ${sync.rewritten[0]}); they were sent again\n`);
-    if (sync.strays.length > 0) io.stderr.write(`note: removed ${sync.strays.length} file(s) the last build created in the source tree (e.g. ${sync.strays[0]})\n`);
+    ui.note(`synced sources: ${sync.sent} sent (${sync.sentBytes} bytes), ${sync.deleted} deleted, ${sync.unchanged} unchanged`);
+    if (sync.rewritten.length > 0) ui.note(`note: the last build changed ${sync.rewritten.length} synced source file(s) in the volume (e.g. ${sync.rewritten[0]}); they were sent again`);
+    if (sync.strays.length > 0) ui.note(`note: removed ${sync.strays.length} file(s) the last build created in the source tree (e.g. ${sync.strays[0]})`);
     const code = await session.run(positionals, { stdout: io.stdout as never, stderr: io.stderr as never });
     if (copyBack && code === 0) {
       const copied = await session.copyOutput(project.outputs, { skipMissing: true });
-      io.stderr.write(`copied output: ${copied.copied} changed, ${copied.unchanged} unchanged\n`);
+      ui.note(`copied output: ${copied.copied} changed, ${copied.unchanged} unchanged`);
     }
     return code;
   } finally {

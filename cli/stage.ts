@@ -1,12 +1,16 @@
-import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { buildStage, type StageResult } from '../lib/index.js';
 import { gitVersion } from '../lib/index.js';
+import { defineCommand, parseCommand } from './command.js';
+import { showHelp } from './help.js';
 import { type CommandIO, EXIT, writePath } from './io.js';
+import { uiFor } from './ui.js';
 
-export const STAGE_HELP = `Usage: krepro stage [options]
-
-Builds the release stage (_output/release-stage) from the binaries in _output/dockerized/bin/<os>/<arch>/ and
+export const STAGE = defineCommand({
+  name: 'stage',
+  summary: 'build _output/release-stage from _output/dockerized/bin/<os>/<arch> and the source tree',
+  usage: ['stage [options]'],
+  description: `Builds the release stage (_output/release-stage) from the binaries in _output/dockerized/bin/<os>/<arch>/ and
 the source tree, laid out as Kubernetes' build/lib/release.sh stages it, ready for krepro package:
   client/<os>-<arch>/kubernetes/client/bin/  kubectl, kubectl-convert (<name>.exe on windows)
   server/<os>-<arch>/kubernetes/             server/bin/ (server and client binaries), empty addons/, LICENSES;
@@ -20,38 +24,30 @@ the source tree, laid out as Kubernetes' build/lib/release.sh stages it, ready f
 kubernetes-src.tar.gz and kubernetes-manifests.tar.gz are not staged: krepro package nests them. Server
 binaries are kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, kubelet, kubeadm,
 kube-aggregator, apiextensions-apiserver, mounter and kube-log-runner. Files in no list are reported, not
-staged; editor leftovers (*~, #*#, .DS*) are not copied. The stage is replaced only once everything is copied.
-
-Options:
-  --bin DIR          built binaries as <os>/<arch>/<name> (default: _output/dockerized/bin)
-  --source DIR       Kubernetes checkout (default: the current directory)
-  --stage DIR        stage directory to replace (default: _output/release-stage)
-  --version V        KUBE_GIT_VERSION written to full/kubernetes/version. Default: from git in --source as
-                     hack/lib/version.sh computes it: git describe --tags --abbrev=14 in semver form (or
-                     v0.0.0-master+<commit> with no tag), plus -dirty when git status --porcelain lists anything
-  --json             print the result (platforms, staged and ignored files) as JSON on stdout
-  -h, --help         show this help
-
-Exit status: 0 staged, 2 usage or environment error (the message names the directory or value), 130 interrupted.
-`;
+staged; editor leftovers (*~, #*#, .DS*) are not copied. The stage is replaced only once everything is copied.`,
+  options: {
+    bin: { type: 'string', value: 'DIR', help: 'built binaries as <os>/<arch>/<name> (default: _output/dockerized/bin)' },
+    source: { type: 'string', value: 'DIR', help: 'Kubernetes checkout (default: the current directory)' },
+    stage: { type: 'string', value: 'DIR', help: 'stage directory to replace (default: _output/release-stage)' },
+    version: {
+      type: 'string',
+      value: 'V',
+      complete: 'none',
+      help: 'KUBE_GIT_VERSION written to full/kubernetes/version. Default: from git in --source as hack/lib/version.sh computes it: git describe --tags --abbrev=14 in semver form (or v0.0.0-master+<commit> with no tag), plus -dirty when git status --porcelain lists anything',
+    },
+    json: { type: 'boolean', help: 'print the result (platforms, staged and ignored files) as JSON on stdout' },
+  },
+  exits: [
+    [0, 'staged'],
+    [2, 'usage or environment error (the message names the directory or value)'],
+    [130, 'interrupted'],
+  ],
+});
 
 export async function stageCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      bin: { type: 'string' },
-      source: { type: 'string' },
-      stage: { type: 'string' },
-      version: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    io.stdout.write(STAGE_HELP);
-    return EXIT.ok;
-  }
+  const { values } = parseCommand(STAGE, argv);
+  if (values.help) return showHelp(STAGE, io);
+  const ui = uiFor(io, values);
   if (values.version !== undefined && values.version.trim() === '') {
     io.stderr.write('krepro stage: --version must not be empty\n');
     return EXIT.usage;
@@ -66,7 +62,7 @@ export async function stageCommand(argv: string[], io: CommandIO): Promise<numbe
     signal: io.signal,
   });
   if (values.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  io.stderr.write(summary(result, io.cwd, values.version === undefined ? 'from git' : 'given'));
+  ui.note(summary(result, io.cwd, values.version === undefined ? 'from git' : 'given'));
   return EXIT.ok;
 }
 
@@ -85,7 +81,7 @@ function summary(r: StageResult, cwd: string, versionOrigin: string): string {
   if (r.manifests.length > 0) lines.push(`  manifests: ${plural(r.manifests.length, 'file')}`);
   if (r.ignored.length > 0) lines.push(`ignored ${plural(r.ignored.length, 'path')} of the bin directory in no target list: ${r.ignored.join(', ')}`);
   if (r.cruft.length > 0) lines.push(`left out ${plural(r.cruft.length, 'editor leftover')}: ${r.cruft.join(', ')}`);
-  return `${lines.join('\n')}\n`;
+  return lines.join('\n');
 }
 
 /** Relative when under the working directory (short, copy-pasteable), absolute otherwise. */

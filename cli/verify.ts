@@ -1,7 +1,6 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   buildEnvironment,
   checkoutStateNames,
@@ -16,7 +15,6 @@ import {
   NORMALIZATIONS,
   OUTPUT_DIR,
   pathBeneath,
-  openEngine,
   lockDigest,
   type Recipe,
   recipeSource,
@@ -27,16 +25,22 @@ import {
   VARIATIONS,
   variationNamed,
   verifyHtml,
+  verifyJunit,
+  verifyMarkdown,
   verifyRelease,
   verifyReport,
   verifyText,
   type VerifyEngine,
 } from '../lib/index.js';
-import { imageSourceFor, PROJECT_OPTIONS, PROJECT_OPTIONS_HELP, projectFor } from './build-options.js';
+import { BUILD_SECTION, imageSourceFor, PROJECT_OPTIONS, projectFor } from './build-options.js';
+import { defineCommand, inSection, parseCommand } from './command.js';
+import { showHelp } from './help.js';
 import { ENVIRONMENT_OPTIONS } from './env.js';
 import { DEBIAN_SECCOMP_PROFILE, seccompProfile } from './seccomp.js';
-import { SIGN_KEY_HELP, SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
-import { type CommandIO, EXIT, proxiesFrom, reportFile, sourceDateEpochFor } from './io.js';
+import { SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
+import { type CommandIO, EXIT, openEngineFor, proxiesFrom, sourceDateEpochFor } from './io.js';
+import { JUNIT_OPTION, REPORT_OPTIONS, reportTargets, writeReports } from './reports.js';
+import { uiFor } from './ui.js';
 
 
 /** Why the build image's environment variables are there (the README lists them too). */
@@ -50,11 +54,12 @@ const IMAGE_SETTINGS: Record<string, string> = {
   XDG_CONFIG_HOME: "Go's config (telemetry off) outside the sources",
 };
 
-export const VERIFY_HELP = `Usage: krepro verify [options]
-
-Proves the release of HEAD is reproducible, or shows every reason why not. Builds the commit (with the krepro.json
-it holds; an uncommitted change to that file is noted and not used) from a clean copy of
-the sources, each build in fresh containers and an in-memory volume named for this run: a control build under
+export const VERIFY = defineCommand({
+  name: 'verify',
+  summary: 'build twice under varied conditions, compare every artifact, name the cause of differences',
+  usage: ['verify [options]'],
+  description: `Proves the release of HEAD is reproducible, or shows every reason why not. Builds the commit (with the krepro.json
+it holds; an uncommitted change to that file is noted and not used) from a clean copy of the sources, each build in fresh containers and an in-memory volume named for this run: a control build under
 fixed, recorded conditions and an experiment build with the chosen variations applied, with the project's own
 build environment (exactly what 'krepro release' uses). Every variation proves in the container that it took
 effect (an effect probe differs between the builds) or is reported as NOT TESTED. Every artifact (the files
@@ -65,76 +70,85 @@ still differs, repeat. Each cause is proven by a build and explained by 'krepro 
 Builds: 2, plus 1 noise check, plus at most ceil(log2 n) + 2 per cause among n variations.
 
 Variations (default: all):
-${VARIATIONS.map((v) => `  ${v.name.padEnd(11)} ${v.description}`).join('\n')}
-
-Options:
-  --vary a,b         apply only these variations
-  --no-vary a,b      apply all but these
-  --check-noise      run the noise check even when the builds are identical
-  --no-attribution   do not run extra builds to find the causes
-  --seccomp-profile F  the engine's default seccomp profile (JSON); verify adds personality(ADDR_NO_RANDOMIZE)
-                     so the control build can turn address-space randomization off (setarch -R). Default:
-                     ${DEBIAN_SECCOMP_PROFILE}
-                     (Debian package golang-github-docker-docker-dev). Without one, aslr is not tested.
-  --engine URL       engine for the control build; given twice, the second runs the experiment build
-                     (independent rebuild). Default: DOCKER_HOST etc. Builds run without network: a verified
-                     build must be hermetic.
-  --lock FILE        the locked build environment (default: krepro's build-image/environment.lock.json);
-                     with two engines it is made on each from the lock (the same image ID, nothing copied)
-  --build-image-dir D  build in an image from a Dockerfile + VERSION instead (copied to a second engine by ID)
-  --base-image IMG   with --build-image-dir: its FROM image (default krepro-base:trixie)
-${SIGN_KEY_HELP}  --json             print the report as JSON (schema https://krepro.dev/schemas/verify-report/v2)
-  --html FILE        also write a self-contained HTML report
-  -h, --help         show this help
-${PROJECT_OPTIONS_HELP}
-The build environment sets nothing that changes how the project's build behaves (no GOFLAGS, no CGO_ENABLED);
+${VARIATIONS.map((v) => `  ${v.name.padEnd(11)} ${v.description}`).join('\n')}`,
+  options: {
+    vary: { type: 'string', value: 'a,b', complete: VARIATIONS.map((v) => v.name), help: 'apply only these variations' },
+    'no-vary': { type: 'string', value: 'a,b', complete: VARIATIONS.map((v) => v.name), help: 'apply all but these' },
+    'check-noise': { type: 'boolean', help: 'run the noise check even when the builds are identical' },
+    'no-attribution': { type: 'boolean', help: 'do not run extra builds to find the causes' },
+    'seccomp-profile': {
+      type: 'string',
+      value: 'F',
+      complete: 'file',
+      help: `the engine's default seccomp profile (JSON); verify adds personality(ADDR_NO_RANDOMIZE) so the control build can turn address-space randomization off (setarch -R). Default: ${DEBIAN_SECCOMP_PROFILE} (Debian package golang-github-docker-docker-dev). Without one, aslr is not tested.`,
+    },
+    engine: {
+      type: 'string',
+      value: 'URL',
+      multiple: true,
+      complete: 'none',
+      help: 'engine for the control build; given twice, the second runs the experiment build (independent rebuild). Default: DOCKER_HOST etc. Builds run without network: a verified build must be hermetic.',
+    },
+    ...SIGN_KEY_OPTION,
+    json: { type: 'boolean', help: 'print the report as JSON (schema https://krepro.dev/schemas/verify-report/v2) instead of text' },
+    ...REPORT_OPTIONS,
+    ...JUNIT_OPTION,
+    'no-step-summary': { type: 'boolean', help: 'do not append the Markdown summary to $GITHUB_STEP_SUMMARY (appended by default when GitHub Actions sets it)' },
+    ...PROJECT_OPTIONS,
+    ...inSection(ENVIRONMENT_OPTIONS, BUILD_SECTION),
+    lock: {
+      type: 'string',
+      value: 'FILE',
+      complete: 'file',
+      section: BUILD_SECTION,
+      help: "the locked build environment (default: krepro's build-image/environment.lock.json); with two engines it is made on each from the lock (the same image ID, nothing copied)",
+    },
+    'build-image-dir': { type: 'string', value: 'D', complete: 'dir', section: BUILD_SECTION, help: 'build in an image from a Dockerfile + VERSION instead (copied to a second engine by ID)' },
+    'base-image': { type: 'string', value: 'IMG', complete: 'none', section: BUILD_SECTION, help: 'with --build-image-dir: its FROM image (default krepro-base:trixie)' },
+  },
+  notes: [
+    `The build environment sets nothing that changes how the project's build behaves (no GOFLAGS, no CGO_ENABLED);
 a project opts in to GOFLAGS=-trimpath and CGO_ENABLED=0 with "normalize": true in krepro.json, and the report
-then names the causes they may hide. Every setting of the environment is listed in the report.
-
-Outputs in _output/verify/: each build's artifacts and log, and next to the control build's outputs
+then names the causes they may hide. Every setting of the environment is listed in the report.`,
+    `Reports for CI: --json-file, --html, --markdown and --junit may be given together, and '-' sends one of them to
+stdout instead of the text report; every path is checked before the first build, and each file is written whole
+or not at all. In GitHub Actions (GITHUB_STEP_SUMMARY set) the Markdown summary is also appended to the job
+summary; --no-step-summary turns that off.`,
+    `Outputs in _output/verify/: each build's artifacts and log, and next to the control build's outputs
 krepro-provenance.json, the recipe of the control build (an in-toto Statement v1 with a SLSA provenance v1
-predicate; 'krepro rebuild' follows it), signed into krepro.intoto.jsonl with --sign-key.
-Exit status: 0 reproducible, 1 not reproducible, 2 usage or environment error, 3 a build failed (the report says
-which and shows the end of its log), 130 interrupted.
-`;
+predicate; 'krepro rebuild' follows it), signed into krepro.intoto.jsonl with --sign-key.`,
+  ],
+  examples: [
+    { command: 'krepro verify', does: 'the CI gate: exit 0 when HEAD builds the same bytes under every variation' },
+    { command: 'krepro verify --vary tz,locale --no-attribution --json', does: 'two variations only, no search for causes, the report as JSON' },
+    { command: 'krepro verify --junit verify.xml --html verify.html --json-file verify.json', does: 'in CI: test results, a page to attach and the JSON, from one run (and the job summary in GitHub Actions)' },
+  ],
+  exits: [
+    [0, 'reproducible'],
+    [1, 'not reproducible'],
+    [2, 'usage or environment error'],
+    [3, 'a build failed (the report says which and shows the end of its log)'],
+    [130, 'interrupted'],
+  ],
+});
 
 export async function verifyCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      ...PROJECT_OPTIONS,
-      vary: { type: 'string' },
-      'no-vary': { type: 'string' },
-      'check-noise': { type: 'boolean' },
-      'no-attribution': { type: 'boolean' },
-      'seccomp-profile': { type: 'string' },
-      engine: { type: 'string', multiple: true },
-      ...ENVIRONMENT_OPTIONS,
-      ...SIGN_KEY_OPTION,
-      'base-image': { type: 'string' },
-      'build-image-dir': { type: 'string' },
-      json: { type: 'boolean' },
-      html: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    io.stdout.write(VERIFY_HELP);
-    return EXIT.ok;
-  }
+  const { values } = parseCommand(VERIFY, argv);
+  if (values.help) return showHelp(VERIFY, io);
+  const ui = uiFor(io, values);
   const list = (s: string | undefined): string[] => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
   const excluded = new Set(list(values['no-vary']).map((n) => variationNamed(n).name));
   const variations = (values.vary ? list(values.vary).map(variationNamed) : [...VARIATIONS]).filter((v) => !excluded.has(v.name));
   const engineUrls = values.engine ?? [];
   if (engineUrls.length > 2) throw new KreproError('E_USAGE', '--engine may be given at most twice (control, experiment)');
   const checkoutRoot = io.cwd;
-  // Every file verify writes is checked before the builds start, not after them.
-  const html = values.html === undefined ? undefined : await reportFile(io, '--html', values.html);
+  // Every file verify writes is checked before the builds start: a typo in --junit must not cost the builds.
+  const stepSummary = values['no-step-summary'] ? undefined : io.env.GITHUB_STEP_SUMMARY || undefined;
+  const targets = await reportTargets(values, io, { stdoutTakenBy: values.json ? '--json' : undefined, stepSummary });
   // The commit is what is built: its project file, not the working tree's.
   const commit = await headCommit(checkoutRoot);
   const committed = await loadCommittedProject(checkoutRoot, commit);
-  if (committed.workingTreeDiffers) io.stderr.write(`note: krepro.json in the working tree differs from commit ${commit.slice(0, 12)}'s; verify builds the commit, with its krepro.json\n`);
+  if (committed.workingTreeDiffers) ui.note(`note: krepro.json in the working tree differs from commit ${commit.slice(0, 12)}'s; verify builds the commit, with its krepro.json`);
   const project = await projectFor(checkoutRoot, values, committed.project);
   const sde = await sourceDateEpochFor(io, { repoDir: checkoutRoot });
   const version = io.env.KUBE_GIT_VERSION || (await gitVersion(checkoutRoot));
@@ -147,10 +161,10 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   // Before the engines are prepared: a second verify of this checkout must not build its image meanwhile.
   const lock = await lockCheckout(identity.root, 'verify');
   try {
-    const log = (line: string): void => void io.stderr.write(`${redact(line, proxies)}\n`);
+    const log = (line: string): void => ui.progress(redact(line, proxies));
     const engines: VerifyEngine[] = [];
     for (const url of engineUrls.length ? engineUrls : [undefined]) {
-      const engine = await openEngine({ env: io.env, ...(url ? { host: url } : {}), signal: io.signal });
+      const engine = await openEngineFor(io, ui, url);
       if (engines.length === 0 || source.kind === 'locked') {
         // The locked environment is made on each engine from the lock: the same ID, nothing copied.
         const prepared = await prepareBuildImage(engine, source, names, { checkoutRoot: identity.root, onLog: log, signal: io.signal });
@@ -191,8 +205,8 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
         const t = ((Date.now() - started) / 1000).toFixed(0);
         if (e.type === 'build-start') log(`[${t}s] build ${e.id}: ${e.label}${e.variations.length ? ` (varies ${e.variations.join(', ')})` : ''}...`);
         else if (e.type === 'build-done') log(`[${t}s] build ${e.id}: ${e.label} ${e.exitCode === 0 ? 'done' : `FAILED (exit ${e.exitCode})`} in ${(e.durationMs / 1000).toFixed(1)} s`);
-        // Steps only on a terminal: piped logs stay one line per build.
-        else if (io.stderr.isTTY) io.stderr.write(`[${t}s]   ${e.label}: ${e.step}\n`);
+        // Steps only on a terminal (or with --verbose): piped logs stay one line per build.
+        else if (io.stderr.isTTY || ui.verbose) log(`[${t}s]   ${e.label}: ${e.step}`);
       },
     });
     const report = verifyReport(result);
@@ -214,9 +228,8 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     } else if (result.status !== 'build-failed') {
       log('note: no provenance: a Dockerfile build image (--build-image-dir) cannot be made again from a recipe');
     }
-    // The report printed first: a file that cannot be written after all never costs it.
-    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : verifyText(report));
-    if (html) await writeFile(html, verifyHtml(report));
+    const json = () => `${JSON.stringify(report, null, 2)}\n`;
+    await writeReports(targets, io, { 'json-file': json, html: () => verifyHtml(report), markdown: () => verifyMarkdown(report), junit: () => verifyJunit(report) }, () => (values.json ? json() : verifyText(report)));
     return result.status === 'reproducible' ? EXIT.ok : result.status === 'build-failed' ? EXIT.buildFailed : EXIT.different;
   } finally {
     await lock.release();

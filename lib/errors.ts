@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'E_REBUILD'
   | 'E_ENCODER'
   | 'E_ATTEST'
+  /** a release directory's lists (sums, manifest, attestation) cannot be read as what they claim to be */
+  | 'E_CHECK'
   | 'E_ENVIRONMENT'
   | 'E_PACKAGE_UNAVAILABLE'
   | 'E_PACKAGE_MISMATCH';

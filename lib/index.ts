@@ -2,6 +2,7 @@
 export { KreproError, isKreproError, type ErrorCode } from './errors.js';
 export { DiskFullError, isDiskFull, type DiskFullContext } from './disk-full.js';
 export { KREPRO_VERSION } from './version.js';
+export { traced, type Trace, type TraceEvent } from './trace.js';
 
 export { type ArchivePolicy, type Entry, type FileSource, } from './archive/entry.js';
 export { byteOrder, sortByBytes } from './byte-order.js';
@@ -25,7 +26,7 @@ export {
   gzipHeader,
   nativeMatchesPinned,
 } from './archive/gzip.js';
-export { LIBDEFLATE_VERSION, LIBDEFLATE_WASM_SHA256 } from './archive/libdeflate.js';
+export { LIBDEFLATE_VERSION, LIBDEFLATE_WASM_SHA256, libdeflateWasmPath } from './archive/libdeflate.js';
 export { tarStream, writeTarball, writeSmallFile, type PackOptions, type WrittenFile } from './archive/pack.js';
 
 export { HashStream, hexDigest, type Integrity } from './integrity/hash-stream.js';
@@ -40,6 +41,7 @@ export { type SpdxDocument, type SpdxPackage, type SpdxRelationship } from './sb
 export { planReleaseTarballs, type TarballJob, SRC_TARBALL, MANIFESTS_TARBALL } from './layout/release-layout.js';
 export {
   packageRelease,
+  stagedTarballs,
   releaseManifest,
   packageStatement,
   PACKAGE_BUILD_TYPE,
@@ -83,6 +85,7 @@ export { connectEngine, openEngine, pingEngine, resolveEngine, type ConnectOptio
 export { runContainer, runInteractive, type InteractiveIO, type RunIO } from './engine/run.js';
 export { withVolumeHelper, type VolumeHelperSpec } from './engine/volume-access.js';
 export { transferImage } from './engine/transfer.js';
+export { tracedEngine } from './engine/traced.js';
 
 export { makeBaseImage, type BaseImageOptions } from './environment/base-image.js';
 export { ensureBuildImage, proxyEnv, redact, LABEL_CONTEXT_HASH, type BuildImageOptions, type ProxySettings } from './environment/build-image.js';
@@ -94,7 +97,7 @@ export { removeCheckoutState, removeLeftovers, ensureDataVolume, type RemovedSta
 export { lockCheckout, type CheckoutLock } from './checkout/lock.js';
 export { cleanCheckout } from './checkout/clean.js';
 export { checkoutOf, commandLinePath, outputDirOf, pathBeneath, OUTPUT_DIR } from './checkout/beneath.js';
-export { jsonSyntaxError, parseJson, printable, quote, shortened } from './quote.js';
+export { jsonSyntaxError, parseJson, printable, quote, shortened, visible, visibleJson } from './quote.js';
 
 export { syncSources, type SyncOptions, type SyncProgress, type SyncResult } from './sync/source-sync.js';
 export { MANIFEST_DIR } from './sync/paths.js';
@@ -115,10 +118,25 @@ export { verifyRelease, VERIFY_SCHEMA, type VerifyOptions, type VerifyResult, ty
 export { verifyReport, type VerifyReport } from './verify/report.js';
 export { verifyText } from './report/verify-text.js';
 export { verifyHtml } from './report/verify-html.js';
+export { verifyMarkdown } from './report/verify-markdown.js';
+export { verifyJunit } from './report/verify-junit.js';
 export { recipeStatement, recipeOf, readProvenance, PROVENANCE_FILE, RECIPE_BUILD_TYPE, type Recipe, type RecipeContainer, type RecipePredicate, type ProvenanceSource } from './provenance/recipe.js';
 export { recipeSource, repositoryUri } from './provenance/source.js';
 export { rebuildRelease, type RebuildOptions, type RebuildResult, type RebuiltArtifact } from './rebuild/rebuild.js';
 export { outputArtifacts, type Artifact } from './integrity/artifact.js';
+export {
+  checkRelease,
+  CHECK_ENTRY_LIMIT,
+  CHECK_LIST_LIMIT,
+  type CheckOptions,
+  type CheckProgress,
+  type CheckResult,
+  type CheckedExpectation,
+  type CheckedFile,
+  type CheckedList,
+} from './check/check.js';
+export { type Expectation } from './check/lists.js';
+export { checkedAgainst, checkHtml, checkMarkdown } from './report/check.js';
 
 export { writeImage, type ImageBase, type WriteImageOptions, type WrittenImage } from './image/write-image.js';
 export { writeServerImages, imageBaseFrom, DEFAULT_IMAGE_BINARIES, DEFAULT_IMAGE_REGISTRY, type ServerImage, type ServerImagesOptions } from './image/server-images.js';
@@ -170,6 +188,7 @@ export {
   writeAttestations,
   writeSignedStatement,
   verifyAttestationFile,
+  verifyAttestations,
   type AttestationFileVerification,
   type AttestationLine,
 } from './attest/file.js';

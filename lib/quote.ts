@@ -84,3 +84,26 @@ function endsEarly(prefix: string): boolean {
     return /Unexpected end of JSON input/.test(message) || (at !== null && Number(at[1]) >= prefix.length);
   }
 }
+
+/**
+ * A name from outside (a file in a release directory, an artifact a build wrote) made visible rather than cleaned:
+ * each control character, C1 control and direction or format control becomes an escape (`\x1b`, `\u202e`) and a
+ * backslash `\\`, so two names that differ only in such a character still read differently, and printing them
+ * cannot move the cursor, retitle a terminal or disguise another name.
+ */
+export function visible(text: string): string {
+  return text.replace(new RegExp(`\\\\|${CONTROLS.source}`, 'g'), (c) => {
+    if (c === '\\') return '\\\\';
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/**
+ * JSON.stringify, with the characters {@link visible} escapes that JSON.stringify leaves raw (C1 and direction
+ * controls) written as `\uXXXX`: the same JSON value, safe on a terminal.
+ */
+export function visibleJson(value: unknown, indent = 2): string {
+  // C0 controls (newline among them) JSON.stringify escapes itself, and may print between tokens.
+  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

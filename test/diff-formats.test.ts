@@ -260,7 +260,7 @@ test('--from-json re-renders a saved report as text, Markdown and HTML (checked 
   const again = await cli(['--from-json', 'saved.json'], dir);
   assert.is(again.code, 1);
   assert.is(again.stdout, saved.stdout, 'the same text as the original run');
-  const md = await cli(['--from-json', 'saved.json', '--markdown', '--html', 'report.html'], dir);
+  const md = await cli(['--from-json', 'saved.json', '--markdown', '-', '--html', 'report.html'], dir);
   assert.match(md.stdout, /^# krepro diff: /);
   assert.match(md.stdout, /\n### build paths \(1\)\n\nabsolute paths[\s\S]*\| embedded build path \| `\/tmp\/build-aaaa\/src\/main\.c` \| `\/tmp\/build-bbbb\/src\/main\.c` \|/);
   assert.match(md.stdout, /<details open><summary><code>\.text<\/code> \(section\)<\/summary>/);

@@ -75,6 +75,8 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (_engine, test) => {
     const result = JSON.parse(r.stdout);
     assert.is(result.status, 'reproduced');
     assert.is(result.source.kind, 'signed');
+    assert.is(result.published.ok, true, 'the published directory matches its sums, manifest and signed subjects');
+    assert.ok(result.published.files.length >= 5 && result.published.outside.length > 0, 'output subjects are reported as not in the directory');
     assert.ok(result.artifacts.length >= 10 && result.artifacts.every((a: { verdict: string }) => a.verdict === 'identical'));
     // The environment was made on engine B from the recorded lock, not copied: B had only its API socket.
     const links = spawnSync('ip', ['-n', second!.netns, '-o', 'link'], { encoding: 'utf8' }).stdout;
@@ -92,6 +94,10 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (_engine, test) => {
       assert.is(r.code, 1, r.stderr.slice(-2000));
       assert.match(r.stdout, /^DIFF kubernetes-client-linux-amd64\.tar\.gz recorded [0-9a-f]{16}, published file [0-9a-f]{16}, rebuilt [0-9a-f]{16}$/m);
       assert.match(r.stdout, /DIFFERS: \d+ of \d+ artifacts identical/);
+      // krepro check of the published directory, before the build, names the file and the lists it disagrees with.
+      assert.match(r.stdout, /^published MISMATCH  kubernetes-client-linux-amd64\.tar\.gz$/m);
+      assert.match(r.stdout, /^published {11}sha256 is [0-9a-f]{64}, but SHA256SUMS line \d+ says [0-9a-f]{64}$/m);
+      assert.match(r.stderr, /published directory: 1 of its files or envelopes do not match its lists/);
       assert.ok(r.stdout.split('\n').filter((l) => l.startsWith('DIFF ')).length === 1, r.stdout);
     } finally {
       writeFileSync(file, original);

@@ -83,6 +83,11 @@ export async function verifyAttestationFile(file: string, key: VerifyingKey, opt
   const text = await readBounded(file, size).catch((cause: unknown) => {
     throw cannot(cause);
   });
+  return verifyAttestations(text, file, key, opts);
+}
+
+/** {@link verifyAttestationFile} of text the caller has read (e.g. without following links); `file` names it. */
+export async function verifyAttestations(text: string, file: string, key: VerifyingKey, opts: { payloadType?: string } = {}): Promise<AttestationFileVerification> {
   const bundle = parseWhole(text);
   if (isSigstoreBundle(bundle)) {
     const result = await verifySigstoreBundle(bundle, key, { ...opts, parsePayload: statementProblem });

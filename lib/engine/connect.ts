@@ -5,9 +5,11 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { KreproError } from '../errors.js';
+import { quote } from '../quote.js';
+import type { Trace } from '../trace.js';
 import { DockerEngine } from './docker.js';
 import type { Engine } from './engine.js';
-import { quote } from '../quote.js';
+import { tracedEngine } from './traced.js';
 
 /** The environment variables krepro reads to find the engine (same names and meaning as the docker CLI). */
 export type EngineEnv = Readonly<Record<string, string | undefined>>;
@@ -17,6 +19,8 @@ export interface ConnectOptions {
   host?: string;
   /** Where DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH… come from; the CLI passes process.env. Missing means "none set". */
   env?: EngineEnv;
+  /** Every engine call, with its time, as it settles (see tracedEngine). */
+  trace?: Trace;
 }
 
 export interface ResolvedEngine {
@@ -147,7 +151,8 @@ export function connectEngine(opts: ConnectOptions = {}): Engine {
     // docker-modem also parses process.env in its constructor, so a bad process-level DOCKER_* can still throw here.
     throw new KreproError('E_USAGE', `cannot set up a Docker client for ${resolved.endpoint}: ${(cause as Error).message} (check the DOCKER_* environment variables)`, { cause });
   }
-  return new DockerEngine(docker, resolved.endpoint, pinger);
+  const engine = new DockerEngine(docker, resolved.endpoint, pinger);
+  return opts.trace ? tracedEngine(engine, opts.trace) : engine;
 }
 
 /** Resolves, connects and pings in one step: what a command needs before doing engine work. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { Transform, type TransformCallback, Writable } from 'node:stream';
+import { type Readable, Transform, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import ssri from 'ssri';
 
@@ -53,4 +53,27 @@ export async function hashFile(file: string, signal?: AbortSignal): Promise<{ si
   const hash = new HashStream();
   await pipeline(createReadStream(file), hash, new Writable({ write: (_chunk, _enc, cb) => cb() }), signal ? { signal } : {});
   return hash.result();
+}
+
+/**
+ * Lowercase hex digests of a stream under each of `algorithms` (node:crypto names: sha256, sha384, sha512) and its
+ * size, in one pass: what checking a file against lists that name different algorithms needs.
+ */
+export async function digestsOf(
+  input: Readable,
+  algorithms: readonly string[],
+  opts: { signal?: AbortSignal; onBytes?: (bytes: number) => void } = {},
+): Promise<{ size: number; hex: Record<string, string> }> {
+  const hashes = algorithms.map((a) => [a, createHash(a)] as const);
+  let size = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const [, h] of hashes) h.update(chunk);
+      size += chunk.length;
+      opts.onBytes?.(chunk.length);
+      cb();
+    },
+  });
+  await pipeline(input, sink, opts.signal ? { signal: opts.signal } : {});
+  return { size, hex: Object.fromEntries(hashes.map(([a, h]) => [a, h.digest('hex')])) };
 }

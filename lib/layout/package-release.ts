@@ -19,6 +19,7 @@ import { IMAGE_INDEX_SUFFIX, stagedImageSets, writeImageIndex } from '../image/i
 import type { SigningKey } from '../attest/keys.js';
 import { inTotoStatement, SLSA_PROVENANCE_TYPE, type Statement, subjectsOf } from '../attest/statement.js';
 import { sbomArtifact, writeSboms } from '../sbom/write.js';
+import { type Trace, traced } from '../trace.js';
 
 export interface PackageReleaseOptions {
   /** `_output/release-stage` */
@@ -38,6 +39,8 @@ export interface PackageReleaseOptions {
   allowExternalSymlinks?: boolean;
   signal?: AbortSignal;
   onProgress?: (event: PackageProgress) => void;
+  /** each step (planning, each tarball, the checksums, the manifest, signing, the swap into `out`) with its time */
+  trace?: Trace;
   /** Sign an in-toto Statement of the tarballs with this key, written beside them as krepro.intoto.jsonl and as a sigstore bundle, krepro.sigstore.json. */
   signingKey?: SigningKey;
 }
@@ -110,14 +113,30 @@ async function planAll(opts: PackageReleaseOptions): Promise<PlannedTarball[]> {
   if (opts.sourceRoot !== undefined) {
     planned.push({ name: SRC_TARBALL, kind: 'src', entries: await planFiles(opts.sourceRoot, await sourceFiles(opts.sourceRoot), planOpts) });
   }
-  for (const job of await planReleaseTarballs(opts.stage)) {
+  for (const job of await stagedTarballs(opts.stage, opts.sourceRoot !== undefined)) {
     const entries = await planDirectory(path.join(job.stagedDir, 'kubernetes'), planOpts);
     planned.push({ name: job.name, kind: job.kind, ...(job.platform ? { platform: job.platform } : {}), entries });
   }
-  if (planned.length === 0) {
-    throw new KreproError('E_STAGE', `nothing to package: ${opts.stage} has no client/, server/, node/, test/, full/ or manifests/ tree and no source tree was given`, { path: opts.stage });
-  }
   return planned;
+}
+
+/**
+ * The tarballs a stage gives, or why there is nothing to package: the stage does not exist or is not a directory,
+ * or it holds no release tree and no source tree was given. Cheap (directory listings only), so a caller can ask
+ * before the work that needs SOURCE_DATE_EPOCH or a key.
+ */
+export async function stagedTarballs(stage: string, withSource: boolean): Promise<TarballJob[]> {
+  const st = await stat(stage).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw new KreproError('E_STAGE', `nothing to package: cannot read the stage ${stage} (${err.code ?? err.message})`, { path: stage, cause: err });
+  });
+  if (st === undefined) throw new KreproError('E_STAGE', `nothing to package: the stage ${stage} does not exist (krepro stage makes it from the built binaries)`, { path: stage });
+  if (!st.isDirectory()) throw new KreproError('E_STAGE', `nothing to package: the stage ${stage} is not a directory`, { path: stage });
+  const jobs = await planReleaseTarballs(stage);
+  if (jobs.length === 0 && !withSource) {
+    throw new KreproError('E_STAGE', `nothing to package: ${stage} has no client/, server/, node/, test/, full/ or manifests/ tree and no source tree was given`, { path: stage });
+  }
+  return jobs;
 }
 
 function stagedBytes(entries: Entry[]): number {
@@ -133,7 +152,7 @@ export async function packageRelease(opts: PackageReleaseOptions): Promise<Packa
   const level = validateLevel(opts.level ?? 6);
   const format = validateFormat(opts.encoder ?? CURRENT_GZIP_FORMAT);
   const policy = { mtime: opts.sourceDateEpoch, clamp: opts.clampMtime ?? false };
-  const planned = await planAll(opts);
+  const planned = await traced(opts.trace, 'plan the tarballs', () => planAll(opts));
   const progress = opts.onProgress ?? (() => {});
   const inputBytes = planned.reduce((s, p) => s + stagedBytes(p.entries), 0);
   progress({ type: 'plan', tarballs: planned.length, bytes: inputBytes });
@@ -175,48 +194,53 @@ async function writeRelease(
       for (const n of NESTED) {
         if (n.into.includes(p.kind) && tarballs.some((t) => t.name === n.inner)) entries = await withMember(entries, n.member, path.join(work, n.inner));
       }
-      const file = await writeTarball(entries, policy, path.join(work, p.name), {
-        gzip: { level, format },
-        encoder,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        onBytes: (bytes) => progress({ type: 'bytes', bytes }),
-      });
+      const file = await traced(opts.trace, `write ${p.name}`, () =>
+        writeTarball(entries, policy, path.join(work, p.name), {
+          gzip: { level, format },
+          encoder,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+          onBytes: (bytes) => progress({ type: 'bytes', bytes }),
+        }),
+      );
       progress({ type: 'done', name: p.name, size: file.size });
       w.onWritten(file.size);
       const tarball: ReleaseArtifact = { name: p.name, path: path.join(out, p.name), size: file.size, integrity: file.integrity, kind: p.kind, ...(p.platform ? { platform: p.platform } : {}) };
       tarballs.push(tarball);
       packed.push({ tarball, entries });
     }
-    const indexes = await writeImageIndexes(opts, w);
+    const indexes = await traced(opts.trace, 'write the image indexes', () => writeImageIndexes(opts, w));
     tarballs.push(...indexes);
     progress({ type: 'sbom', name: 'SBOMs' });
     const sboms = (
-      await writeSboms({
-        dir: work,
-        artifacts: [
-          ...packed.map((p) => sbomArtifact({ ...p.tarball, path: path.join(work, p.tarball.name) }, p.entries)),
-          ...indexes.map((i) => sbomArtifact({ ...i, path: path.join(work, i.name) })),
-        ],
-        sourceDateEpoch: opts.sourceDateEpoch,
-        ...(opts.sourceRoot !== undefined ? { sourceRoot: opts.sourceRoot } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      })
+      await traced(opts.trace, 'write the SBOMs', () =>
+        writeSboms({
+          dir: work,
+          artifacts: [
+            ...packed.map((p) => sbomArtifact({ ...p.tarball, path: path.join(work, p.tarball.name) }, p.entries)),
+            ...indexes.map((i) => sbomArtifact({ ...i, path: path.join(work, i.name) })),
+          ],
+          sourceDateEpoch: opts.sourceDateEpoch,
+          ...(opts.sourceRoot !== undefined ? { sourceRoot: opts.sourceRoot } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        }),
+      )
     ).map((a): ReleaseArtifact => ({ ...a, path: path.join(out, a.name), kind: 'sbom' }));
     for (const s of sboms) {
       w.onWritten(s.size);
       progress({ type: 'done', name: s.name, size: s.size });
     }
     const artifacts = [...tarballs, ...sboms];
-    const files = [...artifacts.map((t) => t.name), ...(await writeChecksums(work, artifacts, w.onWritten))];
+    const files = [...artifacts.map((t) => t.name), ...(await traced(opts.trace, 'write the checksums', () => writeChecksums(work, artifacts, w.onWritten)))];
     const manifest = releaseManifest(artifacts, opts.sourceDateEpoch, level, format);
-    await writeSmallFile(path.join(work, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
+    await traced(opts.trace, `write ${MANIFEST_NAME}`, () => writeSmallFile(path.join(work, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`));
     files.push(MANIFEST_NAME);
-    if (opts.signingKey) {
-      await writeSignedStatement(work, packageStatement(artifacts, manifest), opts.signingKey);
+    const signingKey = opts.signingKey;
+    if (signingKey) {
+      await traced(opts.trace, `sign ${ATTESTATION_FILE} and ${BUNDLE_FILE}`, () => writeSignedStatement(work, packageStatement(artifacts, manifest), signingKey));
       files.push(ATTESTATION_FILE, BUNDLE_FILE);
     }
     opts.signal?.throwIfAborted();
-    await swapInto(work, out);
+    await traced(opts.trace, `replace ${out}`, () => swapInto(work, out));
     return { out, tarballs, sboms, artifacts, manifest, files: files.sort(byteOrder) };
   } catch (err) {
     await rm(work, { recursive: true, force: true });

@@ -1,10 +1,10 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { VerifyingKey } from '../attest/keys.js';
 import type { Subject } from '../attest/statement.js';
 import { byteOrder } from '../byte-order.js';
+import { checkRelease, type CheckResult } from '../check/check.js';
 import { checkoutIdentity } from '../checkout/identity.js';
 import { checkoutHash, runNames } from '../checkout/names.js';
 import { removeCheckoutState } from '../checkout/state.js';
@@ -15,7 +15,7 @@ import type { EnvironmentImageOptions } from '../environment/build.js';
 import { makeEnvironmentImage } from '../environment/build.js';
 import { KreproError } from '../errors.js';
 import type { Artifact } from '../integrity/artifact.js';
-import { hashFile, hexDigest } from '../integrity/hash-stream.js';
+import { hexDigest } from '../integrity/hash-stream.js';
 import type { Project } from '../project/project.js';
 import { type ProvenanceSource, readProvenance, type Recipe } from '../provenance/recipe.js';
 import { runRelease } from '../release/run-release.js';
@@ -47,7 +47,7 @@ export interface RebuiltArtifact {
   name: string;
   /** sha256 the provenance records */
   recorded: string;
-  /** sha256 of the file in the release directory, when it has one */
+  /** sha256 of the file in the release directory, when it has one (as krepro check read it) */
   published?: string;
   rebuilt: string | null;
   verdict: 'identical' | 'different' | 'missing';
@@ -56,8 +56,11 @@ export interface RebuiltArtifact {
 }
 
 export interface RebuildResult {
+  /** reproduced: every artifact rebuilt identical, and the release directory matches its own lists */
   status: 'reproduced' | 'differs';
   source: ProvenanceSource;
+  /** krepro check of the release directory (its sums, manifest and, with a key, the signed subjects), before the build */
+  published: CheckResult;
   recipe: Recipe;
   imageId: string;
   artifacts: RebuiltArtifact[];
@@ -77,6 +80,10 @@ export async function rebuildRelease(opts: RebuildOptions): Promise<RebuildResul
   const signal = opts.signal ? { signal: opts.signal } : {};
   const { recipe, subjects, source } = await readProvenance(opts.releaseDir, opts.key);
   log(`provenance ${source.file}: ${source.kind === 'signed' ? `signature valid (key ${source.keyid})` : 'unsigned, not checked (pass a key to check the signed one)'}`);
+  // Before the long build: a published file that is not what its own lists say is worth knowing now.
+  const published = await checkRelease({ dir: opts.releaseDir, ...(opts.key ? { key: opts.key } : {}), ...signal });
+  const failing = published.files.filter((f) => f.verdict !== 'match').length + published.envelopes.length;
+  log(`published directory: ${failing === 0 ? `${published.files.length} files match its lists` : `${failing} of its files or envelopes do not match its lists (rebuilding anyway, to explain them)`}`);
   const head = (await runGit(opts.checkoutRoot, ['rev-parse', '--verify', 'HEAD^{commit}'], `find the commit of ${opts.checkoutRoot}`)).trim();
   if (head !== recipe.source.commit) {
     throw new KreproError('E_REBUILD', `${opts.checkoutRoot} is at ${head}, but the release was built from ${recipe.source.commit} (${recipe.source.uri}): git checkout ${recipe.source.commit} (fetching it first if needed), then rebuild`, { path: opts.checkoutRoot });
@@ -99,10 +106,10 @@ export async function rebuildRelease(opts: RebuildOptions): Promise<RebuildResul
     const byName = new Map(rebuilt.map((a) => [a.name, a]));
     const artifacts: RebuiltArtifact[] = [];
     for (const subject of [...subjects].sort((a, b) => byteOrder(a.name, b.name))) {
-      artifacts.push(await compare(subject, byName.get(subject.name), opts));
+      artifacts.push(await compare(subject, byName.get(subject.name), published, opts));
     }
-    const status = artifacts.every((a) => a.verdict === 'identical') ? 'reproduced' : 'differs';
-    return { status, source, recipe, imageId: env.id, artifacts, dir: workDir };
+    const status = published.ok && artifacts.every((a) => a.verdict === 'identical') ? 'reproduced' : 'differs';
+    return { status, source, published, recipe, imageId: env.id, artifacts, dir: workDir };
   } finally {
     await runGit(opts.checkoutRoot, ['worktree', 'remove', '--force', sourceDir], 'remove the clean copy').catch(() => {});
     if (opts.workDir === undefined) await rm(workDir, { recursive: true, force: true }).catch(() => {});
@@ -171,10 +178,12 @@ async function build(opts: RebuildOptions, recipe: Recipe, image: string, source
  * file, against that file too (a published file that is not what the recipe builds is a difference, even where the
  * provenance was left alone). A difference with a published file is explained by krepro diff.
  */
-async function compare(subject: Subject, rebuilt: Artifact | undefined, opts: RebuildOptions): Promise<RebuiltArtifact> {
+async function compare(subject: Subject, rebuilt: Artifact | undefined, check: CheckResult, opts: RebuildOptions): Promise<RebuiltArtifact> {
   const recorded = subject.digest['sha256'] ?? '';
-  const file = path.join(opts.releaseDir, subject.name);
-  const published = existsSync(file) ? hexDigest((await hashFile(file, opts.signal)).integrity, 'sha256') : undefined;
+  // The file as check read it: a regular file inside the directory, never through a link.
+  const checked = check.files.find((f) => f.name === subject.name);
+  const published = checked?.sha256;
+  const file = path.join(check.dir, subject.name);
   const base = { name: subject.name, recorded, ...(published ? { published } : {}) };
   if (!rebuilt) return { ...base, rebuilt: null, verdict: 'missing' };
   const sha256 = hexDigest(rebuilt.integrity, 'sha256');

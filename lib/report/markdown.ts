@@ -6,11 +6,11 @@ const MAX_LOCATIONS = 10;
 const MAX_DETAILS = 100;
 
 /** Text inside a table cell or inline code: pipes and newlines would break the table, backticks the code span. */
-function cell(s: string): string {
+export function cell(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ').replace(/`/g, 'ˋ');
 }
 
-function fence(body: string, lang = ''): string {
+export function fence(body: string, lang = ''): string {
   // A fence longer than any backtick run inside, so no content can close it early.
   const longest = Math.max(2, ...[...body.matchAll(/`+/g)].map((m) => m[0].length));
   const f = '`'.repeat(longest + 1);

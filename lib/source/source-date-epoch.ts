@@ -58,7 +58,7 @@ export async function resolveSourceDateEpoch(opts: { explicit?: number; environm
   if (fromGit !== undefined) return { seconds: fromGit, origin: 'git' };
   throw new KreproError(
     'E_SOURCE_DATE_EPOCH',
-    `no SOURCE_DATE_EPOCH: it is not set in the environment and ${opts.repoDir ?? 'the source directory'} has no git commit to take it from. ` +
+    `no SOURCE_DATE_EPOCH: it is not set in the environment and ${opts.repoDir === undefined ? 'no source checkout was given to take a commit time from' : `${opts.repoDir} has no git commit to take it from`}. ` +
       'Set SOURCE_DATE_EPOCH, or pass --mtime SECONDS (or an ISO 8601 date).',
   );
 }
