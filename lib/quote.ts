@@ -9,11 +9,12 @@ const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2
 /** The same, less newline and tab: what a multi-line message may keep. */
 const CONTROLS_IN_TEXT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g;
 
-/** A value as a message shows it: double-quoted, without control characters, at most `max` characters of it. */
+/** A value as a message shows it: a string double-quoted, without control characters, at most `max` characters of it. */
 export function quote(value: unknown, max = 120): string {
-  if (value === undefined) return 'undefined';
+  // Anything but a string is shown as JSON (a number as 99, an object as {...}), cut the same way.
   const text = shorten(typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)), max);
-  return text.cut ? `${JSON.stringify(text.text)}… (${text.length} characters)` : JSON.stringify(text.text);
+  const shown = typeof value === 'string' ? JSON.stringify(text.text) : text.text;
+  return text.cut ? `${shown}… (${text.length} characters)` : shown;
 }
 
 /** A string from outside, for a report: without control characters, cut after `max` characters (with "…"). */
