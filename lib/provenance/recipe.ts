@@ -3,11 +3,13 @@ import * as path from 'node:path';
 import { ATTESTATION_FILE, verifyAttestationFile } from '../attest/file.js';
 import type { VerifyingKey } from '../attest/keys.js';
 import { inTotoStatement, SLSA_PROVENANCE_TYPE, type Statement, type Subject, subjectsOf } from '../attest/statement.js';
-import type { EncoderIdentity } from '../archive/gzip.js';
+import { type EncoderIdentity, GZIP_FORMATS } from '../archive/gzip.js';
+import { MAX_MTIME } from '../archive/header.js';
 import { checkLock, type EnvironmentLock, lockDigest } from '../environment/lock.js';
 import { KreproError } from '../errors.js';
 import type { Integrity } from '../integrity/hash-stream.js';
-import type { ImageSettings } from '../project/project.js';
+import { type ImageSettings, parseProject } from '../project/project.js';
+import { parseSourceDateEpoch } from '../source/source-date-epoch.js';
 import type { BuildConditions } from '../verify/conditions.js';
 import { KREPRO_VERSION } from '../version.js';
 import { parseJson, quote } from '../quote.js';
@@ -91,7 +93,46 @@ export function recipeOf(statement: unknown, where: string): { recipe: Recipe; s
   if (!r.container || (r.container.kind !== 'release' && r.container.kind !== 'verify-control')) throw bad('it records no build container');
   if (typeof r.sourceDateEpoch !== 'number' || typeof r.version !== 'string' || r.env === undefined) throw bad('it records no SOURCE_DATE_EPOCH, version or environment');
   if (!Array.isArray(s.subject) || s.subject.length === 0) throw bad('it has no subjects');
+  checkRecipe(r as Recipe, where);
   return { recipe: r as Recipe, subjects: s.subject };
+}
+
+/**
+ * Every field a rebuild follows, checked as krepro checks it when it writes a recipe (the project as the project
+ * file's rules say, SOURCE_DATE_EPOCH, level, encoder, version, container), so a recipe that cannot be followed is
+ * refused before anything is built, naming the field.
+ */
+function checkRecipe(r: Recipe, where: string): void {
+  const bad = (field: string, want: string, got: unknown): KreproError => new KreproError('E_REBUILD', `${where}: ${field} must be ${want}, got ${quote(got)}; a recipe krepro wrote never holds that`, { path: where });
+  if (!/^[0-9a-f]{40}$/.test(String(r.source.tree)) || typeof r.source.uri !== 'string') throw bad('source', 'a repository URI, a commit and a tree (40 hex digits)', r.source);
+  parseProject({ command: r.project.command, outputs: r.project.outputs, env: r.env, release: r.project.release, images: r.project.images, normalize: r.project.normalize }, `${where} (project, env)`);
+  try {
+    parseSourceDateEpoch(String(r.sourceDateEpoch), 'sourceDateEpoch');
+  } catch {
+    throw bad('sourceDateEpoch', `a whole number of seconds from 0 to ${MAX_MTIME}`, r.sourceDateEpoch);
+  }
+  if (r.version.trim() === '' || /[\n\r\0]/.test(r.version)) throw bad('version', 'one non-empty line', r.version);
+  if (r.package !== undefined) {
+    if (!Number.isInteger(r.package.level) || r.package.level < 1 || r.package.level > 9) throw bad('package.level', 'a gzip level from 1 to 9', r.package.level);
+    if (!GZIP_FORMATS.includes(r.package.encoder?.version)) throw bad('package.encoder.version', `a gzip format krepro writes (${GZIP_FORMATS.join(' or ')})`, r.package.encoder?.version);
+  }
+  const id = (v: unknown, min = 0): boolean => Number.isSafeInteger(v) && (v as number) >= min;
+  const c = r.container;
+  if (c.kind === 'release') {
+    if (!id(c.user?.uid, 1) || !id(c.user?.gid)) throw bad('container.user', 'a non-root uid and a gid', c.user);
+    if (typeof c.hostname !== 'string' || typeof c.workingDir !== 'string' || !c.workingDir.startsWith('/')) throw bad('container', 'a hostname and an absolute workingDir', c);
+  } else {
+    const k = c.conditions as Partial<BuildConditions> | undefined;
+    const strings = ['buildPath', 'tz', 'locale', 'umask', 'hostname', 'domainname', 'home', 'path', 'cpuset', 'clockOffset'] as const;
+    const wrong =
+      k === undefined
+        ? 'conditions'
+        : (strings.find((f) => typeof k[f] !== 'string') ??
+          (['uid', 'gid'] as const).find((f) => !id(k[f], f === 'uid' ? 1 : 0)) ??
+          (!['sorted', 'reversed'].includes(k.fileOrder as string) ? 'fileOrder' : !['native', 'linux32-uname26'].includes(k.kernel as string) ? 'kernel' : typeof k.aslr !== 'boolean' ? 'aslr' : undefined));
+    if (wrong !== undefined) throw bad(`container.conditions${wrong === 'conditions' ? '' : `.${wrong}`}`, 'what verify records for its control build', k?.[wrong as keyof BuildConditions]);
+    if (!k!.buildPath!.startsWith('/')) throw bad('container.conditions.buildPath', 'an absolute path', k!.buildPath);
+  }
 }
 
 export type ProvenanceSource = { kind: 'signed'; file: string; keyid: string } | { kind: 'unsigned'; file: string };
