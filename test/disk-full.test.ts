@@ -116,7 +116,7 @@ testWhen(root, 'copy-output: a full disk while receiving build output leaves the
     pack.finalize();
     const err = await extractOutputTar(pack as unknown as Readable, dest).catch((e: unknown) => e);
     assert.instance(err, DiskFullError);
-    assert.match((err as Error).message, new RegExp(`^no space left on device \\(ENOSPC\\) writing ${dest}: the disk filled, with ${bytes} written; ${bytes} free there now, of ${bytes}\\. ${dest} was not changed and the received copies were removed`));
+    assert.match((err as Error).message, new RegExp(`^no space left on device \\(ENOSPC\\) writing ${dest}: the disk filled at bin/kubectl, with ${bytes} written; that file alone is 819200 bytes \\(800\\.0 KiB\\); ${bytes} free there now, of ${bytes}\\. ${dest} was not changed and the received copies were removed`));
     assert.is(readFileSync(path.join(dest, 'kubectl'), 'utf8'), 'the old kubectl\n');
     assert.equal(readdirSync(disk), ['bin']);
   });

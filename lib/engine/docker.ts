@@ -413,13 +413,28 @@ class DockerContainer implements Container {
       }
       const header = stream.headers?.['x-docker-container-path-stat'];
       const parsed = typeof header === 'string' ? (JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as ArchiveStat) : { name: '', size: 0, mode: 0, linkTarget: '' };
-      return { stream, stat: parsed };
+      return { stream: mappedStream(stream, this.endpoint, `reading ${path} from container ${this.name}`, opts.signal), stat: parsed };
     });
   }
 
   async remove(): Promise<void> {
     await removing(this.guard, `removing container ${this.name}`, CLEANUP_TIMEOUT_MS, (signal) => this.container.remove({ force: true, v: false, ...abort(signal) } as {}));
   }
+}
+
+/**
+ * A response body whose failure (the engine going away in the middle of it) is mapped as the call's own would be,
+ * so a reader sees "the engine … went away during reading …", never a bare "aborted". Destroying the result
+ * releases the socket.
+ */
+function mappedStream(source: IncomingMessage, endpoint: string, operation: string, signal: AbortSignal | undefined): Readable {
+  const out = new PassThrough();
+  source.on('error', (err) => out.destroy(engineFault(endpoint, operation, err, signal) as Error));
+  // A connection cut after the headers may end the body early without an error: that is the engine going away too.
+  source.on('aborted', () => out.destroy(engineFault(endpoint, operation, Object.assign(new Error('aborted'), { code: 'ECONNRESET' }), signal) as Error));
+  out.on('close', () => source.destroy());
+  source.pipe(out);
+  return out;
 }
 
 /** `logs` without follow answers a Buffer of multiplexed frames (8-byte headers) when the container has no TTY. */

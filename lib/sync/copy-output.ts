@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, mkdtemp, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
@@ -132,11 +132,12 @@ export async function extractOutputTar(
   // same-file-system renames.
   let anchor = path.dirname(path.resolve(dest));
   while (!(await exists(anchor))) anchor = path.dirname(anchor);
-  const progress = { received: 0, placing: false };
+  const progress: Progress = { received: 0, placing: false };
   return mapDiskFull(
     () => ({
       target: dest,
       written: progress.received,
+      ...(progress.member ? { at: progress.member.name, needed: { bytes: progress.member.size, what: 'that file alone is' } } : {}),
       kept: progress.placing ? 'the files put in place before it are the new ones, the others are as they were; the received copies were removed' : `${dest} was not changed and the received copies were removed`,
     }),
     async () => {
@@ -150,7 +151,7 @@ export async function extractOutputTar(
       try {
         const received = await receive(source, path.basename(dest), staging, progress, opts.signal);
         progress.placing = true;
-        return await place(received, path.resolve(dest), staging, opts);
+        return await place(received, path.resolve(dest), staging, progress, opts);
       } finally {
         await rm(staging, { recursive: true, force: true });
       }
@@ -158,7 +159,14 @@ export async function extractOutputTar(
   );
 }
 
-async function receive(source: Readable, rootName: string, staging: string, progress: { received: number }, signal?: AbortSignal): Promise<Received[]> {
+/** How far a copy got: what a full disk's message says (the member being written, and its size). */
+interface Progress {
+  received: number;
+  placing: boolean;
+  member?: { name: string; size: number };
+}
+
+async function receive(source: Readable, rootName: string, staging: string, progress: Progress, signal?: AbortSignal): Promise<Received[]> {
   const received: Received[] = [];
   const files = new Map<string, Extract<Received, { kind: 'file' }>>();
   const symlinks = new Set<string>();
@@ -177,6 +185,7 @@ async function receive(source: Readable, rootName: string, staging: string, prog
       case 'file':
       case 'contiguous-file': {
         const temp = path.join(staging, String(temps++));
+        progress.member = { name: header.name, size: header.size ?? 0 };
         const { size, sha256 } = await writeTemp(entry, temp, progress, signal);
         if (size !== header.size) throw new KreproError('E_IO', `${header.name}: expected ${header.size} bytes, got ${size}`);
         const file = { kind: 'file' as const, rel, temp, size, sha256, mode: header.mode & 0o111 ? (0o755 as const) : (0o644 as const) };
@@ -228,7 +237,7 @@ function parentOf(rel: string): string {
   return i < 0 ? '' : rel.slice(0, i);
 }
 
-async function writeTemp(entry: Readable, temp: string, progress: { received: number }, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
+async function writeTemp(entry: Readable, temp: string, progress: Progress, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256');
   let size = 0;
   const hasher = new Transform({
@@ -244,6 +253,7 @@ async function writeTemp(entry: Readable, temp: string, progress: { received: nu
     await (signal ? pipeline(entry, hasher, out, { signal }) : pipeline(entry, hasher, out));
   } catch (cause) {
     signal?.throwIfAborted();
+    if (cause instanceof KreproError) throw cause; // the engine went away: the seam said so
     throw new KreproError('E_IO', `cannot receive into ${temp}: ${(cause as Error).message}`, { path: temp, cause });
   }
   return { size, sha256: hash.digest('hex') };
@@ -254,6 +264,7 @@ async function place(
   received: Received[],
   dest: string,
   staging: string,
+  progress: Progress,
   opts: { signal?: AbortSignal; onProgress?: (e: CopyProgress) => void },
 ): Promise<CopyResult> {
   const result: CopyResult = { copied: 0, unchanged: 0, bytes: 0 };
@@ -301,9 +312,10 @@ async function place(
       if (r.kind === 'file') {
         changed = !(st?.isFile() && st.size === r.size && (st.mode & 0o111 ? 0o755 : 0o644) === r.mode && (await sha256File(at)) === r.sha256);
         if (changed) {
+          progress.member = { name: r.rel === '' ? path.basename(dest) : `${path.basename(dest)}/${r.rel}`, size: r.size };
           await clearForFile(at, st);
           await chmod(r.temp, r.mode);
-          await rename(r.temp, at);
+          await moveInto(r.temp, at);
           result.bytes += r.size;
         }
       } else {
@@ -312,7 +324,7 @@ async function place(
           await clearForFile(at, st);
           const temp = path.join(staging, `link-${temps++}`);
           await symlink(r.target, temp);
-          await rename(temp, at);
+          await moveInto(temp, at);
         }
       }
       if (changed) {
@@ -328,6 +340,29 @@ async function place(
     }
   }
   return result;
+}
+
+/**
+ * Renames a staged file or link into place. Where the destination is on another file system than the staging
+ * directory (a mount point, or the user's link to another disk, at or below the output path), rename cannot cross
+ * it (EXDEV): the staged copy is then copied beside the destination first, on its file system, and renamed there.
+ */
+async function moveInto(temp: string, at: string): Promise<void> {
+  try {
+    await rename(temp, at);
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+  }
+  const near = path.join(path.dirname(at), `.krepro-copy-${path.basename(at)}-${randomBytes(6).toString('hex')}`);
+  try {
+    if ((await lstat(temp)).isSymbolicLink()) await symlink(await readlink(temp), near);
+    else await copyFile(temp, near);
+    await rename(near, at);
+  } catch (err) {
+    await rm(near, { force: true });
+    throw err;
+  }
 }
 
 async function statOrUndefined(p: string, how: typeof lstat): Promise<Stats | undefined> {

@@ -21,7 +21,11 @@ export async function readTar(source: Readable, signal: AbortSignal | undefined,
     if (err !== undefined) throw err;
   } catch (err) {
     signal?.throwIfAborted();
-    throw err instanceof KreproError ? err : new KreproError('E_IO', `reading a tar stream from the engine failed: ${(err as Error).message}`, { cause: err });
+    // When the source failed (the engine went away), that is the cause of whatever failed downstream of it.
+    source.destroy();
+    const fed = await feeding;
+    const cause = fed instanceof KreproError ? fed : err;
+    throw cause instanceof KreproError ? cause : new KreproError('E_IO', `reading a tar stream from the engine failed: ${(cause as Error).message}`, { cause });
   } finally {
     source.destroy();
     extract.destroy();
