@@ -1,8 +1,9 @@
 import { makeBaseImage } from '../lib/environment/base-image.js';
 import { openEngine } from '../lib/engine/connect.js';
 import { KreproError } from '../lib/errors.js';
-import { defineCommand, type OptionValues, parseCommand } from './command.js';
+import { defineCommand, type OptionValues, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
+import { signalExit, stoppedBy } from './io.js';
 import { uiFor } from './ui.js';
 
 export interface CommandIo {
@@ -32,7 +33,7 @@ Prints the image id on stdout; progress goes to stderr.`,
   exits: [
     [0, 'done'],
     [2, 'usage or environment error (engine unreachable, debootstrap failed)'],
-    [130, 'interrupted'],
+    ...SIGNAL_EXITS,
   ],
 });
 
@@ -78,8 +79,8 @@ export async function baseImageCommand(argv: string[], io: CommandIo): Promise<n
     return 0;
   } catch (err) {
     if (signal.aborted) {
-      io.stderr.write('krepro base-image: interrupted; the temporary root filesystem was removed\n');
-      return 130;
+      io.stderr.write(`krepro base-image: ${stoppedBy(signal) === 'SIGTERM' ? 'terminated (SIGTERM)' : 'interrupted'}; the temporary root filesystem was removed\n`);
+      return signalExit(signal);
     }
     if (err instanceof KreproError) {
       // Usage, engine and debootstrap/mirror failures are all "environment" errors in krepro's exit-code scheme.

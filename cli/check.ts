@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { checkedAgainst, checkHtml, checkMarkdown, checkRelease, type CheckResult, loadVerifyingKey, visible, visibleJson } from '../lib/index.js';
-import { defineCommand, parseCommand, UsageError } from './command.js';
+import { defineCommand, parseCommand, SIGNAL_EXITS, UsageError } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT } from './io.js';
 import { REPORT_OPTIONS, reportTargets, writeReports } from './reports.js';
@@ -34,7 +34,7 @@ checkout path), are reported, not failed. With --quiet only what fails and the v
     [0, 'every listed file matches'],
     [1, 'a file differs from a list or a listed file is missing (each named)'],
     [2, 'unusable input (no such directory, nothing to check, a list that cannot be read)'],
-    [130, 'interrupted'],
+    ...SIGNAL_EXITS,
   ],
 });
 

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { cleanCheckout, isKreproError } from '../lib/index.js';
-import { defineCommand, parseCommand } from './command.js';
+import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT, openEngineFor } from './io.js';
 import { uiFor } from './ui.js';
@@ -18,7 +18,7 @@ and the engine part is reported as skipped.`,
   exits: [
     [0, 'removed'],
     [2, 'usage or environment error'],
-    [130, 'interrupted'],
+    ...SIGNAL_EXITS,
   ],
 });
 

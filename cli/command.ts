@@ -48,6 +48,15 @@ export interface CommandDefinition<O extends OptionSpecs = OptionSpecs> {
   readonly exits: readonly (readonly [number, string])[];
 }
 
+/**
+ * How a command a signal stopped exits, listed by every command that can be stopped: 128 + the signal's number, as a
+ * shell reports a process the signal killed (cli/main.ts, signalExit in io.ts).
+ */
+export const SIGNAL_EXITS = [
+  [130, 'interrupted (Ctrl-C, SIGINT)'],
+  [143, 'terminated (SIGTERM, as a CI system cancels a job)'],
+] as const;
+
 /** What every command accepts. */
 export const COMMON_OPTIONS = {
   quiet: { type: 'boolean', short: 'q', help: 'no progress and no notes: only results and errors' },

@@ -2,7 +2,7 @@ import { ATTEST, attestCommand } from './attest.js';
 import { BASE_IMAGE, baseImageCommand } from './base-image.js';
 import { CHECK, checkCommand } from './check.js';
 import { CLEAN, cleanCommand } from './clean.js';
-import { type CommandDefinition, defineCommand, didYouMean, parseCommand, UsageError } from './command.js';
+import { type CommandDefinition, defineCommand, didYouMean, parseCommand, SIGNAL_EXITS, UsageError } from './command.js';
 import { bashCompletion, fishCompletion, zshCompletion } from './completion.js';
 import { COPY_OUTPUT, copyOutputCommand } from './copy-output.js';
 import { DIFF, diffCommand } from './diff.js';
@@ -38,7 +38,7 @@ Shell completion: krepro completion bash|zsh|fish. Man pages: man krepro, man kr
     [1, 'differences found'],
     [2, 'usage or environment error (the message names the file or value)'],
     [3, 'a build of verify or rebuild failed (run and release pass on the build command\'s own status)'],
-    [130, 'interrupted'],
+    ...SIGNAL_EXITS,
   ],
 } as const;
 

@@ -1,5 +1,5 @@
 import { BUILD_NOTES, BUILD_OPTIONS, openSession } from './build-options.js';
-import { defineCommand, parseCommand } from './command.js';
+import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT } from './io.js';
 import { uiFor } from './ui.js';
@@ -16,7 +16,7 @@ or the given checkout-relative directories. Only files whose content changed are
   exits: [
     [0, 'copied'],
     [2, 'usage or environment error'],
-    [130, 'interrupted'],
+    ...SIGNAL_EXITS,
   ],
 });
 

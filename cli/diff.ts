@@ -11,7 +11,7 @@ import {
   renderDiffMarkdown as renderMarkdown,
   renderDiffText as renderText,
 } from '../lib/index.js';
-import { defineCommand, parseCommand } from './command.js';
+import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT } from './io.js';
 import { REPORT_OPTIONS, reportTargets, writeReports } from './reports.js';
@@ -62,6 +62,7 @@ sizes, decompression bombs) is refused and listed in the report.`,
     [0, 'identical'],
     [1, 'different'],
     [2, 'usage or input error (the message names the file or value)'],
+    ...SIGNAL_EXITS,
   ],
 });
 

@@ -18,7 +18,7 @@ import {
   type EnvironmentSpec,
   quote,
 } from '../lib/index.js';
-import { defineCommand, didYouMean, type OptionSpecs, parseCommand, UsageError } from './command.js';
+import { defineCommand, didYouMean, type OptionSpecs, parseCommand, SIGNAL_EXITS, UsageError } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT, openEngineFor, packageRoot, proxiesFrom } from './io.js';
 import { uiFor } from './ui.js';
@@ -73,7 +73,7 @@ gives the same image ID on every engine. Needs root (mmdebstrap --mode=root).
   exits: [
     [0, 'done'],
     [2, 'usage or environment error (a package the mirror no longer has is named, with the --mirror to use)'],
-    [130, 'interrupted'],
+    ...SIGNAL_EXITS,
   ],
 });
 

@@ -7,7 +7,7 @@ import {
   type ServerImage,
   writeServerImages,
 } from '../lib/index.js';
-import { defineCommand, parseCommand } from './command.js';
+import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT, originWords, sourceDateEpochFor, writePath } from './io.js';
 import { uiFor } from './ui.js';
@@ -45,7 +45,7 @@ docker save writes on Docker 25 and later; docker load reads it from Docker 1.10
   exits: [
     [0, 'written'],
     [2, 'usage or environment error (the message names the file or value)'],
-    [130, 'interrupted'],
+    ...SIGNAL_EXITS,
   ],
 });
 

@@ -15,7 +15,17 @@ export interface CommandIO {
 export type Command = (argv: string[], io: CommandIO) => Promise<number>;
 
 /** Exit codes shared by every command. */
-export const EXIT = { ok: 0, different: 1, usage: 2, buildFailed: 3, interrupted: 130 } as const;
+export const EXIT = { ok: 0, different: 1, usage: 2, buildFailed: 3, interrupted: 130, terminated: 143 } as const;
+
+/** Which signal stopped a command, as main's handler records it in the abort reason. */
+export function stoppedBy(signal: AbortSignal): 'SIGINT' | 'SIGTERM' {
+  return (signal.reason as { signal?: string } | undefined)?.signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+}
+
+/** The exit status of a command a signal stopped: 128 + the signal's number (SIGINT 130, SIGTERM 143). */
+export function signalExit(signal: AbortSignal): number {
+  return stoppedBy(signal) === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted;
+}
 
 /** SOURCE_DATE_EPOCH as every command takes it: --mtime, else the environment, else HEAD's commit time in repoDir. */
 export function sourceDateEpochFor(io: CommandIO, opts: { mtime?: string | undefined; repoDir?: string | undefined }): Promise<SourceDateEpoch> {

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { isKreproError, printable, shortened } from '../lib/index.js';
 import { COMMON_OPTIONS, didYouMean } from './command.js';
 import { findCommand, overview, unknownCommand } from './commands.js';
-import { type CommandIO, EXIT } from './io.js';
+import { type CommandIO, EXIT, signalExit, stoppedBy } from './io.js';
 import { versionText } from './version.js';
 
 /** The common options, which may come before the command too (krepro --quiet package). */
@@ -37,8 +37,8 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     return await command.run([...argv.slice(0, first), ...rest], io);
   } catch (err) {
     if (io.signal.aborted) {
-      io.stderr.write(`\nkrepro ${name}: interrupted; nothing was left half-written\n`);
-      return EXIT.interrupted;
+      io.stderr.write(`\nkrepro ${name}: ${stoppedBy(io.signal) === 'SIGTERM' ? 'terminated (SIGTERM)' : 'interrupted'}; nothing was left half-written\n`);
+      return signalExit(io.signal);
     }
     if (isKreproError(err)) {
       // Messages may carry what a build or a file held: never a terminal's control sequence.
@@ -59,16 +59,17 @@ if (import.meta.url === pathToFileURL(invokedPath).href) {
   const controller = new AbortController();
   let interrupts = 0;
   let settled = false;
-  const onSignal = () => {
-    // First Ctrl-C cancels cleanly (temp files removed); a second one exits at once.
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    // The first signal cancels cleanly (temp files removed); a second one exits at once. Either way the status is
+    // 128 + the signal's number, as a shell reports a process the signal killed.
     if (++interrupts > 1) {
       settled = true;
-      process.exit(EXIT.interrupted);
+      process.exit(signal === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted);
     }
-    controller.abort(new Error('interrupted'));
+    controller.abort(Object.assign(new Error(signal === 'SIGTERM' ? 'terminated' : 'interrupted'), { signal }));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
   // A command whose work was dropped unfinished (a promise nothing will ever settle) must not exit 0 in silence.
   process.on('exit', () => {
     if (settled) return;

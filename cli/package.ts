@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { ATTESTATION_FILE, BUNDLE_FILE, CURRENT_GZIP_FORMAT, GZIP_FORMATS, gitWorkTreeOf, hexDigest, packageRelease, parseMtimeOption, quote, stagedTarballs } from '../lib/index.js';
-import { defineCommand, parseCommand } from './command.js';
+import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT, originWords, sourceDateEpochFor, writePath } from './io.js';
 import { GZIP_LEVELS, integerOption } from './number-option.js';
@@ -57,7 +57,7 @@ SBOMs (SPDX 2.3 JSON, listed in the sums, manifest and signed statement like the
   exits: [
     [0, 'written'],
     [2, 'usage or environment error (the message names the file or value)'],
-    [130, 'interrupted'],
+    ...SIGNAL_EXITS,
   ],
 });
 

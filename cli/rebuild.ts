@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { KreproError, loadVerifyingKey, rebuildRelease, type RebuildResult } from '../lib/index.js';
 import { ENVIRONMENT_OPTIONS, environmentOptions } from './env.js';
 import { checkFailureLines } from './check.js';
-import { defineCommand, parseCommand, UsageError } from './command.js';
+import { defineCommand, parseCommand, SIGNAL_EXITS, UsageError } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT, openEngineFor, writePath } from './io.js';
 import { uiFor } from './ui.js';
@@ -41,7 +41,7 @@ published digests. Run it in a checkout of the project at the recorded commit (a
     [1, "some differ (each named, with krepro diff's explanation) or RELEASE_DIR does not match its lists"],
     [2, 'the recipe cannot be followed (no or invalid provenance, another commit, a package the mirror no longer has, an environment that comes out different) or another usage/environment error'],
     [3, 'the rebuild itself failed'],
-    [130, 'interrupted'],
+    ...SIGNAL_EXITS,
   ],
 });
 

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { hexDigest, KreproError, runRelease } from '../lib/index.js';
 import { BUILD_NOTES, BUILD_OPTIONS, openSession, PROJECT_OPTIONS } from './build-options.js';
-import { defineCommand, parseCommand } from './command.js';
+import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT } from './io.js';
 import { GZIP_LEVELS, integerOption } from './number-option.js';
@@ -36,7 +36,7 @@ SOURCE_DATE_EPOCH, krepro's version and encoder); 'krepro rebuild' follows it. N
   exits: [
     [0, 'released'],
     [2, 'usage or environment error'],
-    [130, 'interrupted'],
+    ...SIGNAL_EXITS,
   ],
 });
 

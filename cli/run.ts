@@ -1,5 +1,5 @@
 import { BUILD_NOTES, BUILD_OPTIONS, openSession } from './build-options.js';
-import { defineCommand, parseCommand, UsageError } from './command.js';
+import { defineCommand, parseCommand, SIGNAL_EXITS, UsageError } from './command.js';
 import { showHelp } from './help.js';
 import type { CommandIO } from './io.js';
 import { uiFor } from './ui.js';
@@ -26,7 +26,7 @@ survives.`,
   exits: [
     [0, "COMMAND succeeded (any other status is COMMAND's own, passed through)"],
     [2, 'usage or environment error'],
-    [130, 'interrupted'],
+    ...SIGNAL_EXITS,
   ],
 });
 

@@ -1,5 +1,5 @@
 import { BUILD_NOTES, BUILD_OPTIONS, openSession } from './build-options.js';
-import { defineCommand, parseCommand } from './command.js';
+import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import type { CommandIO } from './io.js';
 import { uiFor } from './ui.js';
@@ -19,7 +19,7 @@ export const SHELL = defineCommand({
   exits: [
     [0, "the shell exited 0 (any other status is the shell's own, passed through)"],
     [2, 'usage or environment error'],
-    [130, 'interrupted'],
+    ...SIGNAL_EXITS,
   ],
 });
 

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { buildStage, type StageResult } from '../lib/index.js';
 import { gitVersion } from '../lib/index.js';
-import { defineCommand, parseCommand } from './command.js';
+import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT, writePath } from './io.js';
 import { uiFor } from './ui.js';
@@ -40,7 +40,7 @@ staged; editor leftovers (*~, #*#, .DS*) are not copied. The stage is replaced o
   exits: [
     [0, 'staged'],
     [2, 'usage or environment error (the message names the directory or value)'],
-    [130, 'interrupted'],
+    ...SIGNAL_EXITS,
   ],
 });
 

@@ -33,7 +33,7 @@ import {
   type VerifyEngine,
 } from '../lib/index.js';
 import { BUILD_SECTION, imageSourceFor, PROJECT_OPTIONS, projectFor } from './build-options.js';
-import { defineCommand, inSection, parseCommand } from './command.js';
+import { defineCommand, inSection, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { ENVIRONMENT_OPTIONS } from './env.js';
 import { DEBIAN_SECCOMP_PROFILE, seccompProfile } from './seccomp.js';
@@ -128,7 +128,7 @@ predicate; 'krepro rebuild' follows it), signed into krepro.intoto.jsonl with --
     [1, 'not reproducible'],
     [2, 'usage or environment error'],
     [3, 'a build failed (the report says which and shows the end of its log)'],
-    [130, 'interrupted'],
+    ...SIGNAL_EXITS,
   ],
 });
 
