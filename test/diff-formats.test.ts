@@ -225,7 +225,7 @@ test('directories compare entry metadata (mode, mtime) unless --exclude-metadata
   utimesSync(path.join(dir, 'l', 'tool'), 1700000000, 1700000000);
   utimesSync(path.join(dir, 'r', 'tool'), 1700000100, 1700000100);
   const r = await diff(path.join(dir, 'l'), path.join(dir, 'r'));
-  assert.equal(findingsOf(r).map((f) => `${f.cause}:${f.field}:${f.left}:${f.right}`), ['mode:mode:0644:0755', 'timestamp:mtime:2023-11-14T22:13:20.000Z:2023-11-14T22:15:00.000Z']);
+  assert.equal(findingsOf(r).map((f) => `${f.cause}:${f.field}:${f.left}:${f.right}`), ['mode:mode:0644:0755', 'fs-metadata:mtime:2023-11-14T22:13:20.000Z:2023-11-14T22:15:00.000Z']);
   const quiet = await cli(['--exclude-metadata', 'l', 'r'], dir);
   assert.is(quiet.code, 0, quiet.stdout);
   assert.match(quiet.stdout, /directory entries compared without metadata/);

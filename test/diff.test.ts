@@ -251,7 +251,8 @@ test('release directories: pairs by name, explains the tarball, marks checksums 
   writeFileSync(path.join(dir, 'b', 'SHA256SUMS'), `${sha(t2)}  kubernetes.tar.gz\n`);
   writeFileSync(path.join(dir, 'a', 'only-left.txt'), 'x\n');
   const r = await diff(path.join(dir, 'a'), path.join(dir, 'b'));
-  assert.equal(causes(r), ['derived-digest', 'file-set', 'timestamp']);
+  // The copies' own mtimes on disk (fs-metadata) differ or not, as the writes fell: not what this test is about.
+  assert.equal(causes(r).filter((c) => c !== 'fs-metadata'), ['derived-digest', 'file-set', 'timestamp']);
   assert.ok(findingsOf(r).some((f) => f.cause === 'derived-digest' && f.path[0] === 'SHA256SUMS'));
   assert.ok(findingsOf(r).some((f) => f.cause === 'timestamp' && f.path[0] === 'kubernetes.tar.gz' && f.path[1] === 'kubernetes/README.md'));
 });

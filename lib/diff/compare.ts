@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { open, lstat, readdir, readlink, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { byteOrder } from '../byte-order.js';
@@ -64,7 +64,7 @@ export async function diff(left: string, right: string, options: DiffOptions = {
   const [labelL, labelR] = options.labels ?? [left, right];
   if (sl.isDirectory() && sr.isDirectory()) tree = await compareDirectories({ root: left, label: labelL }, { root: right, label: labelR }, run);
   else if (sl.isFile() && sr.isFile()) tree = await compareFilePair({ file: left, label: labelL, size: sl.size }, { file: right, label: labelR, size: sr.size }, run, []);
-  else throw new KreproError('E_USAGE', `compare two files or two directories: ${left} is ${sl.isDirectory() ? 'a directory' : 'a file'}, ${right} is ${sr.isDirectory() ? 'a directory' : 'a file'}`);
+  else throw new KreproError('E_USAGE', `compare two regular files or two directories: ${left} is ${kindOf(sl)}, ${right} is ${kindOf(sr)}`);
   const report = buildReport(labelL, labelR, tree, run);
   if (options.exclude?.length || options.excludeMetadata) report.options = { exclude: [...(options.exclude ?? [])], excludeMetadata: options.excludeMetadata ?? false };
   if (options.maxReportSize !== undefined && report.tree) {
@@ -72,6 +72,18 @@ export async function diff(left: string, right: string, options: DiffOptions = {
     if (cut) report.summary.cut = { ...cut, maxReportSize: options.maxReportSize };
   }
   return report;
+}
+
+/** What a path is, in words: "a directory", "a regular file", "a FIFO (named pipe)", … */
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFile()) return 'a regular file';
+  const kind = specialKind(st);
+  return kind === 'FIFO' ? 'a FIFO (named pipe), whose bytes are whatever a writer sends, not a file to compare' : `a ${kind}`;
+}
+
+function specialKind(st: Stats): 'FIFO' | 'socket' | 'character device' | 'block device' {
+  return st.isFIFO() ? 'FIFO' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'character device' : 'block device';
 }
 
 async function statOrThrow(p: string) {
@@ -280,7 +292,7 @@ function compareContent(ls: Source, rs: Source, kl: ContentKind, kr: ContentKind
 
 interface DirEntry {
   name: string;
-  type: 'file' | 'directory' | 'symlink' | 'other';
+  type: 'file' | 'directory' | 'symlink' | 'FIFO' | 'socket' | 'character device' | 'block device';
   size: number;
   linkname: string;
   mode: number;
@@ -306,7 +318,7 @@ async function walk(root: string, side: 'left' | 'right', run: Run): Promise<Map
         continue;
       }
       const st = await lstat(path.join(root, r));
-      const type = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'other';
+      const type = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : st.isFile() ? 'file' : specialKind(st);
       entries.set(r, { name: r, type, size: st.size, linkname: type === 'symlink' ? await readlink(path.join(root, r)) : '', mode: st.mode, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs });
       if (type === 'directory') queue.push(r);
     }
@@ -323,7 +335,8 @@ function metadataFindings(a: DirEntry, b: DirEntry, at: Location): Finding[] {
   if (a.type !== 'symlink' && (a.mode & 0o7777) !== (b.mode & 0o7777)) out.push(finding(modeCause(a.mode, b.mode), at, 'file', 'mode', octal(a.mode), octal(b.mode)));
   if (a.uid !== b.uid) out.push(finding('owner', at, 'file', 'uid', String(a.uid), String(b.uid)));
   if (a.gid !== b.gid) out.push(finding('owner', at, 'file', 'gid', String(a.gid), String(b.gid)));
-  if (a.mtimeMs !== b.mtimeMs) out.push(finding('timestamp', at, 'file', 'mtime', new Date(a.mtimeMs).toISOString(), new Date(b.mtimeMs).toISOString()));
+  // An mtime on disk belongs to the copy, not to its bytes: its own cause, with no fix aimed at the build.
+  if (a.mtimeMs !== b.mtimeMs) out.push(finding('fs-metadata', at, 'file', 'mtime', new Date(a.mtimeMs).toISOString(), new Date(b.mtimeMs).toISOString()));
   return out;
 }
 
@@ -399,6 +412,9 @@ async function compareDirectories(left: Tree, right: Tree, run: Run): Promise<Di
   }
   if (!details.length) return null;
   const comments = renamedTo.size || typeof renames === 'string' ? [`${RENAME_METHOD}${typeof renames === 'string' ? `; ${renames}` : ''}`] : [];
+  if (details.every((d) => d.details.length === 0 && d.findings.every((f) => f.cause === 'fs-metadata'))) {
+    comments.push('every file holds the same bytes on both sides: only the file-system metadata of the two copies differs (compare contents alone with --exclude-metadata)');
+  }
   if (run.excluded) comments.push(`${run.excluded} entries left out by --exclude`);
   return { source1: left.label, source2: right.label, kind: 'directory', comments, findings: [], details };
 }

@@ -120,7 +120,9 @@ function tryFormat2(level: number, s: Sample, inflatedTotal: number): EncoderMat
   const member = libdeflateMember({ level, maxInput: MEMBER_SIZE, header });
   const m = new Matcher(s.actual);
   let members = 0;
-  for (let off = 0; off < Math.min(s.input.length, inflatedTotal) && m.mismatch < 0 && !m.exhausted; off += MEMBER_SIZE) {
+  // Of a stream larger than the sample, the first whole member is enough to name the format and level.
+  const end = s.whole ? Math.min(s.input.length, inflatedTotal) : Math.min(s.input.length, MEMBER_SIZE);
+  for (let off = 0; off < end && m.mismatch < 0 && !m.exhausted; off += MEMBER_SIZE) {
     const end = Math.min(off + MEMBER_SIZE, inflatedTotal);
     if (end > s.input.length) break; // the sample ends inside this member: libdeflate's output for a part differs
     const bytes = member(s.input.subarray(off, end));
@@ -188,11 +190,14 @@ const LEVELS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
  */
 export async function fingerprint(header: GzipHeader, capture: InflateCapture, opts: { gnuGzip?: string; signal?: AbortSignal; sampleBytes?: number } = {}): Promise<Fingerprint> {
   const s = sampleOf(header, capture, opts.sampleBytes);
+  // Format 2 reproduces only whole members (libdeflate's output for part of one differs): it gets at least one,
+  // whatever the sample size the other candidates use.
+  const s2 = opts.sampleBytes !== undefined && opts.sampleBytes < MEMBER_SIZE ? sampleOf(header, capture, MEMBER_SIZE) : s;
   const matches: EncoderMatch[] = [];
   const tried: EncoderFamily[] = ['krepro-format-2', 'krepro-pinned', 'chromium-zlib', 'zlib'];
   for (const level of LEVELS) {
     opts.signal?.throwIfAborted();
-    for (const m of [tryFormat2(level, s, capture.inflated), tryPinned(level, s), tryPakoStream(level, false, s), tryPakoStream(level, true, s)]) if (m) matches.push(m);
+    for (const m of [tryFormat2(level, s2, capture.inflated), tryPinned(level, s), tryPakoStream(level, false, s), tryPakoStream(level, true, s)]) if (m) matches.push(m);
   }
   let version: string | undefined;
   if (opts.gnuGzip) {

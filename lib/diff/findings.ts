@@ -10,6 +10,11 @@ export const CAUSES = {
     why: 'a build or pack step recorded the time it ran (file mtimes, embedded build dates)',
     fix: 'set SOURCE_DATE_EPOCH (e.g. git show -s --format=%ct HEAD) and use it for every date: tar --mtime=@$SOURCE_DATE_EPOCH, build-date ldflags; krepro package does this',
   },
+  'fs-metadata': {
+    title: 'file-system metadata of the copies',
+    why: "the files' modification times on disk differ: the copies were written, copied or extracted at different times; the bytes are not affected",
+    fix: 'nothing to change in the build when the files themselves are compared (release directories): compare contents alone with --exclude-metadata. A directory that is packed later needs its packer to fix mtimes (tar --mtime=@$SOURCE_DATE_EPOCH, krepro package)',
+  },
   timezone: {
     title: 'time zone',
     why: 'the same instant was written in different local time zones',
