@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, appendFile, lstat, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { KreproError, quote, writeSmallFile } from '../lib/index.js';
+import { isKreproError, KreproError, quote, writeSmallFile } from '../lib/index.js';
 import { type OptionSpecs, UsageError } from './command.js';
 import { type CommandIO, writePath } from './io.js';
 
@@ -93,11 +93,18 @@ export async function writeReports(targets: ReportTargets, io: Pick<CommandIO, '
     return r;
   };
   io.stdout.write(targets.stdout ? renderer(targets.stdout)() : text());
+  // Checked before the work, a path can still fail now (its directory removed, the disk full): an error naming it,
+  // never an internal error, and the report already printed stands.
+  const failed = (what: string, file: string) => (cause: unknown): never => {
+    if (isKreproError(cause)) throw cause;
+    const why = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+    throw new KreproError('E_IO', `cannot write ${what} ${file}: ${why} (the report printed above is complete)`, { path: file, cause });
+  };
   for (const [format, file] of Object.entries(targets.files) as [ReportFormat, string][]) {
-    if (file !== '-') await writeSmallFile(file, renderer(format)());
+    if (file !== '-') await writeSmallFile(file, renderer(format)()).catch(failed(`--${format}`, file));
   }
   if (targets.stepSummary) {
     const summary = renderer('markdown')();
-    await appendFile(targets.stepSummary, summary.endsWith('\n') ? summary : `${summary}\n`);
+    await appendFile(targets.stepSummary, summary.endsWith('\n') ? summary : `${summary}\n`).catch(failed('GITHUB_STEP_SUMMARY', targets.stepSummary));
   }
 }

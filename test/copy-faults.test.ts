@@ -3,7 +3,6 @@ import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
@@ -11,6 +10,7 @@ import { connectEngine } from '../lib/engine/connect.js';
 import { KreproError } from '../lib/errors.js';
 import { copyOutput, extractOutputTar } from '../lib/sync/copy-output.js';
 import { engineOrSkip, runInContainer } from './helpers/engine.js';
+import { startEngineProxy } from './helpers/engine-proxy.js';
 import { suiteWhen, testWhen } from './helpers/skip.js';
 import { tempDir } from './helpers/stage.js';
 
@@ -51,42 +51,23 @@ suiteWhen(docker, 'no Docker engine', (main, test) => {
     const volume = `krepro-copy-fault-${run}`;
     const labels = { 'io.krepro.test': '1', 'io.krepro.copy-fault': run };
     await main.volumes.create(volume, labels);
-    const sock = path.join(tempDir('krepro-proxy-'), 'docker.sock');
-    const sockets = new Set<Socket>();
     // A proxy in front of the shared engine that cuts every connection once one has carried 4 MiB back.
-    const server = createServer((client) => {
-      const upstream = connect('/var/run/docker.sock');
-      for (const s of [client, upstream]) {
-        sockets.add(s);
-        s.on('close', () => sockets.delete(s));
-        s.on('error', () => {});
-      }
-      let down = 0;
-      client.pipe(upstream);
-      upstream.on('data', (chunk: Buffer) => {
-        down += chunk.length;
-        if (down > 4 * 1024 * 1024) for (const s of sockets) s.destroy();
-        else client.write(chunk);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    const proxy = await startEngineProxy(path.join(tempDir('krepro-proxy-'), 'docker.sock'), { cutAfterBytes: 4 * 1024 * 1024 });
     const checkout = tempDir('krepro-copy-fault-');
     try {
       const fill = await runInContainer(main, { image: BASE, cmd: ['sh', '-c', 'mkdir -p /src/out && head -c 33554432 /dev/urandom > /src/out/big'], binds: [`${volume}:/src`] });
       assert.is(fill.exitCode, 0, fill.stderr);
-      const host = `unix://${sock}`;
+      const host = proxy.host;
       const err = await copyOutput(connectEngine({ host }), { volume, image: BASE, containerDir: '/src', checkoutRoot: checkout, paths: ['out'], labels }).catch((e: unknown) => e);
       assert.instance(err, KreproError, String(err));
       assert.is((err as KreproError).code, 'E_ENGINE_GONE', (err as Error).message);
       assert.match((err as Error).message, new RegExp(`^the engine at ${host} went away during reading /src/out from container \\S+ \\((ECONNRESET|aborted|socket hang up)\\)`));
       assert.equal(readdirSync(checkout), [], 'nothing placed, no staging directory left');
     } finally {
-      await new Promise((resolve) => server.close(resolve));
-      for (const s of sockets) s.destroy();
+      await proxy.cut();
       for (const c of await main.containers.list(labels)) await main.containers.remove(c.id);
       await main.volumes.remove(volume).catch(() => {});
       rmSync(checkout, { recursive: true, force: true });
-      rmSync(path.dirname(sock), { recursive: true, force: true });
     }
   });
 });

@@ -1,13 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Socket } from 'node:net';
+import { rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { checkoutHash, checkoutIdentity, connectEngine, type Engine, LABEL_CHECKOUT, openEngine, transferImage } from '../lib/index.js';
 import { isKreproError } from '../lib/errors.js';
 import { engineOrSkip } from './helpers/engine.js';
+import { startEngineProxy } from './helpers/engine-proxy.js';
 import { startSecondEngine } from './helpers/second-engine.js';
 import { suiteWhen, testWhen } from './helpers/skip.js';
 import { makeSourceRepo, tempDir } from './helpers/stage.js';
@@ -100,31 +100,15 @@ testWhen(secondEngineMissing, 'dockerd stopped (SIGTERM) during krepro run: exit
 suiteWhen(docker, 'no Docker engine', (main, test) => {
   test('the connection to the engine cut during krepro run: exit 2 naming the engine; when it is back the next run removes the leftover container', async () => {
     const dir = checkout();
-    const sock = path.join(tempDir('krepro-proxy-'), 'docker.sock');
-    const host = `unix://${sock}`;
     // A proxy in front of the shared engine: cutting it is what a crashed dockerd or a dropped connection looks like.
-    const sockets = new Set<Socket>();
-    const proxy = () => {
-      const server = createServer((client) => {
-        const upstream = connect('/var/run/docker.sock');
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on('close', () => sockets.delete(s));
-          s.on('error', () => {});
-        }
-        client.pipe(upstream).pipe(client);
-      });
-      return new Promise<typeof server>((resolve) => server.listen(sock, () => resolve(server)));
-    };
-    let server = await proxy();
+    const proxy = await startEngineProxy(path.join(tempDir('krepro-proxy-'), 'docker.sock'));
+    const host = proxy.host;
     try {
       const ready = await krepro(dir, host, runArgs(['true'])).done;
       assert.is(ready.code, 0, ready.stderr);
       const run = krepro(dir, host, runArgs(['sleep', '60']));
       await until('the build container to run', async () => (await buildContainers(main, dir)).some((c) => c.state === 'running' && c.name.startsWith('krepro-build-1-')));
-      const closed = new Promise((resolve) => server.close(resolve));
-      for (const s of sockets) s.destroy();
-      await closed;
+      await proxy.cut();
       const r = await run.done;
       assert.is(r.code, 2, r.stderr);
       const m = GONE.exec(r.stderr);
@@ -135,8 +119,7 @@ suiteWhen(docker, 'no Docker engine', (main, test) => {
       const left = await buildContainers(main, dir);
       assert.is(left.length, 1, `the engine could not be told to remove it: ${JSON.stringify(left)}`);
 
-      if (existsSync(sock)) rmSync(sock);
-      server = await proxy();
+      await proxy.restart();
       const again = await krepro(dir, host, runArgs(['true'])).done;
       assert.is(again.code, 0, again.stderr);
       assert.match(again.stderr, `note: removed what an earlier run of this checkout left when it was cut off: 1 container(s), 0 volume(s) (${left[0]!.name})`);
@@ -144,8 +127,7 @@ suiteWhen(docker, 'no Docker engine', (main, test) => {
       assert.equal(await buildContainers(main, dir), []);
     } finally {
       spawnSync(process.execPath, [CLI, 'clean'], { cwd: dir });
-      server.close();
-      for (const s of sockets) s.destroy();
+      await proxy.cut();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -5,6 +5,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { main } from '../cli/main.js';
+import { reportTargets, writeReports } from '../cli/reports.js';
 import { cliEnv } from './helpers/cli.js';
 import { engineOrSkip } from './helpers/engine.js';
 import { suiteWhen } from './helpers/skip.js';
@@ -68,6 +69,22 @@ test('verify checks every report path before any work: exit 2 naming it', async 
   const off = await krepro(['verify', '--no-step-summary'], { GITHUB_STEP_SUMMARY: '/nonexistent/summary.md' });
   assert.is(off.code, 2);
   assert.not.match(off.stderr, /GITHUB_STEP_SUMMARY/, '--no-step-summary: the summary file is not looked at');
+});
+
+test('a report file that fails after its check (its directory removed during the work) is E_IO naming it, after the printed report', async () => {
+  const dir = path.join(work, 'gone');
+  mkdirSync(dir);
+  const stdout = new Capture();
+  const io = { env: {}, cwd: work, stdout, stderr: new Capture(), signal: new AbortController().signal };
+  const targets = await reportTargets({ html: 'gone/r.html' }, io);
+  rmSync(dir, { recursive: true });
+  const err = await writeReports(targets, io, { html: () => '<html></html>' }, () => 'the text report\n').then(
+    () => undefined,
+    (e: unknown) => e as { code?: string; message: string },
+  );
+  assert.is(err?.code, 'E_IO');
+  assert.is(err?.message, `cannot write --html ${path.join(dir, 'r.html')}: ENOENT (the report printed above is complete)`);
+  assert.is(stdout.text, 'the text report\n');
 });
 
 test('diff writes JSON, HTML and Markdown together in one run, prints one of them with -, and re-renders the saved JSON the same', async () => {
