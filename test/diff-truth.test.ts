@@ -41,6 +41,9 @@ test('two byte-identical releases: only the copies’ file-system metadata diffe
   assert.is(report.summary.findings, files, 'one mtime finding per file');
   assert.ok(report.tree!.comments.includes('every file holds the same bytes on both sides: only the file-system metadata of the two copies differs (compare contents alone with --exclude-metadata)'));
   const text = krepro(dir, ['diff', 'a', 'b']).stdout;
+  const same = "(every file holds the same bytes: only the copies' file-system metadata differs)";
+  assert.is(text.split('\n')[0], `a and b differ: ${files} findings, 1 cause ${same}`, 'the verdict says what is true');
+  assert.match(krepro(dir, ['diff', '--markdown', '-', 'a', 'b']).stdout, `**Different:** ${files} findings, 1 cause ${same}.`);
   assert.match(text, 'file-system metadata of the copies');
   assert.not.match(text, 'SOURCE_DATE_EPOCH (e.g. git show', 'no fix aimed at the build');
   assert.is(krepro(dir, ['diff', '--exclude-metadata', 'a', 'b']).code, 0);

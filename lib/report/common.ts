@@ -58,6 +58,16 @@ export function hexRows(r: ByteRange, side: 'left' | 'right', maxRows = 6): stri
   return rows;
 }
 
+/**
+ * What the verdict adds when the only differences are the copies' on-disk metadata (two copies of one release
+ * written at different times): every file's bytes are the same, which the count of findings alone would hide.
+ */
+export function sameBytesNote(report: DiffReport): string | undefined {
+  const causes = report.summary.causes;
+  if (report.identical || report.summary.refused || causes.length !== 1 || causes[0]!.cause !== 'fs-metadata') return undefined;
+  return "every file holds the same bytes: only the copies' file-system metadata differs";
+}
+
 /** What the comparison left out (--exclude, --exclude-metadata) or cut (--max-report-size), said up front. */
 export function filterLines(report: DiffReport): string[] {
   const out: string[] = [];

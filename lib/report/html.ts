@@ -1,5 +1,5 @@
 import type { DiffReport, Difference } from '../diff/types.js';
-import { byCause, filterLines, hexRows, location, value } from './common.js';
+import { byCause, filterLines, hexRows, location, sameBytesNote, value } from './common.js';
 
 /** Member sections rendered; a report of 100,000 differing members stays a page a browser opens. */
 const MAX_NODES = 2000;
@@ -68,9 +68,10 @@ function nodeHtml(node: Difference, depth: number, budget: { left: number }): st
 /** A self-contained page (inline CSS, no script, no external resource): causes first, then collapsible members. */
 export function renderHtml(report: DiffReport): string {
   const s = report.summary;
+  const same = sameBytesNote(report);
   const verdict = report.identical
     ? `<div class="verdict same">identical</div>`
-    : `<div class="verdict">${s.findings} finding${s.findings === 1 ? '' : 's'}, ${s.causes.length} cause${s.causes.length === 1 ? '' : 's'}${s.refused ? `, ${s.refused} refused` : ''}</div>`;
+    : `<div class="verdict">${s.findings} finding${s.findings === 1 ? '' : 's'}, ${s.causes.length} cause${s.causes.length === 1 ? '' : 's'}${s.refused ? `, ${s.refused} refused` : ''}${same ? ` (${esc(same)})` : ''}</div>`;
   const causes = byCause(report)
     .map((c) => {
       const rows = c.groups

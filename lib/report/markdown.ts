@@ -1,5 +1,5 @@
 import type { DiffReport, Difference } from '../diff/types.js';
-import { byCause, filterLines, hexRows, location, value } from './common.js';
+import { byCause, filterLines, hexRows, location, sameBytesNote, value } from './common.js';
 
 /** Places per finding group and detail sections before "and N more": a pull-request comment stays readable. */
 const MAX_LOCATIONS = 10;
@@ -32,7 +32,8 @@ export function renderMarkdown(report: DiffReport): string {
     out.push('**Identical.**', '', ...filterLines(report).flatMap((line) => [`> ${cell(line)}`, '']));
     return `${out.join('\n')}\n`;
   }
-  out.push(`**Different:** ${s.findings} finding${s.findings === 1 ? '' : 's'}, ${s.causes.length} cause${s.causes.length === 1 ? '' : 's'}${s.refused ? `, ${s.refused} refused` : ''}${s.excluded ? `, ${s.excluded} members excluded` : ''}.`, '');
+  const same = sameBytesNote(report);
+  out.push(`**Different:** ${s.findings} finding${s.findings === 1 ? '' : 's'}, ${s.causes.length} cause${s.causes.length === 1 ? '' : 's'}${s.refused ? `, ${s.refused} refused` : ''}${s.excluded ? `, ${s.excluded} members excluded` : ''}${same ? ` (${cell(same)})` : ''}.`, '');
   for (const line of filterLines(report)) out.push(`> ${cell(line)}`, '');
   out.push('## Causes and fixes', '');
   for (const c of byCause(report)) {

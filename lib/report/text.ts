@@ -1,6 +1,6 @@
 import { visit } from '../diff/difference.js';
 import type { DiffReport, Difference } from '../diff/types.js';
-import { byCause, filterLines, hexRows, location, value } from './common.js';
+import { byCause, filterLines, hexRows, location, sameBytesNote, value } from './common.js';
 
 /** Places listed per finding group, and detail nodes shown, before "and N more": a report stays readable. */
 const MAX_LOCATIONS = 5;
@@ -20,7 +20,8 @@ export function renderText(report: DiffReport): string {
   if (report.identical) return [`${report.source1} and ${report.source2} are identical`, ...filterLines(report)].join('\n') + '\n';
   const out: string[] = [];
   const s = report.summary;
-  out.push(`${report.source1} and ${report.source2} differ: ${plural(s.findings, 'finding')}, ${plural(s.causes.length, 'cause')}${s.refused ? `, ${s.refused} refused` : ''}`);
+  const same = sameBytesNote(report);
+  out.push(`${report.source1} and ${report.source2} differ: ${plural(s.findings, 'finding')}, ${plural(s.causes.length, 'cause')}${s.refused ? `, ${s.refused} refused` : ''}${same ? ` (${same})` : ''}`);
   out.push(...filterLines(report));
   for (const section of byCause(report)) {
     out.push('', `[${section.cause}] ${section.title} (${section.count})`, `  why: ${section.why}`, `  fix: ${section.fix}`);
