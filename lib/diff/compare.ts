@@ -64,7 +64,10 @@ export async function diff(left: string, right: string, options: DiffOptions = {
   const [labelL, labelR] = options.labels ?? [left, right];
   if (sl.isDirectory() && sr.isDirectory()) tree = await compareDirectories({ root: left, label: labelL }, { root: right, label: labelR }, run);
   else if (sl.isFile() && sr.isFile()) tree = await compareFilePair({ file: left, label: labelL, size: sl.size }, { file: right, label: labelR, size: sr.size }, run, []);
-  else throw new KreproError('E_USAGE', `compare two regular files or two directories: ${left} is ${kindOf(sl)}, ${right} is ${kindOf(sr)}`);
+  else {
+    const fifo = sl.isFIFO() || sr.isFIFO() ? "; a FIFO's bytes are whatever a writer sends, not a file to compare" : '';
+    throw new KreproError('E_USAGE', `compare two regular files or two directories: ${left} is ${kindOf(sl)}, ${right} is ${kindOf(sr)}${fifo}`);
+  }
   const report = buildReport(labelL, labelR, tree, run);
   if (options.exclude?.length || options.excludeMetadata) report.options = { exclude: [...(options.exclude ?? [])], excludeMetadata: options.excludeMetadata ?? false };
   if (options.maxReportSize !== undefined && report.tree) {
@@ -79,7 +82,7 @@ function kindOf(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
   if (st.isFile()) return 'a regular file';
   const kind = specialKind(st);
-  return kind === 'FIFO' ? 'a FIFO (named pipe), whose bytes are whatever a writer sends, not a file to compare' : `a ${kind}`;
+  return kind === 'FIFO' ? 'a FIFO (named pipe)' : `a ${kind}`;
 }
 
 function specialKind(st: Stats): 'FIFO' | 'socket' | 'character device' | 'block device' {
