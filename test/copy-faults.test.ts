@@ -19,12 +19,22 @@ const BASE = 'krepro-base:trixie';
 const docker = await engineOrSkip();
 const root = process.getuid?.() === 0 ? undefined : 'mounting a tmpfs needs root (CI runs as root)';
 
-testWhen(root, 'an output directory on another file system (a mount point) is filled through a copy beside each file, never EXDEV', async () => {
+/** A checkout whose _output/bin is a tmpfs of `size` (another file system than the checkout's), removed after `fn`. */
+async function onTmpfs(size: string, fn: (checkout: string, dest: string) => Promise<void>): Promise<void> {
   const checkout = tempDir('krepro-exdev-');
   const dest = path.join(checkout, '_output', 'bin');
   mkdirSync(dest, { recursive: true });
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=0755', 'krepro-test', dest]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'krepro-test', dest]);
   try {
+    await fn(checkout, dest);
+  } finally {
+    execFileSync('umount', [dest]);
+    rmSync(checkout, { recursive: true, force: true });
+  }
+}
+
+testWhen(root, 'an output directory on another file system (a mount point) is filled through a copy beside each file, never EXDEV', () =>
+  onTmpfs('16m', async (checkout, dest) => {
     const kubectl = randomBytes(300 * 1024);
     const pack = tar.pack();
     pack.entry({ name: 'bin', type: 'directory' });
@@ -39,11 +49,24 @@ testWhen(root, 'an output directory on another file system (a mount point) is fi
     assert.is(readlinkSync(path.join(dest, 'linux/k')), 'kubectl');
     assert.equal(readdirSync(path.join(dest, 'linux')).sort(), ['k', 'kubectl'], 'no copy left beside them');
     assert.equal(readdirSync(path.join(checkout, '_output')), ['bin'], 'no staging directory left');
-  } finally {
-    execFileSync('umount', [dest]);
-    rmSync(checkout, { recursive: true, force: true });
-  }
-});
+  }),
+);
+
+testWhen(root, 'an output directory on another file system that fills while files are put in place names the file, its size and what that disk took', () =>
+  onTmpfs('1m', async (_checkout, dest) => {
+    const pack = tar.pack();
+    pack.entry({ name: 'bin', type: 'directory' });
+    pack.entry({ name: 'bin/a', mode: 0o755 }, randomBytes(300 * 1024));
+    pack.entry({ name: 'bin/b', mode: 0o755 }, randomBytes(900 * 1024));
+    pack.finalize();
+    const err = await extractOutputTar(pack as unknown as Readable, dest).catch((e: unknown) => e);
+    assert.is((err as KreproError).code, 'E_NO_SPACE', String(err));
+    // All 1.2 MiB were received beside the checkout; the tmpfs took only bin/a.
+    assert.match((err as Error).message, `writing ${dest}: the disk filled at bin/b, with 307200 bytes (300.0 KiB) written; that file alone is 921600 bytes (900.0 KiB); `);
+    assert.match((err as Error).message, 'The files put in place before it are the new ones');
+    assert.equal(readdirSync(dest), ['a'], 'no copy of b left beside it');
+  }),
+);
 
 suiteWhen(docker, 'no Docker engine', (main, test) => {
   test('the engine going away during copy-output: "the engine … went away during reading …", nothing placed, nothing staged left', async () => {

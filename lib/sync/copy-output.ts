@@ -132,11 +132,12 @@ export async function extractOutputTar(
   // same-file-system renames.
   let anchor = path.dirname(path.resolve(dest));
   while (!(await exists(anchor))) anchor = path.dirname(anchor);
-  const progress: Progress = { received: 0, placing: false };
+  const progress: Progress = { received: 0, placed: 0, placing: false };
   return mapDiskFull(
     () => ({
       target: dest,
-      written: progress.received,
+      // Received bytes went to the staging directory; once placing, what the destination's disk took is what counts.
+      written: progress.placing ? progress.placed : progress.received,
       ...(progress.member ? { at: progress.member.name, needed: { bytes: progress.member.size, what: 'that file alone is' } } : {}),
       kept: progress.placing ? 'the files put in place before it are the new ones, the others are as they were; the received copies were removed' : `${dest} was not changed and the received copies were removed`,
     }),
@@ -162,6 +163,8 @@ export async function extractOutputTar(
 /** How far a copy got: what a full disk's message says (the member being written, and its size). */
 interface Progress {
   received: number;
+  /** bytes of files put in place so far */
+  placed: number;
   placing: boolean;
   member?: { name: string; size: number };
 }
@@ -317,6 +320,7 @@ async function place(
           await chmod(r.temp, r.mode);
           await moveInto(r.temp, at);
           result.bytes += r.size;
+          progress.placed += r.size;
         }
       } else {
         changed = !(st?.isSymbolicLink() && (await readlink(at)) === r.target);
