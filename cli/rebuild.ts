@@ -1,11 +1,13 @@
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { KreproError, loadVerifyingKey, rebuildRelease, type RebuildResult } from '../lib/index.js';
+import { backendFor } from './build-options.js';
 import { ENVIRONMENT_OPTIONS, environmentOptions } from './env.js';
 import { checkFailureLines } from './check.js';
 import { defineCommand, parseCommand, UsageError } from './command.js';
 import { showHelp } from './help.js';
-import { type CommandIO, EXIT, openEngineFor, writePath } from './io.js';
+import { type CommandIO, EXIT, writePath } from './io.js';
+import { stepLines } from './progress.js';
 import { uiFor } from './ui.js';
 import { seccompProfile } from './seccomp.js';
 
@@ -22,8 +24,9 @@ published digests. Run it in a checkout of the project at the recorded commit (a
   3. checks the checkout's HEAD is the recorded commit (and tree);
   4. makes the build environment from the lock recorded in the provenance: it must get the recorded image ID
      (nothing is copied from the engine that built the release);
-  5. builds a clean copy of the commit with the recorded command, environment and container, packs the release
-     tarballs with the recorded level and encoder;
+  5. builds a clean copy of the commit with the recorded command, variables and container, packs the release
+     tarballs as recorded (level, encoder, image registry, binaries and bases: each base tarball must have the
+     recorded digest, and is checked before the build);
   6. compares every artifact the provenance names with its recorded digest, explaining each difference with
      krepro diff against the published file where RELEASE_DIR has it.`,
   options: {
@@ -31,6 +34,12 @@ published digests. Run it in a checkout of the project at the recorded commit (a
     host: { type: 'string', value: 'URL', complete: 'none', help: 'Docker engine (default: DOCKER_HOST etc.)' },
     ...ENVIRONMENT_OPTIONS,
     'seccomp-profile': { type: 'string', value: 'F', complete: 'file', help: 'for provenance krepro verify wrote: as for verify' },
+    'image-base': {
+      type: 'string',
+      value: 'PATH',
+      complete: 'file',
+      help: "where the server images' base tarballs are when the release used ones outside its checkout ({os}, {arch} and {binary} are filled in); each must have the recorded digest",
+    },
     keep: { type: 'string', value: 'DIR', help: 'keep the clean copy and the rebuilt files in DIR' },
     json: { type: 'boolean', help: 'print the result as JSON' },
   },
@@ -53,20 +62,21 @@ export async function rebuildCommand(argv: string[], io: CommandIO): Promise<num
   const releaseDir = path.resolve(io.cwd, positionals[0]!);
   const key = values.key === undefined ? undefined : await loadVerifyingKey(path.resolve(io.cwd, values.key));
   const seccomp = await seccompProfile(values['seccomp-profile'], io);
-  const engine = await openEngineFor(io, ui, values.host);
+  const backend = await backendFor(values.host, io, ui, seccomp);
   const log = (line: string): void => ui.progress(line);
   let result: RebuildResult;
   try {
     result = await rebuildRelease({
       releaseDir,
       checkoutRoot: io.cwd,
-      engine,
+      backend,
       ...(key ? { key } : {}),
       environment: environmentOptions(values, io),
       hostname: hostname(),
-      ...(seccomp ? { seccomp } : {}),
+      ...(values['image-base'] ? { imageBase: path.resolve(io.cwd, values['image-base']) } : {}),
       ...(values.keep ? { workDir: await writePath(io, values.keep) } : {}),
       onLog: log,
+      onStep: stepLines(log),
       signal: io.signal,
     });
   } catch (err) {

@@ -9,7 +9,7 @@ import * as tar from 'tar-stream';
 import { lockCheckout } from '../lib/checkout/lock.js';
 import { DiskFullError } from '../lib/disk-full.js';
 import { writeImage } from '../lib/image/write-image.js';
-import { extractOutputTar } from '../lib/sync/copy-output.js';
+import { extractOutputTar } from '../lib/backend/docker/sync/copy-output.js';
 import { testWhen } from './helpers/skip.js';
 import { GOLDEN, materializeStage, tempDir } from './helpers/stage.js';
 import { cliEnv } from './helpers/cli.js';

@@ -1,12 +1,7 @@
-import type { Call, Engine } from '../engine/engine.js';
-import { KreproError } from '../errors.js';
-import { LABEL_CHECKOUT, LABEL_RUN, LABEL_VERSION, type StateNames } from './names.js';
-
-export interface RemovedState {
-  containers: string[];
-  images: string[];
-  volumes: string[];
-}
+import type { Call, Engine } from '../../engine/engine.js';
+import { KreproError } from '../../errors.js';
+import type { RemovedState } from '../backend.js';
+import { LABEL_CHECKOUT, LABEL_RUN, LABEL_VERSION, type StateNames } from '../../checkout/names.js';
 
 /**
  * Removes this checkout's containers, images and volumes, all of them or only those of other versions. Found by
