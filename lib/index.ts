@@ -112,7 +112,7 @@ export { ensureBuildImage, proxyEnv, redact, LABEL_CONTEXT_HASH, type BuildImage
 export { sourceVersion, type EnvironmentSource } from './environment/source.js';
 
 export { checkoutIdentity, buildImageVersion, checkoutStateNames, type CheckoutIdentity } from './checkout/identity.js';
-export { stateNames, runNames, baseImageTag, checkoutHash, CONTAINER_SOURCE_DIR, LABEL_CHECKOUT, LABEL_RUN, LABEL_VERSION, type StateNames, type RunNames } from './checkout/names.js';
+export { stateNames, runNames, baseImageTag, checkoutHash, CONTAINER_SOURCE_DIR, LABEL_CHECKOUT, LABEL_RUN, LABEL_VERSION, type StateNames, type RunNames, type RunScope, namesOf, newRun } from './checkout/names.js';
 export { lockCheckout, type CheckoutLock } from './checkout/lock.js';
 export { cleanCheckout } from './checkout/clean.js';
 export { isSafeRelativePath } from './checkout/relative-path.js';
@@ -153,7 +153,7 @@ export { checkedAgainst, checkHtml, checkMarkdown } from './report/check.js';
 
 export { writeImage, type ImageBase, type WriteImageOptions, type WrittenImage } from './image/write-image.js';
 export { writeServerImages, imageBaseFrom, DEFAULT_IMAGE_BINARIES, DEFAULT_IMAGE_REGISTRY, type ServerImage, type ServerImagesOptions } from './image/server-images.js';
-export { readBaseImage, type BaseImage } from './image/base.js';
+export { readImageBase, type ImageBaseArchive } from './image/base.js';
 export {
   writeImageIndex,
   stagedImageSets,

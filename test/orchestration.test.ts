@@ -100,6 +100,8 @@ test('verify on the fake: a clean project is two builds, the noise check and the
     assert.ok(req.environment.id.startsWith('sha256:'));
     assert.match(req.sources.commit, /^[0-9a-f]{40}$/);
     assert.is(req.container.kind, 'controlled');
+    // plain data: a request can travel to another machine (a CI-matrix job, a swarm task) as JSON
+    assert.equal(JSON.parse(JSON.stringify(req)), req);
   }
 });
 

@@ -42,7 +42,7 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (_engine, test) => {
   test.before(async () => {
     cpSync(path.join(FIXTURES, 'kube-like'), origin, { recursive: true });
     // The image base lives outside the checkout: the recipe records it by digest.
-    writeFileSync(path.join(work, 'tool'), 'a tool of the base image\n');
+    writeFileSync(path.join(work, 'tool'), 'a tool of the image base\n');
     await writeImage({ binaryPath: path.join(work, 'tool'), binaryName: 'tool', base: 'scratch', os: 'linux', arch: 'arm64', created: SDE, repoTag: 'example.test/base-arm64:1', dest: base.replace('{arch}', 'arm64') });
     writeFileSync(path.join(origin, 'krepro.json'), JSON.stringify({ release: true, images: { base } }));
     for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', 'release'], ['tag', 'v1.31.0']]) execFileSync('git', args, { cwd: origin, env: { ...process.env, ...GIT_ENV } });

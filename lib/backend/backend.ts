@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { RunNames } from '../checkout/names.js';
+import type { RunScope } from '../checkout/names.js';
 import type { EnvironmentLock } from '../environment/lock.js';
 import type { EnvironmentSource } from '../environment/source.js';
 import type { Artifact } from '../integrity/artifact.js';
@@ -102,8 +102,8 @@ export interface BuildRequest {
   outputs: readonly string[];
   /** a new directory on this machine for the outputs (at their checkout-relative paths) and `build.log` */
   dir: string;
-  /** the run this build belongs to: names and labels of its objects */
-  run: RunNames;
+  /** the run this build belongs to: names and labels of its objects. Plain data, as the whole request is */
+  run: RunScope;
 }
 
 export type BuildPhase = 'sources' | 'command' | 'outputs';

@@ -7,7 +7,7 @@ import type { Backend, PreparedEnvironment } from '../backend/backend.js';
 import { byteOrder } from '../byte-order.js';
 import { checkRelease, type CheckResult } from '../check/check.js';
 import { checkoutIdentity } from '../checkout/identity.js';
-import { checkoutHash, runNames } from '../checkout/names.js';
+import { checkoutHash, LABEL_CHECKOUT, newRun } from '../checkout/names.js';
 import { diff } from '../diff/compare.js';
 import { allFindings } from '../diff/difference.js';
 import type { EnvironmentImageOptions } from '../environment/build.js';
@@ -173,7 +173,7 @@ export const REBUILD_STEPS: readonly Step<RebuildContext>[] = [
           network: container.kind === 'plain' ? 'default' : 'none',
           outputs: inputs.project.outputs,
           dir: c.buildDir,
-          run: runNames(hash, { 'io.krepro.checkout': hash }),
+          run: newRun(hash, { [LABEL_CHECKOUT]: hash }),
         },
         signalOf(c.opts),
       );

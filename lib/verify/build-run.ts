@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { byteOrder } from '../byte-order.js';
 import { OUTPUT_DIR, pathBeneath } from '../checkout/beneath.js';
-import type { RunNames } from '../checkout/names.js';
+import type { RunScope } from '../checkout/names.js';
 import type { Backend, BuildContainer, BuildPhase, HostFacts, PreparedEnvironment } from '../backend/backend.js';
 import type { BuildConditions, Probes, Unapplied } from '../backend/conditions.js';
 import type { Artifact } from '../integrity/artifact.js';
@@ -47,7 +47,7 @@ export interface VerifyBuildOptions {
   sources: { dir: string; commit: string };
   inputs: ReleaseInputs;
   /** names and labels of this verify run's objects */
-  run: RunNames;
+  run: RunScope;
   workDir: string;
   onStep?: (step: BuildPhase | 'package') => void;
   signal?: AbortSignal;

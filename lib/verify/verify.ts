@@ -6,7 +6,7 @@ import { byteOrder } from '../byte-order.js';
 import { OUTPUT_DIR, pathBeneath } from '../checkout/beneath.js';
 import { checkoutStateNames } from '../checkout/identity.js';
 import { type CheckoutLock, lockCheckout } from '../checkout/lock.js';
-import { type RunNames, runNames } from '../checkout/names.js';
+import { newRun, type RunScope } from '../checkout/names.js';
 import { diff } from '../diff/compare.js';
 import { allFindings } from '../diff/difference.js';
 import { type EnvironmentSource, sourceVersion } from '../environment/source.js';
@@ -125,7 +125,7 @@ interface VerifyContext {
   opts: VerifyOptions;
   commit: string;
   checkoutHash: string;
-  run: RunNames;
+  run: RunScope;
   workDir: string;
   sourceDir: string;
   worktree: boolean;
@@ -262,7 +262,7 @@ export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> 
     opts,
     commit,
     checkoutHash: names.checkoutHash,
-    run: runNames(names.checkoutHash, names.labels),
+    run: newRun(names.checkoutHash, names.labels),
     workDir,
     sourceDir: path.join(workDir, 'source'),
     worktree: false,

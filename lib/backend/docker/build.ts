@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { byteOrder } from '../../byte-order.js';
+import { namesOf } from '../../checkout/names.js';
 import type { Container, ContainerSpec, Engine, Mount } from '../../engine/engine.js';
 import { outputArtifacts } from '../../integrity/artifact.js';
 import type { BuildOptions, BuildRequest, BuildResult, HostFacts } from '../backend.js';
@@ -32,7 +33,7 @@ export async function dockerBuild(ctx: DockerBuildContext, request: BuildRequest
   const host = await ctx.facts();
   await mkdir(request.dir, { recursive: true });
   const log = path.join(request.dir, 'build.log');
-  const { run } = request;
+  const run = namesOf(request.run);
   const labels = run.labels;
   const volume = run.name(`build-${request.id}`);
   const image = request.environment.ref;
