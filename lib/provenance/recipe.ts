@@ -34,7 +34,7 @@ export interface Recipe {
   project: { command: string[]; outputs: string[]; release: boolean; images: ImageSettings | false; normalize: boolean };
   /** the locked build environment, whole (a rebuild needs nothing else to make the same image), and its image ID */
   environment: { lock: EnvironmentLock; lockDigest: string; imageId: string };
-  /** the build environment (buildEnvironment: project env, host KUBE_*, GO*, SOURCE_DATE_EPOCH, KUBE_GIT_VERSION) */
+  /** the build variables (buildVariables: project env, host KUBE_*, GO*, SOURCE_DATE_EPOCH, KUBE_GIT_VERSION); JSON key `env` */
   env: Record<string, string>;
   container: RecipeContainer;
   sourceDateEpoch: number;
