@@ -15,13 +15,17 @@ import { PROVENANCE_FILE } from '../lib/provenance/recipe.js';
 import { rebuildRelease } from '../lib/rebuild/rebuild.js';
 import { runRelease } from '../lib/release/run-release.js';
 import { VARIATIONS, variationNamed } from '../lib/verify/conditions.js';
+import { verifyReport } from '../lib/verify/report.js';
 import { verifyRelease, type VerifyResult } from '../lib/verify/verify.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { FakeBackend, type FakeModel } from './helpers/fake-backend.js';
 import { FIXTURES, tempDir } from './helpers/stage.js';
 
 // What sits above the build seam — release's steps, verify's search, rebuild's comparison — on a fake backend whose
 // builds are functions of their conditions: no engine, a few seconds for all of it.
 const SDE = 1700000000;
+const validateReport = new Ajv2020({ strict: true, allErrors: true }).compile(JSON.parse(readFileSync(path.resolve('schemas/verify-report.schema.json'), 'utf8')));
+const validateProvenance = new Ajv2020({ strict: false, allErrors: true }).compile(JSON.parse(readFileSync(path.resolve('schemas/provenance.schema.json'), 'utf8')));
 const LOCK = await readLock(path.resolve('build-image/environment.lock.json'));
 const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'k', GIT_AUTHOR_EMAIL: 'k@x.invalid', GIT_COMMITTER_NAME: 'k', GIT_COMMITTER_EMAIL: 'k@x.invalid', GIT_AUTHOR_DATE: `@${SDE} +0000`, GIT_COMMITTER_DATE: `@${SDE} +0000` };
 
@@ -112,6 +116,7 @@ test("verify on the fake: every cause of every difference, each proven by a buil
   const backend = new FakeBackend(model);
   const r = await verify(backend, repo());
   assert.is(r.status, 'not-reproducible');
+  assert.ok(validateReport(verifyReport(r)), JSON.stringify(validateReport.errors, null, 2));
   assert.equal(causesOf(r), { 'out/random.txt': ['nondeterminism'], 'out/stamp.txt': ['build-path', 'tz'] });
   assert.equal(r.attribution?.unexplained, []);
   for (const c of r.causes) {
@@ -227,7 +232,9 @@ test('every input that changes the bytes, each not the default, is recorded and 
   const released = await runRelease(session, { checkoutRoot: dir, inputs, runTests: false, provenance: {}, io: { stdout: new PassThrough(), stderr: new PassThrough() } });
   const names = released.artifacts.map((a) => a.name);
   assert.ok(names.includes('kubernetes-server-linux-arm64.tar.gz') && !names.some((n) => n.includes('amd64')), names.join(' '));
-  const recipe = JSON.parse(readFileSync(released.provenance!.statement, 'utf8')).predicate.buildDefinition.externalParameters;
+  const statement: { predicate: { buildDefinition: { externalParameters: Record<string, any> } } } = JSON.parse(readFileSync(released.provenance!.statement, 'utf8'));
+  assert.ok(validateProvenance(statement), JSON.stringify(validateProvenance.errors, null, 2));
+  const recipe = statement.predicate.buildDefinition.externalParameters;
   assert.equal([recipe.package.level, recipe.package.encoder.version], [9, 1]);
   assert.is(recipe.env.KUBE_DOCKER_REGISTRY, 'example.test/k8s');
   assert.equal(recipe.package.bases.map((b: { binary: string; path: string }) => `${b.binary} ${b.path}`), [`kube-apiserver ${path.join(bases, 'base-arm64.tar')}`, `kube-proxy ${path.join(bases, 'base-arm64.tar')}`]);
