@@ -9,9 +9,9 @@ import type { EnvironmentSource } from '../lib/environment/source.js';
 import { KreproError } from '../lib/errors.js';
 import { writeImage } from '../lib/image/write-image.js';
 import { runPipeline, type StepEvent } from '../lib/pipeline/pipeline.js';
-import { releaseInputs, type ReleaseInputs } from '../lib/project/inputs.js';
+import { packagingFor, releaseInputs, type ReleaseInputs } from '../lib/project/inputs.js';
 import { KUBERNETES_DEFAULTS, type Project } from '../lib/project/project.js';
-import { PROVENANCE_FILE } from '../lib/provenance/recipe.js';
+import { PROVENANCE_FILE, recipeOf } from '../lib/provenance/recipe.js';
 import { rebuildRelease } from '../lib/rebuild/rebuild.js';
 import { runRelease } from '../lib/release/run-release.js';
 import { VARIATIONS, variationNamed } from '../lib/verify/conditions.js';
@@ -293,6 +293,31 @@ test("rebuild on the fake: a published file that is not what the recipe builds d
   assert.ok(a.explanation && a.explanation.findings.length > 0, JSON.stringify(a));
   assert.is(r.artifacts.find((x) => x.name === 'out/b.txt')!.verdict, 'missing');
   assert.ok(existsSync(published));
+});
+
+test('packaging is made once: the project file names the registry, else KUBE_DOCKER_REGISTRY; level and format checked', () => {
+  const images = { ...KUBERNETES_DEFAULTS, images: { registry: 'from.file/k8s' } };
+  assert.is((packagingFor(images, { KUBE_DOCKER_REGISTRY: 'from.env/k8s' }).images as { registry: string }).registry, 'from.file/k8s');
+  assert.is((packagingFor(KUBERNETES_DEFAULTS, { KUBE_DOCKER_REGISTRY: 'from.env/k8s' }).images as { registry: string }).registry, 'from.env/k8s');
+  assert.equal(packagingFor(KUBERNETES_DEFAULTS, {}), { level: 6, encoder: 2, images: { base: 'scratch' } });
+  assert.throws(() => packagingFor(KUBERNETES_DEFAULTS, {}, { level: 10 }), /level must be an integer from 1 to 9/);
+  // SOURCE_DATE_EPOCH and the version enter the variables in one place, from the values
+  const inputs = inputsOf(simple, { SOURCE_DATE_EPOCH: '5', KUBE_GIT_VERSION: 'v0' });
+  assert.equal([inputs.variables['SOURCE_DATE_EPOCH'], inputs.variables['KUBE_GIT_VERSION']], [String(SDE), 'v1.2.3']);
+});
+
+test('a recipe whose variables and values disagree on SOURCE_DATE_EPOCH or the version is refused, naming both', async () => {
+  const dir = repo();
+  const backend = new FakeBackend(() => ({ files: { 'out/a.txt': 'a\n' } }));
+  const session = await backend.openSession({ checkoutRoot: dir, hostname: 'h', environment: locked(), user: { uid: 1000, gid: 1000 }, command: 'release' });
+  const released = await runRelease(session, { checkoutRoot: dir, inputs: inputsOf(simple), runTests: false, provenance: {}, io: { stdout: new PassThrough(), stderr: new PassThrough() } });
+  const statement = JSON.parse(readFileSync(released.provenance!.statement, 'utf8'));
+  assert.ok(recipeOf(statement, 'x').recipe);
+  statement.predicate.buildDefinition.externalParameters.sourceDateEpoch = SDE + 1;
+  assert.throws(() => recipeOf(statement, 'x'), /SOURCE_DATE_EPOCH="1700000000", but its sourceDateEpoch is 1700000001/);
+  statement.predicate.buildDefinition.externalParameters.sourceDateEpoch = SDE;
+  statement.predicate.buildDefinition.externalParameters.version = 'v9';
+  assert.throws(() => recipeOf(statement, 'x'), /KUBE_GIT_VERSION="v1.2.3", but its version is "v9"/);
 });
 
 test.run();
