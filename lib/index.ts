@@ -113,7 +113,7 @@ export { sourceVersion, type EnvironmentSource } from './environment/source.js';
 
 export { checkoutIdentity, buildImageVersion, checkoutStateNames, type CheckoutIdentity } from './checkout/identity.js';
 export { stateNames, runNames, baseImageTag, checkoutHash, CONTAINER_SOURCE_DIR, LABEL_CHECKOUT, LABEL_RUN, LABEL_VERSION, type StateNames, type RunNames, type RunScope, namesOf, newRun } from './checkout/names.js';
-export { lockCheckout, type CheckoutLock } from './checkout/lock.js';
+export { claimCheckout, type CheckoutClaim } from './checkout/claim.js';
 export { cleanCheckout } from './checkout/clean.js';
 export { isSafeRelativePath } from './checkout/relative-path.js';
 export { checkoutOf, commandLinePath, outputDirOf, pathBeneath, OUTPUT_DIR } from './checkout/beneath.js';

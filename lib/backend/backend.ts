@@ -26,7 +26,7 @@ export interface Backend {
   build(request: BuildRequest, opts?: BuildOptions): Promise<BuildResult>;
   /**
    * Removes what killed runs of this checkout left here (kept state, such as a session's data volume, stays).
-   * Only while holding the checkout's lock, when no other live run of it can be using them.
+   * Only while holding the claim on the checkout, when no other live run of it can be using them.
    */
   removeLeftovers(checkoutHash: string, opts?: { signal?: AbortSignal }): Promise<RemovedState>;
   /** Removes everything this backend keeps for a checkout (krepro clean); names what went. */

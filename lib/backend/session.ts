@@ -6,7 +6,7 @@ import type { PreparedEnvironment, RemovedState } from './backend.js';
 /**
  * A persistent, incremental build session on one checkout (`run`, `shell`, `copy-output`, `release`): the sources
  * stay on the backend between runs (upstream's data container), so a sync sends only what changed and build caches
- * survive. A session holds the checkout's lock from open to close.
+ * survive. A session holds the claim on the checkout from open to close.
  */
 export interface Session {
   /** the environment every container of the session runs in */
@@ -23,7 +23,7 @@ export interface Session {
   shell(command: readonly string[], io: TerminalIO): Promise<number>;
   /** Brings outputs back: the given paths (each must exist unless skipMissing), by default `_output/dockerized/bin` if it exists. */
   copyOutput(paths?: readonly string[], opts?: { skipMissing?: boolean }): Promise<CopyResult>;
-  /** Releases the checkout's lock; what the session keeps (sources, caches) stays for the next one. */
+  /** Releases the claim on the checkout; what the session keeps (sources, caches) stays for the next one. */
   close(): Promise<void>;
 }
 
@@ -42,7 +42,7 @@ export interface SessionOptions {
   /** the variables of every build container (buildVariables), proxies excluded */
   variables?: Readonly<Record<string, string>>;
   proxies?: ProxySettings;
-  /** the command, recorded in the checkout's lock so a second run can say who holds it */
+  /** the command, recorded in the claim so a second run can say who holds the checkout */
   command: string;
   onLog?: (line: string) => void;
   signal?: AbortSignal;

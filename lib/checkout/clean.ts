@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import type { Backend, RemovedState } from '../backend/backend.js';
 import { OUTPUT_DIR, pathBeneath } from './beneath.js';
 import { checkoutIdentity } from './identity.js';
-import { lockCheckout } from './lock.js';
+import { claimCheckout } from './claim.js';
 import { checkoutHash } from './names.js';
 
 /**
@@ -12,7 +12,7 @@ import { checkoutHash } from './names.js';
  */
 export async function cleanCheckout(root: string, opts: { hostname: string; backend?: Backend; signal?: AbortSignal }): Promise<{ output: string; removed?: RemovedState }> {
   // The lock refuses an `_output` link that came with the checkout; a link of the user's own is removed, not followed.
-  const lock = await lockCheckout(root, 'clean');
+  const lock = await claimCheckout(root, 'clean');
   const output = await pathBeneath(root, OUTPUT_DIR, { userOutputLink: true });
   try {
     const removed = opts.backend ? await opts.backend.removeCheckout(checkoutHash(await checkoutIdentity(root, opts.hostname)), opts.signal ? { signal: opts.signal } : {}) : undefined;

@@ -5,7 +5,7 @@ import type { Backend, BuildPhase, PreparedEnvironment } from '../backend/backen
 import { byteOrder } from '../byte-order.js';
 import { OUTPUT_DIR, pathBeneath } from '../checkout/beneath.js';
 import { checkoutStateNames } from '../checkout/identity.js';
-import { type CheckoutLock, lockCheckout } from '../checkout/lock.js';
+import { type CheckoutClaim, claimCheckout } from '../checkout/claim.js';
 import { newRun, type RunScope } from '../checkout/names.js';
 import { diff } from '../diff/compare.js';
 import { allFindings } from '../diff/difference.js';
@@ -250,13 +250,13 @@ export const VERIFY_STEPS: readonly Step<VerifyContext>[] = [
  * conditions, once with every chosen variation applied. Proves each variation took effect (its probe differs) or
  * reports it as not tested; compares every artifact; and when they differ finds every cause of every difference,
  * each proven by a build and explained by `krepro diff` of that build against the control build. Holds the
- * checkout's lock for the whole run.
+ * claim on the checkout for the whole run.
  */
 export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> {
   const commit = opts.commit ?? (await headCommit(opts.checkoutRoot));
   const { identity, names } = await checkoutStateNames(opts.checkoutRoot, opts.hostname, await sourceVersion(opts.environment));
   // Before anything reaches a backend: a second verify of this checkout must not build its environment meanwhile.
-  const lock: CheckoutLock = await lockCheckout(identity.root, 'verify');
+  const lock: CheckoutClaim = await claimCheckout(identity.root, 'verify');
   const workDir = opts.workDir ?? (await pathBeneath(identity.root, `${OUTPUT_DIR}/verify`, { userOutputLink: true }));
   const c: VerifyContext = {
     opts,

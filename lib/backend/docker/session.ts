@@ -1,5 +1,5 @@
 import { checkoutStateNames } from '../../checkout/identity.js';
-import { type CheckoutLock, lockCheckout } from '../../checkout/lock.js';
+import { type CheckoutClaim, claimCheckout } from '../../checkout/claim.js';
 import { CONTAINER_SOURCE_DIR, runNames } from '../../checkout/names.js';
 import type { ContainerSpec, Engine } from '../../engine/engine.js';
 import { proxyEnv } from '../../environment/build-image.js';
@@ -16,14 +16,14 @@ import { syncSources } from './sync/source-sync.js';
 export const BUILD_HOSTNAME = 'krepro-build';
 
 /**
- * Prepares this checkout's build state on the engine, as build/common.sh does: takes the checkout lock, removes
+ * Prepares this checkout's build state on the engine, as build/common.sh does: claims the checkout, removes
  * what killed runs left and state of older versions, makes the environment (only when its context changed) and the
  * data volume. Every container of the session is new and named for this run.
  */
 export async function openDockerSession(engine: Engine, opts: SessionOptions): Promise<Session> {
   if (opts.user.uid === 0) throw new KreproError('E_USAGE', 'build containers never run as root: pass a non-root uid');
   const { identity, names } = await checkoutStateNames(opts.checkoutRoot, opts.hostname, await sourceVersion(opts.environment));
-  const lock: CheckoutLock = await lockCheckout(identity.root, opts.command);
+  const lock: CheckoutClaim = await claimCheckout(identity.root, opts.command);
   const signal = opts.signal ? { signal: opts.signal } : {};
   try {
     const leftovers = await removeLeftovers(engine, names.checkoutHash, signal);

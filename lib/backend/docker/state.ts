@@ -25,7 +25,7 @@ export async function removeCheckoutState(engine: Engine, checkoutHash: string, 
 
 /**
  * Removes what killed runs of this checkout left behind: containers of any run, and volumes of runs (the data volume
- * has no run label and is kept). Only safe while holding the checkout lock, which no other live run then holds.
+ * has no run label and is kept). Only safe while holding the claim on the checkout, which no other live run then holds.
  */
 export async function removeLeftovers(engine: Engine, checkoutHash: string, opts: Call = {}): Promise<RemovedState> {
   const filter = { [LABEL_CHECKOUT]: checkoutHash };
