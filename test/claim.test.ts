@@ -9,7 +9,7 @@ import { claimCheckout } from '../lib/checkout/claim.js';
 import { isKreproError } from '../lib/errors.js';
 import { tempDir } from './helpers/stage.js';
 
-// The checkout lock under real concurrency: separate node processes (dist/lib) racing on one lock file.
+// The claim on a checkout under real concurrency: separate node processes (dist/lib) racing on one lock file.
 const LIB = path.resolve('dist/lib/checkout/claim.js');
 const lockFile = (root: string): string => path.join(root, '_output', '.krepro.lock');
 
