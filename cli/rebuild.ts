@@ -20,7 +20,8 @@ published digests. Run it in a checkout of the project at the recorded commit (a
   1. reads RELEASE_DIR's provenance: with --key, the signed krepro.intoto.jsonl, which must verify; without,
      the unsigned krepro-provenance.json (and says it was not checked);
   2. checks RELEASE_DIR against its own lists, as 'krepro check' does (a file that is not what SHA256SUMS,
-     the manifest or the signed statement say is reported, and the rebuild goes on to explain it);
+     the manifest or the signed statement say is reported, and the rebuild goes on to explain it); a project
+     that is not Kubernetes-shaped has no lists there, and without --key this step is skipped;
   3. checks the checkout's HEAD is the recorded commit (and tree);
   4. makes the build environment from the lock recorded in the provenance: it must get the recorded image ID
      (nothing is copied from the engine that built the release);
@@ -88,7 +89,7 @@ export async function rebuildCommand(argv: string[], io: CommandIO): Promise<num
   }
   if (values.json) io.stdout.write(`${JSON.stringify({ ...result, recipe: undefined, source: result.source }, null, 2)}\n`);
   else {
-    for (const line of checkFailureLines(result.published)) io.stdout.write(`published ${line}\n`);
+    for (const line of result.published ? checkFailureLines(result.published) : []) io.stdout.write(`published ${line}\n`);
     for (const a of result.artifacts) {
       const detail = a.verdict === 'missing' ? ' (not rebuilt)' : ` recorded ${a.recorded.slice(0, 16)}${a.published ? `, published file ${a.published.slice(0, 16)}` : ''}, rebuilt ${a.rebuilt!.slice(0, 16)}`;
       io.stdout.write(`${a.verdict === 'identical' ? 'ok  ' : 'DIFF'} ${a.name}${a.verdict === 'identical' ? '' : detail}\n`);
@@ -96,7 +97,7 @@ export async function rebuildCommand(argv: string[], io: CommandIO): Promise<num
       for (const f of (a.explanation?.findings ?? []).slice(0, 3)) io.stdout.write(`         ${f.path ? `${f.path} ` : ''}${f.field}: ${JSON.stringify(f.left)} -> ${JSON.stringify(f.right)}\n`);
     }
     const differing = result.artifacts.filter((a) => a.verdict !== 'identical').length;
-    const unchecked = result.published.ok ? '' : '; the release directory does not match its own lists (published … above)';
+    const unchecked = result.published?.ok !== false ? '' : '; the release directory does not match its own lists (published … above)';
     io.stdout.write(`${result.status === 'reproduced' ? 'REPRODUCED' : 'DIFFERS'}: ${result.artifacts.length - differing} of ${result.artifacts.length} artifacts identical to the published digests (commit ${result.recipe.source.commit}, environment ${result.imageId})${unchecked}\n`);
   }
   return result.status === 'reproduced' ? EXIT.ok : EXIT.different;

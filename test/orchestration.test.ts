@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { readLock } from '../lib/environment/lock.js';
@@ -293,6 +293,17 @@ test("rebuild on the fake: a published file that is not what the recipe builds d
   assert.ok(a.explanation && a.explanation.findings.length > 0, JSON.stringify(a));
   assert.is(r.artifacts.find((x) => x.name === 'out/b.txt')!.verdict, 'missing');
   assert.ok(existsSync(published));
+  // a project that is not Kubernetes-shaped publishes no sums: the check is a skip with its reason, not an error
+  assert.match(r.steps.find((s) => s.name === 'published')?.reason ?? '', /not Kubernetes-shaped/);
+  // a published file is read as krepro check reads it: a link is never followed
+  const elsewhere = path.join(work, 'elsewhere.txt');
+  writeFileSync(elsewhere, 'line one\nline 2\n');
+  rmSync(path.join(published, 'out/a.txt'));
+  symlinkSync(elsewhere, path.join(published, 'out/a.txt'));
+  const linked = await rebuildRelease({ releaseDir: published, checkoutRoot: dir, backend: new FakeBackend(() => ({ files: { 'out/a.txt': 'line one\nline two\n' } })), environment: { workDir: work }, hostname: 'h' });
+  const viaLink = linked.artifacts.find((x) => x.name === 'out/a.txt')!;
+  assert.is(viaLink.published, undefined);
+  assert.is(viaLink.verdict, 'identical');
 });
 
 test('packaging is made once: the project file names the registry, else KUBE_DOCKER_REGISTRY; level and format checked', () => {

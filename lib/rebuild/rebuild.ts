@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { VerifyingKey } from '../attest/keys.js';
 import type { Subject } from '../attest/statement.js';
 import type { Backend, PreparedEnvironment } from '../backend/backend.js';
 import { byteOrder } from '../byte-order.js';
 import { checkRelease, type CheckResult } from '../check/check.js';
+import { nameInside, openInside } from '../check/inside.js';
 import { checkoutIdentity } from '../checkout/identity.js';
 import { checkoutHash, LABEL_CHECKOUT, newRun } from '../checkout/names.js';
 import { diff } from '../diff/compare.js';
@@ -13,7 +14,7 @@ import { allFindings } from '../diff/difference.js';
 import type { EnvironmentImageOptions } from '../environment/build.js';
 import { KreproError } from '../errors.js';
 import type { Artifact } from '../integrity/artifact.js';
-import { hashFile, hexDigest } from '../integrity/hash-stream.js';
+import { digestsOf, hashFile, hexDigest } from '../integrity/hash-stream.js';
 import { imageBaseFrom } from '../image/server-images.js';
 import { runPipeline, type Step, type StepEvent, type StepRecord } from '../pipeline/pipeline.js';
 import type { ReleaseInputs } from '../project/inputs.js';
@@ -62,8 +63,11 @@ export interface RebuildResult {
   /** reproduced: every artifact rebuilt identical, and the release directory matches its own lists */
   status: 'reproduced' | 'differs';
   source: ProvenanceSource;
-  /** krepro check of the release directory (its sums, manifest and, with a key, the signed subjects), before the build */
-  published: CheckResult;
+  /**
+   * krepro check of the release directory (its sums, manifest and, with a key, the signed subjects), before the
+   * build; absent when there is nothing to check (the step's skip says why)
+   */
+  published?: CheckResult;
   recipe: Recipe;
   imageId: string;
   artifacts: RebuiltArtifact[];
@@ -107,6 +111,8 @@ export const REBUILD_STEPS: readonly Step<RebuildContext>[] = [
   // say is worth knowing now
   {
     name: 'published',
+    // Such a project's release directory holds its provenance alone (unsigned: no list to check)
+    skip: (c) => (c.inputs!.project.release || c.opts.key ? undefined : 'the project is not Kubernetes-shaped: its release directory has no sums or manifest (with --key, the signed subjects are checked)'),
     run: async (c) => {
       const published = await checkRelease({ dir: c.opts.releaseDir, ...(c.opts.key ? { key: c.opts.key } : {}), ...signalOf(c.opts) });
       const failing = published.files.filter((f) => f.verdict !== 'match').length + published.envelopes.length;
@@ -205,7 +211,7 @@ export const REBUILD_STEPS: readonly Step<RebuildContext>[] = [
     name: 'compare',
     run: async (c) => {
       const byName = new Map(c.rebuilt.map((a) => [a.name, a]));
-      for (const subject of [...c.subjects].sort((a, b) => byteOrder(a.name, b.name))) c.artifacts.push(await compare(subject, byName.get(subject.name), c.published!, c.opts));
+      for (const subject of [...c.subjects].sort((a, b) => byteOrder(a.name, b.name))) c.artifacts.push(await compare(subject, byName.get(subject.name), c.published, c.opts));
     },
   },
 ];
@@ -222,8 +228,8 @@ export async function rebuildRelease(opts: RebuildOptions): Promise<RebuildResul
   const c: RebuildContext = { opts, subjects: [], commit: '', workDir, sourceDir: path.join(workDir, 'source'), worktree: false, buildDir: path.join(workDir, 'build'), rebuilt: [], artifacts: [] };
   try {
     const steps = await runPipeline(REBUILD_STEPS, c, { ...signalOf(opts), ...(opts.onStep ? { onStep: opts.onStep } : {}) });
-    const status = c.published!.ok && c.artifacts.every((a) => a.verdict === 'identical') ? 'reproduced' : 'differs';
-    return { status, source: c.source!, published: c.published!, recipe: c.recipe!, imageId: c.environment!.id, artifacts: c.artifacts, dir: workDir, steps };
+    const status = (c.published?.ok ?? true) && c.artifacts.every((a) => a.verdict === 'identical') ? 'reproduced' : 'differs';
+    return { status, source: c.source!, ...(c.published ? { published: c.published } : {}), recipe: c.recipe!, imageId: c.environment!.id, artifacts: c.artifacts, dir: workDir, steps };
   } finally {
     if (c.worktree) await runGit(opts.checkoutRoot, ['worktree', 'remove', '--force', c.sourceDir], 'remove the clean copy').catch(() => {});
     if (opts.workDir === undefined) await rm(workDir, { recursive: true, force: true }).catch(() => {});
@@ -256,12 +262,12 @@ async function checkImageBases(c: RebuildContext): Promise<void> {
  * file, against that file too (a published file that is not what the recipe builds is a difference, even where the
  * provenance was left alone). A difference with a published file is explained by krepro diff.
  */
-async function compare(subject: Subject, rebuilt: Artifact | undefined, check: CheckResult, opts: RebuildOptions): Promise<RebuiltArtifact> {
+async function compare(subject: Subject, rebuilt: Artifact | undefined, check: CheckResult | undefined, opts: RebuildOptions): Promise<RebuiltArtifact> {
   const recorded = subject.digest['sha256'] ?? '';
-  // The file as check read it: a regular file inside the directory, never through a link.
-  const checked = check.files.find((f) => f.name === subject.name);
-  const published = checked?.sha256;
-  const file = path.join(check.dir, subject.name);
+  // The file as check read it, else read as check reads: a regular file inside the directory, never through a link.
+  const root = check?.dir ?? (await realpath(opts.releaseDir));
+  const published = check?.files.find((f) => f.name === subject.name)?.sha256 ?? (await publishedDigest(root, subject.name, opts.signal));
+  const file = path.join(root, subject.name);
   const base = { name: subject.name, recorded, ...(published ? { published } : {}) };
   if (!rebuilt) return { ...base, rebuilt: null, verdict: 'missing' };
   const sha256 = hexDigest(rebuilt.integrity, 'sha256');
@@ -279,4 +285,13 @@ async function compare(subject: Subject, rebuilt: Artifact | undefined, check: C
         .map((f) => ({ path: f.path.join(' → '), field: f.field, left: f.left, right: f.right })),
     },
   };
+}
+
+/** SHA-256 of the published file `name` when it is a regular file inside `root` (no link followed), else undefined. */
+async function publishedDigest(root: string, name: string, signal: AbortSignal | undefined): Promise<string | undefined> {
+  const inside = nameInside(name);
+  if ('outside' in inside) return undefined;
+  const opened = await openInside(root, inside.name);
+  if (opened.kind !== 'file') return undefined;
+  return (await digestsOf(opened.handle.createReadStream(), ['sha256'], signal ? { signal } : {})).hex['sha256'];
 }
