@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CONTAINER_SOURCE_DIR } from '../lib/checkout/names.js';
 import { openEngine } from '../lib/engine/connect.js';
-import { syncSources, type SyncProgress, type SyncResult } from '../lib/sync/source-sync.js';
+import type { SyncResult } from '../lib/backend/session.js';
+import { syncSources, type SyncProgress } from '../lib/backend/docker/sync/source-sync.js';
 
 const [treeArg, imageArg, filesArg] = process.argv.slice(2);
 const tree = treeArg ?? '/tmp/krepro-bench-sync-tree';

@@ -1,23 +1,27 @@
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import {
-  buildEnvironment,
-  type BuildImageSource,
-  type BuildSession,
   checkOutputPath,
+  type DockerBackend,
+  type EnvironmentSource,
+  type GzipFormat,
   gitVersion,
   KreproError,
   loadProject,
-  openBuildSession,
+  openDockerBackend,
   parseCommand,
   type Project,
   type ProxySettings,
-  redact,
   quote,
+  redact,
+  releaseInputs,
+  type ReleaseInputs,
+  type Session,
 } from '../lib/index.js';
 import { ENVIRONMENT_OPTIONS, type EnvironmentOptionValues, lockedSource } from './env.js';
 import { inSection, type OptionSpecs } from './command.js';
-import { type CommandIO, openEngineFor, packageRoot, proxiesFrom, sourceDateEpochFor } from './io.js';
+import { type CommandIO, packageRoot, proxiesFrom, sourceDateEpochFor } from './io.js';
+import { encoderOption, GZIP_LEVELS, integerOption } from './number-option.js';
 import type { Ui } from './ui.js';
 
 /** The help section the engine and build environment options are listed under. */
@@ -93,21 +97,55 @@ export async function projectFor(checkoutRoot: string, values: { command?: strin
   return project;
 }
 
+/** The help section the packing options are listed under. */
+export const PACKAGING_SECTION = 'Packing options (recorded in the recipe; rebuild follows them):';
+
+/** How release and verify pack, so both make the same bytes (package has the same two). */
+export const PACKAGING_OPTIONS = {
+  level: { type: 'string', value: 'N', complete: ['1', '2', '3', '4', '5', '6', '7', '8', '9'], section: PACKAGING_SECTION, help: 'gzip level 1-9 (default 6)' },
+  encoder: { type: 'string', value: 'V', complete: ['2', '1'], section: PACKAGING_SECTION, help: 'pinned gzip format (default 2; 1 reproduces releases made before format 2)' },
+} as const satisfies OptionSpecs;
+
+/** What release and verify say about server image tags after their options. */
+export const PACKAGING_NOTES = 'Server images are tagged $KUBE_DOCKER_REGISTRY/<bin>-<arch>:<tag> unless the project file names a registry.';
+
+type ProjectValues = Parameters<typeof projectFor>[1];
+type InputValues = ProjectValues & { level?: string | undefined; encoder?: string | undefined };
+
+/**
+ * What every build of this invocation follows (project, SOURCE_DATE_EPOCH, version, variables, packing), made
+ * once: run, release and verify build exactly the same thing.
+ */
+export async function inputsFor(values: InputValues, io: CommandIO, packing = packingOptions(values), committed?: Project): Promise<ReleaseInputs> {
+  const checkoutRoot = io.cwd;
+  const { level, encoder } = packing;
+  const sde = await sourceDateEpochFor(io, { repoDir: checkoutRoot });
+  const version = io.env.KUBE_GIT_VERSION || (await gitVersion(checkoutRoot));
+  const project = await projectFor(checkoutRoot, values, committed);
+  return releaseInputs({ project, host: io.env, sourceDateEpoch: sde.seconds, version, ...(level !== undefined ? { level } : {}), ...(encoder !== undefined ? { encoder } : {}) });
+}
+
+/** --level and --encoder, checked: before anything reaches an engine. */
+export function packingOptions(values: { level?: string | undefined; encoder?: string | undefined }): { level?: number | undefined; encoder?: GzipFormat | undefined } {
+  return { level: integerOption('level', values.level, GZIP_LEVELS), encoder: encoderOption(values.encoder) };
+}
+
+/** The Docker backend the options name (--host, else DOCKER_HOST and friends), its engine calls traced with --verbose. */
+export function backendFor(host: string | undefined, io: CommandIO, ui: Ui, seccomp?: string): Promise<DockerBackend> {
+  return openDockerBackend({ env: io.env, ...(host ? { host } : {}), trace: ui.trace, signal: io.signal, ...(seccomp ? { seccomp } : {}) });
+}
+
 export interface OpenedSession {
-  session: BuildSession;
-  project: Project;
-  sourceDateEpoch: number;
-  version: string;
-  /** the environment of every build of this session (also what verify and provenance record) */
-  env: Record<string, string>;
+  session: Session;
+  inputs: ReleaseInputs;
   proxies: ProxySettings;
 }
 
 type ImageValues = EnvironmentOptionValues & { 'base-image'?: string | undefined; 'build-image-dir'?: string | undefined };
-type SessionValues = ImageValues & { host?: string } & Parameters<typeof projectFor>[1];
+type SessionValues = ImageValues & { host?: string } & InputValues;
 
-/** The build image the options ask for: the locked environment, unless --build-image-dir or --base-image. */
-export async function imageSourceFor(values: ImageValues, io: CommandIO): Promise<BuildImageSource> {
+/** The environment the options ask for: the locked one, unless --build-image-dir or --base-image. */
+export async function environmentFor(values: ImageValues, io: CommandIO): Promise<EnvironmentSource> {
   if (values['build-image-dir'] === undefined && values['base-image'] === undefined) return lockedSource(values, io);
   return {
     kind: 'dockerfile',
@@ -118,29 +156,25 @@ export async function imageSourceFor(values: ImageValues, io: CommandIO): Promis
 }
 
 export async function openSession(command: string, values: SessionValues, io: CommandIO, ui: Ui): Promise<OpenedSession> {
-  const engine = await openEngineFor(io, ui, values.host);
-  const checkoutRoot = io.cwd;
-  const sde = await sourceDateEpochFor(io, { repoDir: checkoutRoot });
-  const version = io.env.KUBE_GIT_VERSION || (await gitVersion(checkoutRoot));
-  const project = await projectFor(checkoutRoot, values);
-  const env = buildEnvironment({ host: io.env, project, sourceDateEpoch: sde.seconds, version });
+  const packing = packingOptions(values);
+  const backend = await backendFor(values.host, io, ui);
+  const inputs = await inputsFor(values, io, packing);
   const proxies = proxiesFrom(io.env);
   if (io.env.KUBE_RSYNC_PORT) ui.note('note: KUBE_RSYNC_PORT is no longer needed and is ignored: sources and output travel over the engine API');
-  const session = await openBuildSession({
-    engine,
-    checkoutRoot,
+  const session = await backend.openSession({
+    checkoutRoot: io.cwd,
     hostname: hostname(),
-    image: await imageSourceFor(values, io),
+    environment: await environmentFor(values, io),
     user: buildUser(),
-    env,
+    variables: inputs.variables,
     proxies,
     command,
     onLog: (line) => io.stderr.write(`${redact(line, proxies)}\n`),
     signal: io.signal,
   });
-  const { containers, volumes } = session.leftovers;
+  const { containers, volumes } = session.removed.leftovers;
   if (containers.length + volumes.length > 0) {
     ui.note(`note: removed what an earlier run of this checkout left when it was cut off: ${containers.length} container(s), ${volumes.length} volume(s) (${[...containers, ...volumes].join(', ')})`);
   }
-  return { session, project, sourceDateEpoch: sde.seconds, version, env, proxies };
+  return { session, inputs, proxies };
 }

@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import { cleanCheckout, isKreproError } from '../lib/index.js';
 import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
-import { type CommandIO, EXIT, openEngineFor } from './io.js';
+import { backendFor } from './build-options.js';
+import { type CommandIO, EXIT } from './io.js';
 import { uiFor } from './ui.js';
 
 export const CLEAN = defineCommand({
@@ -26,14 +27,14 @@ export async function cleanCommand(argv: string[], io: CommandIO): Promise<numbe
   const { values } = parseCommand(CLEAN, argv);
   if (values.help) return showHelp(CLEAN, io);
   const ui = uiFor(io, values);
-  const engine = await openEngineFor(io, ui, values.host).catch((err: unknown) => {
+  const backend = await backendFor(values.host, io, ui).catch((err: unknown) => {
     if (isKreproError(err) && err.code === 'E_ENGINE_UNREACHABLE') {
       ui.note(`engine not reachable, so only _output/ is removed: ${err.message}`);
       return undefined;
     }
     throw err;
   });
-  const r = await cleanCheckout(io.cwd, { hostname: hostname(), ...(engine ? { engine } : {}), signal: io.signal });
+  const r = await cleanCheckout(io.cwd, { hostname: hostname(), ...(backend ? { backend } : {}), signal: io.signal });
   ui.note(`removed ${r.output}`);
   if (r.removed) ui.note(`removed ${r.removed.containers.length} containers, ${r.removed.images.length} images, ${r.removed.volumes.length} volumes`);
   return EXIT.ok;

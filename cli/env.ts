@@ -11,7 +11,7 @@ import {
   readEnvironmentSpec,
   readLock,
   writeLock,
-  type BuildImageSource,
+  type EnvironmentSource,
   type Engine,
   type EnvironmentImage,
   type EnvironmentLock,
@@ -89,7 +89,7 @@ export async function lockedEnvironment(engine: Engine, values: EnvironmentOptio
 }
 
 /** The locked environment the options name (the lock, where to work and cache, mirrors), not yet on an engine. */
-export async function lockedSource(values: EnvironmentOptionValues, io: CommandIO): Promise<Extract<BuildImageSource, { kind: 'locked' }>> {
+export async function lockedSource(values: EnvironmentOptionValues, io: CommandIO): Promise<Extract<EnvironmentSource, { kind: 'locked' }>> {
   const lockFile = path.resolve(io.cwd, values.lock ?? defaultLockFile());
   const specFile = path.resolve(io.cwd, values.spec ?? path.join(path.dirname(lockFile), ENVIRONMENT_SPEC_FILE));
   const lock = await readLock(lockFile);

@@ -1,4 +1,4 @@
-import { KreproError, quote } from '../lib/index.js';
+import { GZIP_FORMATS, type GzipFormat, KreproError, quote } from '../lib/index.js';
 
 /**
  * The value of a whole-number option such as `--level`, checked against its range; undefined when it was not
@@ -17,3 +17,11 @@ export function integerOption(name: string, raw: string | undefined, range: { mi
 
 /** gzip's levels, for --level. */
 export const GZIP_LEVELS = { min: 1, max: 9 } as const;
+
+/** The value of `--encoder`: a gzip format version as krepro-manifest.json's encoder.version names it. */
+export function encoderOption(raw: string | undefined): GzipFormat | undefined {
+  if (raw === undefined) return undefined;
+  const format = GZIP_FORMATS.find((f) => String(f) === raw);
+  if (format === undefined) throw new KreproError('E_USAGE', `--encoder must be a gzip format version, ${GZIP_FORMATS.join(' or ')} (krepro-manifest.json's encoder.version; 1 where it has none), got ${quote(raw)}`);
+  return format;
+}

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
-import { ATTESTATION_FILE, BUNDLE_FILE, CURRENT_GZIP_FORMAT, GZIP_FORMATS, gitWorkTreeOf, hexDigest, packageRelease, parseMtimeOption, quote, stagedTarballs } from '../lib/index.js';
+import { ATTESTATION_FILE, BUNDLE_FILE, CURRENT_GZIP_FORMAT, gitWorkTreeOf, hexDigest, packageRelease, parseMtimeOption, stagedTarballs } from '../lib/index.js';
 import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT, originWords, sourceDateEpochFor, writePath } from './io.js';
-import { GZIP_LEVELS, integerOption } from './number-option.js';
+import { encoderOption, GZIP_LEVELS, integerOption } from './number-option.js';
 import { byteProgress } from './progress.js';
 import { SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
 import { uiFor } from './ui.js';
@@ -66,11 +66,7 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
   if (values.help) return showHelp(PACKAGE, io);
   const ui = uiFor(io, values);
   const level = integerOption('level', values.level, GZIP_LEVELS) ?? 6;
-  const encoder = values.encoder === undefined ? CURRENT_GZIP_FORMAT : GZIP_FORMATS.find((f) => String(f) === values.encoder);
-  if (encoder === undefined) {
-    io.stderr.write(`krepro package: --encoder must be a gzip format version, ${GZIP_FORMATS.join(' or ')} (krepro-manifest.json's encoder.version; 1 where it has none), got ${quote(values.encoder)}\n`);
-    return EXIT.usage;
-  }
+  const encoder = encoderOption(values.encoder) ?? CURRENT_GZIP_FORMAT;
   const sourceRoot = values['no-source'] ? undefined : path.resolve(io.cwd, values.source ?? '.');
   // Whether the default source is a git checkout is the file system's answer: never git's, which may be missing.
   const withSource = sourceRoot !== undefined && (values.source !== undefined || (await gitWorkTreeOf(sourceRoot)) !== undefined);

@@ -1,5 +1,5 @@
 import { visible } from '../lib/index.js';
-import type { CheckProgress, PackageProgress } from '../lib/index.js';
+import type { CheckProgress, PackageProgress, StepEvent } from '../lib/index.js';
 
 const MiB = 1024 * 1024;
 
@@ -31,5 +31,14 @@ export function byteProgress(stderr: NodeJS.WritableStream & { isTTY?: boolean }
       return;
     }
     draw(e.type !== 'bytes');
+  };
+}
+
+/** One line per step of a pipeline (release, rebuild): its start, its time when done, a skip with its reason. */
+export function stepLines(write: (line: string) => void): (e: StepEvent) => void {
+  return (e) => {
+    if (e.type === 'start') write(`==> ${e.step}`);
+    else if (e.type === 'done') write(`==> ${e.step}: done in ${(e.ms / 1000).toFixed(1)} s`);
+    else if (e.type === 'skip') write(`==> ${e.step}: skipped, ${e.reason}`);
   };
 }

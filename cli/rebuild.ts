@@ -1,11 +1,13 @@
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { KreproError, loadVerifyingKey, rebuildRelease, type RebuildResult } from '../lib/index.js';
+import { backendFor } from './build-options.js';
 import { ENVIRONMENT_OPTIONS, environmentOptions } from './env.js';
 import { checkFailureLines } from './check.js';
 import { defineCommand, parseCommand, SIGNAL_EXITS, UsageError } from './command.js';
 import { showHelp } from './help.js';
-import { type CommandIO, EXIT, openEngineFor, writePath } from './io.js';
+import { type CommandIO, EXIT, writePath } from './io.js';
+import { stepLines } from './progress.js';
 import { uiFor } from './ui.js';
 import { seccompProfile } from './seccomp.js';
 
@@ -18,12 +20,14 @@ published digests. Run it in a checkout of the project at the recorded commit (a
   1. reads RELEASE_DIR's provenance: with --key, the signed krepro.intoto.jsonl, which must verify; without,
      the unsigned krepro-provenance.json (and says it was not checked);
   2. checks RELEASE_DIR against its own lists, as 'krepro check' does (a file that is not what SHA256SUMS,
-     the manifest or the signed statement say is reported, and the rebuild goes on to explain it);
+     the manifest or the signed statement say is reported, and the rebuild goes on to explain it); a project
+     that is not Kubernetes-shaped has no lists there, and without --key this step is skipped;
   3. checks the checkout's HEAD is the recorded commit (and tree);
   4. makes the build environment from the lock recorded in the provenance: it must get the recorded image ID
      (nothing is copied from the engine that built the release);
-  5. builds a clean copy of the commit with the recorded command, environment and container, packs the release
-     tarballs with the recorded level and encoder;
+  5. builds a clean copy of the commit with the recorded command, variables and container, packs the release
+     tarballs as recorded (level, encoder, image registry, binaries and bases: each base tarball must have the
+     recorded digest, and is checked before the build);
   6. compares every artifact the provenance names with its recorded digest, explaining each difference with
      krepro diff against the published file where RELEASE_DIR has it.`,
   options: {
@@ -31,6 +35,12 @@ published digests. Run it in a checkout of the project at the recorded commit (a
     host: { type: 'string', value: 'URL', complete: 'none', help: 'Docker engine (default: DOCKER_HOST etc.)' },
     ...ENVIRONMENT_OPTIONS,
     'seccomp-profile': { type: 'string', value: 'F', complete: 'file', help: 'for provenance krepro verify wrote: as for verify' },
+    'image-base': {
+      type: 'string',
+      value: 'PATH',
+      complete: 'file',
+      help: "where the server images' base tarballs are when the release used ones outside its checkout ({os}, {arch} and {binary} are filled in); each must have the recorded digest",
+    },
     keep: { type: 'string', value: 'DIR', help: 'keep the clean copy and the rebuilt files in DIR' },
     json: { type: 'boolean', help: 'print the result as JSON' },
   },
@@ -53,20 +63,21 @@ export async function rebuildCommand(argv: string[], io: CommandIO): Promise<num
   const releaseDir = path.resolve(io.cwd, positionals[0]!);
   const key = values.key === undefined ? undefined : await loadVerifyingKey(path.resolve(io.cwd, values.key));
   const seccomp = await seccompProfile(values['seccomp-profile'], io);
-  const engine = await openEngineFor(io, ui, values.host);
+  const backend = await backendFor(values.host, io, ui, seccomp);
   const log = (line: string): void => ui.progress(line);
   let result: RebuildResult;
   try {
     result = await rebuildRelease({
       releaseDir,
       checkoutRoot: io.cwd,
-      engine,
+      backend,
       ...(key ? { key } : {}),
       environment: environmentOptions(values, io),
       hostname: hostname(),
-      ...(seccomp ? { seccomp } : {}),
+      ...(values['image-base'] ? { imageBase: path.resolve(io.cwd, values['image-base']) } : {}),
       ...(values.keep ? { workDir: await writePath(io, values.keep) } : {}),
       onLog: log,
+      onStep: stepLines(log),
       signal: io.signal,
     });
   } catch (err) {
@@ -78,7 +89,7 @@ export async function rebuildCommand(argv: string[], io: CommandIO): Promise<num
   }
   if (values.json) io.stdout.write(`${JSON.stringify({ ...result, recipe: undefined, source: result.source }, null, 2)}\n`);
   else {
-    for (const line of checkFailureLines(result.published)) io.stdout.write(`published ${line}\n`);
+    for (const line of result.published ? checkFailureLines(result.published) : []) io.stdout.write(`published ${line}\n`);
     for (const a of result.artifacts) {
       const detail = a.verdict === 'missing' ? ' (not rebuilt)' : ` recorded ${a.recorded.slice(0, 16)}${a.published ? `, published file ${a.published.slice(0, 16)}` : ''}, rebuilt ${a.rebuilt!.slice(0, 16)}`;
       io.stdout.write(`${a.verdict === 'identical' ? 'ok  ' : 'DIFF'} ${a.name}${a.verdict === 'identical' ? '' : detail}\n`);
@@ -86,7 +97,7 @@ export async function rebuildCommand(argv: string[], io: CommandIO): Promise<num
       for (const f of (a.explanation?.findings ?? []).slice(0, 3)) io.stdout.write(`         ${f.path ? `${f.path} ` : ''}${f.field}: ${JSON.stringify(f.left)} -> ${JSON.stringify(f.right)}\n`);
     }
     const differing = result.artifacts.filter((a) => a.verdict !== 'identical').length;
-    const unchecked = result.published.ok ? '' : '; the release directory does not match its own lists (published … above)';
+    const unchecked = result.published?.ok !== false ? '' : '; the release directory does not match its own lists (published … above)';
     io.stdout.write(`${result.status === 'reproduced' ? 'REPRODUCED' : 'DIFFERS'}: ${result.artifacts.length - differing} of ${result.artifacts.length} artifacts identical to the published digests (commit ${result.recipe.source.commit}, environment ${result.imageId})${unchecked}\n`);
   }
   return result.status === 'reproduced' ? EXIT.ok : EXIT.different;

@@ -1,10 +1,10 @@
 import * as path from 'node:path';
 import { hexDigest, KreproError, runRelease } from '../lib/index.js';
-import { BUILD_NOTES, BUILD_OPTIONS, openSession, PROJECT_OPTIONS } from './build-options.js';
+import { BUILD_NOTES, BUILD_OPTIONS, openSession, PACKAGING_NOTES, PACKAGING_OPTIONS, PROJECT_OPTIONS } from './build-options.js';
 import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT } from './io.js';
-import { GZIP_LEVELS, integerOption } from './number-option.js';
+import { stepLines } from './progress.js';
 import { SIGN_KEY_OPTION, signingKeyOption } from './sign-key.js';
 import { uiFor } from './ui.js';
 
@@ -23,12 +23,12 @@ rebuild needs (commit and tree, the whole environment lock and its image ID, com
 SOURCE_DATE_EPOCH, krepro's version and encoder); 'krepro rebuild' follows it. Needs the locked environment.`,
   options: {
     quick: { type: 'boolean', help: 'skip the tests' },
-    level: { type: 'string', value: 'N', complete: ['1', '2', '3', '4', '5', '6', '7', '8', '9'], help: 'gzip level 1-9 (default 6)' },
     ...SIGN_KEY_OPTION,
+    ...PACKAGING_OPTIONS,
     ...PROJECT_OPTIONS,
     ...BUILD_OPTIONS,
   },
-  notes: [BUILD_NOTES],
+  notes: [PACKAGING_NOTES, BUILD_NOTES],
   examples: [
     { command: 'krepro release --quick --sign-key release.pem', does: 'build, stage and pack without the tests; sign the recipe' },
     { command: 'krepro rebuild --key release.pub _output/release-tars', does: 'then, anywhere: rebuild from the recipe and compare every artifact' },
@@ -44,23 +44,18 @@ export async function releaseCommand(argv: string[], io: CommandIO): Promise<num
   const { values } = parseCommand(RELEASE, argv);
   if (values.help) return showHelp(RELEASE, io);
   const ui = uiFor(io, values);
-  const level = integerOption('level', values.level, GZIP_LEVELS);
   const signingKey = await signingKeyOption(values, io);
   const runTests = !values.quick && !/^[nN]/.test(io.env.KUBE_RELEASE_RUN_TESTS ?? 'y');
-  const { session, project, sourceDateEpoch, version } = await openSession(values.quick ? 'release --quick' : 'release', values, io, ui);
+  const { session, inputs } = await openSession(values.quick ? 'release --quick' : 'release', values, io, ui);
   try {
-    if (signingKey && !session.lock) throw new KreproError('E_USAGE', '--sign-key signs the provenance of a release in the locked environment; this release uses --build-image-dir');
+    if (signingKey && !session.environment.lock) throw new KreproError('E_USAGE', '--sign-key signs the provenance of a release in the locked environment; this release uses --build-image-dir');
     const result = await runRelease(session, {
       checkoutRoot: io.cwd,
-      project,
-      sourceDateEpoch,
-      version,
+      inputs,
       runTests,
-      ...(io.env.KUBE_DOCKER_REGISTRY ? { imageRegistry: io.env.KUBE_DOCKER_REGISTRY } : {}),
-      ...(level !== undefined ? { level } : {}),
       io: { stdout: io.stderr as never, stderr: io.stderr as never },
-      onStep: (step) => ui.progress(`==> ${step}`),
-      ...(session.lock ? { provenance: signingKey ? { signingKey } : {} } : {}),
+      onStep: stepLines((line) => ui.progress(line)),
+      ...(session.environment.lock ? { provenance: signingKey ? { signingKey } : {} } : {}),
       signal: io.signal,
     });
     if (result.provenance) ui.note(`wrote ${path.relative(io.cwd, result.provenance.statement)}${result.provenance.envelope ? `, ${path.relative(io.cwd, result.provenance.envelope)} and ${path.relative(io.cwd, result.provenance.bundle!)} (signed with key ${signingKey!.keyid})` : ''}`);

@@ -36,7 +36,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const ui = uiFor(io, values);
   if (positionals.length === 0) throw new UsageError('no command given; for example: krepro run -- make cross');
   const copyBack = !values['no-copy-output'] && !/^[nN]/.test(io.env.KUBE_RUN_COPY_OUTPUT ?? 'y');
-  const { session, project } = await openSession(`run ${positionals.join(' ')}`, values, io, ui);
+  const { session, inputs } = await openSession(`run ${positionals.join(' ')}`, values, io, ui);
   try {
     const sync = await session.sync();
     ui.note(`synced sources: ${sync.sent} sent (${sync.sentBytes} bytes), ${sync.deleted} deleted, ${sync.unchanged} unchanged`);
@@ -44,7 +44,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     if (sync.strays.length > 0) ui.note(`note: removed ${sync.strays.length} file(s) the last build created in the source tree (e.g. ${sync.strays[0]})`);
     const code = await session.run(positionals, { stdout: io.stdout as never, stderr: io.stderr as never });
     if (copyBack && code === 0) {
-      const copied = await session.copyOutput(project.outputs, { skipMissing: true });
+      const copied = await session.copyOutput(inputs.project.outputs, { skipMissing: true });
       ui.note(`copied output: ${copied.copied} changed, ${copied.unchanged} unchanged`);
     }
     return code;

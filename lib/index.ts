@@ -65,9 +65,12 @@ export { sourceFiles } from './source/src-files.js';
 export { gitWorkTreeOf, headCommit } from './source/git.js';
 export { buildStage, DEFAULT_STAGE_TARGETS, type BuildStageOptions, type StageResult, type StagedPlatform, type StageTargets } from './layout/stage.js';
 export { swapInto } from './layout/swap-dir.js';
-export { releaseFromBinaries, type ReleaseFromBinariesOptions } from './release/from-binaries.js';
-export { runRelease, writeProvenance, type ReleaseOptions, type ReleaseResult, type ReleaseStep } from './release/run-release.js';
+export { releaseFromBinaries, PACK_STEPS, type ReleaseFromBinariesOptions, type ImageBaseFile, type Packed, type PackContext } from './release/from-binaries.js';
+export { runRelease, writeProvenance, RELEASE_STEPS, type ReleaseOptions, type ReleaseResult } from './release/run-release.js';
+export { releaseArtifacts } from './release/artifacts.js';
 export { gitVersion, semverFromDescribe } from './source/version.js';
+
+export { runPipeline, step, type Step, type StepEvent, type StepRecord, type PipelineOptions } from './pipeline/pipeline.js';
 
 export type {
   ArchiveStat,
@@ -82,47 +85,57 @@ export type {
   VolumeInfo,
 } from './engine/engine.js';
 export { connectEngine, openEngine, pingEngine, resolveEngine, type ConnectOptions, type EngineEnv } from './engine/connect.js';
-export { runContainer, runInteractive, type InteractiveIO, type RunIO } from './engine/run.js';
-export { withVolumeHelper, type VolumeHelperSpec } from './engine/volume-access.js';
 export { transferImage } from './engine/transfer.js';
 export { tracedEngine } from './engine/traced.js';
 
+export type {
+  Backend,
+  BuildContainer,
+  BuildOptions,
+  BuildPhase,
+  BuildRequest,
+  BuildResult,
+  CopiedEnvironment,
+  HostFacts,
+  PreparedEnvironment,
+  PrepareOptions,
+  RemovedState,
+} from './backend/backend.js';
+export type { Session, Sessions, SessionOptions, SyncResult, CopyResult, TerminalIO } from './backend/session.js';
+export type { BuildConditions, Probes, Unapplied } from './backend/conditions.js';
+export { seccompWithPersonality, wrappedCommand } from './backend/wrapper.js';
+export { DockerBackend, openDockerBackend, type DockerBackendOptions } from './backend/docker/backend.js';
+export { BUILD_HOSTNAME } from './backend/docker/session.js';
+
 export { makeBaseImage, type BaseImageOptions } from './environment/base-image.js';
 export { ensureBuildImage, proxyEnv, redact, LABEL_CONTEXT_HASH, type BuildImageOptions, type ProxySettings } from './environment/build-image.js';
-export { prepareBuildImage, sourceVersion, type BuildImageSource, type PreparedImage } from './environment/image-source.js';
+export { sourceVersion, type EnvironmentSource } from './environment/source.js';
 
 export { checkoutIdentity, buildImageVersion, checkoutStateNames, type CheckoutIdentity } from './checkout/identity.js';
-export { stateNames, runNames, baseImageTag, checkoutHash, CONTAINER_SOURCE_DIR, LABEL_CHECKOUT, LABEL_RUN, LABEL_VERSION, type StateNames, type RunNames } from './checkout/names.js';
-export { removeCheckoutState, removeLeftovers, ensureDataVolume, type RemovedState } from './checkout/state.js';
-export { lockCheckout, type CheckoutLock } from './checkout/lock.js';
+export { stateNames, runNames, baseImageTag, checkoutHash, CONTAINER_SOURCE_DIR, LABEL_CHECKOUT, LABEL_RUN, LABEL_VERSION, type StateNames, type RunNames, type RunScope, namesOf, newRun } from './checkout/names.js';
+export { claimCheckout, type CheckoutClaim } from './checkout/claim.js';
 export { cleanCheckout } from './checkout/clean.js';
+export { isSafeRelativePath } from './checkout/relative-path.js';
 export { checkoutOf, commandLinePath, outputDirOf, pathBeneath, OUTPUT_DIR } from './checkout/beneath.js';
 export { jsonSyntaxError, parseJson, printable, quote, shortened, visible, visibleJson } from './quote.js';
 
-export { syncSources, type SyncOptions, type SyncProgress, type SyncResult } from './sync/source-sync.js';
-export { MANIFEST_DIR } from './sync/paths.js';
-export type { SyncOwner, ManifestEntry } from './sync/manifest.js';
-export { planSync, type SyncPlan, type VolumeEntry } from './sync/plan.js';
-export { copyOutput, extractOutputTar, type CopyOutputOptions, type CopyProgress, type CopyResult } from './sync/copy-output.js';
+export { loadProject, loadCommittedProject, parseProject, parseCommand, checkOutputPath, projectVariables, KUBERNETES_DEFAULTS, NORMALIZATIONS, PROJECT_FILE, PROJECT_SCHEMA, type Project, type ImageSettings } from './project/project.js';
+export { buildVariables, type BuildVariablesOptions } from './project/variables.js';
+export { releaseInputs, packagingFor, type ReleaseInputs, type ReleaseInputsOptions, type Packaging } from './project/inputs.js';
 
-export { openBuildSession, type BuildSession, type BuildSessionOptions } from './session/build-session.js';
-
-export { loadProject, loadCommittedProject, parseProject, parseCommand, checkOutputPath, projectEnvironment, KUBERNETES_DEFAULTS, NORMALIZATIONS, PROJECT_FILE, PROJECT_SCHEMA, type Project, type ImageSettings } from './project/project.js';
-export { buildEnvironment, type BuildEnvironmentOptions } from './project/environment.js';
-
-export { controlConditions, VARIATIONS, variationNamed, applyVariations, type BuildConditions, type Variation, type Probes } from './verify/conditions.js';
-export { seccompWithPersonality, wrappedCommand } from './verify/wrapper.js';
+export { controlConditions, VARIATIONS, variationNamed, applyVariations, type Variation } from './verify/conditions.js';
 export { attributeCauses, worstCaseBuilds, type AttributionResult, type Cause, type Outcome, type BuildWith } from './verify/attribution.js';
 export { runVerifyBuild, differingArtifacts, type BuildRun, type VerifyArtifact, type ArtifactDifference } from './verify/build-run.js';
-export { verifyRelease, VERIFY_SCHEMA, type VerifyOptions, type VerifyResult, type VerifyEngine, type VerifyProgress, type VariationCheck, type ArtifactCause, type BuildFailure, type EnvironmentSetting, type Explanation } from './verify/verify.js';
+export { verifyRelease, VERIFY_STEPS, VERIFY_SCHEMA, type VerifyOptions, type VerifyResult, type VerifyProgress, type VariationCheck, type ArtifactCause, type BuildFailure, type Explanation } from './verify/verify.js';
+export { verifySettings, type EnvironmentSetting } from './verify/settings.js';
 export { verifyReport, type VerifyReport } from './verify/report.js';
 export { verifyText } from './report/verify-text.js';
 export { verifyHtml } from './report/verify-html.js';
 export { verifyMarkdown } from './report/verify-markdown.js';
 export { verifyJunit } from './report/verify-junit.js';
-export { recipeStatement, recipeOf, readProvenance, PROVENANCE_FILE, RECIPE_BUILD_TYPE, type Recipe, type RecipeContainer, type RecipePredicate, type ProvenanceSource } from './provenance/recipe.js';
+export { recipeStatement, recipeOf, readProvenance, makeRecipe, recipeInputs, recipeContainer, buildContainer, PROVENANCE_FILE, RECIPE_BUILD_TYPE, type Recipe, type RecipeContainer, type RecipeParts, type RecipePredicate, type ProvenanceSource } from './provenance/recipe.js';
 export { recipeSource, repositoryUri } from './provenance/source.js';
-export { rebuildRelease, type RebuildOptions, type RebuildResult, type RebuiltArtifact } from './rebuild/rebuild.js';
+export { rebuildRelease, REBUILD_STEPS, type RebuildOptions, type RebuildResult, type RebuiltArtifact } from './rebuild/rebuild.js';
 export { outputArtifacts, type Artifact } from './integrity/artifact.js';
 export {
   checkRelease,
@@ -140,7 +153,7 @@ export { checkedAgainst, checkHtml, checkMarkdown } from './report/check.js';
 
 export { writeImage, type ImageBase, type WriteImageOptions, type WrittenImage } from './image/write-image.js';
 export { writeServerImages, imageBaseFrom, DEFAULT_IMAGE_BINARIES, DEFAULT_IMAGE_REGISTRY, type ServerImage, type ServerImagesOptions } from './image/server-images.js';
-export { readBaseImage, type BaseImage } from './image/base.js';
+export { readImageBase, type ImageBaseArchive } from './image/base.js';
 export {
   writeImageIndex,
   stagedImageSets,
@@ -194,7 +207,7 @@ export {
 } from './attest/file.js';
 export { SIGSTORE_BUNDLE_MEDIA_TYPE, BUNDLE_SUFFIX, bundleKeyHint, sigstoreBundle, verifySigstoreBundle, type SigstoreBundle } from './attest/bundle.js';
 
-export { ENVIRONMENT_SPEC_FILE, ENVIRONMENT_SPEC_SCHEMA, checkEnvironmentSpec, readEnvironmentSpec, effectiveMirrors, type EnvironmentSpec, type EnvironmentSource } from './environment/spec.js';
+export { ENVIRONMENT_SPEC_FILE, ENVIRONMENT_SPEC_SCHEMA, checkEnvironmentSpec, readEnvironmentSpec, effectiveMirrors, type EnvironmentSpec, type PackageSource } from './environment/spec.js';
 export {
   ENVIRONMENT_LOCK_FILE,
   ENVIRONMENT_LOCK_SCHEMA,

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { connectEngine } from '../lib/engine/connect.js';
 import { KreproError } from '../lib/errors.js';
-import { copyOutput, extractOutputTar } from '../lib/sync/copy-output.js';
+import { copyOutput, extractOutputTar } from '../lib/backend/docker/sync/copy-output.js';
 import { engineOrSkip, runInContainer } from './helpers/engine.js';
 import { startEngineProxy } from './helpers/engine-proxy.js';
 import { suiteWhen, testWhen } from './helpers/skip.js';

@@ -6,10 +6,10 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
-import { lockCheckout } from '../lib/checkout/lock.js';
+import { claimCheckout } from '../lib/checkout/claim.js';
 import { DiskFullError } from '../lib/disk-full.js';
 import { writeImage } from '../lib/image/write-image.js';
-import { extractOutputTar } from '../lib/sync/copy-output.js';
+import { extractOutputTar } from '../lib/backend/docker/sync/copy-output.js';
 import { testWhen } from './helpers/skip.js';
 import { GOLDEN, materializeStage, tempDir } from './helpers/stage.js';
 import { cliEnv } from './helpers/cli.js';
@@ -132,7 +132,7 @@ testWhen(root, 'the checkout lock on a full disk: E_NO_SPACE naming the lock fil
     } catch (err) {
       assert.is((err as NodeJS.ErrnoException).code, 'ENOSPC');
     }
-    const err = await lockCheckout(disk, 'run').catch((e: unknown) => e);
+    const err = await claimCheckout(disk, 'run').catch((e: unknown) => e);
     assert.instance(err, DiskFullError);
     assert.match((err as Error).message, `writing ${path.join(disk, '_output', '.krepro.lock')}`);
     assert.equal(readdirSync(path.join(disk, '_output')), []);

@@ -48,13 +48,13 @@ const BROKEN: [string, (r: Recipe) => void, string][] = [
   ['images without release', (r) => (r.project.release = false), '"images" needs "release": true'],
   ['a version of two lines', (r) => (r.version = 'v1\nv2'), 'version must be one non-empty line'],
   ['a root build user', (r) => (r.container = { kind: 'release', user: { uid: 0, gid: 0 }, hostname: 'h', workingDir: '/src' }), 'container.user must be a non-root uid and a gid'],
-  ['verify conditions without a kernel', (r) => (r.container = { kind: 'verify-control', conditions: { ...controlConditions(2), kernel: 'bsd' as never } }), 'container.conditions.kernel must be what verify records'],
+  ['verify conditions without a kernel', (r) => (r.container = { kind: 'verify-control', conditions: { ...controlConditions(), kernel: 'bsd' as never } }), 'container.conditions.kernel must be what verify records'],
   ['a tree that is not a hash', (r) => (r.source.tree = 'HEAD'), 'source must be a repository URI, a commit and a tree'],
 ];
 
 test('recipeOf accepts what krepro writes and refuses every field a rebuild could not follow, naming it', () => {
   assert.ok(recipeOf(statement(recipe()), 'p.json').recipe);
-  assert.ok(recipeOf(statement({ ...recipe(), container: { kind: 'verify-control', conditions: controlConditions(2) } }), 'p.json').recipe);
+  assert.ok(recipeOf(statement({ ...recipe(), container: { kind: 'verify-control', conditions: controlConditions() } }), 'p.json').recipe);
   for (const [what, breakIt, message] of BROKEN) {
     const r = recipe();
     breakIt(r);

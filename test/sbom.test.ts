@@ -5,7 +5,7 @@ import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'no
 import * as path from 'node:path';
 import { Ajv } from 'ajv';
 import { releaseFromBinaries } from '../lib/release/from-binaries.js';
-import { ATTESTATION_FILE, loadSigningKey, loadVerifyingKey, packageRelease, verifyAttestationFile, type PackageResult } from '../lib/index.js';
+import { ATTESTATION_FILE, loadProject, loadSigningKey, loadVerifyingKey, packageRelease, packagingFor, verifyAttestationFile, type PackageResult } from '../lib/index.js';
 import { parseGoMod, parseGoSum, parseModulesTxt, sourceModules } from '../lib/sbom/go-modules.js';
 import { parseModinfo } from '../lib/sbom/go-buildinfo.js';
 import { scanFile } from '../lib/sbom/scan.js';
@@ -72,7 +72,8 @@ function build(dir: string): string[] {
 
 /** Builds and packs a checkout as `release` does after the build: stage, server images, package (with the source). */
 async function release(dir: string): Promise<PackageResult> {
-  return releaseFromBinaries({ outputDir: path.join(dir, '_output'), sourceRoot: dir, version: 'v1.31.0', sourceDateEpoch: SDE });
+  const packaging = packagingFor(await loadProject(dir), {});
+  return (await releaseFromBinaries({ outputDir: path.join(dir, '_output'), sourceRoot: dir, version: 'v1.31.0', sourceDateEpoch: SDE, packaging })).packaged;
 }
 
 let first: { dir: string; result: PackageResult; binaries: string[] } | undefined;

@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Manifest, type ManifestEntry, SHARDS, shardFile, parseManifest, shardOf } from '../lib/sync/manifest.js';
-import { parseListing } from '../lib/sync/volume-side.js';
-import { planSync, type VolumeEntry } from '../lib/sync/plan.js';
+import { type Manifest, type ManifestEntry, SHARDS, shardFile, parseManifest, shardOf } from '../lib/backend/docker/sync/manifest.js';
+import { parseListing } from '../lib/backend/docker/sync/volume-side.js';
+import { planSync, type VolumeEntry } from '../lib/backend/docker/sync/plan.js';
 
 // The sync planner is pure: what to send, delete and check follows from host scan, manifest and volume listing.
 const OWNER = { uid: 1000, gid: 1000 };

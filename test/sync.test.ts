@@ -8,9 +8,9 @@ import * as assert from 'uvu/assert';
 import type { Engine } from '../lib/engine/engine.js';
 import * as tar from 'tar-stream';
 import { KreproError } from '../lib/errors.js';
-import { copyOutput, extractOutputTar } from '../lib/sync/copy-output.js';
-import { MANIFEST_DIR } from '../lib/sync/paths.js';
-import { syncSources, type SyncOptions, type SyncProgress } from '../lib/sync/source-sync.js';
+import { copyOutput, extractOutputTar } from '../lib/backend/docker/sync/copy-output.js';
+import { MANIFEST_DIR } from '../lib/backend/docker/sync/paths.js';
+import { syncSources, type SyncOptions, type SyncProgress } from '../lib/backend/docker/sync/source-sync.js';
 import { engineOrSkip, NODE_TEST_IMAGE, runInContainer } from './helpers/engine.js';
 import { tempDir as makeTempDir } from './helpers/stage.js';
 

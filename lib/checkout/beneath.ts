@@ -16,7 +16,7 @@ export const OUTPUT_DIR = '_output';
  * with the checkout and is refused.
  *
  * Node has no openat(2) or RESOLVE_BENEATH, so the check and the write that follows are two steps. That is enough
- * only because nothing else writes the checkout meanwhile: krepro holds the checkout lock, and builds run in
+ * only because nothing else writes the checkout meanwhile: krepro holds the claim on the checkout, and builds run in
  * volumes, never in the checkout. Components that do not exist yet are made by krepro itself, as directories.
  */
 export async function pathBeneath(root: string, rel: string, opts: { userOutputLink?: boolean } = {}): Promise<string> {

@@ -53,21 +53,33 @@ export function stateNames(id: CheckoutIdentity, stateVersion: string, image?: s
   };
 }
 
-/** The objects of one run: names no earlier or concurrent run can have, and labels naming checkout and run. */
-export interface RunNames {
+/** One run, as plain data (a build request carries it anywhere): whose it is, its id, the labels of its objects. */
+export interface RunScope {
+  checkoutHash: string;
   runId: string;
+  /** the checkout's labels and the run's own */
   labels: Record<string, string>;
-  /** `krepro-<kind>-<checkout hash>-<run id>`, e.g. kind `build`, `sync`, `verify-2` */
+}
+
+/** The objects of one run: names no earlier or concurrent run can have, and labels naming checkout and run. */
+export interface RunNames extends RunScope {
+  /** `krepro-<kind>-<checkout hash>-<run id>`, e.g. kind `build`, `sync`, `build-2-keeper` */
   name(kind: string): string;
 }
 
 /** A new run: 12 random hex digits, so two runs (also of one checkout, on one engine) never share a name. */
-export function runNames(checkoutHash: string, labels: Record<string, string>, runId: string = randomBytes(6).toString('hex')): RunNames {
-  return {
-    runId,
-    labels: { ...labels, [LABEL_RUN]: runId },
-    name: (kind) => `krepro-${kind}-${checkoutHash}-${runId}`,
-  };
+export function newRun(checkoutHash: string, labels: Record<string, string>, runId: string = randomBytes(6).toString('hex')): RunScope {
+  return { checkoutHash, runId, labels: { ...labels, [LABEL_RUN]: runId } };
+}
+
+/** A new run, with the names of its objects. */
+export function runNames(checkoutHash: string, labels: Record<string, string>, runId?: string): RunNames {
+  return namesOf(newRun(checkoutHash, labels, runId));
+}
+
+/** The names of a run a request carried as data. */
+export function namesOf(scope: RunScope): RunNames {
+  return { ...scope, name: (kind) => `krepro-${kind}-${scope.checkoutHash}-${scope.runId}` };
 }
 
 /** Where the sources live inside build containers (upstream's path, so Kubernetes' scripts find themselves). */

@@ -6,7 +6,7 @@ import { parseJson, quote } from '../quote.js';
 export const ENVIRONMENT_SPEC_FILE = 'environment.json';
 export const ENVIRONMENT_SPEC_SCHEMA = 'https://krepro.dev/schemas/environment/v1';
 
-export interface EnvironmentSource {
+export interface PackageSource {
   /** a key of `mirrors` */
   mirror: string;
   suite: string;
@@ -26,7 +26,7 @@ export interface EnvironmentSpec {
   mirrors: Record<string, string>;
   /** snapshot.debian.org timestamp (YYYYMMDDTHHMMSSZ): lock from http://snapshot.debian.org/archive/<archive>/<timestamp>/ instead */
   snapshot?: string;
-  sources: EnvironmentSource[];
+  sources: PackageSource[];
   /** wanted packages; their dependencies are resolved by apt when locking */
   packages: string[];
   /** locales generated besides C.UTF-8 (built into glibc), e.g. tr_TR.UTF-8 */

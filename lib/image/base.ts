@@ -9,8 +9,8 @@ import { HashStream, hexDigest } from '../integrity/hash-stream.js';
 import { type ArchiveError, DockerArchive, drain, scanTar } from './docker-archive.js';
 import { ACCEPTED_MEDIA_TYPES, blobPath, type Descriptor } from './oci.js';
 
-/** A base image read from a docker-archive: its parsed config and its layers, uncompressed, in temporary files. */
-export interface BaseImage {
+/** An image base (what a server image is written on) read from a docker-archive: its parsed config and its layers, uncompressed, in temporary files. */
+export interface ImageBaseArchive {
   config: Record<string, unknown>;
   /** In rootfs order; a layer listed twice points at one file. */
   layers: { diffId: string; file: string; size: number }[];
@@ -21,7 +21,7 @@ export interface BaseImage {
  * sequential passes (see DockerArchive): the first keeps the small JSON members, the second streams each layer
  * through gunzip (if compressed) and sha256 into `workDir`, checking it against the config's diff_ids.
  */
-export async function readBaseImage(tarball: string, want: { os: string; arch: string }, workDir: string, signal?: AbortSignal): Promise<BaseImage> {
+export async function readImageBase(tarball: string, want: { os: string; arch: string }, workDir: string, signal?: AbortSignal): Promise<ImageBaseArchive> {
   const fail: ArchiveError = (what, cause) => baseError(tarball, what, cause);
   const archive = await DockerArchive.read(tarball, fail, signal);
   const item = archive.singleImage('a base');
@@ -54,14 +54,14 @@ export async function readBaseImage(tarball: string, want: { os: string; arch: s
 }
 
 function baseError(tarball: string, what: string, cause?: unknown): KreproError {
-  return new KreproError('E_BASE_IMAGE', `base image ${tarball} ${what}`, { path: tarball, ...(cause === undefined ? {} : { cause }) });
+  return new KreproError('E_BASE_IMAGE', `image base ${tarball} ${what}`, { path: tarball, ...(cause === undefined ? {} : { cause }) });
 }
 
 function checkPlatform(tarball: string, config: Record<string, unknown>, want: { os: string; arch: string }): void {
   const { os, architecture, variant } = config as { os?: unknown; architecture?: unknown; variant?: unknown };
   if (os !== want.os || architecture !== want.arch) {
     const has = `${String(os)}/${String(architecture)}${typeof variant === 'string' ? `/${variant}` : ''}`;
-    throw baseError(tarball, `is for ${has}, not ${want.os}/${want.arch}: use a base image of the architecture being built`);
+    throw baseError(tarball, `is for ${has}, not ${want.os}/${want.arch}: use an image base of the architecture being built`);
   }
 }
 

@@ -8,7 +8,7 @@ export const MEDIA_TYPE = {
   layer: 'application/vnd.oci.image.layer.v1.tar',
 } as const;
 
-/** Media types a base image may use, by role; anything else is refused with its name. */
+/** Media types an image base may use, by role; anything else is refused with its name. */
 export const ACCEPTED_MEDIA_TYPES = {
   index: new Set([MEDIA_TYPE.index, 'application/vnd.docker.distribution.manifest.list.v2+json']),
   manifest: new Set([MEDIA_TYPE.manifest, 'application/vnd.docker.distribution.manifest.v2+json']),

@@ -9,7 +9,7 @@ import { tarStream, writeAtomically, type WrittenFile } from '../archive/pack.js
 import { mapDiskFull } from '../disk-full.js';
 import { KreproError } from '../errors.js';
 import { HashStream, hexDigest } from '../integrity/hash-stream.js';
-import { type BaseImage, readBaseImage } from './base.js';
+import { type ImageBaseArchive, readImageBase } from './base.js';
 import { type ImageLayer, isoSeconds, prepareImageArchive } from './archive.js';
 import { parseRepoTag } from './reference.js';
 import { quote } from '../quote.js';
@@ -85,7 +85,7 @@ async function writeImageFiles(opts: WriteImageOptions, w: { dest: string; entry
   const work = path.join(tempParent, `.${path.basename(dest)}.partial-${randomBytes(6).toString('hex')}`);
   await mkdir(work);
   try {
-    const base: BaseImage | undefined = opts.base === 'scratch' ? undefined : await readBaseImage(opts.base.tarball, { os: opts.os, arch: opts.arch }, work, opts.signal);
+    const base: ImageBaseArchive | undefined = opts.base === 'scratch' ? undefined : await readImageBase(opts.base.tarball, { os: opts.os, arch: opts.arch }, work, opts.signal);
     opts.signal?.throwIfAborted();
     const layer = await writeBinaryLayer(opts.binaryPath, binary, entrypoint, opts.created, path.join(work, 'layer.tar'), opts.signal);
     const layers: ImageLayer[] = [...(base?.layers ?? []).map((l) => ({ digest: l.diffId, file: l.file, size: l.size })), layer];
@@ -145,7 +145,7 @@ async function writeBinaryLayer(
   return { digest: `sha256:${hexDigest(integrity, 'sha256')}`, file, size };
 }
 
-function pickPlatform(base: BaseImage | undefined): Record<string, unknown> {
+function pickPlatform(base: ImageBaseArchive | undefined): Record<string, unknown> {
   const config = base?.config ?? {};
   return Object.fromEntries(PLATFORM_KEYS.filter((k) => config[k] !== undefined && config[k] !== null).map((k) => [k, config[k]]));
 }
@@ -155,7 +155,7 @@ function pickPlatform(base: BaseImage | undefined): Record<string, unknown> {
  * and diff_ids followed by ours. Nothing from the host: no hostname, container ID, docker_version or build time.
  */
 function imageConfig(
-  base: BaseImage | undefined,
+  base: ImageBaseArchive | undefined,
   o: { os: string; arch: string; binaryName: string; entrypoint: string; created: string },
 ): Record<string, unknown> {
   const baseRun = (base?.config['config'] ?? {}) as Record<string, unknown>;

@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { KreproError } from '../errors.js';
 import { runGit } from '../source/git.js';
-import { isSafeRelativePath } from '../sync/paths.js';
+import { isSafeRelativePath } from '../checkout/relative-path.js';
 import { parseJson, quote } from '../quote.js';
 
 /** The project file at the checkout root: how this project builds, and which files are its artifacts. */
@@ -187,7 +187,7 @@ function parseImages(v: unknown, bad: (field: string, want: string, got: unknown
 }
 
 /** The environment the project's settings add to every build (its env, then the normalizations it opted in to). */
-export function projectEnvironment(project: Project): Record<string, string> {
+export function projectVariables(project: Project): Record<string, string> {
   const env: Record<string, string> = {};
   if (project.normalize) for (const n of NORMALIZATIONS) env[n.name] = n.value;
   return { ...env, ...project.env };

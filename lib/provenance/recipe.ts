@@ -3,14 +3,17 @@ import * as path from 'node:path';
 import { ATTESTATION_FILE, verifyAttestationFile } from '../attest/file.js';
 import type { VerifyingKey } from '../attest/keys.js';
 import { inTotoStatement, SLSA_PROVENANCE_TYPE, type Statement, type Subject, subjectsOf } from '../attest/statement.js';
-import { type EncoderIdentity, GZIP_FORMATS } from '../archive/gzip.js';
+import { encoderIdentity, type EncoderIdentity, GZIP_FORMATS } from '../archive/gzip.js';
 import { MAX_MTIME } from '../archive/header.js';
+import type { BuildContainer, PreparedEnvironment } from '../backend/backend.js';
+import type { BuildConditions } from '../backend/conditions.js';
 import { checkLock, type EnvironmentLock, lockDigest } from '../environment/lock.js';
 import { KreproError } from '../errors.js';
 import type { Integrity } from '../integrity/hash-stream.js';
-import { type ImageSettings, parseProject } from '../project/project.js';
+import { packagingFor, type ReleaseInputs } from '../project/inputs.js';
+import { type ImageSettings, parseProject, type Project } from '../project/project.js';
+import type { ImageBaseFile } from '../release/from-binaries.js';
 import { parseSourceDateEpoch } from '../source/source-date-epoch.js';
-import type { BuildConditions } from '../verify/conditions.js';
 import { KREPRO_VERSION } from '../version.js';
 import { parseJson, quote } from '../quote.js';
 
@@ -33,13 +36,66 @@ export interface Recipe {
   project: { command: string[]; outputs: string[]; release: boolean; images: ImageSettings | false; normalize: boolean };
   /** the locked build environment, whole (a rebuild needs nothing else to make the same image), and its image ID */
   environment: { lock: EnvironmentLock; lockDigest: string; imageId: string };
-  /** the build environment (buildEnvironment: project env, host KUBE_*, GO*, SOURCE_DATE_EPOCH, KUBE_GIT_VERSION) */
+  /** the build variables (buildVariables: project env, host KUBE_*, GO*, SOURCE_DATE_EPOCH, KUBE_GIT_VERSION); JSON key `env` */
   env: Record<string, string>;
   container: RecipeContainer;
   sourceDateEpoch: number;
   version: string;
-  /** how the release tarballs were packed, when the project is Kubernetes-shaped */
-  package?: { level: number; encoder: EncoderIdentity };
+  /**
+   * how the release tarballs were packed, when the project is Kubernetes-shaped (the registry comes from the
+   * project's images or KUBE_DOCKER_REGISTRY in `env`); `bases`: the server images' docker-archive bases by digest
+   */
+  package?: { level: number; encoder: EncoderIdentity; bases?: ImageBaseFile[] };
+}
+
+/** How a recipe's container is a build's: the plain release container, or verify's controlled conditions. */
+export function recipeContainer(container: BuildContainer): RecipeContainer {
+  return container.kind === 'plain' ? { kind: 'release', user: container.user, hostname: container.hostname, workingDir: container.workingDir } : { kind: 'verify-control', conditions: container.conditions };
+}
+
+export function buildContainer(container: RecipeContainer): BuildContainer {
+  return container.kind === 'release' ? { kind: 'plain', user: container.user, hostname: container.hostname, workingDir: container.workingDir } : { kind: 'controlled', conditions: container.conditions };
+}
+
+export interface RecipeParts {
+  source: Recipe['source'];
+  inputs: ReleaseInputs;
+  /** the locked environment the build ran in */
+  environment: PreparedEnvironment & { lock: EnvironmentLock };
+  container: BuildContainer;
+  /** the packing, when the release tarballs were made */
+  packed?: { bases: ImageBaseFile[] };
+}
+
+/** The one way a recipe is made, by release and by verify alike. */
+export function makeRecipe(parts: RecipeParts): Recipe {
+  const { inputs, packed } = parts;
+  const { project, packaging } = inputs;
+  return {
+    source: parts.source,
+    project: { command: project.command, outputs: project.outputs, release: project.release, images: project.images, normalize: project.normalize },
+    environment: { lock: parts.environment.lock, lockDigest: lockDigest(parts.environment.lock), imageId: parts.environment.id },
+    env: { ...inputs.variables },
+    container: recipeContainer(parts.container),
+    sourceDateEpoch: inputs.sourceDateEpoch,
+    version: inputs.version,
+    ...(packed
+      ? { package: { level: packaging.level, encoder: encoderIdentity({ level: packaging.level, format: packaging.encoder }), ...(packed.bases.length > 0 ? { bases: packed.bases } : {}) } }
+      : {}),
+  };
+}
+
+/** What a recipe says to build, as the inputs release made it from: rebuild follows these. */
+export function recipeInputs(recipe: Recipe): ReleaseInputs {
+  const project: Project = { ...recipe.project, env: {} };
+  const pkg = recipe.package;
+  return {
+    project,
+    sourceDateEpoch: recipe.sourceDateEpoch,
+    version: recipe.version,
+    variables: recipe.env,
+    packaging: packagingFor(project, recipe.env, pkg ? { level: pkg.level, encoder: pkg.encoder.version } : {}),
+  };
 }
 
 export interface RecipePredicate {
@@ -92,8 +148,11 @@ export function recipeOf(statement: unknown, where: string): { recipe: Recipe; s
   if (lockDigest(lock) !== r.environment.lockDigest) throw bad(`its lock's digest is ${lockDigest(lock)}, but it records ${r.environment.lockDigest}`);
   if (!r.container || (r.container.kind !== 'release' && r.container.kind !== 'verify-control')) throw bad('it records no build container');
   if (typeof r.sourceDateEpoch !== 'number' || typeof r.version !== 'string' || r.env === undefined) throw bad('it records no SOURCE_DATE_EPOCH, version or environment');
-  if (!Array.isArray(s.subject) || s.subject.length === 0) throw bad('it has no subjects');
   checkRecipe(r as Recipe, where);
+  // Both are recorded twice (as the build saw them, and as values): a rebuild could follow only one, so they must agree.
+  if (r.env['SOURCE_DATE_EPOCH'] !== String(r.sourceDateEpoch)) throw bad(`its env has SOURCE_DATE_EPOCH=${JSON.stringify(r.env['SOURCE_DATE_EPOCH'] ?? null)}, but its sourceDateEpoch is ${r.sourceDateEpoch}`);
+  if (r.env['KUBE_GIT_VERSION'] !== r.version) throw bad(`its env has KUBE_GIT_VERSION=${JSON.stringify(r.env['KUBE_GIT_VERSION'] ?? null)}, but its version is ${JSON.stringify(r.version)}`);
+  if (!Array.isArray(s.subject) || s.subject.length === 0) throw bad('it has no subjects');
   return { recipe: r as Recipe, subjects: s.subject };
 }
 
@@ -123,11 +182,12 @@ function checkRecipe(r: Recipe, where: string): void {
     if (typeof c.hostname !== 'string' || typeof c.workingDir !== 'string' || !c.workingDir.startsWith('/')) throw bad('container', 'a hostname and an absolute workingDir', c);
   } else {
     const k = c.conditions as Partial<BuildConditions> | undefined;
-    const strings = ['buildPath', 'tz', 'locale', 'umask', 'hostname', 'domainname', 'home', 'path', 'cpuset', 'clockOffset'] as const;
+    const strings = ['buildPath', 'tz', 'locale', 'umask', 'hostname', 'domainname', 'home', 'path', 'clockOffset'] as const;
     const wrong =
       k === undefined
         ? 'conditions'
         : (strings.find((f) => typeof k[f] !== 'string') ??
+          (k.cpuset !== undefined && typeof k.cpuset !== 'string' ? 'cpuset' : undefined) ??
           (['uid', 'gid'] as const).find((f) => !id(k[f], f === 'uid' ? 1 : 0)) ??
           (!['sorted', 'reversed'].includes(k.fileOrder as string) ? 'fileOrder' : !['native', 'linux32-uname26'].includes(k.kernel as string) ? 'kernel' : typeof k.aslr !== 'boolean' ? 'aslr' : undefined));
     if (wrong !== undefined) throw bad(`container.conditions${wrong === 'conditions' ? '' : `.${wrong}`}`, 'what verify records for its control build', k?.[wrong as keyof BuildConditions]);

@@ -1,9 +1,12 @@
 import * as path from 'node:path';
-import type { GzipFormat } from '../archive/gzip.js';
+import { byteOrder } from '../byte-order.js';
 import { pathBeneath } from '../checkout/beneath.js';
-import { DEFAULT_IMAGE_BINARIES, type ServerImagesOptions, writeServerImages } from '../image/server-images.js';
+import { hashFile, hexDigest } from '../integrity/hash-stream.js';
+import { DEFAULT_IMAGE_BINARIES, imageBaseFrom, type ServerImage, writeServerImages } from '../image/server-images.js';
 import { type PackageResult, packageRelease } from '../layout/package-release.js';
-import { buildStage } from '../layout/stage.js';
+import { buildStage, type StageResult } from '../layout/stage.js';
+import { runPipeline, type Step, type StepEvent } from '../pipeline/pipeline.js';
+import type { Packaging } from '../project/inputs.js';
 
 export interface ReleaseFromBinariesOptions {
   /** the `_output` directory holding `dockerized/bin`; the stage and the tarballs are written beside it */
@@ -12,57 +15,136 @@ export interface ReleaseFromBinariesOptions {
   sourceRoot: string;
   version: string;
   sourceDateEpoch: number;
-  level?: number;
-  /** gzip format; the current one by default */
-  encoder?: GzipFormat;
-  /** server images for the staged Linux server platforms; default on */
-  images?: boolean;
-  imageBinaries?: readonly string[];
-  imageRegistry?: string;
-  imageBase?: ServerImagesOptions['base'];
-  onStep?: (step: 'stage' | 'images' | 'package') => void;
+  packaging: Packaging;
+  /** where the image base template resolves instead of the recorded one (a rebuild given --image-base) */
+  imageBase?: string;
+  onStep?: (event: StepEvent) => void;
   signal?: AbortSignal;
 }
 
+/** A base tarball server images were made on, by digest: a recipe records it, a rebuild checks it. */
+export interface ImageBaseFile {
+  os: string;
+  arch: string;
+  binary: string;
+  /** as the template resolved: relative to the sources when inside them, else absolute */
+  path: string;
+  sha256: string;
+}
+
+export interface Packed {
+  packaged: PackageResult;
+  /** the docker-archive bases of the server images (none for scratch images) */
+  bases: ImageBaseFile[];
+}
+
+/** The packing steps' context: what they read, and what each leaves for the next. */
+export interface PackContext {
+  opts: ReleaseFromBinariesOptions;
+  stage: string;
+  staged?: StageResult;
+  images: ServerImage[];
+  bases: ImageBaseFile[];
+  packaged?: PackageResult;
+}
+
+/** Images exist for Linux server platforms only, as upstream builds them. */
+function serverPlatforms(c: PackContext): StageResult['platforms'] {
+  return (c.staged?.platforms ?? []).filter((p) => p.os === 'linux' && p.server.length > 0);
+}
+
+/** Asked-for binaries must exist; by default, the default image binaries the build made (on every platform). */
+function imageBinaries(c: PackContext): readonly string[] {
+  const images = c.opts.packaging.images;
+  if (images === false) return [];
+  return images.binaries ?? DEFAULT_IMAGE_BINARIES.filter((b) => serverPlatforms(c).every((p) => p.server.includes(b)));
+}
+
+/** The packing half of build/release.sh, as steps: stage from `_output/dockerized/bin`, server images, the tarballs. */
+export const PACK_STEPS: readonly Step<PackContext>[] = [
+  {
+    name: 'stage',
+    run: async (c) => {
+      // The build's outputs were copied in beside them: the stage and the tarballs must not lead anywhere else.
+      c.stage = await pathBeneath(c.opts.outputDir, 'release-stage');
+      c.staged = await buildStage({ binDir: path.join(c.opts.outputDir, 'dockerized', 'bin'), sourceRoot: c.opts.sourceRoot, stage: c.stage, version: c.opts.version, ...signalOf(c.opts) });
+    },
+  },
+  {
+    name: 'images',
+    skip: (c) => {
+      if (c.opts.packaging.images === false) return 'the project has no server images ("images": false or --no-images)';
+      if (serverPlatforms(c).length === 0) return 'no Linux server platform was staged';
+      if (imageBinaries(c).length === 0) return 'none of the default image binaries was built on every server platform';
+      return undefined;
+    },
+    run: async (c) => {
+      const images = c.opts.packaging.images as Exclude<Packaging['images'], false>;
+      const template = c.opts.imageBase ?? images.base;
+      c.images = await writeServerImages({
+        stage: c.stage,
+        platforms: serverPlatforms(c).map((p) => p.platform),
+        version: c.opts.version,
+        sourceDateEpoch: c.opts.sourceDateEpoch,
+        binaries: imageBinaries(c),
+        ...(images.registry ? { registry: images.registry } : {}),
+        base: imageBaseFrom(template, c.opts.sourceRoot),
+        ...signalOf(c.opts),
+      });
+      c.bases = await baseFiles(template, c.opts.sourceRoot, c.images, c.opts.signal);
+    },
+  },
+  {
+    name: 'package',
+    run: async (c) => {
+      c.packaged = await packageRelease({
+        stage: c.stage,
+        out: await pathBeneath(c.opts.outputDir, 'release-tars'),
+        sourceDateEpoch: c.opts.sourceDateEpoch,
+        sourceRoot: c.opts.sourceRoot,
+        level: c.opts.packaging.level,
+        encoder: c.opts.packaging.encoder,
+        ...signalOf(c.opts),
+      });
+    },
+  },
+];
+
+export function packContext(opts: ReleaseFromBinariesOptions): PackContext {
+  return { opts, stage: path.join(opts.outputDir, 'release-stage'), images: [], bases: [] };
+}
+
 /**
- * The packaging half of build/release.sh, shared by `release` and `verify` so both pack exactly the same way:
- * stage from `_output/dockerized/bin`, write server images into the stage, pack `_output/release-tars`.
+ * Stage, server images and tarballs from a build's binaries, as release, verify and rebuild all pack: the same
+ * steps with the same packaging, so all three make the same bytes.
  */
-export async function releaseFromBinaries(opts: ReleaseFromBinariesOptions): Promise<PackageResult> {
-  const signal = opts.signal ? { signal: opts.signal } : {};
-  // The build's outputs were copied in beside them: the stage and the tarballs must not lead anywhere else.
-  const stage = await pathBeneath(opts.outputDir, 'release-stage');
-  const out = await pathBeneath(opts.outputDir, 'release-tars');
-  opts.onStep?.('stage');
-  const staged = await buildStage({ binDir: path.join(opts.outputDir, 'dockerized', 'bin'), sourceRoot: opts.sourceRoot, stage, version: opts.version, ...signal });
-  // Images exist for Linux server platforms only, as upstream builds them.
-  const serverPlatforms = staged.platforms.filter((p) => p.os === 'linux' && p.server.length > 0);
-  const imagePlatforms = serverPlatforms.map((p) => p.platform);
-  // Asked-for binaries must exist; by default, the default image binaries the build made (on every platform).
-  const imageBinaries = opts.imageBinaries ?? DEFAULT_IMAGE_BINARIES.filter((b) => serverPlatforms.every((p) => p.server.includes(b)));
-  if ((opts.images ?? true) && imagePlatforms.length > 0 && imageBinaries.length > 0) {
-    opts.signal?.throwIfAborted();
-    opts.onStep?.('images');
-    await writeServerImages({
-      stage,
-      platforms: imagePlatforms,
-      version: opts.version,
-      sourceDateEpoch: opts.sourceDateEpoch,
-      binaries: imageBinaries,
-      ...(opts.imageRegistry ? { registry: opts.imageRegistry } : {}),
-      ...(opts.imageBase ? { base: opts.imageBase } : {}),
-      ...signal,
-    });
+export async function releaseFromBinaries(opts: ReleaseFromBinariesOptions): Promise<Packed> {
+  const context = packContext(opts);
+  await runPipeline(PACK_STEPS, context, { ...signalOf(opts), ...(opts.onStep ? { onStep: opts.onStep } : {}) });
+  return { packaged: context.packaged!, bases: context.bases };
+}
+
+/** Each docker-archive base the images were made on, hashed; relative paths where the template was. */
+async function baseFiles(template: string, sourceRoot: string, images: readonly ServerImage[], signal?: AbortSignal): Promise<ImageBaseFile[]> {
+  if (template === 'scratch') return [];
+  const resolve = imageBaseFrom(template, sourceRoot);
+  const out: ImageBaseFile[] = [];
+  const digests = new Map<string, string>();
+  for (const image of images) {
+    const base = typeof resolve === 'function' ? resolve(image) : resolve;
+    if (base === 'scratch') continue;
+    let sha256 = digests.get(base.tarball);
+    if (sha256 === undefined) {
+      sha256 = hexDigest((await hashFile(base.tarball, signal)).integrity, 'sha256');
+      digests.set(base.tarball, sha256);
+    }
+    const rel = path.relative(sourceRoot, base.tarball);
+    const inside = !path.isAbsolute(template) && !rel.startsWith('..');
+    out.push({ os: image.os, arch: image.arch, binary: image.binary, path: inside ? rel.split(path.sep).join('/') : base.tarball, sha256 });
   }
-  opts.signal?.throwIfAborted();
-  opts.onStep?.('package');
-  return packageRelease({
-    stage,
-    out,
-    sourceDateEpoch: opts.sourceDateEpoch,
-    sourceRoot: opts.sourceRoot,
-    ...(opts.level !== undefined ? { level: opts.level } : {}),
-    ...(opts.encoder !== undefined ? { encoder: opts.encoder } : {}),
-    ...signal,
-  });
+  return out.sort((a, b) => byteOrder(`${a.os}/${a.arch}/${a.binary}`, `${b.os}/${b.arch}/${b.binary}`));
+}
+
+function signalOf(o: { signal?: AbortSignal }): { signal?: AbortSignal } {
+  return o.signal ? { signal: o.signal } : {};
 }

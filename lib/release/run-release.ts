@@ -3,33 +3,26 @@ import type { Writable } from 'node:stream';
 import { mkdir } from 'node:fs/promises';
 import { writeSmallFile } from '../archive/pack.js';
 import { outputDirOf, pathBeneath } from '../checkout/beneath.js';
-import type { GzipFormat } from '../archive/gzip.js';
 import { writeSignedStatement } from '../attest/file.js';
 import type { SigningKey } from '../attest/keys.js';
 import type { Statement } from '../attest/statement.js';
-import { lockDigest } from '../environment/lock.js';
+import type { Session } from '../backend/session.js';
 import { KreproError } from '../errors.js';
 import { type Artifact, outputArtifacts } from '../integrity/artifact.js';
-import { PROVENANCE_FILE, type Recipe, recipeStatement } from '../provenance/recipe.js';
-import { recipeSource } from '../provenance/source.js';
-import { imageBaseFrom } from '../image/server-images.js';
 import type { PackageResult } from '../layout/package-release.js';
-import type { Project } from '../project/project.js';
-import type { BuildSession } from '../session/build-session.js';
-import { releaseFromBinaries } from './from-binaries.js';
+import { runPipeline, type Step, type StepEvent, type StepRecord } from '../pipeline/pipeline.js';
+import type { ReleaseInputs } from '../project/inputs.js';
+import { makeRecipe, PROVENANCE_FILE, recipeStatement } from '../provenance/recipe.js';
+import { recipeSource } from '../provenance/source.js';
+import { releaseArtifacts } from './artifacts.js';
+import { PACK_STEPS, type PackContext, packContext } from './from-binaries.js';
 
 export interface ReleaseOptions {
   checkoutRoot: string;
-  project: Project;
-  sourceDateEpoch: number;
-  /** KUBE_GIT_VERSION, written into the stage */
-  version: string;
+  /** what to build and how to pack it (releaseInputs): also what the recipe records */
+  inputs: ReleaseInputs;
   /** run `make test` after the build (KUBE_RELEASE_RUN_TESTS; `--quick` skips it); Kubernetes-shaped projects only */
   runTests: boolean;
-  level?: number;
-  /** gzip format (default the current one); a rebuild passes the recorded one */
-  encoder?: GzipFormat;
-  imageRegistry?: string;
   /**
    * Write the recipe (krepro-provenance.json) into the release directory, and with a key its signed DSSE envelope
    * (krepro.intoto.jsonl) and sigstore bundle (krepro.sigstore.json): needs the locked build environment, which a
@@ -37,11 +30,9 @@ export interface ReleaseOptions {
    */
   provenance?: { signingKey?: SigningKey };
   io: { stdout: Writable; stderr: Writable };
-  onStep?: (step: ReleaseStep) => void;
+  onStep?: (event: StepEvent) => void;
   signal?: AbortSignal;
 }
-
-export type ReleaseStep = 'sync' | 'build' | 'test' | 'copy-output' | 'stage' | 'images' | 'package';
 
 export interface ReleaseResult {
   /** the release tarballs, when the project is Kubernetes-shaped */
@@ -54,68 +45,100 @@ export interface ReleaseResult {
   dir: string;
   /** the files of the provenance written into `dir` */
   provenance?: { statement: string; envelope?: string; bundle?: string };
+  /** what each step did, in order */
+  steps: StepRecord[];
 }
 
+interface ReleaseContext {
+  session: Session;
+  opts: ReleaseOptions;
+  dir: string;
+  pack: PackContext;
+  artifacts: Artifact[];
+  provenance?: { statement: string; envelope?: string; bundle?: string };
+}
+
+const NOT_KUBERNETES = 'the project is not Kubernetes-shaped ("release": false)';
+
+/** A packing step inside the release: skipped as a whole for a project that makes no release tarballs. */
+function packing(s: Step<PackContext>): Step<ReleaseContext> {
+  return {
+    name: s.name,
+    skip: (c) => (c.opts.inputs.project.release ? s.skip?.(c.pack) : NOT_KUBERNETES),
+    run: (c) => s.run(c.pack),
+  };
+}
+
+async function inContainer(c: ReleaseContext, command: readonly string[]): Promise<void> {
+  const code = await c.session.run(command, c.opts.io);
+  if (code !== 0) throw new KreproError('E_BUILD_FAILED', `${command.join(' ')} failed in the build container with exit code ${code}`, { exitCode: code });
+}
+
+/** build/release.sh, in order. */
+export const RELEASE_STEPS: readonly Step<ReleaseContext>[] = [
+  // the sources into the session's volume: only what changed
+  { name: 'sync', run: async (c) => void (await c.session.sync()) },
+  // the project's build command (`make cross`)
+  { name: 'build', run: (c) => inContainer(c, c.opts.inputs.project.command) },
+  // `make test`, as KUBE_RELEASE_RUN_TESTS asks
+  {
+    name: 'test',
+    skip: (c) => (!c.opts.runTests ? 'tests not asked for (--quick or KUBE_RELEASE_RUN_TESTS=n)' : !c.opts.inputs.project.release ? NOT_KUBERNETES : undefined),
+    run: (c) => inContainer(c, ['make', 'test']),
+  },
+  // the project's outputs back into the checkout
+  { name: 'copy-output', run: async (c) => void (await c.session.copyOutput(c.opts.inputs.project.outputs)) },
+  // stage, server images, tarballs
+  ...PACK_STEPS.map(packing),
+  // every artifact named and hashed
+  {
+    name: 'artifacts',
+    run: async (c) => {
+      c.artifacts = releaseArtifacts(c.pack.packaged, await outputArtifacts(c.opts.checkoutRoot, c.opts.inputs.project.outputs, c.opts.signal));
+    },
+  },
+  // the recipe, and its signed envelope
+  {
+    name: 'provenance',
+    skip: (c) => (c.opts.provenance ? undefined : 'no provenance asked for'),
+    run: async (c) => {
+      const { session } = c;
+      const recipe = makeRecipe({
+        source: await recipeSource(c.opts.checkoutRoot),
+        inputs: c.opts.inputs,
+        environment: { ...session.environment, lock: session.environment.lock! },
+        container: { kind: 'plain', ...session.container },
+        ...(c.pack.packaged ? { packed: { bases: c.pack.bases } } : {}),
+      });
+      c.provenance = await writeProvenance(c.dir, recipeStatement(recipe, c.artifacts, 'release'), c.opts.provenance?.signingKey);
+    },
+  },
+];
+
 /**
- * build/release.sh as named steps: sync, the build command (`make cross`), `make test`, copy the outputs back and,
- * for a Kubernetes-shaped project, stage, write server images and pack the release tarballs.
+ * build/release.sh as named steps over a session: sync, the build command (`make cross`), `make test`, copy the
+ * outputs back and, for a Kubernetes-shaped project, stage, write server images and pack the release tarballs; then
+ * the recipe.
  */
-export async function runRelease(session: BuildSession, opts: ReleaseOptions): Promise<ReleaseResult> {
-  const { project } = opts;
-  const step = (s: ReleaseStep): void => {
-    opts.signal?.throwIfAborted();
-    opts.onStep?.(s);
-  };
-  const run = async (cmd: string[]): Promise<void> => {
-    const code = await session.run(cmd, opts.io);
-    if (code !== 0) throw new KreproError('E_BUILD_FAILED', `${cmd.join(' ')} failed in the build container with exit code ${code}`, { exitCode: code });
-  };
+export async function runRelease(session: Session, opts: ReleaseOptions): Promise<ReleaseResult> {
+  if (opts.provenance && !session.environment.lock) {
+    throw new KreproError('E_USAGE', 'a release with provenance needs the locked build environment (a Dockerfile image cannot be made again from a recipe): leave out --build-image-dir, or the provenance');
+  }
+  const { inputs } = opts;
   // Before any work: the release directory and the stage may not lead out of the checkout.
   const outputDir = await outputDirOf(opts.checkoutRoot);
   const dir = await pathBeneath(outputDir, 'release-tars');
   await pathBeneath(outputDir, 'release-stage');
-  step('sync');
-  await session.sync();
-  step('build');
-  await run(project.command);
-  if (opts.runTests && project.release) {
-    step('test');
-    await run(['make', 'test']);
-  }
-  if (opts.provenance && !session.lock) {
-    throw new KreproError('E_USAGE', 'a release with provenance needs the locked build environment (a Dockerfile image cannot be made again from a recipe): leave out --build-image-dir, or the provenance');
-  }
-  step('copy-output');
-  await session.copyOutput(project.outputs);
-  const images = project.images;
-  const packaged = !project.release ? undefined : await releaseFromBinaries({
-    outputDir,
-    sourceRoot: opts.checkoutRoot,
-    version: opts.version,
-    sourceDateEpoch: opts.sourceDateEpoch,
-    ...(opts.level !== undefined ? { level: opts.level } : {}),
-    ...(opts.encoder !== undefined ? { encoder: opts.encoder } : {}),
-    images: images !== false,
-    ...(images && images.binaries ? { imageBinaries: images.binaries } : {}),
-    ...(images && images.registry ? { imageRegistry: images.registry } : opts.imageRegistry ? { imageRegistry: opts.imageRegistry } : {}),
-    ...(images && images.base ? { imageBase: imageBaseFrom(images.base, opts.checkoutRoot) } : {}),
-    onStep: step,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-  });
-  const artifacts = [...(packaged?.artifacts ?? []), ...(await outputArtifacts(opts.checkoutRoot, project.outputs, opts.signal))];
-  const result: ReleaseResult = { ...(packaged ? { packaged } : {}), outputs: project.outputs, artifacts, dir };
-  if (!opts.provenance) return result;
-  const recipe: Recipe = {
-    source: await recipeSource(opts.checkoutRoot),
-    project: { command: project.command, outputs: project.outputs, release: project.release, images: project.images, normalize: project.normalize },
-    environment: { lock: session.lock!, lockDigest: lockDigest(session.lock!), imageId: session.imageId },
-    env: session.env,
-    container: { kind: 'release', ...session.container },
-    sourceDateEpoch: opts.sourceDateEpoch,
-    version: opts.version,
-    ...(packaged ? { package: { level: packaged.manifest.encoder.level, encoder: packaged.manifest.encoder } } : {}),
+  const context: ReleaseContext = {
+    session,
+    opts,
+    dir,
+    pack: packContext({ outputDir, sourceRoot: opts.checkoutRoot, version: inputs.version, sourceDateEpoch: inputs.sourceDateEpoch, packaging: inputs.packaging, ...(opts.signal ? { signal: opts.signal } : {}) }),
+    artifacts: [],
   };
-  return { ...result, provenance: await writeProvenance(dir, recipeStatement(recipe, artifacts, 'release'), opts.provenance.signingKey) };
+  const steps = await runPipeline(RELEASE_STEPS, context, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onStep ? { onStep: opts.onStep } : {}) });
+  const { packaged } = context.pack;
+  return { ...(packaged ? { packaged } : {}), outputs: inputs.project.outputs, artifacts: context.artifacts, dir: context.dir, ...(context.provenance ? { provenance: context.provenance } : {}), steps };
 }
 
 /** The recipe statement into `dir`, and with a key its signed envelope and sigstore bundle; each file written whole or not at all. */

@@ -1,40 +1,15 @@
+import type { BuildConditions, Probes } from '../backend/conditions.js';
 import { KreproError } from '../errors.js';
 import { quote } from '../quote.js';
 
-/**
- * The conditions one build runs under. The control build uses fixed, recorded values (never the host's defaults);
- * each variation changes what it names, and nothing else, for the experiment build.
- */
-export interface BuildConditions {
-  /** where the sources are inside the container */
-  buildPath: string;
-  tz: string;
-  locale: string;
-  umask: string;
-  uid: number;
-  gid: number;
-  hostname: string;
-  domainname: string;
-  home: string;
-  /** one extra environment variable, present only when set */
-  extraEnv?: [string, string];
-  path: string;
-  /** CPUs the build may use (cpuset, e.g. "0-1") */
-  cpuset: string;
-  /** order in which source files are created in the (in-memory) build tree, which readdir then follows */
-  fileOrder: 'sorted' | 'reversed';
-  /** libfaketime offset for the wall clock ('' = real time); programs that read the clock directly ignore it */
-  clockOffset: string;
-  /** personality: the machine's own, or a 32-bit one reporting a 2.6 kernel (setarch linux32 --uname-2.6) */
-  kernel: 'native' | 'linux32-uname26';
-  /** address-space layout randomization; off in the control build (setarch -R), so it is stable */
-  aslr: boolean;
-}
-
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** The control conditions for an engine with `cpus` CPUs. */
-export function controlConditions(cpus: number): BuildConditions {
+/**
+ * The control conditions: fixed values that depend on nothing but krepro's version, never on the engine (its CPUs,
+ * whether it can switch randomization off), so the same commit verified anywhere records the same recipe. What an
+ * engine cannot apply it says in the build's result; facts about the engine are recorded beside each build.
+ */
+export function controlConditions(): BuildConditions {
   return {
     buildPath: '/go/src/k8s.io/kubernetes',
     tz: 'UTC',
@@ -46,16 +21,12 @@ export function controlConditions(cpus: number): BuildConditions {
     domainname: 'control.invalid',
     home: '/tmp/krepro-home/control',
     path: DEFAULT_PATH,
-    cpuset: cpus > 1 ? `0-${cpus - 1}` : '0',
     fileOrder: 'sorted',
     clockOffset: '',
     kernel: 'native',
     aslr: false,
   };
 }
-
-/** What a probe saw in one build: one line of text per variation (see PROBE_SCRIPT). */
-export type Probes = Readonly<Record<string, string>>;
 
 export interface Variation {
   name: string;
@@ -155,3 +126,5 @@ export function variationNamed(name: string): Variation {
 export function applyVariations(base: BuildConditions, variations: readonly Variation[]): BuildConditions {
   return variations.reduce((c, v) => v.apply(c), base);
 }
+
+export type { BuildConditions, Probes };

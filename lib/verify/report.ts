@@ -20,6 +20,8 @@ export function verifyReport(result: VerifyResult) {
     exitCode: run.exitCode,
     durationMs: run.durationMs,
     commandMs: run.commandMs,
+    host: run.host,
+    unapplied: run.unapplied,
   });
   const left = new Map(result.control.artifacts.map((a) => [a.name, a]));
   const right = new Map((result.experiment?.artifacts ?? []).map((a) => [a.name, a]));

@@ -1,76 +1,59 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import * as path from 'node:path';
-import { simpleGit } from 'simple-git';
-import { headCommit } from '../source/git.js';
+import type { SigningKey } from '../attest/keys.js';
+import type { Backend, BuildPhase, PreparedEnvironment } from '../backend/backend.js';
 import { byteOrder } from '../byte-order.js';
-import { outputDirOf } from '../checkout/beneath.js';
-import { type CheckoutLock, lockCheckout } from '../checkout/lock.js';
-import { runNames } from '../checkout/names.js';
-import { removeLeftovers } from '../checkout/state.js';
+import { OUTPUT_DIR, pathBeneath } from '../checkout/beneath.js';
+import { checkoutStateNames } from '../checkout/identity.js';
+import { type CheckoutClaim, claimCheckout } from '../checkout/claim.js';
+import { newRun, type RunScope } from '../checkout/names.js';
 import { diff } from '../diff/compare.js';
 import { allFindings } from '../diff/difference.js';
-import type { Engine } from '../engine/engine.js';
+import { type EnvironmentSource, sourceVersion } from '../environment/source.js';
+import { KreproError } from '../errors.js';
+import { runPipeline, type Step, type StepEvent, type StepRecord } from '../pipeline/pipeline.js';
 import type { Project } from '../project/project.js';
-import { type AttributionResult, attributeCauses, type Cause } from './attribution.js';
-import { type BuildRun, type BuildRunOptions, differingArtifacts, logTail, runVerifyBuild } from './build-run.js';
-import { applyVariations, type BuildConditions, controlConditions, type Variation, VARIATIONS } from './conditions.js';
+import type { ReleaseInputs } from '../project/inputs.js';
+import { makeRecipe, recipeStatement } from '../provenance/recipe.js';
+import { recipeSource } from '../provenance/source.js';
+import { writeProvenance } from '../release/run-release.js';
+import { headCommit, runGit } from '../source/git.js';
 import { quote } from '../quote.js';
-
-export interface VerifyEngine {
-  engine: Engine;
-  /** the build image on this engine */
-  image: string;
-  imageId: string;
-}
-
-/** A setting of the build environment that changes how tools behave: listed in the report, never hidden. */
-export interface EnvironmentSetting {
-  name: string;
-  value: string;
-  /** where it comes from: the build image, the project file, the host, or krepro's normalizations */
-  source: 'image' | 'project' | 'host' | 'normalization' | 'krepro';
-  why: string;
-  /** variations whose effect it may hide */
-  masks?: string[];
-}
+import { type AttributionResult, attributeCauses, type Cause } from './attribution.js';
+import { type BuildRun, differingArtifacts, logTail, runVerifyBuild } from './build-run.js';
+import { applyVariations, type BuildConditions, controlConditions, type Variation, VARIATIONS } from './conditions.js';
+import { type EnvironmentSetting, verifySettings } from './settings.js';
 
 export interface VerifyOptions {
   checkoutRoot: string;
-  /** the commit to verify (its project file is the one `project` should come from); default HEAD */
+  /** the commit to verify (its project file is the one `inputs.project` should come from); default HEAD */
   commit?: string;
-  /** control build's engine, and the experiment's (the same one unless rebuilding independently) */
-  engines: [VerifyEngine, VerifyEngine];
+  /** this machine's hostname (a checkout's state names include it) */
+  hostname: string;
+  /** where the control build runs, and the experiment (another backend for an independent rebuild); every other build runs on the control's */
+  backends: { control: Backend; experiment: Backend };
+  /** the environment every build runs in: made on each backend from the lock, or a Dockerfile image copied by ID */
+  environment: EnvironmentSource;
   variations: readonly Variation[];
-  project: Project;
-  /** the project's build environment, exactly as release uses it (buildEnvironment) */
-  env: Readonly<Record<string, string>>;
-  sourceDateEpoch: number;
-  version: string;
-  /** the settings of the build environment, for the report (image Env, normalizations) */
-  settings?: readonly EnvironmentSetting[];
-  /**
-   * The engine's default seccomp profile with personality(ADDR_NO_RANDOMIZE) allowed (seccompWithPersonality):
-   * without it the control build cannot switch randomization off, and `aslr` is not tested.
-   */
-  seccomp?: string;
-  /** this checkout's hash and labels (checkoutStateNames): every object of the run carries them, plus a run id */
-  checkoutHash: string;
-  labels: Record<string, string>;
+  /** what to build and how to pack it: exactly what release uses (releaseInputs) */
+  inputs: ReleaseInputs;
   /** a build under control conditions again, to tell nondeterminism from variation effects; on by default when builds differ */
   checkNoise?: boolean;
   /** find every cause (extra builds); default true */
   attribute?: boolean;
-  /** where build outputs are kept; a temporary directory when absent */
+  /** where builds' outputs and logs are kept; emptied first. Default `_output/verify` in the checkout */
   workDir?: string;
-  /** the checkout lock, when the caller took it before preparing the engines; otherwise verify takes it */
-  lock?: CheckoutLock;
+  /** write the control build's recipe beside its outputs (locked environment only), signed with a key */
+  provenance?: { signingKey?: SigningKey };
+  onLog?: (line: string) => void;
   onProgress?: (e: VerifyProgress) => void;
   signal?: AbortSignal;
 }
 
 export type VerifyProgress =
+  | { type: 'step'; event: StepEvent }
   | { type: 'build-start'; id: string; label: string; variations: string[] }
-  | { type: 'build-step'; id: string; label: string; step: 'sync' | 'build' | 'copy-output' | 'package' }
+  | { type: 'build-step'; id: string; label: string; step: BuildPhase | 'package' }
   | { type: 'build-done'; id: string; label: string; durationMs: number; exitCode: number };
 
 /** Whether one variation took effect, as its probe saw it in the control and the experiment build. */
@@ -120,6 +103,10 @@ export interface VerifyResult {
   causes: ArtifactCause[];
   attribution?: Omit<AttributionResult, 'causes'>;
   failure?: BuildFailure;
+  /** the control build's recipe, when written */
+  provenance?: { statement: string; envelope?: string; bundle?: string };
+  /** what each step of the verify did */
+  steps: StepRecord[];
 }
 
 export const VERIFY_SCHEMA = 'https://krepro.dev/schemas/verify-report/v2';
@@ -133,121 +120,243 @@ class BuildFailed extends Error {
   }
 }
 
+/** What verify's steps share: the options, and what each step leaves for the next. */
+interface VerifyContext {
+  opts: VerifyOptions;
+  commit: string;
+  checkoutHash: string;
+  run: RunScope;
+  workDir: string;
+  sourceDir: string;
+  worktree: boolean;
+  environments: Map<Backend, PreparedEnvironment>;
+  control: BuildConditions;
+  builds: BuildRun[];
+  controlRun?: BuildRun;
+  experiment?: BuildRun;
+  variations: VariationCheck[];
+  differing: string[];
+  noise?: BuildRun;
+  attribution?: AttributionResult;
+  causes: ArtifactCause[];
+  provenance?: { statement: string; envelope?: string; bundle?: string };
+}
+
+function backendsOf(c: VerifyContext): Backend[] {
+  return [...new Set([c.opts.backends.control, c.opts.backends.experiment])];
+}
+
+/** One build of the run, on `backend`: a failing one ends the verify (BuildFailed). */
+async function build(c: VerifyContext, backend: Backend, label: string, variations: readonly Variation[]): Promise<BuildRun> {
+  const { opts } = c;
+  const id = String(c.builds.length + 1);
+  const names = variations.map((v) => v.name);
+  opts.onProgress?.({ type: 'build-start', id, label, variations: names });
+  const b = await runVerifyBuild(id, label, applyVariations(c.control, variations), names, {
+    backend,
+    environment: c.environments.get(backend)!,
+    sources: { dir: c.sourceDir, commit: c.commit },
+    inputs: opts.inputs,
+    run: c.run,
+    workDir: c.workDir,
+    onStep: (step) => opts.onProgress?.({ type: 'build-step', id, label, step }),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  c.builds.push(b);
+  opts.onProgress?.({ type: 'build-done', id, label, durationMs: b.durationMs, exitCode: b.exitCode });
+  if (b.exitCode !== 0) throw new BuildFailed(b);
+  return b;
+}
+
+const tested = (c: VerifyContext): Variation[] => c.opts.variations.filter((v) => c.variations.find((x) => x.name === v.name)?.tested);
+
+/** verify, in order. */
+export const VERIFY_STEPS: readonly Step<VerifyContext>[] = [
+  // what killed runs of this checkout left on each backend
+  {
+    name: 'leftovers',
+    run: async (c) => {
+      for (const b of backendsOf(c)) await b.removeLeftovers(c.checkoutHash, signalOf(c.opts));
+    },
+  },
+  // the environment on each backend: the same image ID everywhere
+  { name: 'environment', run: (c) => prepareEnvironments(c) },
+  // a clean copy of the commit: no untracked or modified file of the checkout reaches a build
+  {
+    name: 'sources',
+    run: async (c) => {
+      await runGit(c.opts.checkoutRoot, ['worktree', 'add', '--detach', '--force', c.sourceDir, c.commit], 'make a clean copy of the commit');
+      c.worktree = true;
+    },
+  },
+  { name: 'control', run: async (c) => void (c.controlRun = await build(c, c.opts.backends.control, 'control', [])) },
+  { name: 'experiment', run: async (c) => void (c.experiment = await build(c, c.opts.backends.experiment, 'experiment', c.opts.variations)) },
+  // each variation proved to take effect, or reported as not tested
+  { name: 'variations', run: async (c) => void (c.variations = checkVariations(c.opts.variations, c.control, c.controlRun!, c.experiment!)) },
+  { name: 'compare', run: async (c) => void (c.differing = differingArtifacts(c.controlRun!, c.experiment!).map((d) => d.name)) },
+  // control conditions again: what differs now is nondeterminism, which no variation can be blamed for
+  {
+    name: 'noise',
+    skip: (c) => (c.differing.length === 0 && !c.opts.checkNoise ? 'the builds are identical (--check-noise runs it anyway)' : undefined),
+    run: async (c) => void (c.noise = await build(c, c.opts.backends.control, 'control again (noise check)', [])),
+  },
+  // every cause of every difference, each proven by a build
+  {
+    name: 'attribution',
+    skip: (c) => (c.differing.length === 0 ? 'no artifact differs' : c.opts.attribute === false ? 'not asked for (--no-attribution)' : undefined),
+    run: async (c) => {
+      const controlRun = c.controlRun!;
+      const pool = tested(c);
+      const noisy = new Set(c.noise ? differingArtifacts(controlRun, c.noise).map((d) => d.name) : []);
+      c.attribution = await attributeCauses(
+        pool.map((v) => v.name),
+        { id: c.experiment!.id, differing: new Set(c.differing) },
+        c.noise ? { id: c.noise.id, control: controlRun.id, noisy } : undefined,
+        async (names, purpose) => {
+          const b = await build(c, c.opts.backends.control, purpose, names.map((n) => pool.find((v) => v.name === n)!));
+          return { id: b.id, differing: new Set(differingArtifacts(controlRun, b).map((d) => d.name)) };
+        },
+      );
+    },
+  },
+  // krepro diff of the control build against the build that proves each cause
+  {
+    name: 'explain',
+    skip: (c) => (c.attribution === undefined || c.attribution.causes.length === 0 ? 'no cause to explain' : undefined),
+    run: async (c) => void (c.causes = await explainCauses(c.attribution!.causes, c.controlRun!, new Map(c.builds.map((b) => [b.id, b])), c.opts.variations, c.opts.signal)),
+  },
+  // the control build's recipe, beside its outputs: what it ran, in the environment the lock makes again
+  {
+    name: 'provenance',
+    skip: (c) => (!c.opts.provenance ? 'no provenance asked for' : c.opts.environment.kind !== 'locked' ? 'a Dockerfile environment (--build-image-dir) cannot be made again from a recipe' : undefined),
+    run: async (c) => {
+      const control = c.controlRun!;
+      const environment = c.environments.get(c.opts.backends.control)!;
+      const recipe = makeRecipe({
+        source: await recipeSource(c.opts.checkoutRoot),
+        inputs: c.opts.inputs,
+        environment: { ...environment, lock: environment.lock! },
+        container: { kind: 'controlled', conditions: control.conditions },
+        ...(c.opts.inputs.project.release ? { packed: { bases: control.bases } } : {}),
+      });
+      const beside = c.opts.inputs.project.release ? path.join(control.dir, '_output', 'release-tars') : control.dir;
+      c.provenance = await writeProvenance(beside, recipeStatement(recipe, control.artifacts, 'verify'), c.opts.provenance?.signingKey);
+    },
+  },
+];
+
 /**
- * Builds the commit twice from a clean copy, each in fresh containers and volumes named for this run: once under
- * fixed control conditions, once with every chosen variation applied. Proves each variation took effect (its probe
- * differs) or reports it as not tested; compares every artifact; and when they differ finds every cause of every
- * difference, each proven by a build and explained by `krepro diff` of that build against the control build.
- * Holds the checkout lock for the whole run.
+ * Builds the commit twice from a clean copy, each in fresh objects named for this run: once under fixed control
+ * conditions, once with every chosen variation applied. Proves each variation took effect (its probe differs) or
+ * reports it as not tested; compares every artifact; and when they differ finds every cause of every difference,
+ * each proven by a build and explained by `krepro diff` of that build against the control build. Holds the
+ * claim on the checkout for the whole run.
  */
 export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> {
-  const git = simpleGit({ baseDir: opts.checkoutRoot });
   const commit = opts.commit ?? (await headCommit(opts.checkoutRoot));
-  const lock = opts.lock ?? (await lockCheckout(opts.checkoutRoot, 'verify'));
-  const signal = opts.signal ? { signal: opts.signal } : {};
-  const workDir = opts.workDir ?? (await mkdtemp(path.join(await outputDirOf(opts.checkoutRoot), 'verify-')));
-  const sourceDir = path.join(workDir, 'source');
-  let worktree = false;
+  const { identity, names } = await checkoutStateNames(opts.checkoutRoot, opts.hostname, await sourceVersion(opts.environment));
+  // Before anything reaches a backend: a second verify of this checkout must not build its environment meanwhile.
+  const lock: CheckoutClaim = await claimCheckout(identity.root, 'verify');
+  const workDir = opts.workDir ?? (await pathBeneath(identity.root, `${OUTPUT_DIR}/verify`, { userOutputLink: true }));
+  const c: VerifyContext = {
+    opts,
+    commit,
+    checkoutHash: names.checkoutHash,
+    run: newRun(names.checkoutHash, names.labels),
+    workDir,
+    sourceDir: path.join(workDir, 'source'),
+    worktree: false,
+    environments: new Map(),
+    control: controlConditions(),
+    builds: [],
+    variations: [],
+    differing: [],
+    causes: [],
+  };
+  const { project, sourceDateEpoch } = opts.inputs;
+  const steps: StepRecord[] = [];
   try {
-    for (const e of new Set(opts.engines)) await removeLeftovers(e.engine, opts.checkoutHash, signal);
-    // A clean copy of the commit: no untracked or modified files of the host checkout reach either build.
-    await git.raw(['worktree', 'add', '--detach', '--force', sourceDir, commit]);
-    worktree = true;
-    const run = runNames(opts.checkoutHash, opts.labels);
-    const cpus = (await opts.engines[0].engine.info(signal)).cpus;
-    const control: BuildConditions = { ...controlConditions(cpus), ...(opts.seccomp ? {} : { aslr: true }) };
-    const builds: BuildRun[] = [];
-    const build = async (engine: VerifyEngine, label: string, variations: readonly Variation[]): Promise<BuildRun> => {
-      const id = String(builds.length + 1);
-      const names = variations.map((v) => v.name);
-      opts.onProgress?.({ type: 'build-start', id, label, variations: names });
-      const runOptions: BuildRunOptions = {
-        engine: engine.engine,
-        image: engine.image,
-        sourceDir,
-        project: opts.project,
-        env: opts.env,
-        sourceDateEpoch: opts.sourceDateEpoch,
-        version: opts.version,
-        ...(opts.seccomp ? { seccomp: opts.seccomp } : {}),
-        run,
-        workDir,
-        onStep: (step) => opts.onProgress?.({ type: 'build-step', id, label, step }),
-        ...signal,
-      };
-      const b = await runVerifyBuild(id, label, applyVariations(control, variations), names, runOptions);
-      builds.push(b);
-      opts.onProgress?.({ type: 'build-done', id, label, durationMs: b.durationMs, exitCode: b.exitCode });
-      if (b.exitCode !== 0) throw new BuildFailed(b);
-      return b;
-    };
-    const base = { schema: VERIFY_SCHEMA as typeof VERIFY_SCHEMA, commit, sourceDateEpoch: opts.sourceDateEpoch, project: opts.project, settings: [...(opts.settings ?? [])] };
-    const [controlEngine, experimentEngine] = opts.engines;
-    let controlRun: BuildRun | undefined;
+    await rm(workDir, { recursive: true, force: true });
+    await mkdir(workDir, { recursive: true });
     try {
-      controlRun = await build(controlEngine, 'control', []);
-      const experiment = await build(experimentEngine, 'experiment', opts.variations);
-      const variations = checkVariations(opts.variations, controlRun, experiment, opts.seccomp !== undefined);
-      const tested = opts.variations.filter((v) => variations.find((c) => c.name === v.name)?.tested);
-      const differing = differingArtifacts(controlRun, experiment).map((d) => d.name);
-      const noise = differing.length > 0 || opts.checkNoise ? await build(controlEngine, 'control again (noise check)', []) : undefined;
-      const noisy = new Set(noise ? differingArtifacts(controlRun, noise).map((d) => d.name) : []);
-      const byId = new Map(builds.map((b) => [b.id, b]));
-      let attribution: AttributionResult | undefined;
-      if (differing.length > 0 && opts.attribute !== false) {
-        attribution = await attributeCauses(
-          tested.map((v) => v.name),
-          { id: experiment.id, differing: new Set(differing) },
-          noise ? { id: noise.id, control: controlRun.id, noisy } : undefined,
-          async (names, purpose) => {
-            const b = await build(controlEngine, purpose, names.map((n) => tested.find((v) => v.name === n)!));
-            byId.set(b.id, b);
-            return { id: b.id, differing: new Set(differingArtifacts(controlRun!, b).map((d) => d.name)) };
-          },
-        );
-      }
-      const causes = await explainCauses(attribution?.causes ?? [], controlRun, byId, opts.variations, opts.signal);
-      return {
-        ...base,
-        status: differing.length === 0 ? 'reproducible' : 'not-reproducible',
-        variations,
-        control: controlRun,
-        experiment,
-        ...(noise ? { noise } : {}),
-        builds,
-        differing,
-        causes,
-        ...(attribution ? { attribution: { ...(attribution.cleared ? { cleared: attribution.cleared } : {}), unexplained: attribution.unexplained, builds: attribution.builds } } : {}),
-      };
+      await runPipeline(VERIFY_STEPS, c, { ...signalOf(opts), records: steps, onStep: (event) => opts.onProgress?.({ type: 'step', event }) });
     } catch (err) {
       if (!(err instanceof BuildFailed)) throw err;
       const failed = err.run;
       return {
-        ...base,
+        schema: VERIFY_SCHEMA,
+        commit,
+        sourceDateEpoch,
         status: 'build-failed',
+        project,
+        settings: settingsOf(c),
         variations: [],
-        control: controlRun ?? failed,
-        builds,
+        control: c.controlRun ?? failed,
+        builds: c.builds,
         differing: [],
         causes: [],
         failure: { build: failed.id, label: failed.label, exitCode: failed.exitCode, log: failed.log, logTail: await logTail(failed.log) },
+        steps,
       };
     }
+    const { attribution } = c;
+    return {
+      schema: VERIFY_SCHEMA,
+      commit,
+      sourceDateEpoch,
+      status: c.differing.length === 0 ? 'reproducible' : 'not-reproducible',
+      project,
+      settings: settingsOf(c),
+      variations: c.variations,
+      control: c.controlRun!,
+      experiment: c.experiment!,
+      ...(c.noise ? { noise: c.noise } : {}),
+      builds: c.builds,
+      differing: c.differing,
+      causes: c.causes,
+      ...(attribution ? { attribution: { ...(attribution.cleared ? { cleared: attribution.cleared } : {}), unexplained: attribution.unexplained, builds: attribution.builds } } : {}),
+      ...(c.provenance ? { provenance: c.provenance } : {}),
+      steps,
+    };
   } finally {
-    if (worktree) await git.raw(['worktree', 'remove', '--force', sourceDir]).catch(() => {});
-    if (opts.workDir === undefined) await rm(workDir, { recursive: true, force: true }).catch(() => {});
-    if (!opts.lock) await lock.release();
+    if (c.worktree) await runGit(opts.checkoutRoot, ['worktree', 'remove', '--force', c.sourceDir], 'remove the clean copy').catch(() => {});
+    await lock.release();
   }
 }
 
+/** The environment on the control backend, then on the experiment's: from the lock again (same ID), or copied by ID. */
+async function prepareEnvironments(c: VerifyContext): Promise<void> {
+  const { opts } = c;
+  const prepare = { checkoutRoot: opts.checkoutRoot, hostname: opts.hostname, ...(opts.onLog ? { onLog: opts.onLog } : {}), ...signalOf(opts) };
+  const [first, second] = [opts.backends.control, opts.backends.experiment];
+  const made = await first.prepare(opts.environment, prepare);
+  c.environments.set(first, made);
+  if (second === first) return;
+  const other = await second.prepare(opts.environment.kind === 'locked' ? opts.environment : { kind: 'copy', from: first, environment: made }, prepare);
+  if (other.id !== made.id) throw new KreproError('E_ENVIRONMENT', `the lock made ${other.id} on ${second.name} but ${made.id} on ${first.name}: the environment is not reproducible here`);
+  c.environments.set(second, other);
+}
+
+function settingsOf(c: VerifyContext): EnvironmentSetting[] {
+  const environment = c.environments.get(c.opts.backends.control);
+  return verifySettings(environment?.variables ?? [], c.opts.inputs.variables, c.opts.inputs.project.normalize);
+}
+
+/** The fields of the conditions a variation changes. */
+function changedBy(v: Variation, control: BuildConditions): string[] {
+  const varied = v.apply(control) as unknown as Record<string, unknown>;
+  const base = control as unknown as Record<string, unknown>;
+  return Object.keys({ ...base, ...varied }).filter((k) => JSON.stringify(base[k]) !== JSON.stringify(varied[k]));
+}
+
 /** Each chosen variation, tested or not: its probe must differ between control and experiment. */
-function checkVariations(chosen: readonly Variation[], control: BuildRun, experiment: BuildRun, canDisableAslr: boolean): VariationCheck[] {
+function checkVariations(chosen: readonly Variation[], control: BuildConditions, controlRun: BuildRun, experiment: BuildRun): VariationCheck[] {
   return VARIATIONS.filter((v) => chosen.includes(v)).map((v) => {
-    const probe = { control: control.probes[v.name] ?? null, experiment: experiment.probes[v.name] ?? null };
+    const probe = { control: controlRun.probes[v.name] ?? null, experiment: experiment.probes[v.name] ?? null };
     const common = { name: v.name, description: v.description, fix: v.fix, probe };
-    if (v.name === 'aslr' && !canDisableAslr) {
-      return { ...common, tested: false, reason: 'the control build cannot switch address-space randomization off: no seccomp profile allowing personality(ADDR_NO_RANDOMIZE) was given (--seccomp-profile)' };
-    }
+    const fields = changedBy(v, control);
+    const unapplied = [...controlRun.unapplied, ...experiment.unapplied].find((u) => fields.includes(u.condition));
+    if (unapplied) return { ...common, tested: false, reason: unapplied.reason };
     if (v.tookEffect(probe.control ?? undefined, probe.experiment ?? undefined)) return { ...common, tested: true };
     const reason =
       probe.control === null || probe.experiment === null
@@ -280,4 +389,8 @@ async function explainCauses(causes: Cause[], control: BuildRun, builds: Readonl
   return out.sort((a, b) => byteOrder(a.artifact, b.artifact));
 }
 
-export type { BuildConditions };
+function signalOf(o: { signal?: AbortSignal }): { signal?: AbortSignal } {
+  return o.signal ? { signal: o.signal } : {};
+}
+
+export type { BuildConditions, EnvironmentSetting };

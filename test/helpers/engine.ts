@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { connectEngine, pingEngine } from '../../lib/engine/connect.js';
 import type { Engine, Mount } from '../../lib/engine/engine.js';
-import { runContainer } from '../../lib/engine/run.js';
+import { runContainer } from '../../lib/backend/docker/run.js';
 import { makeBaseImage } from '../../lib/environment/base-image.js';
 
 export const NODE_TEST_IMAGE = 'krepro-test-node:trixie';

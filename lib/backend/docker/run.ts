@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
-import { KreproError } from '../errors.js';
-import type { ContainerSpec, Engine } from './engine.js';
+import { KreproError } from '../../errors.js';
+import type { TerminalIO } from '../session.js';
+import type { ContainerSpec, Engine } from '../../engine/engine.js';
 
 export interface RunIO {
   stdout: Writable;
@@ -52,11 +53,7 @@ async function assertEngineAlive(engine: Engine, during: string): Promise<void> 
   }
 }
 
-export interface InteractiveIO {
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => void };
-  stdout: NodeJS.WritableStream & { columns?: number; rows?: number; on(event: 'resize', l: () => void): unknown; off?(event: 'resize', l: () => void): unknown };
-  signal?: AbortSignal;
-}
+export type InteractiveIO = TerminalIO & { signal?: AbortSignal };
 
 /**
  * Runs an interactive command with a TTY: attach (hijacked) before start so no output is lost, raw stdin so keys

@@ -5,12 +5,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFile
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { lockCheckout } from '../lib/checkout/lock.js';
+import { claimCheckout } from '../lib/checkout/claim.js';
 import { isKreproError } from '../lib/errors.js';
 import { tempDir } from './helpers/stage.js';
 
-// The checkout lock under real concurrency: separate node processes (dist/lib) racing on one lock file.
-const LIB = path.resolve('dist/lib/checkout/lock.js');
+// The claim on a checkout under real concurrency: separate node processes (dist/lib) racing on one lock file.
+const LIB = path.resolve('dist/lib/checkout/claim.js');
 const lockFile = (root: string): string => path.join(root, '_output', '.krepro.lock');
 
 /**
@@ -19,7 +19,7 @@ const lockFile = (root: string): string => path.join(root, '_output', '.krepro.l
  */
 function racer(root: string, name: string, opts: { holdMs?: number; log?: string } = {}): { child: ChildProcess; ready: Promise<void>; result: Promise<string> } {
   const script = `
-    import { lockCheckout } from ${JSON.stringify(LIB)};
+    import { claimCheckout } from ${JSON.stringify(LIB)};
     import { appendFileSync } from 'node:fs';
     import { createInterface } from 'node:readline';
     const log = ${JSON.stringify(opts.log ?? '')};
@@ -27,7 +27,7 @@ function racer(root: string, name: string, opts: { holdMs?: number; log?: string
     for await (const line of createInterface({ input: process.stdin })) {
       if (line !== 'go') continue;
       try {
-        const lock = await lockCheckout(${JSON.stringify(root)}, ${JSON.stringify(name)});
+        const lock = await claimCheckout(${JSON.stringify(root)}, ${JSON.stringify(name)});
         if (log) appendFileSync(log, 'enter ' + process.pid + '\\n');
         console.log('won');
         await new Promise((r) => setTimeout(r, ${opts.holdMs ?? 500}));
@@ -112,7 +112,7 @@ test('a stale lock left by a killed holder is taken over, and by exactly one of 
  */
 function worker(root: string, log: string): { child: ChildProcess; ready: Promise<void> } {
   const script = `
-    import { lockCheckout } from ${JSON.stringify(LIB)};
+    import { claimCheckout } from ${JSON.stringify(LIB)};
     import { appendFileSync } from 'node:fs';
     import { createInterface } from 'node:readline';
     const note = (what) => appendFileSync(${JSON.stringify(log)}, what + ' ' + process.pid + '\\n');
@@ -123,7 +123,7 @@ function worker(root: string, log: string): { child: ChildProcess; ready: Promis
     while (Date.now() < until) {
       let lock;
       try {
-        lock = await lockCheckout(${JSON.stringify(root)}, 'worker');
+        lock = await claimCheckout(${JSON.stringify(root)}, 'worker');
       } catch (err) {
         if (err.code !== 'E_LOCKED') throw err;
         await pause(Math.random() * 10);
@@ -190,7 +190,7 @@ test('an empty or garbage lock file older than a writer could take is taken over
     writeFileSync(lockFile(root), content);
     const old = new Date(Date.now() - 60_000);
     utimesSync(lockFile(root), old, old);
-    const lock = await lockCheckout(root, 'taker');
+    const lock = await claimCheckout(root, 'taker');
     assert.match(readFileSync(lockFile(root), 'utf8'), '"command":"taker"', JSON.stringify(content));
     await lock.release();
     assert.not.ok(existsSync(lockFile(root)), 'released');
@@ -204,7 +204,7 @@ test('a fresh empty lock is one being written (as older krepro versions did, in 
   // The "writer" fills it in 300 ms, naming a live process (this one).
   setTimeout(() => writeFileSync(lockFile(root), JSON.stringify({ pid: process.pid, command: 'old-writer' })), 300);
   const started = Date.now();
-  const err = await lockCheckout(root, 'taker').catch((e: unknown) => e);
+  const err = await claimCheckout(root, 'taker').catch((e: unknown) => e);
   assert.ok(isKreproError(err) && err.code === 'E_LOCKED', String(err));
   assert.match((err as Error).message, `pid ${process.pid}: krepro old-writer`);
   assert.ok(Date.now() - started >= 250, 'it waited for the writer');
@@ -214,7 +214,7 @@ test('a lock whose pid now belongs to another process (a reused pid) is stale', 
   const root = checkout();
   // This test process is alive, but it started at another time than the holder recorded.
   writeFileSync(lockFile(root), JSON.stringify({ pid: process.pid, host: hostname(), started: '1', command: 'long gone', token: 'x' }));
-  const lock = await lockCheckout(root, 'taker');
+  const lock = await claimCheckout(root, 'taker');
   await lock.release();
   assertNoLeftovers(root);
 });
@@ -222,7 +222,7 @@ test('a lock whose pid now belongs to another process (a reused pid) is stale', 
 test('a lock held on another machine (a checkout on a shared disk) is never broken', async () => {
   const root = checkout();
   writeFileSync(lockFile(root), JSON.stringify({ pid: deadPid(), host: 'other-machine.invalid', command: 'run -- make', token: 'x' }));
-  const err = await lockCheckout(root, 'taker').catch((e: unknown) => e);
+  const err = await claimCheckout(root, 'taker').catch((e: unknown) => e);
   assert.ok(isKreproError(err) && err.code === 'E_LOCKED', String(err));
   assert.match((err as Error).message, /on other-machine\.invalid: krepro run -- make/);
 });
@@ -232,7 +232,7 @@ test('a breaker left by a process that died while breaking is reported with the 
   const dead = deadPid();
   writeFileSync(lockFile(root), JSON.stringify({ pid: dead, host: hostname(), command: 'dead', token: 'a' }));
   writeFileSync(`${lockFile(root)}.breaker`, JSON.stringify({ pid: dead, host: hostname(), command: 'breaker', token: 'b' }));
-  const err = await lockCheckout(root, 'taker').catch((e: unknown) => e);
+  const err = await claimCheckout(root, 'taker').catch((e: unknown) => e);
   assert.ok(isKreproError(err) && err.code === 'E_LOCKED', String(err));
   assert.match((err as Error).message, `${lockFile(root)}.breaker was left by pid ${dead}`);
   assert.match((err as Error).message, `remove ${lockFile(root)}.breaker and ${lockFile(root)}`);
@@ -240,7 +240,7 @@ test('a breaker left by a process that died while breaking is reported with the 
 
 test('release removes only its own lock', async () => {
   const root = checkout();
-  const lock = await lockCheckout(root, 'first');
+  const lock = await claimCheckout(root, 'first');
   // Someone replaced it (by hand): releasing must not remove the other one.
   writeFileSync(lockFile(root), JSON.stringify({ pid: process.pid, host: hostname(), command: 'other', token: 'other' }));
   await lock.release();

@@ -7,7 +7,11 @@ import { mapDiskFull } from '../disk-full.js';
 import { KreproError } from '../errors.js';
 import { outputDirOf, pathBeneath } from './beneath.js';
 
-export interface CheckoutLock {
+/**
+ * A run's claim on a checkout: one krepro run per checkout at a time. It is held through the lock file
+ * `_output/.krepro.lock` (that name kept, so older krepro versions and this one exclude each other).
+ */
+export interface CheckoutClaim {
   release(): Promise<void>;
 }
 
@@ -79,7 +83,7 @@ function heldBy(root: string, file: string, h: Holder): KreproError {
 }
 
 /**
- * Serializes runs on one checkout. The lock file is written completely under a temporary name and then hard-linked
+ * Claims the checkout: serializes runs on one checkout. The lock file is written completely under a temporary name and then hard-linked
  * into place (link fails if the name exists), so nobody ever reads a half-written lock, and exactly one of any
  * number of racing processes gets it. A lock whose owner is gone (its pid is not alive on this machine, or belongs
  * to a process started later), or that is empty or garbage for longer than a writer could take, is removed only by
@@ -88,7 +92,7 @@ function heldBy(root: string, file: string, h: Holder): KreproError {
  * has just taken is never deleted. The breaker lock is itself never broken by guessing: a breaker left by a process
  * that died within those few milliseconds is an error asking for its removal.
  */
-export async function lockCheckout(root: string, command: string, pid = process.pid): Promise<CheckoutLock> {
+export async function claimCheckout(root: string, command: string, pid = process.pid): Promise<CheckoutClaim> {
   const file = await pathBeneath(await outputDirOf(root), '.krepro.lock');
   const token = randomBytes(8).toString('hex');
   const temp = `${file}.${token}`;

@@ -1,5 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { isSafeRelativePath, MANIFEST_DIR } from './paths.js';
+import { isSafeRelativePath } from '../../../checkout/relative-path.js';
+import { MANIFEST_DIR } from './paths.js';
 
 /** What the volume holds for one synced path, as last sent; compared with the host to decide what to send. */
 export type ManifestEntry =

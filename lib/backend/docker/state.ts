@@ -1,12 +1,7 @@
-import type { Call, Engine } from '../engine/engine.js';
-import { KreproError } from '../errors.js';
-import { LABEL_CHECKOUT, LABEL_RUN, LABEL_VERSION, type StateNames } from './names.js';
-
-export interface RemovedState {
-  containers: string[];
-  images: string[];
-  volumes: string[];
-}
+import type { Call, Engine } from '../../engine/engine.js';
+import { KreproError } from '../../errors.js';
+import type { RemovedState } from '../backend.js';
+import { LABEL_CHECKOUT, LABEL_RUN, LABEL_VERSION, type StateNames } from '../../checkout/names.js';
 
 /**
  * Removes this checkout's containers, images and volumes, all of them or only those of other versions. Found by
@@ -30,7 +25,7 @@ export async function removeCheckoutState(engine: Engine, checkoutHash: string, 
 
 /**
  * Removes what killed runs of this checkout left behind: containers of any run, and volumes of runs (the data volume
- * has no run label and is kept). Only safe while holding the checkout lock, which no other live run then holds.
+ * has no run label and is kept). Only safe while holding the claim on the checkout, which no other live run then holds.
  */
 export async function removeLeftovers(engine: Engine, checkoutHash: string, opts: Call = {}): Promise<RemovedState> {
   const filter = { [LABEL_CHECKOUT]: checkoutHash };

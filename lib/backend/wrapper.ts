@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { KreproError } from '../errors.js';
-import type { BuildConditions, Probes } from './conditions.js';
+import type { BuildConditions } from './conditions.js';
 import { parseJson } from '../quote.js';
 
 const MARK = '@@krepro-probe@@';
@@ -52,10 +52,10 @@ export function wrappedCommand(conditions: BuildConditions, command: readonly st
   return ['sh', '-c', WRAPPER, 'krepro-build', conditions.umask, conditions.clockOffset, arch, flags, PROBE_SCRIPT, ...command];
 }
 
-/** The build container's environment under `conditions`, on top of the project's build environment. */
-export function conditionsEnvironment(conditions: BuildConditions, buildEnv: Readonly<Record<string, string>>): Record<string, string> {
+/** The build container's variables under `conditions`, on top of the project's build variables. */
+export function conditionsVariables(conditions: BuildConditions, variables: Readonly<Record<string, string>>): Record<string, string> {
   return {
-    ...buildEnv,
+    ...variables,
     TZ: conditions.tz,
     LANG: conditions.locale,
     LC_ALL: conditions.locale,
@@ -115,4 +115,3 @@ export function seccompWithPersonality(base: string, where: string): string {
   return JSON.stringify({ ...profile, syscalls: [...profile.syscalls, ...added] });
 }
 
-export type { Probes };

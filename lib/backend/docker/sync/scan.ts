@@ -2,10 +2,11 @@ import type { Stats } from 'node:fs';
 import { lstat, readlink, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import fg from 'fast-glob';
-import { KreproError } from '../errors.js';
-import { gitWorkTreeOf, runGit } from '../source/git.js';
+import { KreproError } from '../../../errors.js';
+import { gitWorkTreeOf, runGit } from '../../../source/git.js';
 import type { ManifestEntry } from './manifest.js';
-import { EXCLUDED_TOP, isSafeRelativePath, parentsOf } from './paths.js';
+import { isSafeRelativePath } from '../../../checkout/relative-path.js';
+import { EXCLUDED_TOP, parentsOf } from './paths.js';
 
 const STAT_CONCURRENCY = 64;
 

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import { KreproError } from '../errors.js';
+import { KreproError } from '../../../errors.js';
 
 /**
  * Feeds a tar stream to `onEntry` one member at a time. Every member must be consumed by `onEntry` (tar-stream stalls

@@ -1,4 +1,4 @@
-import { byteOrder } from '../byte-order.js';
+import { byteOrder } from '../../../byte-order.js';
 import { type Manifest, type ManifestEntry, sameEntry, SHARDS, shardOf, type SyncOwner } from './manifest.js';
 import { parentsOf } from './paths.js';
 

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { KreproError } from '../errors.js';
-import { quote } from '../quote.js';
+import { KreproError } from '../../../errors.js';
+import { quote } from '../../../quote.js';
 
 /**
  * Never synced, as upstream's rsync filters `- /_output/ - /_tmp/` leave them out. `.git` is skipped too (as upstream
@@ -16,12 +16,6 @@ export function checkContainerDir(dir: string): string {
     throw new KreproError('E_USAGE', `containerDir must be a normalized absolute path other than /, got ${quote(dir)}`);
   }
   return dir.replace(/\/+$/, '');
-}
-
-/** A relative POSIX path with no empty, `.` or `..` component: safe to join under a directory. */
-export function isSafeRelativePath(p: string): boolean {
-  if (p === '' || p.startsWith('/') || p.includes('\0')) return false;
-  return p.split('/').every((c) => c !== '' && c !== '.' && c !== '..');
 }
 
 /** Every parent directory of a relative path, nearest first ('a/b/c' → 'a/b', 'a'). */

@@ -1,12 +1,13 @@
-import { withVolumeHelper } from '../engine/volume-access.js';
-import type { Container, Engine } from '../engine/engine.js';
-import { KreproError } from '../errors.js';
+import { withVolumeHelper } from '../volume-access.js';
+import type { Container, Engine } from '../../../engine/engine.js';
+import { KreproError } from '../../../errors.js';
+import type { SyncResult } from '../../session.js';
 import type { ManifestEntry, SyncOwner } from './manifest.js';
 import { checkContainerDir } from './paths.js';
 import { planSync } from './plan.js';
 import { scanSources } from './scan.js';
 import { HELPER_SCRIPT, listVolume, type ManifestState, readManifest, runDeletions, sendChanges } from './volume-side.js';
-import { quote } from '../quote.js';
+import { quote } from '../../../quote.js';
 
 export interface SyncOptions {
   checkoutRoot: string;
@@ -51,22 +52,6 @@ export type SyncProgress =
     }
   | { phase: 'delete'; paths: number; wipe: boolean }
   | { phase: 'send'; path: string; files: number; bytes: number; totalFiles: number; totalBytes: number };
-
-/** Counts are of files and symlinks; directories are bookkeeping. */
-export interface SyncResult {
-  scanned: number;
-  sent: number;
-  /** bytes of file content sent */
-  sentBytes: number;
-  deleted: number;
-  unchanged: number;
-  /** synced paths the build had changed or removed in the volume, sent again */
-  rewritten: string[];
-  /** paths the build had created in the source tree, removed */
-  strays: string[];
-  /** size of the tar stream sent (content, headers and manifest); 0 when nothing changed */
-  tarBytes: number;
-}
 
 function countFiles(entries: Iterable<ManifestEntry>): number {
   let n = 0;

@@ -5,14 +5,16 @@ import { chmod, copyFile, lstat, mkdir, mkdtemp, readlink, rename, rm, stat, sym
 import * as path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { pathBeneath } from '../checkout/beneath.js';
-import type { Container, Engine } from '../engine/engine.js';
-import { withVolumeHelper } from '../engine/volume-access.js';
-import { mapDiskFull } from '../disk-full.js';
-import { KreproError } from '../errors.js';
-import { checkContainerDir, isSafeRelativePath } from './paths.js';
+import { pathBeneath } from '../../../checkout/beneath.js';
+import type { Container, Engine } from '../../../engine/engine.js';
+import { withVolumeHelper } from '../volume-access.js';
+import { mapDiskFull } from '../../../disk-full.js';
+import { KreproError } from '../../../errors.js';
+import type { CopyResult } from '../../session.js';
+import { isSafeRelativePath } from '../../../checkout/relative-path.js';
+import { checkContainerDir } from './paths.js';
 import { drain, readTar } from './tar-read.js';
-import { quote } from '../quote.js';
+import { quote } from '../../../quote.js';
 
 export interface CopyOutputOptions {
   volume: string;
@@ -44,13 +46,6 @@ export interface CopyProgress {
   path: string;
   changed: boolean;
   /** file size; 0 for symlinks */
-  bytes: number;
-}
-
-/** Counts are of files and symlinks. `bytes` is what was written. */
-export interface CopyResult {
-  copied: number;
-  unchanged: number;
   bytes: number;
 }
 

@@ -1,4 +1,4 @@
-import type { Call, Container, Engine } from './engine.js';
+import type { Call, Container, Engine } from '../../engine/engine.js';
 
 export interface VolumeHelperSpec extends Call {
   volume: string;
