@@ -57,7 +57,7 @@ export interface VerifyOptions {
    * the matrix plan's builds, run elsewhere (`krepro verify --collect`: read from bundles), by planned ID: used in
    * place of building; nothing is built here, so what needs a second round stays unexplained, saying so
    */
-  collected?: ReadonlyMap<string, BuildRun>;
+  collected?: { builds: ReadonlyMap<string, BuildRun>; environment: PreparedEnvironment };
   onLog?: (line: string) => void;
   onProgress?: (e: VerifyProgress) => void;
   signal?: AbortSignal;
@@ -229,7 +229,7 @@ async function build(c: VerifyContext, ask: BuildAsk): Promise<BuildRun> {
   let b: BuildRun;
   const started = Date.now();
   if (opts.collected) {
-    const found = opts.collected.get(id);
+    const found = opts.collected.builds.get(id);
     if (!found) throw new KreproError('E_USAGE', `no bundle holds build ${quote(id)} (${label}): collect the bundles of every build of the plan`);
     b = found;
   } else {
@@ -496,9 +496,11 @@ function visible(name: string): string {
 async function choose(c: VerifyContext): Promise<void> {
   const { opts } = c;
   const jobs = opts.jobs ?? 1;
-  const choice = opts.collected ? { kind: 'matrix' as const, why: 'collected from bundles: the matrix plan' } : choosePlan(opts.plan, jobs, opts.variations.length);
+  const choice = opts.collected ? { kind: 'matrix' as const, why: '--collect' } : choosePlan(opts.plan, jobs, opts.variations.length);
   const inMemory = opts.collected ? { max: 0, why: 'no build ran here' } : await memoryCap(c, jobs);
   c.plan = { ...choice, jobs, inMemory };
+  // The environment the bundles' builds ran in: the lock's (the plan digest covers it), under the bundles' image ID.
+  if (opts.collected) c.environments.set(opts.backends.control, { ...opts.collected.environment, ...(opts.environment.kind === 'locked' ? { lock: opts.environment.lock } : {}) });
   for (const b of backendsOf(c)) c.limited.set(b, limitBackend(b, { jobs, inMemory: inMemory.max }));
 }
 
