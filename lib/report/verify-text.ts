@@ -1,3 +1,4 @@
+import { visible } from '../quote.js';
 import type { VerifyReport } from '../verify/report.js';
 
 const causeName = (c: { kind: string; variations: string[] }): string => (c.kind === 'nondeterminism' ? 'nondeterminism' : c.variations.join(' + '));
@@ -47,7 +48,8 @@ export function verifyText(report: VerifyReport): string {
   for (const f of report.failures) {
     lines.push(`  when ${f.kind === 'nondeterminism' ? 'nothing is varied (nondeterminism)' : causeName(f)}${f.kind === 'interaction' ? ' (only together)' : ''} — build ${f.build} (${f.label}) exited with ${f.exitCode}, proven by build ${f.evidence.join(', ')}`);
     for (const x of f.fix) lines.push(`    fix: ${x}`);
-    lines.push(...f.logTail.slice(-10).map((l) => `    | ${l}`));
+    // A build's log is the build's: what a hostile one prints reaches no terminal as control characters.
+    lines.push(...f.logTail.slice(-10).map((l) => `    | ${visible(l)}`));
   }
   for (const h of report.plan.hosts) lines.push(`note: build ${h.build} ran on another host than the control build (${h.differences.join(', ')}): what it shows could be a host difference`);
   if (report.attribution) {
