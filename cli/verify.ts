@@ -64,8 +64,8 @@ Plans: how the builds are scheduled (--plan, --jobs).
   The matrix plan is chosen when --jobs N >= n + 3, else the adaptive one, unless --plan says.
 
 A CI matrix as the builder (the matrix plan): --plan-only prints the plan as one line of JSON
-({"digest":…,"matrix":["control,noise",…],"builds":[{"id":"control",…},…]}; "matrix" holds the values for
---build); --build ID[,ID] --bundle DIR runs those builds anywhere and writes a build bundle; --collect DIR...
+(its "digest", "matrix": the values for --build, and "builds": each with its "id", variations and
+conditions); --build ID[,ID] --bundle DIR runs those builds anywhere and writes a build bundle; --collect DIR...
 checks every bundle as untrusted input, attributes, and writes the usual reports and provenance.
 
 Variations (default: all):

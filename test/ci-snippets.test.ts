@@ -108,8 +108,8 @@ suiteWhen(docker, 'no Docker engine', (_docker, t) => {
     };
   });
 
-  t.after(() => {
-    for (const dir of clones) execFileSync(process.execPath, [CLI, 'clean'], { cwd: dir, stdio: 'ignore' });
+  t.after(async () => {
+    await pool(clones, async (dir) => void (await sh(dir, `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} clean`, {})));
     rmSync(work, { recursive: true, force: true });
   });
 
