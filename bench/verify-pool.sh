@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark: verify at the speed of one build (issue 20), in one run, on this machine's engine.
 #
-#   bench/verify-pool.sh [--go-repo GITDIR [--go-ref REF]] [ROW...]
+#   bench/verify-pool.sh [--go-repo GITDIR [--go-ref REF] [--go-vary a,b]] [ROW...]
 #
 # A corpus project whose build sleeps 20 s and has two causes (build-path and tz in one line: corpus case
 # path-and-tz plus `sleep 20`), verified by each ROW; then, with --go-repo, a real Go project with one cause.
-# Rows (default: all of ROWS, in order):
+# Rows (default: all of ROWS, in order; "none": only the Go project):
 #   adaptive  the adaptive plan on one engine (--jobs 1)
 #   matrix    the matrix plan on the local engine (--jobs 19)
 #   ci        the matrix plan through --plan-only, every --build job at once from one checkout, --collect
@@ -16,6 +16,7 @@
 # --go-repo GITDIR: a Go project with vendored dependencies (fetched, never committed; e.g. containernetworking/plugins
 # at v1.9.1, the default ref) built without -trimpath (one cause: build-path), adaptive against matrix. Its project
 # file: KREPRO_BENCH_GO_PROJECT (JSON), default the CNI plugins' {"command":"./build_linux.sh","outputs":["bin"]}.
+# --go-vary a,b: only these variations for it (n + 3 CPU-heavy builds at once take long on a small machine).
 #
 # More rows (a pool of engines, a swarm) are functions named row_NAME writing "$work/NAME.json" (the verify report)
 # and "$work/NAME.wall" (seconds), added to ROWS below.
@@ -32,13 +33,16 @@ cleanup() {
 trap cleanup EXIT
 
 go_repo=''
+go_vary=''
 go_ref='v1.9.1'
+vary=()
 selected=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --go-repo) go_repo=$2; shift 2 ;;
     --go-ref) go_ref=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --go-vary) go_vary=$2; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) selected+=("$1"); shift ;;
   esac
 done
@@ -61,8 +65,8 @@ timed() {  # timed NAME COMMAND...: runs it, keeps its wall time; verify's exit 
   "$@" || [ $? -eq 1 ]
   echo "$(now) - $start" | bc > "$work/$name.wall"
 }
-row_adaptive() { (cd "$1" && timed adaptive sh -c "node '$here/dist/cli/main.js' verify --json --jobs 1 > '$work/adaptive.json' 2> '$work/adaptive.err'"); }
-row_matrix() { (cd "$1" && timed matrix sh -c "node '$here/dist/cli/main.js' verify --json --jobs 19 > '$work/matrix.json' 2> '$work/matrix.err'"); }
+row_adaptive() { (cd "$1" && timed adaptive sh -c "node '$here/dist/cli/main.js' verify --json --jobs 1 ${vary[*]} > '$work/adaptive.json' 2> '$work/adaptive.err'"); }
+row_matrix() { (cd "$1" && timed matrix sh -c "node '$here/dist/cli/main.js' verify --json --plan matrix --jobs 19 ${vary[*]} > '$work/matrix.json' 2> '$work/matrix.err'"); }
 ci_jobs() {  # what a CI matrix does, on this machine: the plan, every job at once from one checkout, collect
   local dir=$1 plan jobs
   plan=$(krepro verify --plan-only)
@@ -95,17 +99,19 @@ summary() {  # summary TITLE ROW...: one line per row, ratios against the first 
   ' "$work" "$@"
 }
 
-for row in "${selected[@]}"; do "row_$row" "$slow"; done
-summary "20 s build, two causes (target: matrix and ci <= 2.0 × one build, same verdict and causes as adaptive):" "${selected[@]}"
+if [ "${selected[*]}" != none ]; then  # ROW "none": the Go project only
+  for row in "${selected[@]}"; do "row_$row" "$slow"; done
+  summary "20 s build, two causes (target: matrix and ci <= 2.0 × one build, same verdict and causes as adaptive):" "${selected[@]}"
+fi
 
 if [ -n "$go_repo" ]; then
   go="$work/go"
   git --git-dir="$go_repo" archive --prefix=go/ "$go_ref" | tar -x -C "$work"
   echo "${KREPRO_BENCH_GO_PROJECT:-{\"command\":\"./build_linux.sh\",\"outputs\":[\"bin\"],\"release\":false,\"images\":false}}" > "$go/krepro.json"
   commit_all "$go"
-  mv "$work/adaptive.json" "$work/slow-adaptive.json"; mv "$work/adaptive.wall" "$work/slow-adaptive.wall"
-  mv "$work/matrix.json" "$work/slow-matrix.json" 2>/dev/null || true; mv "$work/matrix.wall" "$work/slow-matrix.wall" 2>/dev/null || true
+  [ -z "$go_vary" ] || vary=(--vary "$go_vary")
+  for f in adaptive matrix; do for x in json wall; do [ ! -f "$work/$f.$x" ] || mv "$work/$f.$x" "$work/slow-$f.$x"; done; done
   row_adaptive "$go"
   row_matrix "$go"
-  summary "a real Go project ($(basename "$go_repo") $go_ref, one cause), $(nproc) CPUs: a CPU-heavy build shares them, so the matrix plan's builds run $(nproc) at a time in effect:" adaptive matrix
+  summary "a real Go project ($(basename "$go_repo") $go_ref, one cause${go_vary:+, varying $go_vary}), $(nproc) CPUs: a CPU-heavy build shares them, so the matrix plan's builds run $(nproc) at a time in effect:" adaptive matrix
 fi
