@@ -153,6 +153,20 @@ test('bundles are untrusted input: each refused by name — changed artifact, li
   await refused(variant((c) => writeFileSync(path.join(c, BUILD_BUNDLE_FILE), '{"schema": 1')), /krepro-build-bundle\.json is not JSON/);
 });
 
+test('a control build that fails in its job: collected, the verify is build-failed with the end of its log, not a missing bundle', async () => {
+  const { dir } = repo();
+  const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, encoding: 'utf8' }).trim();
+  const plan = await planDocument({ commit, environment, inputs, variations });
+  const backend = new FakeBackend(({ conditions: c }) => (c!.tz === 'UTC' ? { files: {} as Record<string, string>, exitCode: 3, log: 'make: *** [all] Error 3\n' } : { files: { 'out/a': 'a' } }));
+  const built = await runPlannedBuilds({ checkoutRoot: dir, hostname: 'h', backends: { control: backend, experiment: backend }, environment, variations, inputs, ids: ['control', 'noise'] });
+  const target = path.join(tempDir('krepro-bundles-'), 'control');
+  await writeBuildBundle(target, plan, built.environment, built.builds);
+  const r = await collect(dir, [target]);
+  assert.is(r.status, 'build-failed');
+  assert.is(r.failure?.build, 'control');
+  assert.ok(r.failure?.logTail.includes('make: *** [all] Error 3'));
+});
+
 test('the claim: runs sharing a checkout exclude an exclusive run and are excluded by one; a dead sharer is no obstacle', async () => {
   const { dir } = repo();
   const a = await shareCheckout(dir, 'verify --build');

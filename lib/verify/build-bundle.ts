@@ -217,7 +217,9 @@ export async function readBuildBundles(dirs: readonly string[], plan: PlanDocume
     }
   }
   const missing = plan.builds.filter((p) => !builds.has(p.id)).map((p) => p.id);
-  if (missing.length > 0) throw new KreproError('E_BUNDLE', `no bundle holds build${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: collect the bundles of every build of the plan (${plan.matrix.join(' ')})`);
+  // A failed control build stops the builds of its job: the verdict (build failed) needs nothing else.
+  const controlFailed = (builds.get('control')?.exitCode ?? 0) !== 0;
+  if (missing.length > 0 && !controlFailed) throw new KreproError('E_BUNDLE', `no bundle holds build${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: collect the bundles of every build of the plan (${plan.matrix.join(' ')})`);
   return { builds, environment: environment!, from };
 }
 
