@@ -120,7 +120,8 @@ export async function inputsFor(values: InputValues, io: CommandIO, packing = pa
   const checkoutRoot = io.cwd;
   const { level, encoder } = packing;
   const sde = await sourceDateEpochFor(io, { repoDir: checkoutRoot });
-  const version = io.env.KUBE_GIT_VERSION || (await gitVersion(checkoutRoot));
+  // Verify builds a clean copy of the commit: its version is the commit's, never dirty.
+  const version = io.env.KUBE_GIT_VERSION || (await gitVersion(checkoutRoot, committed ? { commitOnly: true } : {}));
   const project = await projectFor(checkoutRoot, values, committed);
   return releaseInputs({ project, host: io.env, sourceDateEpoch: sde.seconds, version, ...(level !== undefined ? { level } : {}), ...(encoder !== undefined ? { encoder } : {}) });
 }

@@ -1,5 +1,33 @@
+import { lstat, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { type Backend, headCommit, KreproError, loadCommittedProject, redact, VARIATIONS, variationNamed, verifyHtml, verifyJunit, verifyMarkdown, verifyRelease, verifyReport, verifyText } from '../lib/index.js';
+import * as path from 'node:path';
+import {
+  type Backend,
+  buildBundleBackend,
+  commandLinePath,
+  headCommit,
+  KreproError,
+  loadCommittedProject,
+  planDocument,
+  planKindNamed,
+  PLAN_KINDS,
+  quote,
+  readBuildBundles,
+  redact,
+  runPlannedBuilds,
+  VARIATIONS,
+  variationNamed,
+  verifyHtml,
+  verifyJunit,
+  verifyMarkdown,
+  type VerifyProgress,
+  verifyRelease,
+  verifyReport,
+  type VerifyResult,
+  verifyText,
+  writeBuildBundle,
+} from '../lib/index.js';
+import { integerOption } from './number-option.js';
 import { backendFor, BUILD_SECTION, environmentFor, inputsFor, PACKAGING_NOTES, PACKAGING_OPTIONS, packingOptions, PROJECT_OPTIONS } from './build-options.js';
 import { defineCommand, inSection, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
@@ -14,7 +42,7 @@ import { uiFor } from './ui.js';
 export const VERIFY = defineCommand({
   name: 'verify',
   summary: 'build twice under varied conditions, compare every artifact, name the cause of differences',
-  usage: ['verify [options]'],
+  usage: ['verify [options]', 'verify --plan-only [options]', 'verify --build ID[,ID] --bundle DIR [options]', 'verify --collect [options] DIR...'],
   description: `Proves the release of HEAD is reproducible, or shows every reason why not. Builds the commit (with the krepro.json
 it holds; an uncommitted change to that file is noted and not used) from a clean copy of the sources, each build in fresh containers and an in-memory volume named for this run: a control build under
 fixed, recorded conditions and an experiment build with the chosen variations applied, with the project's own
@@ -24,7 +52,21 @@ under the project's outputs, and the release tarballs of a Kubernetes-shaped pro
 SHA-256/SHA-512. When they differ, a noise check (control conditions again) separates nondeterminism, and the
 variations are searched for every cause of every difference: build without the causes found so far, bisect what
 still differs, repeat. Each cause is proven by a build and explained by 'krepro diff' against the control build.
-Builds: 2, plus 1 noise check, plus at most ceil(log2 n) + 2 per cause among n variations.
+A build that fails under a variation is a finding ("the build fails when X", exit 1, with its log tail).
+
+Plans: how the builds are scheduled (--plan, --jobs).
+  adaptive  few builds, one after another (the search above): 2, plus 1 noise check, plus at most
+            ceil(log2 n) + 2 per cause among n variations. With --jobs 2 or more, control and experiment
+            run together.
+  matrix    control, noise check, experiment and every variation alone, all at once (n + 3 builds): each
+            difference is explained by the single-variation builds that show it, or by the noise; only
+            what none shows (an interaction) gets a second round. Wall time: about one build.
+  The matrix plan is chosen when --jobs N >= n + 3, else the adaptive one, unless --plan says.
+
+A CI matrix as the builder (the matrix plan): --plan-only prints the plan as one line of JSON
+(its "digest", "matrix": the values for --build, and "builds": each with its "id", variations and
+conditions); --build ID[,ID] --bundle DIR runs those builds anywhere and writes a build bundle; --collect DIR...
+checks every bundle as untrusted input, attributes, and writes the usual reports and provenance.
 
 Variations (default: all):
 ${VARIATIONS.map((v) => `  ${v.name.padEnd(11)} ${v.description}`).join('\n')}`,
@@ -33,6 +75,25 @@ ${VARIATIONS.map((v) => `  ${v.name.padEnd(11)} ${v.description}`).join('\n')}`,
     'no-vary': { type: 'string', value: 'a,b', complete: VARIATIONS.map((v) => v.name), help: 'apply all but these' },
     'check-noise': { type: 'boolean', help: 'run the noise check even when the builds are identical' },
     'no-attribution': { type: 'boolean', help: 'do not run extra builds to find the causes' },
+    plan: { type: 'string', value: 'P', complete: PLAN_KINDS, help: 'adaptive or matrix (default: matrix when --jobs >= n + 3, else adaptive)' },
+    jobs: {
+      type: 'string',
+      value: 'N',
+      complete: 'none',
+      help: "builds at once on each engine (default 1). In-memory builds are capped by the engine's memory too: only the builds whose file order is compared (control, noise, experiment, file-order alone) keep their sources in memory; the matrix plan's other single-variation builds run on disk",
+    },
+    'plan-only': { type: 'boolean', help: 'print the matrix plan as one line of JSON (its digest, the --build values of a CI matrix, each build with its conditions) and build nothing' },
+    build: { type: 'string', value: 'ID[,ID]', complete: 'none', help: 'run these builds of the matrix plan here, together, and write a build bundle (--bundle)' },
+    bundle: {
+      type: 'string',
+      value: 'DIR',
+      complete: 'dir',
+      help: "where --build writes its bundle (new or empty): krepro-build-bundle.json (plan digest, commit, environment, per build its conditions, exit code, probes, host facts, artifacts with their integrity), <id>/build.log, <id>/artifacts/. Exit 0 once written, whatever the builds' exit status: --collect judges. Several --build runs of one checkout may run at once",
+    },
+    collect: {
+      type: 'boolean',
+      help: 'attribute the bundles DIR... (checked as untrusted input: same commit, environment and plan, files below each and no links, every artifact hashed again) and write the usual reports and provenance; an interaction needs a second round, which bundles cannot run: it is reported as unexplained. Builds on another host than the control build are named with what differs',
+    },
     'seccomp-profile': {
       type: 'string',
       value: 'F',
@@ -73,7 +134,7 @@ then names the causes they may hide. Every setting of the environment is listed 
 stdout instead of the text report; every path is checked before the first build, and each file is written whole
 or not at all. In GitHub Actions (GITHUB_STEP_SUMMARY set) the Markdown summary is also appended to the job
 summary; --no-step-summary turns that off.`,
-    `Outputs in _output/verify/: each build's artifacts and log, and next to the control build's outputs
+    `Outputs in _output/verify/ (--build: _output/verify-builds/<run>/, moved into the bundle): each build's artifacts and log, and next to the control build's outputs
 krepro-provenance.json, the recipe of the control build (an in-toto Statement v1 with a SLSA provenance v1
 predicate; 'krepro rebuild' follows it), signed into krepro.intoto.jsonl with --sign-key.`,
   ],
@@ -81,67 +142,121 @@ predicate; 'krepro rebuild' follows it), signed into krepro.intoto.jsonl with --
     { command: 'krepro verify', does: 'the CI gate: exit 0 when HEAD builds the same bytes under every variation' },
     { command: 'krepro verify --vary tz,locale --no-attribution --json', does: 'two variations only, no search for causes, the report as JSON' },
     { command: 'krepro verify --junit verify.xml --html verify.html --json-file verify.json', does: 'in CI: test results, a page to attach and the JSON, from one run (and the job summary in GitHub Actions)' },
+    { command: 'krepro verify --jobs 19', does: 'the matrix plan: every build of the first round at once, about one build of wall time' },
+    { command: 'krepro verify --build tz --bundle bundle', does: 'one job of a CI matrix (the values: --plan-only\'s "matrix"); krepro verify --collect bundles/* judges them all' },
   ],
+  positionals: [{ name: 'DIR', help: 'with --collect: the build bundles', complete: 'dir', repeat: true }],
   exits: [
     [0, 'reproducible'],
-    [1, 'not reproducible'],
+    [1, 'not reproducible (a build failing under a variation too)'],
     [2, 'usage or environment error'],
-    [3, 'a build failed (the report says which and shows the end of its log)'],
+    [3, 'the control build failed (the report shows the end of its log)'],
     ...SIGNAL_EXITS,
   ],
 });
 
 export async function verifyCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values } = parseCommand(VERIFY, argv);
+  const { values, positionals } = parseCommand(VERIFY, argv);
   if (values.help) return showHelp(VERIFY, io);
   const ui = uiFor(io, values);
+  const mode = checkMode(values, positionals);
   const list = (s: string | undefined): string[] => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
   const excluded = new Set(list(values['no-vary']).map((n) => variationNamed(n).name));
   const variations = (values.vary ? list(values.vary).map(variationNamed) : [...VARIATIONS]).filter((v) => !excluded.has(v.name));
+  const plan = values.plan === undefined ? undefined : planKindNamed(values.plan);
+  const jobs = integerOption('jobs', values.jobs, { min: 1 });
   const engineUrls = values.engine ?? [];
   if (engineUrls.length > 2) throw new KreproError('E_USAGE', '--engine may be given at most twice (control, experiment)');
   // Every file verify writes is checked before the builds start: a typo in --junit must not cost the builds.
   const stepSummary = values['no-step-summary'] ? undefined : io.env.GITHUB_STEP_SUMMARY || undefined;
-  const targets = await reportTargets(values, io, { stdoutTakenBy: values.json ? '--json' : undefined, stepSummary });
+  const targets = mode === 'verify' || mode === 'collect' ? await reportTargets(values, io, { stdoutTakenBy: values.json ? '--json' : undefined, stepSummary }) : undefined;
+  const bundleDir = values.bundle === undefined ? undefined : await emptyDirectory(io, values.bundle);
   // The commit is what is built: its project file, not the working tree's.
   const commit = await headCommit(io.cwd);
   const committed = await loadCommittedProject(io.cwd, commit);
   if (committed.workingTreeDiffers) ui.note(`note: krepro.json in the working tree differs from commit ${commit.slice(0, 12)}'s; verify builds the commit, with its krepro.json`);
   const inputs = await inputsFor(values, io, packingOptions(values), committed.project);
-  const seccomp = await seccompProfile(values['seccomp-profile'], io);
-  const signingKey = await signingKeyOption(values, io);
   const environment = await environmentFor(values, io);
+  if (mode === 'plan-only') {
+    // One line: a CI step puts it into an output variable as it is.
+    io.stdout.write(`${JSON.stringify(await planDocument({ commit, environment, inputs, variations }))}\n`);
+    return EXIT.ok;
+  }
   const proxies = proxiesFrom(io.env);
   const log = (line: string): void => ui.progress(redact(line, proxies));
-  const backends: Backend[] = [];
-  for (const url of engineUrls.length ? engineUrls : [undefined]) backends.push(await backendFor(url, io, ui, seccomp));
   const started = Date.now();
-  const result = await verifyRelease({
-    checkoutRoot: io.cwd,
-    commit,
-    hostname: hostname(),
-    backends: { control: backends[0]!, experiment: backends[1] ?? backends[0]! },
-    environment,
-    variations,
-    inputs,
-    checkNoise: values['check-noise'] ?? false,
-    attribute: !values['no-attribution'],
-    provenance: signingKey ? { signingKey } : {},
-    onLog: log,
-    signal: io.signal,
-    onProgress: (e) => {
-      const t = ((Date.now() - started) / 1000).toFixed(0);
-      if (e.type === 'build-start') log(`[${t}s] build ${e.id}: ${e.label}${e.variations.length ? ` (varies ${e.variations.join(', ')})` : ''}...`);
-      else if (e.type === 'build-done') log(`[${t}s] build ${e.id}: ${e.label} ${e.exitCode === 0 ? 'done' : `FAILED (exit ${e.exitCode})`} in ${(e.durationMs / 1000).toFixed(1)} s`);
-      else if (e.type === 'step' && e.event.type === 'skip') log(`[${t}s] ${e.event.step}: skipped, ${e.event.reason}`);
-      // Steps only on a terminal (or with --verbose): piped logs stay one line per build.
-      else if (e.type === 'build-step' && (io.stderr.isTTY || ui.verbose)) log(`[${t}s]   ${e.label}: ${e.step}`);
-    },
-  });
+  const onProgress = (e: VerifyProgress): void => {
+    const t = ((Date.now() - started) / 1000).toFixed(0);
+    if (e.type === 'build-start') log(`[${t}s] build ${e.id}: ${e.label}${e.variations.length ? ` (varies ${e.variations.join(', ')})` : ''}...`);
+    else if (e.type === 'build-done') log(`[${t}s] build ${e.id}: ${e.label} ${e.exitCode === 0 ? 'done' : `FAILED (exit ${e.exitCode})`} in ${(e.durationMs / 1000).toFixed(1)} s`);
+    else if (e.type === 'step' && e.event.type === 'skip') log(`[${t}s] ${e.event.step}: skipped, ${e.event.reason}`);
+    // Steps only on a terminal (or with --verbose): piped logs stay one line per build.
+    else if (e.type === 'build-step' && (io.stderr.isTTY || ui.verbose)) log(`[${t}s]   ${e.label}: ${e.step}`);
+  };
+  const common = { checkoutRoot: io.cwd, commit, hostname: hostname(), environment, variations, inputs, onLog: log, signal: io.signal, onProgress, ...(plan ? { plan } : {}), ...(jobs ? { jobs } : {}) };
+  let result: VerifyResult;
+  if (mode === 'collect') {
+    const planned = await planDocument({ commit, environment, inputs, variations });
+    const collected = await readBuildBundles(positionals.map((d) => path.resolve(io.cwd, d)), planned);
+    log(`collected ${collected.builds.size} builds of plan ${planned.digest.slice(0, 19)} from ${new Set(collected.from.values()).size} bundle(s)`);
+    const signingKey = await signingKeyOption(values, io);
+    const backend = buildBundleBackend(collected);
+    result = await verifyRelease({ ...common, backends: { control: backend, experiment: backend }, collected, checkNoise: true, attribute: !values['no-attribution'], provenance: signingKey ? { signingKey } : {} });
+  } else {
+    const seccomp = await seccompProfile(values['seccomp-profile'], io);
+    const backends: Backend[] = [];
+    for (const url of engineUrls.length ? engineUrls : [undefined]) backends.push(await backendFor(url, io, ui, seccomp));
+    const pair = { control: backends[0]!, experiment: backends[1] ?? backends[0]! };
+    if (mode === 'build') {
+      const planned = await planDocument({ commit, environment, inputs, variations });
+      const built = await runPlannedBuilds({ ...common, backends: pair, ids: list(values.build) });
+      try {
+        const file = await writeBuildBundle(bundleDir!, planned, built.environment, built.builds);
+        for (const b of built.builds) log(`build ${b.id} (${b.label}): exit ${b.exitCode}, ${b.artifacts.length} artifact(s), ${(b.durationMs / 1000).toFixed(1)} s on ${b.host.machine || b.engine}`);
+        log(`bundle: ${file} (plan ${planned.digest.slice(0, 19)}); collect every build's bundle with krepro verify --collect DIR...`);
+      } finally {
+        await rm(built.workDir, { recursive: true, force: true });
+      }
+      return EXIT.ok;
+    }
+    const signingKey = await signingKeyOption(values, io);
+    result = await verifyRelease({ ...common, backends: pair, checkNoise: values['check-noise'] ?? false, attribute: !values['no-attribution'], provenance: signingKey ? { signingKey } : {} });
+  }
   if (result.provenance) log(`provenance of the control build: ${result.provenance.statement}${result.provenance.envelope ? ` (signed: ${result.provenance.envelope} and ${result.provenance.bundle})` : ''}`);
   else if (result.status !== 'build-failed' && environment.kind !== 'locked') log('note: no provenance: a Dockerfile build image (--build-image-dir) cannot be made again from a recipe');
   const report = verifyReport(result);
   const json = () => `${JSON.stringify(report, null, 2)}\n`;
-  await writeReports(targets, io, { 'json-file': json, html: () => verifyHtml(report), markdown: () => verifyMarkdown(report), junit: () => verifyJunit(report) }, () => (values.json ? json() : verifyText(report)));
+  await writeReports(targets!, io, { 'json-file': json, html: () => verifyHtml(report), markdown: () => verifyMarkdown(report), junit: () => verifyJunit(report) }, () => (values.json ? json() : verifyText(report)));
   return result.status === 'reproducible' ? EXIT.ok : result.status === 'build-failed' ? EXIT.buildFailed : EXIT.different;
+}
+
+type Mode = 'verify' | 'plan-only' | 'build' | 'collect';
+
+/** Which of verify's four ways, with the options that go with it only. */
+function checkMode(
+  values: { 'plan-only'?: boolean | undefined; build?: string | undefined; bundle?: string | undefined; collect?: boolean | undefined; plan?: string | undefined; engine?: string[] | undefined; html?: string | undefined; json?: boolean | undefined; 'json-file'?: string | undefined; markdown?: string | undefined; junit?: string | undefined },
+  positionals: string[],
+): Mode {
+  const modes = [values['plan-only'] && '--plan-only', values.build !== undefined && '--build', values.collect && '--collect'].filter(Boolean);
+  if (modes.length > 1) throw new KreproError('E_USAGE', `${modes.join(' and ')} cannot be used together`);
+  if (values.build !== undefined && values.bundle === undefined) throw new KreproError('E_USAGE', '--build ID needs --bundle DIR: where its outputs, log and description go');
+  if (values.bundle !== undefined && values.build === undefined) throw new KreproError('E_USAGE', '--bundle DIR goes with --build ID');
+  if (values.collect && positionals.length === 0) throw new KreproError('E_USAGE', '--collect needs the bundle directories: krepro verify --collect DIR...');
+  if (!values.collect && positionals.length > 0) throw new KreproError('E_USAGE', `unexpected argument ${quote(positionals[0])} (bundle directories go after --collect)`);
+  if ((values['plan-only'] || values.build !== undefined || values.collect) && values.plan !== undefined && values.plan !== 'matrix') {
+    throw new KreproError('E_USAGE', `${modes[0]} works with the matrix plan only: the adaptive plan decides each build from the one before`);
+  }
+  const reports = [values.json && '--json', values.html !== undefined && '--html', values['json-file'] !== undefined && '--json-file', values.markdown !== undefined && '--markdown', values.junit !== undefined && '--junit'].filter(Boolean);
+  if ((values['plan-only'] || values.build !== undefined) && reports.length > 0) throw new KreproError('E_USAGE', `${modes[0]} writes no report: ${reports.join(', ')} go with verify and --collect`);
+  if (values.collect && values.engine?.length) throw new KreproError('E_USAGE', '--collect runs no build: --engine does not apply');
+  return values['plan-only'] ? 'plan-only' : values.build !== undefined ? 'build' : values.collect ? 'collect' : 'verify';
+}
+
+/** A directory for a bundle: new or empty, never one that holds something already. */
+async function emptyDirectory(io: CommandIO, value: string): Promise<string> {
+  const dir = await commandLinePath(io.cwd, value);
+  const st = await lstat(dir).catch(() => undefined);
+  if (st && !st.isDirectory()) throw new KreproError('E_USAGE', `--bundle ${quote(value)}: ${dir} exists and is not a directory`, { path: dir });
+  if (st && (await readdir(dir)).length > 0) throw new KreproError('E_USAGE', `--bundle ${quote(value)}: ${dir} is not empty; give a new or empty directory`, { path: dir });
+  return dir;
 }

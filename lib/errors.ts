@@ -30,7 +30,9 @@ export type ErrorCode =
   | 'E_CHECK'
   | 'E_ENVIRONMENT'
   | 'E_PACKAGE_UNAVAILABLE'
-  | 'E_PACKAGE_MISMATCH';
+  | 'E_PACKAGE_MISMATCH'
+  /** a build bundle (verify --collect) that is not what it says, or not of this commit, environment and plan */
+  | 'E_BUNDLE';
 
 export class KreproError extends Error {
   readonly code: ErrorCode;

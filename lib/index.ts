@@ -126,7 +126,27 @@ export { releaseInputs, packagingFor, type ReleaseInputs, type ReleaseInputsOpti
 export { controlConditions, VARIATIONS, variationNamed, applyVariations, type Variation } from './verify/conditions.js';
 export { attributeCauses, worstCaseBuilds, type AttributionResult, type Cause, type Outcome, type BuildWith } from './verify/attribution.js';
 export { runVerifyBuild, differingArtifacts, type BuildRun, type VerifyArtifact, type ArtifactDifference } from './verify/build-run.js';
-export { verifyRelease, VERIFY_STEPS, VERIFY_SCHEMA, type VerifyOptions, type VerifyResult, type VerifyProgress, type VariationCheck, type ArtifactCause, type BuildFailure, type Explanation } from './verify/verify.js';
+export {
+  verifyRelease,
+  runPlannedBuilds,
+  VERIFY_STEPS,
+  VERIFY_SCHEMA,
+  BUILD_FAILS,
+  type VerifyOptions,
+  type VerifyResult,
+  type VerifyProgress,
+  type VariationCheck,
+  type ArtifactCause,
+  type BuildFailure,
+  type FailureCause,
+  type PlanRecord,
+  type PlannedBuildsResult,
+  type Explanation,
+} from './verify/verify.js';
+export { choosePlan, matrixBuilds, matrixJobs, matrixWidth, alsoVaries, planKindNamed, PLAN_KINDS, type PlanKind, type PlanChoice, type PlannedBuild, type BuildRole } from './verify/plan.js';
+export { explainByMatrix, hostDifferences, type MatrixBuild, type MatrixExplained } from './verify/plan-matrix.js';
+export { planDocument, writeBuildBundle, readBuildBundles, buildBundleBackend, PLAN_SCHEMA, BUILD_BUNDLE_SCHEMA, BUILD_BUNDLE_FILE, type PlanDocument, type PlanDocumentOptions, type CollectedBuilds } from './verify/build-bundle.js';
+export { LimitedBackend, limitBackend, usesMemory, type Limits } from './backend/limit.js';
 export { verifySettings, type EnvironmentSetting } from './verify/settings.js';
 export { verifyReport, type VerifyReport } from './verify/report.js';
 export { verifyText } from './report/verify-text.js';

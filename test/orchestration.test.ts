@@ -128,14 +128,15 @@ test("verify on the fake: every cause of every difference, each proven by a buil
   assert.is(r.builds.length, backend.requests.length);
 });
 
-test('verify on the fake: a build that fails is build-failed, naming it with the end of its log; nothing after it runs', async () => {
-  const backend = new FakeBackend(({ conditions }) => (conditions!.tz === 'UTC' ? { files: { 'out/a': 'a' } } : { files: {} as Record<string, string>, exitCode: 4, log: 'compiling\nerror: no such zone\n' }));
+test('verify on the fake: a control build that fails is build-failed, naming it with the end of its log; nothing after it runs', async () => {
+  const backend = new FakeBackend(({ conditions }) => (conditions!.tz !== 'UTC' ? { files: { 'out/a': 'a' } } : { files: {} as Record<string, string>, exitCode: 4, log: 'compiling\nerror: no such zone\n' }));
   const r = await verify(backend, repo());
   assert.is(r.status, 'build-failed');
-  assert.is(r.failure?.label, 'experiment');
+  assert.is(r.failure?.label, 'control');
   assert.is(r.failure?.exitCode, 4);
   assert.ok(r.failure?.logTail.includes('error: no such zone'));
-  assert.equal(r.steps.map((s) => `${s.name} ${s.status}`), ['leftovers done', 'environment done', 'sources done', 'control done', 'experiment failed']);
+  assert.equal(r.steps.map((s) => `${s.name} ${s.status}`), ['leftovers done', 'plan done', 'environment done', 'sources done', 'builds failed']);
+  assert.is(backend.requests.length, 1);
 });
 
 test('verify on the fake: a condition the backend cannot apply is reported as not tested with its reason, never passed', async () => {

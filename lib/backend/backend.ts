@@ -45,6 +45,8 @@ export interface CopiedEnvironment {
 export interface HostFacts {
   /** the backend's name */
   backend: string;
+  /** the machine builds run on (the engine host's name): what tells two hosts apart */
+  machine: string;
   kernel: string;
   cpus: number;
   memoryBytes: number;

@@ -19,8 +19,11 @@ export interface BuildConditions {
   path: string;
   /** CPUs the build may use (a cpuset, e.g. "0"); absent: every CPU the engine gives */
   cpuset?: string;
-  /** order in which source files are created in the (in-memory) build tree, which readdir then follows */
-  fileOrder: 'sorted' | 'reversed';
+  /**
+   * order in which source files are created in an in-memory build tree, which readdir then follows; `filesystem`: the
+   * tree is on disk (no memory used) and lists files in the file system's own order (ext4 and overlay: by name hash)
+   */
+  fileOrder: 'sorted' | 'reversed' | 'filesystem';
   /** libfaketime offset for the wall clock ('' = real time); programs that read the clock directly ignore it */
   clockOffset: string;
   /** personality: the machine's own, or a 32-bit one reporting a 2.6 kernel (setarch linux32 --uname-2.6) */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { mapDiskFull } from '../disk-full.js';
@@ -110,13 +110,19 @@ export async function claimCheckout(root: string, command: string, pid = process
     while (Date.now() < deadline) {
       try {
         await link(temp, file);
-        return {
-          release: async () => {
-            const now = await readLock(file);
-            if (now.state === 'held' && now.holder.token === token) await rm(file, { force: true });
-          },
+        const release = async (): Promise<void> => {
+          const now = await readLock(file);
+          if (now.state === 'held' && now.holder.token === token) await rm(file, { force: true });
         };
+        // Runs sharing the checkout (verify --build) registered before this link: they keep it until they end.
+        const sharer = await liveSharers(path.dirname(file));
+        if (sharer) {
+          await release();
+          throw heldBy(root, path.join(sharedDir(path.dirname(file)), `${sharer.token}.json`), sharer);
+        }
+        return { release };
       } catch (err) {
+        if (err instanceof KreproError) throw err;
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new KreproError('E_IO', `cannot create the lock file ${file}: ${(err as Error).message}`, { path: file, cause: err });
       }
       const seen = await readLock(file);
@@ -131,6 +137,52 @@ export async function claimCheckout(root: string, command: string, pid = process
   } finally {
     await rm(temp, { force: true });
   }
+}
+
+const sharedDir = (outputDir: string): string => path.join(outputDir, '.krepro.shared');
+
+/** A live run sharing the checkout, if any; the files of gone ones are removed on the way. */
+async function liveSharers(outputDir: string): Promise<Holder | undefined> {
+  const dir = sharedDir(outputDir);
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const seen = await readLock(path.join(dir, name));
+    if (seen.state === 'held' && alive(seen.holder)) return seen.holder;
+    // Each file is its holder's alone (named by its token) and never written again: a dead holder's can go.
+    if (seen.state === 'held' || (seen.state === 'unreadable' && seen.ageMs >= UNREADABLE_GRACE_MS)) await rm(path.join(dir, name), { force: true });
+  }
+  return undefined;
+}
+
+/**
+ * Claims the checkout together with other runs of the same kind (several `verify --build` at once): each writes its
+ * own holder file under `_output/.krepro.shared/`, then looks at the exclusive lock; an exclusive claimer links the
+ * lock, then looks at the holder files. Whichever looks second sees the other and backs off, so an exclusive run
+ * and a sharing one never both proceed. Sharing runs must not remove each other's objects (leftovers) or files.
+ */
+export async function shareCheckout(root: string, command: string, pid = process.pid): Promise<CheckoutClaim> {
+  const outputDir = await outputDirOf(root);
+  const lockFile = await pathBeneath(outputDir, '.krepro.lock');
+  const dir = await pathBeneath(outputDir, '.krepro.shared');
+  const token = randomBytes(8).toString('hex');
+  const file = path.join(dir, `${token}.json`);
+  const started = startTime(pid);
+  const me: Holder = { pid, host: hostname(), ...(started !== undefined ? { started } : {}), command, token };
+  await mapDiskFull(
+    () => ({ target: file }),
+    async () => {
+      await mkdir(dir, { recursive: true });
+      await writeFile(`${file}.tmp`, JSON.stringify(me));
+      await link(`${file}.tmp`, file);
+      await rm(`${file}.tmp`, { force: true });
+    },
+  );
+  const release = (): Promise<void> => rm(file, { force: true });
+  const seen = await readLock(lockFile);
+  if (seen.state === 'held' && alive(seen.holder)) {
+    await release();
+    throw heldBy(root, lockFile, seen.holder);
+  }
+  return { release };
 }
 
 /** Removes the lock if, read again under the breaker lock, it is still the stale one that was seen. */

@@ -70,8 +70,8 @@ export class DockerEngine implements Engine {
   }
 
   async info(opts: Call = {}): Promise<EngineInfo> {
-    const i = (await this.guard('info', opts.signal, () => (this.docker.info as (o: object) => Promise<unknown>)(abort(opts.signal)))) as { NCPU: number; MemTotal: number; KernelVersion: string; OperatingSystem: string };
-    return { cpus: i.NCPU, memoryBytes: i.MemTotal, kernel: i.KernelVersion, os: i.OperatingSystem };
+    const i = (await this.guard('info', opts.signal, () => (this.docker.info as (o: object) => Promise<unknown>)(abort(opts.signal)))) as { Name: string; NCPU: number; MemTotal: number; KernelVersion: string; OperatingSystem: string };
+    return { name: String(i.Name ?? ''), cpus: i.NCPU, memoryBytes: i.MemTotal, kernel: i.KernelVersion, os: i.OperatingSystem };
   }
 
   async version(opts: Call = {}): Promise<EngineVersion> {

@@ -27,6 +27,8 @@ export interface Call {
 }
 
 export interface EngineInfo {
+  /** the name of the machine the engine runs on (docker info's Name) */
+  name: string;
   cpus: number;
   memoryBytes: number;
   kernel: string;

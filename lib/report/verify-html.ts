@@ -17,6 +17,13 @@ export function verifyHtml(report: VerifyReport): string {
   const failure = report.failure
     ? `<h2>Failed build</h2><p>Build ${escape(report.failure.build)} (${escape(report.failure.label)}), log ${code(report.failure.log)}:</p><pre>${escape(report.failure.logTail.join('\n'))}</pre>`
     : '';
+  const failures = report.failures.length
+    ? `<h2>The build fails</h2>${report.failures
+        .map((f) => `<h3>when ${escape(f.kind === 'nondeterminism' ? 'nothing is varied (nondeterminism)' : causeName(f))}${f.kind === 'interaction' ? ' <em>(only together)</em>' : ''}</h3><p>Build ${escape(f.build)} (${escape(f.label)}) exited with ${f.exitCode}; proven by build ${escape(f.evidence.join(', '))}.</p><ul>${f.fix.map((x) => `<li>Fix: ${escape(x)}</li>`).join('')}</ul><pre>${escape(f.logTail.join('\n'))}</pre>`)
+        .join('')}`
+    : '';
+  const hosts = report.plan.hosts.map((h) => `<li>Build ${escape(h.build)} ran on another host than the control build (${escape(h.differences.join(', '))}): what it shows could be a host difference.</li>`).join('');
+  const plan = `<p>Plan ${code(report.plan.kind)} (${escape(report.plan.why)}${report.plan.source === 'bundles' ? ', collected from bundles' : ''}): ${report.builds.length} build(s) in ${report.plan.rounds.length} round(s).</p>${hosts ? `<ul>${hosts}</ul>` : ''}`;
   const untested = report.variations.filter((v) => !v.tested);
   const variations = report.variations.length
     ? `<h2>Variations</h2><table><thead><tr><th></th><th>variation</th><th>control probe</th><th>experiment probe</th></tr></thead><tbody>${report.variations
@@ -49,7 +56,7 @@ export function verifyHtml(report: VerifyReport): string {
     ? `<h2>Build environment settings</h2><ul>${report.environment.settings.map((s) => `<li>${code(`${s.name}=${s.value}`)} (${escape(s.source)}): ${escape(s.why)}${s.masks?.length ? ` — may hide: ${escape(s.masks.join(', '))}` : ''}</li>`).join('')}</ul>`
     : '';
   const builds = report.builds
-    .map((b) => `<details><summary>build ${escape(b.id)}: ${escape(b.label)} — ${(b.durationMs / 1000).toFixed(1)} s on ${escape(b.engine)}${b.variations.length ? `, varies ${escape(b.variations.join(', '))}` : ''}</summary><pre>${escape(JSON.stringify(b.conditions, null, 2))}</pre></details>`)
+    .map((b) => `<details><summary>build ${escape(b.id)}: ${escape(b.label)} — round ${b.round}, ${(b.durationMs / 1000).toFixed(1)} s on ${escape(b.engine)} (${escape(b.host.machine)})${b.variations.length ? `, varies ${escape(b.variations.join(', '))}` : ''}</summary><pre>${escape(JSON.stringify(b.conditions, null, 2))}</pre></details>`)
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>krepro verify: ${escape(report.verdict)}</title>
@@ -64,6 +71,8 @@ pre{background:#f5f6f8;padding:.75rem;overflow:auto}h3{font-size:1rem;margin:.75
 <div class="verdict">${headline}</div>
 <p>Commit ${code(report.commit)}, SOURCE_DATE_EPOCH ${report.sourceDateEpoch}. ${untested.length ? `<strong>${untested.length} variation(s) not tested.</strong> ` : ''}Schema ${code(report.schema)}.</p>
 ${failure}
+${plan}
+${failures}
 ${variations}
 <h2>Artifacts</h2>
 <table><thead><tr><th></th><th>artifact</th><th>control sha256</th><th>experiment sha256</th><th>causes</th></tr></thead><tbody>

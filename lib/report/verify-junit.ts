@@ -54,6 +54,15 @@ export function verifyJunit(report: VerifyReport): string {
       '    </testcase>',
     );
   }
+  for (const f of report.failures) {
+    failures++;
+    const when = f.kind === 'nondeterminism' ? 'under identical conditions (nondeterminism)' : `when ${f.variations.join(' + ')}${f.kind === 'interaction' ? ' (only together)' : ''}`;
+    cases.push(
+      `    <testcase classname="krepro.verify.builds" name="${attr(`the build fails ${when}`)}" time="0">`,
+      `      <failure type="build-fails" message="${attr(`build ${f.build} (${f.label}) exited with ${f.exitCode}. Fix: ${f.fix.join(' ')}`)}">${xml(f.logTail.join('\n'))}</failure>`,
+      '    </testcase>',
+    );
+  }
   for (const a of report.artifacts) {
     if (a.verdict === 'identical') {
       cases.push(`    <testcase classname="krepro.verify.artifacts" name="${attr(a.name)}" time="0"/>`);

@@ -1,3 +1,4 @@
+import { planLine } from './verify-text.js';
 import { visible } from '../quote.js';
 import type { VerifyReport } from '../verify/report.js';
 import { cell, fence } from './markdown.js';
@@ -42,8 +43,16 @@ export function verifyMarkdown(report: VerifyReport): string {
     out.push(`Build ${f.build} (${cell(visible(f.label))}) failed with exit code ${f.exitCode}; its log is ${code(f.log)}. The end of it:`, '', fence(f.logTail.map(visible).join('\n'), 'text'), '');
     return `${out.join('\n')}\n`;
   }
+  out.push(`${cell(planLine(report))}.`, '');
   const tested = report.variations.filter((v) => v.tested).map((v) => v.name);
   out.push(`Varied: ${tested.join(', ') || '(nothing)'}.`, '');
+  if (report.failures.length) out.push('### The build fails', '');
+  for (const f of report.failures) {
+    out.push(`- **when ${f.kind === 'nondeterminism' ? 'nothing is varied (nondeterminism)' : causeName(f)}**${f.kind === 'interaction' ? ' (only together)' : ''}: build ${f.build} (${cell(visible(f.label))}) exited with ${f.exitCode}, proven by build ${f.evidence.join(', ')}`);
+    for (const x of f.fix) out.push(`  - Fix: ${cell(visible(x))}`);
+    out.push('', fence(f.logTail.slice(-10).map(visible).join('\n'), 'text'), '');
+  }
+  for (const h of report.plan.hosts) out.push(`> Build ${h.build} ran on another host than the control build (${cell(visible(h.differences.join(', ')))}): what it shows could be a host difference.`, '');
   const untested = report.variations.filter((v) => !v.tested);
   if (untested.length) {
     out.push('**Not tested** (these conditions were not varied, so nothing is known about them):', '');
@@ -69,6 +78,7 @@ export function verifyMarkdown(report: VerifyReport): string {
     out.push('');
   }
   if (report.attribution?.unexplained.length) out.push(`Still different without every cause found: ${report.attribution.unexplained.map(code).join(', ')}.`, '');
+  if (report.attribution?.note) out.push(`${cell(report.attribution.note)}.`, '');
   out.push(`<sub>krepro verify · ${report.schema}</sub>`);
   return `${out.join('\n')}\n`;
 }

@@ -20,8 +20,10 @@ export function semverFromDescribe(described: string): string {
  * KUBE_GIT_VERSION for the checkout at `repoDir`, as hack/lib/version.sh computes it: `git describe --tags
  * --abbrev=14 HEAD` in semver form, or `v0.0.0-master+<14-char commit>` when no tag is reachable; `-dirty` is
  * appended when `git status --porcelain` lists anything (untracked files count, as new .go files change a build).
+ * `commitOnly`: the version of HEAD's commit as a clean copy of it has it (verify builds such a copy), never dirty,
+ * so every job of a CI matrix agrees on it whatever else its checkout holds.
  */
-export async function gitVersion(repoDir: string): Promise<string> {
+export async function gitVersion(repoDir: string, opts: { commitOnly?: boolean } = {}): Promise<string> {
   const otherwise = 'set KUBE_GIT_VERSION (krepro stage: --version)';
   if ((await gitWorkTreeOf(repoDir)) === undefined) {
     throw new KreproError('E_GIT', `cannot read the git version of ${repoDir}: it is not a git checkout (no .git in it or a parent); ${otherwise}`, { path: repoDir });
@@ -34,6 +36,7 @@ export async function gitVersion(repoDir: string): Promise<string> {
   } catch {
     version = `v0.0.0-master+${commit.slice(0, 14)}`; // no tag reachable from HEAD
   }
+  if (opts.commitOnly) return version;
   const status = await runGit(repoDir, ['status', '--porcelain'], purpose, otherwise);
   return status.trim() === '' ? version : `${version}-dirty`;
 }

@@ -38,20 +38,22 @@ export interface AttributionResult {
  * did is reported as an interaction. Builds: at most ⌈log2 n⌉ + 2 per cause among n variations.
  *
  * `experiment` is the build with all `variations` applied; `noisy` are artifacts that differed under identical
- * conditions (a nondeterministic build), which no variation can be blamed for.
+ * conditions (a nondeterministic build), which no variation can be blamed for. `only`: the artifacts to find causes
+ * for (the matrix plan's second round: what its first round left unexplained); default every one that differs.
  */
 export async function attributeCauses(
   variations: readonly string[],
   experiment: Outcome,
   noise: { id: string; noisy: ReadonlySet<string>; control: string } | undefined,
   buildWith: BuildWith,
+  only?: ReadonlySet<string>,
 ): Promise<AttributionResult> {
   const causes: Cause[] = [];
   const noisy = noise?.noisy ?? new Set<string>();
   for (const artifact of [...noisy].sort(byteOrder)) {
-    causes.push({ artifact, kind: 'nondeterminism', variations: [], evidence: noise ? [noise.control, noise.id] : [] });
+    if (!only || only.has(artifact)) causes.push({ artifact, kind: 'nondeterminism', variations: [], evidence: noise ? [noise.control, noise.id] : [] });
   }
-  const relevant = (o: Outcome): Set<string> => new Set([...o.differing].filter((a) => !noisy.has(a)));
+  const relevant = (o: Outcome): Set<string> => new Set([...o.differing].filter((a) => !noisy.has(a) && (!only || only.has(a))));
   let builds = 0;
   const build: BuildWith = async (vs, purpose) => {
     builds++;

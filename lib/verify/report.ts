@@ -11,9 +11,11 @@ const digest = (a: VerifyArtifact | undefined) => (a ? { size: a.size, integrity
  * Each artifact keeps one list of causes, each with the builds that prove it, its fix and what krepro diff found.
  */
 export function verifyReport(result: VerifyResult) {
+  const roundOf = new Map(result.plan.rounds.flatMap((r) => r.builds.map((id) => [id, r.round] as const)));
   const build = (run: BuildRun) => ({
     id: run.id,
     label: run.label,
+    round: roundOf.get(run.id) ?? 1,
     engine: run.engine,
     variations: run.variations,
     conditions: run.conditions,
@@ -45,7 +47,8 @@ export function verifyReport(result: VerifyResult) {
     artifacts: names.map((name) => {
       const l = digest(left.get(name));
       const r = digest(right.get(name));
-      const same = l !== null && r !== null && l.sha256 === r.sha256;
+      // A failed experiment has no artifacts: what differs is what the other builds showed.
+      const same = result.experiment && result.experiment.exitCode !== 0 ? !result.differing.includes(name) : l !== null && r !== null && l.sha256 === r.sha256;
       return {
         name,
         control: l,
@@ -55,7 +58,9 @@ export function verifyReport(result: VerifyResult) {
       };
     }),
     attribution: result.attribution ?? null,
+    failures: result.failures.map(({ log: _, ...f }) => f),
     failure: result.failure ?? null,
+    plan: result.plan,
   };
 }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { SigningKey } from '../attest/keys.js';
@@ -5,7 +6,7 @@ import type { Backend, BuildPhase, PreparedEnvironment } from '../backend/backen
 import { byteOrder } from '../byte-order.js';
 import { OUTPUT_DIR, pathBeneath } from '../checkout/beneath.js';
 import { checkoutStateNames } from '../checkout/identity.js';
-import { type CheckoutClaim, claimCheckout } from '../checkout/claim.js';
+import { type CheckoutClaim, claimCheckout, shareCheckout } from '../checkout/claim.js';
 import { newRun, type RunScope } from '../checkout/names.js';
 import { diff } from '../diff/compare.js';
 import { allFindings } from '../diff/difference.js';
@@ -19,10 +20,13 @@ import { recipeSource } from '../provenance/source.js';
 import { writeProvenance } from '../release/run-release.js';
 import { headCommit, runGit } from '../source/git.js';
 import { quote } from '../quote.js';
-import { type AttributionResult, attributeCauses, type Cause } from './attribution.js';
+import { type AttributionResult, attributeCauses, type Cause, type Outcome } from './attribution.js';
 import { type BuildRun, differingArtifacts, logTail, runVerifyBuild } from './build-run.js';
 import { applyVariations, type BuildConditions, controlConditions, type Variation, VARIATIONS } from './conditions.js';
+import { alsoVaries, choosePlan, matrixBuilds, type PlanChoice, type PlanKind, type PlannedBuild } from './plan.js';
+import { explainByMatrix, hostDifferences } from './plan-matrix.js';
 import { type EnvironmentSetting, verifySettings } from './settings.js';
+import { limitBackend } from '../backend/limit.js';
 
 export interface VerifyOptions {
   checkoutRoot: string;
@@ -45,6 +49,15 @@ export interface VerifyOptions {
   workDir?: string;
   /** write the control build's recipe beside its outputs (locked environment only), signed with a key */
   provenance?: { signingKey?: SigningKey };
+  /** how the builds are scheduled; default: `matrix` when `jobs` ≥ n + 3, else `adaptive` */
+  plan?: PlanKind;
+  /** builds at once on each backend (default 1); in-memory builds are capped by the backend's memory too */
+  jobs?: number;
+  /**
+   * the matrix plan's builds, run elsewhere (`krepro verify --collect`: read from bundles), by planned ID: used in
+   * place of building; nothing is built here, so what needs a second round stays unexplained, saying so
+   */
+  collected?: { builds: ReadonlyMap<string, BuildRun>; environment: PreparedEnvironment };
   onLog?: (line: string) => void;
   onProgress?: (e: VerifyProgress) => void;
   signal?: AbortSignal;
@@ -86,6 +99,29 @@ export interface BuildFailure {
   logTail: string[];
 }
 
+/** "The build fails when X": a build other than the control failed, and what its failure is attributed to. */
+export interface FailureCause extends BuildFailure {
+  kind: Cause['kind'];
+  variations: string[];
+  /** builds that prove it (the failing one last) */
+  evidence: string[];
+  fix: string[];
+}
+
+/** How the builds were scheduled, and where each ran. */
+export interface PlanRecord {
+  kind: PlanKind;
+  why: string;
+  /** builds at once on each backend */
+  jobs: number;
+  /** builds with their sources in memory at once, and why that many */
+  inMemory: { max: number; why: string };
+  /** where the builds came from: run here, or collected from bundles (`--collect`) */
+  source: 'local' | 'bundles';
+  rounds: { round: number; builds: string[]; ms: number }[];
+  /** findings a host difference could explain: builds that ran on another host than the control build */
+  hosts: { build: string; differences: string[] }[];
+}
 export interface VerifyResult {
   schema: typeof VERIFY_SCHEMA;
   commit: string;
@@ -101,8 +137,12 @@ export interface VerifyResult {
   builds: BuildRun[];
   differing: string[];
   causes: ArtifactCause[];
-  attribution?: Omit<AttributionResult, 'causes'>;
+  /** builds that failed where the control build did not, each with its cause */
+  failures: FailureCause[];
+  attribution?: Omit<AttributionResult, 'causes'> & { note?: string };
+  /** the control build's failure (status build-failed) */
   failure?: BuildFailure;
+  plan: PlanRecord;
   /** the control build's recipe, when written */
   provenance?: { statement: string; envelope?: string; bundle?: string };
   /** what each step of the verify did */
@@ -120,6 +160,12 @@ class BuildFailed extends Error {
   }
 }
 
+/**
+ * What a failing build shows in attribution: an outcome with this in place of artifacts (a failing build has no
+ * outputs to compare). No artifact can be named so: names are file names and relative paths, never with a NUL.
+ */
+export const BUILD_FAILS = '\0the build fails';
+
 /** What verify's steps share: the options, and what each step leaves for the next. */
 interface VerifyContext {
   opts: VerifyOptions;
@@ -129,16 +175,29 @@ interface VerifyContext {
   workDir: string;
   sourceDir: string;
   worktree: boolean;
+  /** another run may be using this checkout (verify --build): leave every object that is not this run's */
+  shared: boolean;
+  /** each backend as builds reach it: limited to the plan's jobs and memory */
+  limited: Map<Backend, Backend>;
   environments: Map<Backend, PreparedEnvironment>;
   control: BuildConditions;
+  plan?: PlanChoice & { jobs: number; inMemory: { max: number; why: string } };
+  /** the planned builds to run (verify --build runs some of the matrix plan's) */
+  only?: ReadonlySet<string>;
+  rounds: Map<number, { builds: string[]; ms: number }>;
+  /** builds started so far: the adaptive plan numbers them */
+  started: number;
   builds: BuildRun[];
   controlRun?: BuildRun;
   experiment?: BuildRun;
+  /** the matrix plan's single-variation builds, by variation */
+  singles: Map<string, BuildRun>;
   variations: VariationCheck[];
   differing: string[];
   noise?: BuildRun;
-  attribution?: AttributionResult;
+  attribution?: AttributionResult & { note?: string };
   causes: ArtifactCause[];
+  failures: FailureCause[];
   provenance?: { statement: string; envelope?: string; bundle?: string };
 }
 
@@ -146,89 +205,204 @@ function backendsOf(c: VerifyContext): Backend[] {
   return [...new Set([c.opts.backends.control, c.opts.backends.experiment])];
 }
 
-/** One build of the run, on `backend`: a failing one ends the verify (BuildFailed). */
-async function build(c: VerifyContext, backend: Backend, label: string, variations: readonly Variation[]): Promise<BuildRun> {
+interface BuildAsk {
+  backend: Backend;
+  label: string;
+  variations: readonly Variation[];
+  round: number;
+  /** the plan's ID for it; default the next number */
+  id?: string;
+  /** the plan's conditions for it; default the control's with the variations applied */
+  conditions?: BuildConditions;
+  signal?: AbortSignal;
+}
+
+/** One build of the run, on `ask.backend` (or read from a collected bundle). A failing command is a result. */
+async function build(c: VerifyContext, ask: BuildAsk): Promise<BuildRun> {
   const { opts } = c;
-  const id = String(c.builds.length + 1);
-  const names = variations.map((v) => v.name);
-  opts.onProgress?.({ type: 'build-start', id, label, variations: names });
-  const b = await runVerifyBuild(id, label, applyVariations(c.control, variations), names, {
-    backend,
-    environment: c.environments.get(backend)!,
-    sources: { dir: c.sourceDir, commit: c.commit },
-    inputs: opts.inputs,
-    run: c.run,
-    workDir: c.workDir,
-    onStep: (step) => opts.onProgress?.({ type: 'build-step', id, label, step }),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-  });
+  const id = ask.id ?? String(++c.started);
+  const { label } = ask;
+  const names = ask.variations.map((v) => v.name);
+  const round = c.rounds.get(ask.round) ?? { builds: [], ms: 0 };
+  c.rounds.set(ask.round, round);
+  round.builds.push(id);
+  let b: BuildRun;
+  const started = Date.now();
+  if (opts.collected) {
+    const found = opts.collected.builds.get(id);
+    if (!found) throw new KreproError('E_USAGE', `no bundle holds build ${quote(id)} (${label}): collect the bundles of every build of the plan`);
+    b = found;
+  } else {
+    opts.onProgress?.({ type: 'build-start', id, label, variations: names });
+    const backend = c.limited.get(ask.backend) ?? ask.backend;
+    const signal = ask.signal ?? opts.signal;
+    b = await runVerifyBuild(id, label, ask.conditions ?? applyVariations(c.control, ask.variations), names, {
+      backend,
+      environment: c.environments.get(ask.backend)!,
+      sources: { dir: c.sourceDir, commit: c.commit },
+      inputs: opts.inputs,
+      run: c.run,
+      workDir: c.workDir,
+      onStep: (step) => opts.onProgress?.({ type: 'build-step', id, label, step }),
+      ...(signal ? { signal } : {}),
+    });
+    opts.onProgress?.({ type: 'build-done', id, label, durationMs: b.durationMs, exitCode: b.exitCode });
+  }
+  round.ms = Math.max(round.ms, Date.now() - started);
   c.builds.push(b);
-  opts.onProgress?.({ type: 'build-done', id, label, durationMs: b.durationMs, exitCode: b.exitCode });
-  if (b.exitCode !== 0) throw new BuildFailed(b);
   return b;
 }
 
+/** A build's outcome for attribution: the artifacts that differ from the control build's, or that it failed. */
+function outcomeOf(control: BuildRun, b: BuildRun): Outcome {
+  return { id: b.id, differing: new Set(b.exitCode !== 0 ? [BUILD_FAILS] : differingArtifacts(control, b).map((d) => d.name)) };
+}
+
 const tested = (c: VerifyContext): Variation[] => c.opts.variations.filter((v) => c.variations.find((x) => x.name === v.name)?.tested);
+
+/** The matrix plan's first round, as planned from the control conditions and the chosen variations. */
+export function planFor(control: BuildConditions, variations: readonly Variation[]): PlannedBuild[] {
+  return matrixBuilds(control, variations);
+}
+
+/** Runs builds together; when the control build fails the others are stopped (nothing can be compared with it). */
+async function runRound(c: VerifyContext, asks: BuildAsk[]): Promise<BuildRun[]> {
+  const stop = new AbortController();
+  const signal = c.opts.signal ? AbortSignal.any([c.opts.signal, stop.signal]) : stop.signal;
+  // every build of the round listens on it, at every layer
+  setMaxListeners(0, signal);
+  const runs = asks.map(async (ask) => {
+    const b = await build(c, { ...ask, signal });
+    if (ask.id === 'control' || ask.label === 'control') {
+      c.controlRun = b;
+      if (b.exitCode !== 0) stop.abort(new BuildFailed(b));
+    }
+    return b;
+  });
+  const settled = await Promise.allSettled(runs);
+  if (c.controlRun && c.controlRun.exitCode !== 0) throw new BuildFailed(c.controlRun);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<BuildRun>).value);
+}
 
 /** verify, in order. */
 export const VERIFY_STEPS: readonly Step<VerifyContext>[] = [
   // what killed runs of this checkout left on each backend
   {
     name: 'leftovers',
+    skip: (c) => (c.opts.collected ? 'the builds ran elsewhere (collected from bundles)' : c.shared ? 'other runs may share this checkout (verify --build): `krepro clean` or the next verify removes leftovers' : undefined),
     run: async (c) => {
       for (const b of backendsOf(c)) await b.removeLeftovers(c.checkoutHash, signalOf(c.opts));
     },
   },
+  // adaptive or matrix, how many builds at once, how many in memory
+  { name: 'plan', run: (c) => choose(c) },
   // the environment on each backend: the same image ID everywhere
-  { name: 'environment', run: (c) => prepareEnvironments(c) },
+  { name: 'environment', skip: (c) => (c.opts.collected ? 'the builds ran elsewhere (collected from bundles)' : undefined), run: (c) => prepareEnvironments(c) },
   // a clean copy of the commit: no untracked or modified file of the checkout reaches a build
   {
     name: 'sources',
+    skip: (c) => (c.opts.collected ? 'the builds ran elsewhere (collected from bundles)' : undefined),
     run: async (c) => {
       await runGit(c.opts.checkoutRoot, ['worktree', 'add', '--detach', '--force', c.sourceDir, c.commit], 'make a clean copy of the commit');
       c.worktree = true;
     },
   },
-  { name: 'control', run: async (c) => void (c.controlRun = await build(c, c.opts.backends.control, 'control', [])) },
-  { name: 'experiment', run: async (c) => void (c.experiment = await build(c, c.opts.backends.experiment, 'experiment', c.opts.variations)) },
+  // adaptive: control and experiment (together when jobs allow); matrix: every build of the first round at once
+  {
+    name: 'builds',
+    run: async (c) => {
+      const { backends, variations } = c.opts;
+      if (c.plan!.kind === 'adaptive') {
+        const asks: BuildAsk[] = [
+          { backend: backends.control, label: 'control', variations: [], round: 1 },
+          { backend: backends.experiment, label: 'experiment', variations, round: c.plan!.jobs >= 2 ? 1 : 2 },
+        ];
+        if (c.plan!.jobs >= 2) [, c.experiment] = await runRound(c, asks);
+        else {
+          await runRound(c, [asks[0]!]);
+          [c.experiment] = await runRound(c, [asks[1]!]);
+        }
+        return;
+      }
+      const planned = planFor(c.control, variations).filter((p) => !c.only || c.only.has(p.id));
+      const runs = await runRound(
+        c,
+        planned.map((p) => ({
+          id: p.id,
+          label: p.label,
+          conditions: p.conditions,
+          variations: variations.filter((v) => p.variations.includes(v.name)),
+          backend: p.role === 'experiment' ? backends.experiment : backends.control,
+          round: 1,
+        })),
+      );
+      planned.forEach((p, i) => {
+        const b = runs[i]!;
+        if (p.role === 'experiment') c.experiment = b;
+        else if (p.role === 'noise') c.noise = b;
+        else if (p.role === 'variation') c.singles.set(p.id, b);
+      });
+    },
+  },
   // each variation proved to take effect, or reported as not tested
-  { name: 'variations', run: async (c) => void (c.variations = checkVariations(c.opts.variations, c.control, c.controlRun!, c.experiment!)) },
-  { name: 'compare', run: async (c) => void (c.differing = differingArtifacts(c.controlRun!, c.experiment!).map((d) => d.name)) },
+  { name: 'variations', skip: (c) => (c.only ? 'builds only (verify --build)' : undefined), run: async (c) => void (c.variations = checkVariations(c.opts.variations, c.control, c.controlRun!, c.experiment!)) },
+  // a failing experiment has no artifacts to compare: its failure is what differs
+  { name: 'compare', skip: (c) => (c.only ? 'builds only (verify --build)' : undefined), run: async (c) => void (c.differing = c.experiment!.exitCode !== 0 ? [] : differingArtifacts(c.controlRun!, c.experiment!).map((d) => d.name)) },
   // control conditions again: what differs now is nondeterminism, which no variation can be blamed for
   {
     name: 'noise',
-    skip: (c) => (c.differing.length === 0 && !c.opts.checkNoise ? 'the builds are identical (--check-noise runs it anyway)' : undefined),
-    run: async (c) => void (c.noise = await build(c, c.opts.backends.control, 'control again (noise check)', [])),
+    skip: (c) =>
+      c.only
+        ? 'builds only (verify --build)'
+        : c.noise
+          ? 'ran in the first round (matrix plan)'
+          : c.differing.length === 0 && c.experiment!.exitCode === 0 && !c.opts.checkNoise
+            ? 'the builds are identical (--check-noise runs it anyway)'
+            : undefined,
+    run: async (c) => void ([c.noise] = await runRound(c, [{ backend: c.opts.backends.control, label: 'control again (noise check)', variations: [], round: c.rounds.size + 1 }])),
   },
   // every cause of every difference, each proven by a build
   {
     name: 'attribution',
-    skip: (c) => (c.differing.length === 0 ? 'no artifact differs' : c.opts.attribute === false ? 'not asked for (--no-attribution)' : undefined),
-    run: async (c) => {
-      const controlRun = c.controlRun!;
-      const pool = tested(c);
-      const noisy = new Set(c.noise ? differingArtifacts(controlRun, c.noise).map((d) => d.name) : []);
-      c.attribution = await attributeCauses(
-        pool.map((v) => v.name),
-        { id: c.experiment!.id, differing: new Set(c.differing) },
-        c.noise ? { id: c.noise.id, control: controlRun.id, noisy } : undefined,
-        async (names, purpose) => {
-          const b = await build(c, c.opts.backends.control, purpose, names.map((n) => pool.find((v) => v.name === n)!));
-          return { id: b.id, differing: new Set(differingArtifacts(controlRun, b).map((d) => d.name)) };
-        },
-      );
-    },
+    skip: (c) =>
+      c.only
+        ? 'builds only (verify --build)'
+        : targetsOf(c).size === 0
+          ? 'no artifact differs'
+          : c.opts.attribute === false
+            ? 'not asked for (--no-attribution)'
+            : undefined,
+    run: (c) => (c.plan!.kind === 'matrix' ? attributeMatrix(c) : attributeAdaptive(c)),
   },
   // krepro diff of the control build against the build that proves each cause
   {
     name: 'explain',
     skip: (c) => (c.attribution === undefined || c.attribution.causes.length === 0 ? 'no cause to explain' : undefined),
-    run: async (c) => void (c.causes = await explainCauses(c.attribution!.causes, c.controlRun!, new Map(c.builds.map((b) => [b.id, b])), c.opts.variations, c.opts.signal)),
+    run: async (c) => {
+      const byId = new Map(c.builds.map((b) => [b.id, b]));
+      c.causes = await explainCauses(
+        c.attribution!.causes.filter((x) => x.artifact !== BUILD_FAILS),
+        c.controlRun!,
+        byId,
+        c.opts.variations,
+        c.opts.signal,
+      );
+      c.failures = await failureCauses(c.attribution!.causes.filter((x) => x.artifact === BUILD_FAILS), byId, c.opts.variations);
+    },
   },
   // the control build's recipe, beside its outputs: what it ran, in the environment the lock makes again
   {
     name: 'provenance',
-    skip: (c) => (!c.opts.provenance ? 'no provenance asked for' : c.opts.environment.kind !== 'locked' ? 'a Dockerfile environment (--build-image-dir) cannot be made again from a recipe' : undefined),
+    skip: (c) =>
+      c.only
+        ? 'builds only (verify --build)'
+        : !c.opts.provenance
+          ? 'no provenance asked for'
+          : c.opts.environment.kind !== 'locked'
+            ? 'a Dockerfile environment (--build-image-dir) cannot be made again from a recipe'
+            : undefined,
     run: async (c) => {
       const control = c.controlRun!;
       const environment = c.environments.get(c.opts.backends.control)!;
@@ -239,45 +413,140 @@ export const VERIFY_STEPS: readonly Step<VerifyContext>[] = [
         container: { kind: 'controlled', conditions: control.conditions },
         ...(c.opts.inputs.project.release ? { packed: { bases: control.bases } } : {}),
       });
-      const beside = c.opts.inputs.project.release ? path.join(control.dir, '_output', 'release-tars') : control.dir;
+      // Collected builds' outputs are in bundles, which are input: the recipe goes into this run's own directory.
+      const beside = c.opts.collected ? path.join(c.workDir, 'control') : c.opts.inputs.project.release ? path.join(control.dir, '_output', 'release-tars') : control.dir;
       c.provenance = await writeProvenance(beside, recipeStatement(recipe, control.artifacts, 'verify'), c.opts.provenance?.signingKey);
     },
   },
 ];
 
+/** What attribution explains: what differs between control and experiment, and any build's failure. */
+function targetsOf(c: VerifyContext): Set<string> {
+  const control = c.controlRun!;
+  const failed = [c.experiment, c.noise, ...c.singles.values()].some((b) => b !== undefined && b.exitCode !== 0);
+  // A failing experiment hides every artifact: the single-variation builds show them, when there are any.
+  const seen = c.experiment!.exitCode === 0 ? c.differing : [...c.singles.values()].flatMap((b) => (b.exitCode === 0 ? differingArtifacts(control, b).map((d) => d.name) : []));
+  return new Set([...seen, ...(failed ? [BUILD_FAILS] : [])]);
+}
+
+function noiseOf(c: VerifyContext): { id: string; control: string; noisy: Set<string> } | undefined {
+  return c.noise ? { id: c.noise.id, control: c.controlRun!.id, noisy: outcomeOf(c.controlRun!, c.noise).differing as Set<string> } : undefined;
+}
+
+/** The adaptive plan: the search, one build after another, from the experiment. */
+async function attributeAdaptive(c: VerifyContext): Promise<void> {
+  const controlRun = c.controlRun!;
+  const pool = tested(c);
+  const targets = targetsOf(c);
+  c.attribution = await attributeCauses(
+    pool.map((v) => v.name),
+    { id: c.experiment!.id, differing: targets },
+    noiseOf(c),
+    async (names, purpose) => outcomeOf(controlRun, await buildOne(c, purpose, names, pool)),
+  );
+}
+
+/** One build of a search on the control's backend, in a round of its own. */
+async function buildOne(c: VerifyContext, purpose: string, names: readonly string[], pool: readonly Variation[]): Promise<BuildRun> {
+  const [b] = await runRound(c, [{ backend: c.opts.backends.control, label: purpose, variations: names.map((n) => pool.find((v) => v.name === n)!), round: c.rounds.size + 1 }]);
+  return b!;
+}
+
+/**
+ * The matrix plan: the first round's single-variation builds and noise check explain what they show; only what none
+ * of them shows (an interaction) is searched, in further rounds — not from bundles, where nothing can be built.
+ */
+async function attributeMatrix(c: VerifyContext): Promise<void> {
+  const controlRun = c.controlRun!;
+  const pool = tested(c);
+  const targets = targetsOf(c);
+  const noise = noiseOf(c);
+  const singles = pool.flatMap((v) => {
+    const b = c.singles.get(v.name);
+    return b ? [{ variation: v.name, alsoVaries: alsoVaries(b), outcome: outcomeOf(controlRun, b) }] : [];
+  });
+  const first = explainByMatrix(targets, noise, singles);
+  const firstBuilds = singles.length;
+  if (first.unexplained.length === 0) {
+    c.attribution = { causes: first.causes, unexplained: [], builds: firstBuilds };
+    return;
+  }
+  const unexplained = new Set(first.unexplained);
+  if (c.opts.collected) {
+    const note = `${first.unexplained.length} difference(s) no single variation shows: an interaction, which a second round of builds would find (run krepro verify --plan matrix where it can build)`;
+    c.attribution = { causes: first.causes, unexplained: first.unexplained.map(visible), builds: firstBuilds, note };
+    return;
+  }
+  const second = await attributeCauses(
+    pool.map((v) => v.name),
+    { id: c.experiment!.id, differing: unexplained },
+    noise ? { ...noise, noisy: new Set() } : undefined,
+    async (names, purpose) => outcomeOf(controlRun, await buildOne(c, purpose, names, pool)),
+    unexplained,
+  );
+  c.attribution = { causes: [...first.causes, ...second.causes], unexplained: second.unexplained, builds: firstBuilds + second.builds, ...(second.cleared ? { cleared: second.cleared } : {}) };
+}
+
+/** An attribution target as a report names it. */
+function visible(name: string): string {
+  return name === BUILD_FAILS ? '(the build fails)' : name;
+}
+
+/** The plan, the jobs and how many builds memory lets hold their sources in RAM at once. */
+async function choose(c: VerifyContext): Promise<void> {
+  const { opts } = c;
+  const jobs = opts.jobs ?? 1;
+  const choice = opts.collected ? { kind: 'matrix' as const, why: '--collect' } : choosePlan(opts.plan, jobs, opts.variations.length);
+  const inMemory = opts.collected ? { max: 0, why: 'no build ran here' } : await memoryCap(c, jobs);
+  c.plan = { ...choice, jobs, inMemory };
+  // The environment the bundles' builds ran in: the lock's (the plan digest covers it), under the bundles' image ID.
+  if (opts.collected) c.environments.set(opts.backends.control, { ...opts.collected.environment, ...(opts.environment.kind === 'locked' ? { lock: opts.environment.lock } : {}) });
+  for (const b of backendsOf(c)) c.limited.set(b, limitBackend(b, { jobs, inMemory: inMemory.max }));
+}
+
+/** At least this much memory is counted for an in-memory build: the build's own files beside its sources. */
+const MIN_BUILD_MEMORY = 256 * 1024 * 1024;
+
+/**
+ * How many builds may keep their sources in memory at once: half the backend's memory over four times the commit's
+ * tree (sources, objects and outputs), at least one.
+ */
+async function memoryCap(c: VerifyContext, jobs: number): Promise<{ max: number; why: string }> {
+  if (jobs === 1) return { max: 1, why: 'one build at a time' };
+  const facts = await c.opts.backends.control.facts(signalOf(c.opts));
+  const tree = await treeBytes(c.opts.checkoutRoot, c.commit);
+  const each = Math.max(MIN_BUILD_MEMORY, 4 * tree);
+  const max = Math.max(1, Math.floor(facts.memoryBytes / 2 / each));
+  const mib = (n: number): string => `${Math.round(n / 2 ** 20)} MiB`;
+  return { max, why: `half of ${facts.backend}'s ${mib(facts.memoryBytes)} over ${mib(each)} per build (4 × the commit's ${mib(tree)} of files, at least ${mib(MIN_BUILD_MEMORY)})` };
+}
+
+/** The size of a commit's files, from git's own record of them. */
+async function treeBytes(root: string, commit: string): Promise<number> {
+  const listing = await runGit(root, ['ls-tree', '-r', '-l', '-z', commit], 'measure the commit');
+  let total = 0;
+  for (const entry of listing.split('\0')) {
+    const size = Number(entry.split(/\s+/)[3]);
+    if (Number.isFinite(size)) total += size;
+  }
+  return total;
+}
+
 /**
  * Builds the commit twice from a clean copy, each in fresh objects named for this run: once under fixed control
  * conditions, once with every chosen variation applied. Proves each variation took effect (its probe differs) or
  * reports it as not tested; compares every artifact; and when they differ finds every cause of every difference,
- * each proven by a build and explained by `krepro diff` of that build against the control build. Holds the
- * claim on the checkout for the whole run.
+ * each proven by a build and explained by `krepro diff` of that build against the control build. The plan decides
+ * how the builds are scheduled (see PlanKind). Holds the claim on the checkout for the whole run.
  */
 export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> {
-  const commit = opts.commit ?? (await headCommit(opts.checkoutRoot));
-  const { identity, names } = await checkoutStateNames(opts.checkoutRoot, opts.hostname, await sourceVersion(opts.environment));
-  // Before anything reaches a backend: a second verify of this checkout must not build its environment meanwhile.
-  const lock: CheckoutClaim = await claimCheckout(identity.root, 'verify');
-  const workDir = opts.workDir ?? (await pathBeneath(identity.root, `${OUTPUT_DIR}/verify`, { userOutputLink: true }));
-  const c: VerifyContext = {
-    opts,
-    commit,
-    checkoutHash: names.checkoutHash,
-    run: newRun(names.checkoutHash, names.labels),
-    workDir,
-    sourceDir: path.join(workDir, 'source'),
-    worktree: false,
-    environments: new Map(),
-    control: controlConditions(),
-    builds: [],
-    variations: [],
-    differing: [],
-    causes: [],
-  };
+  const c = await newContext(opts, 'verify', false);
   const { project, sourceDateEpoch } = opts.inputs;
   const steps: StepRecord[] = [];
   try {
-    await rm(workDir, { recursive: true, force: true });
-    await mkdir(workDir, { recursive: true });
+    await rm(c.workDir, { recursive: true, force: true });
+    await mkdir(c.workDir, { recursive: true });
+    const plan = (): PlanRecord => planRecord(c, opts.collected ? 'bundles' : 'local');
     try {
       await runPipeline(VERIFY_STEPS, c, { ...signalOf(opts), records: steps, onStep: (event) => opts.onProgress?.({ type: 'step', event }) });
     } catch (err) {
@@ -285,7 +554,7 @@ export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> 
       const failed = err.run;
       return {
         schema: VERIFY_SCHEMA,
-        commit,
+        commit: c.commit,
         sourceDateEpoch,
         status: 'build-failed',
         project,
@@ -295,16 +564,20 @@ export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> 
         builds: c.builds,
         differing: [],
         causes: [],
+        failures: [],
         failure: { build: failed.id, label: failed.label, exitCode: failed.exitCode, log: failed.log, logTail: await logTail(failed.log) },
+        plan: plan(),
         steps,
       };
     }
     const { attribution } = c;
+    if (!attribution) c.failures = await unattributedFailures(c);
+    const differing = [...new Set([...c.differing, ...c.causes.map((x) => x.artifact)])].sort(byteOrder);
     return {
       schema: VERIFY_SCHEMA,
-      commit,
+      commit: c.commit,
       sourceDateEpoch,
-      status: c.differing.length === 0 ? 'reproducible' : 'not-reproducible',
+      status: differing.length === 0 && c.failures.length === 0 && targetsOf(c).size === 0 ? 'reproducible' : 'not-reproducible',
       project,
       settings: settingsOf(c),
       variations: c.variations,
@@ -312,16 +585,141 @@ export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> 
       experiment: c.experiment!,
       ...(c.noise ? { noise: c.noise } : {}),
       builds: c.builds,
-      differing: c.differing,
+      differing,
       causes: c.causes,
-      ...(attribution ? { attribution: { ...(attribution.cleared ? { cleared: attribution.cleared } : {}), unexplained: attribution.unexplained, builds: attribution.builds } } : {}),
+      failures: c.failures,
+      ...(attribution
+        ? { attribution: { ...(attribution.cleared ? { cleared: attribution.cleared } : {}), unexplained: attribution.unexplained.map(visible), builds: attribution.builds, ...(attribution.note ? { note: attribution.note } : {}) } }
+        : {}),
       ...(c.provenance ? { provenance: c.provenance } : {}),
+      plan: plan(),
       steps,
     };
   } finally {
-    if (c.worktree) await runGit(opts.checkoutRoot, ['worktree', 'remove', '--force', c.sourceDir], 'remove the clean copy').catch(() => {});
-    await lock.release();
+    await endContext(c);
   }
+}
+
+/** What `runPlannedBuilds` made: the builds, with what a bundle records of where and of what they are. */
+export interface PlannedBuildsResult {
+  commit: string;
+  environment: PreparedEnvironment;
+  builds: BuildRun[];
+  plan: PlanRecord;
+  /** where the builds' outputs are: remove it when done with them */
+  workDir: string;
+}
+
+/**
+ * Runs some builds of the matrix plan (`krepro verify --build`), for another machine to collect. Shares the claim
+ * on the checkout with other such runs, so several run at once from one checkout: each in its own work directory
+ * and clean copy, none removing another's objects. The caller moves the outputs away and removes `workDir`.
+ */
+export async function runPlannedBuilds(opts: VerifyOptions & { ids: readonly string[] }): Promise<PlannedBuildsResult> {
+  const planned = planFor(controlConditions(), opts.variations);
+  const unknown = opts.ids.filter((id) => !planned.some((p) => p.id === id));
+  if (unknown.length > 0) throw new KreproError('E_USAGE', `no build ${unknown.map(quote).join(', ')} in the plan; its builds: ${planned.map((p) => p.id).join(', ')}`);
+  const c = await newContext({ ...opts, plan: 'matrix', jobs: opts.jobs ?? opts.ids.length }, 'verify --build', true);
+  c.only = new Set(opts.ids);
+  let done = false;
+  try {
+    await mkdir(c.workDir, { recursive: true });
+    await runPipeline(VERIFY_STEPS.filter((s) => ['plan', 'environment', 'sources', 'builds'].includes(s.name)), c, { ...signalOf(opts), onStep: (event) => opts.onProgress?.({ type: 'step', event }) });
+    done = true;
+    return { commit: c.commit, environment: c.environments.get(opts.backends.control)!, builds: c.builds, plan: planRecord(c, 'local'), workDir: c.workDir };
+  } catch (err) {
+    // A failing control build is a result here too: the bundle says so, and --collect reports it.
+    if (err instanceof BuildFailed) {
+      done = true;
+      return { commit: c.commit, environment: c.environments.get(opts.backends.control)!, builds: c.builds, plan: planRecord(c, 'local'), workDir: c.workDir };
+    }
+    throw err;
+  } finally {
+    await endContext(c);
+    if (!done) await rm(c.workDir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+interface OpenContext extends VerifyContext {
+  claim: CheckoutClaim;
+}
+
+async function newContext(opts: VerifyOptions, command: string, shared: boolean): Promise<OpenContext> {
+  const commit = opts.commit ?? (await headCommit(opts.checkoutRoot));
+  const { identity, names } = await checkoutStateNames(opts.checkoutRoot, opts.hostname, await sourceVersion(opts.environment));
+  // Before anything reaches a backend: a second verify of this checkout must not build its environment meanwhile.
+  const claim: CheckoutClaim = shared ? await shareCheckout(identity.root, command) : await claimCheckout(identity.root, command);
+  try {
+    const run = newRun(names.checkoutHash, names.labels);
+    // Runs sharing the checkout each have a directory of their own; a verify owns _output/verify and empties it.
+    const workDir = opts.workDir ?? (await pathBeneath(identity.root, shared ? `${OUTPUT_DIR}/verify-builds/${run.runId}` : `${OUTPUT_DIR}/verify`, { userOutputLink: true }));
+    return {
+      claim,
+      opts,
+      commit,
+      checkoutHash: names.checkoutHash,
+      run,
+      workDir,
+      sourceDir: path.join(workDir, shared ? `source-${run.runId}` : 'source'),
+      worktree: false,
+      shared,
+      limited: new Map(),
+      environments: new Map(),
+      control: controlConditions(),
+      rounds: new Map(),
+      started: 0,
+      builds: [],
+      singles: new Map(),
+      variations: [],
+      differing: [],
+      causes: [],
+      failures: [],
+    };
+  } catch (err) {
+    await claim.release();
+    throw err;
+  }
+}
+
+async function endContext(c: VerifyContext & { claim: CheckoutClaim }): Promise<void> {
+  if (c.worktree) await runGit(c.opts.checkoutRoot, ['worktree', 'remove', '--force', c.sourceDir], 'remove the clean copy').catch(() => {});
+  await c.claim.release();
+}
+
+function planRecord(c: VerifyContext, source: PlanRecord['source']): PlanRecord {
+  const control = c.controlRun;
+  const hosts = control ? c.builds.filter((b) => b !== control).flatMap((b) => {
+    const differences = hostDifferences(control.host, b.host);
+    return differences.length ? [{ build: b.id, differences }] : [];
+  }) : [];
+  return {
+    kind: c.plan?.kind ?? (c.opts.collected ? 'matrix' : c.opts.plan ?? 'adaptive'),
+    why: c.plan?.why ?? '',
+    jobs: c.plan?.jobs ?? c.opts.jobs ?? 1,
+    inMemory: c.plan?.inMemory ?? { max: 1, why: '' },
+    source,
+    rounds: [...c.rounds].sort(([a], [b]) => a - b).map(([round, r]) => ({ round, builds: r.builds, ms: r.ms })),
+    hosts,
+  };
+}
+
+/** Failing builds as they are, when attribution did not run (--no-attribution): the variations each applied. */
+async function unattributedFailures(c: VerifyContext): Promise<FailureCause[]> {
+  const failed = c.builds.filter((b) => b !== c.controlRun && b.exitCode !== 0);
+  const causes: Cause[] = failed.map((b) => ({ artifact: BUILD_FAILS, kind: b.variations.length === 0 ? 'nondeterminism' : b.variations.length === 1 ? 'variation' : 'interaction', variations: b.variations, evidence: [b.id] }));
+  return failureCauses(causes, new Map(failed.map((b) => [b.id, b])), c.opts.variations);
+}
+
+/** Failures attributed: "the build fails when X", with the end of the failing build's log. */
+async function failureCauses(causes: Cause[], builds: ReadonlyMap<string, BuildRun>, variations: readonly Variation[]): Promise<FailureCause[]> {
+  const out: FailureCause[] = [];
+  for (const cause of causes) {
+    const failed = [...cause.evidence].reverse().map((id) => builds.get(id)).find((b) => b !== undefined && b.exitCode !== 0);
+    if (!failed) continue;
+    const fix = cause.kind === 'nondeterminism' ? ['the build fails under identical conditions: a flaky step (races, timeouts, network)'] : cause.variations.map((n) => `the build must not depend on ${variations.find((v) => v.name === n)?.description ?? n}`);
+    out.push({ kind: cause.kind, variations: cause.variations, evidence: cause.evidence, fix, build: failed.id, label: failed.label, exitCode: failed.exitCode, log: failed.log, logTail: await logTail(failed.log) });
+  }
+  return out;
 }
 
 /** The environment on the control backend, then on the experiment's: from the lock again (same ID), or copied by ID. */

@@ -55,15 +55,21 @@ export class FakeBackend implements Backend, Sessions {
   readonly prepared: (EnvironmentSource | CopiedEnvironment)[] = [];
   /** conditions this backend cannot apply (as a Docker engine without a seccomp profile cannot apply aslr off) */
   unapplied: { condition: keyof BuildConditions; reason: string }[] = [];
+  /** how long each build takes, so builds started together overlap */
+  delayMs = 0;
+  /** builds running now, and the most that ever ran at once */
+  running = 0;
+  maxRunning = 0;
 
   constructor(
     private readonly model: FakeModel,
     readonly name = 'fake',
     private readonly cpus = 4,
+    private readonly machine = 'fake-host',
   ) {}
 
   async facts(): Promise<HostFacts> {
-    return { backend: this.name, kernel: '6.1.0-fake', cpus: this.cpus, memoryBytes: 8 << 30, os: 'linux', arch: 'amd64', engineVersion: 'fake' };
+    return { backend: this.name, machine: this.machine, kernel: '6.1.0-fake', cpus: this.cpus, memoryBytes: 8 * 2 ** 30, os: 'linux', arch: 'amd64', engineVersion: 'fake' };
   }
 
   async prepare(source: EnvironmentSource | CopiedEnvironment): Promise<PreparedEnvironment> {
@@ -73,11 +79,22 @@ export class FakeBackend implements Backend, Sessions {
     return { id: `sha256:${createHash('sha256').update(source.dockerfileDir).digest('hex')}`, ref: 'fake-dockerfile', variables: [], made: true };
   }
 
-  async build(request: BuildRequest): Promise<BuildResult> {
-    this.requests.push(request);
+  async build(request: BuildRequest, opts: { signal?: AbortSignal } = {}): Promise<BuildResult> {
+    const count = this.requests.push(request) - 1;
+    this.maxRunning = Math.max(this.maxRunning, ++this.running);
+    try {
+      if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+      opts.signal?.throwIfAborted();
+      return await this.result(request, count);
+    } finally {
+      this.running--;
+    }
+  }
+
+  private async result(request: BuildRequest, count: number): Promise<BuildResult> {
     const conditions = request.container.kind === 'controlled' ? request.container.conditions : undefined;
     mkdirSync(request.dir, { recursive: true });
-    const out = this.model({ conditions, variables: request.variables, command: request.command, sources: request.sources.dir, count: this.requests.length - 1 });
+    const out = this.model({ conditions, variables: request.variables, command: request.command, sources: request.sources.dir, count });
     const log = path.join(request.dir, 'build.log');
     writeFileSync(log, out.log ?? 'fake build\n');
     const exitCode = out.exitCode ?? 0;

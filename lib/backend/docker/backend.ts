@@ -35,7 +35,7 @@ export class DockerBackend implements Backend, Sessions {
   facts(opts: { signal?: AbortSignal } = {}): Promise<HostFacts> {
     this.factsOnce ??= (async () => {
       const [info, version] = await Promise.all([this.engine.info(opts), this.engine.version(opts)]);
-      return { backend: this.name, kernel: info.kernel, cpus: info.cpus, memoryBytes: info.memoryBytes, os: version.os, arch: version.arch, engineVersion: version.version };
+      return { backend: this.name, machine: info.name, kernel: info.kernel, cpus: info.cpus, memoryBytes: info.memoryBytes, os: version.os, arch: version.arch, engineVersion: version.version };
     })();
     this.factsOnce.catch(() => (this.factsOnce = undefined));
     return this.factsOnce;

@@ -21,9 +21,9 @@ export interface DockerBuildContext {
 }
 
 /**
- * One build on a Docker engine, isolated from every other: a fresh volume (in memory for controlled builds, so
- * readdir follows the creation order the conditions ask for, kept mounted by a keeper container; on disk for plain
- * ones), the sources synced into it, the command run in a fresh container, the outputs copied out into the
+ * One build on a Docker engine, isolated from every other: a fresh volume (in memory for controlled builds whose
+ * conditions name a file order, so readdir follows the creation order they ask for, kept mounted by a keeper
+ * container; on disk for plain ones and for `fileOrder: 'filesystem'`), the sources synced into it, the command run in a fresh container, the outputs copied out into the
  * request's directory and hashed. Every object is named for the run and removed afterwards.
  */
 export async function dockerBuild(ctx: DockerBuildContext, request: BuildRequest, opts: BuildOptions = {}): Promise<BuildResult> {
@@ -56,7 +56,7 @@ export async function dockerBuild(ctx: DockerBuildContext, request: BuildRequest
       owner: setup.owner,
       ...(setup.creationOrder ? { creationOrder: setup.creationOrder } : {}),
       // A controlled build's tree holds exactly the commit's files; a plain one sees what a session's would (with the manifest).
-      oneShot: keeper !== undefined,
+      oneShot: request.container.kind === 'controlled',
       ...(keeper ? via : { containerName: run.name(`build-${request.id}-sync`) }),
     });
     opts.onProgress?.('command');
@@ -123,11 +123,12 @@ function containerSetup(request: BuildRequest, seccomp: string | undefined): Con
     conditions = { ...conditions, aslr: true };
   }
   const owner = { uid: conditions.uid, gid: conditions.gid };
+  // In memory only where the file order is one of the conditions: readdir follows creation order on tmpfs alone.
+  const inMemory = conditions.fileOrder !== 'filesystem';
   return {
     sourceDir: conditions.buildPath,
     owner,
-    memory: owner,
-    creationOrder: conditions.fileOrder,
+    ...(inMemory ? { memory: owner, creationOrder: conditions.fileOrder as 'sorted' | 'reversed' } : {}),
     probes: true,
     unapplied,
     spec: (r) => ({

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Benchmark: verify at the speed of one build (issue 20), in one run, on this machine's engine.
+#
+#   bench/verify-pool.sh [--go-repo GITDIR [--go-ref REF] [--go-vary a,b]] [ROW...]
+#
+# A corpus project whose build sleeps 20 s and has two causes (build-path and tz in one line: corpus case
+# path-and-tz plus `sleep 20`), verified by each ROW; then, with --go-repo, a real Go project with one cause.
+# Rows (default: all of ROWS, in order; "none": only the Go project):
+#   adaptive  the adaptive plan on one engine (--jobs 1)
+#   matrix    the matrix plan on the local engine (--jobs 19)
+#   ci        the matrix plan through --plan-only, every --build job at once from one checkout, --collect
+# Printed per row: verdict, causes, builds and rounds, wall time, and wall time ÷ the control build's duration
+# (the adaptive row's control build, which ran alone: "one build"; and the row's own control build beside it).
+# Target: <= 2.0 for matrix and ci, the same verdict and causes as adaptive.
+#
+# --go-repo GITDIR: a Go project with vendored dependencies (fetched, never committed; e.g. containernetworking/plugins
+# at v1.9.1, the default ref) built without -trimpath (one cause: build-path), adaptive against matrix. Its project
+# file: KREPRO_BENCH_GO_PROJECT (JSON), default the CNI plugins' {"command":"./build_linux.sh","outputs":["bin"]}.
+# --go-vary a,b: only these variations for it (n + 3 CPU-heavy builds at once take long on a small machine).
+#
+# More rows (a pool of engines, a swarm) are functions named row_NAME writing "$work/NAME.json" (the verify report)
+# and "$work/NAME.wall" (seconds), added to ROWS below.
+# Needs a running Docker engine and the locked environment (made on first use).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+krepro() { node "$here/dist/cli/main.js" "$@"; }
+[ -f "$here/dist/cli/main.js" ] || (cd "$here" && npm run build >/dev/null)
+work=$(mktemp -d)
+cleanup() {
+  for d in "$work"/*/; do [ -d "$d/.git" ] && (cd "$d" && krepro clean >/dev/null 2>&1 || true); done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+go_repo=''
+go_vary=''
+go_ref='v1.9.1'
+vary=()
+selected=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --go-repo) go_repo=$2; shift 2 ;;
+    --go-ref) go_ref=$2; shift 2 ;;
+    --go-vary) go_vary=$2; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    *) selected+=("$1"); shift ;;
+  esac
+done
+
+commit_all() { (cd "$1" && git init -q -b main && git add -A && git -c user.name=b -c user.email=b@x.invalid commit -qm bench); }
+now() { date +%s.%N; }
+
+# The slow project: one line with the build directory and a date in local time, after 20 s of "compiling".
+slow="$work/slow"
+cp -r "$here/fixtures/verify-corpus/path-and-tz" "$slow"
+rm "$slow/expected.json"
+sed -i 's/^\tmkdir -p out$/\tsleep 20\n\tmkdir -p out/' "$slow/Makefile"
+grep -q 'sleep 20' "$slow/Makefile"
+commit_all "$slow"
+
+# row_NAME DIR: verifies DIR one way, leaving the report in $work/NAME.json and the wall time in $work/NAME.wall.
+timed() {  # timed NAME COMMAND...: runs it, keeps its wall time; verify's exit 1 (not reproducible) is a result
+  local name=$1; shift
+  local start; start=$(now)
+  "$@" || [ $? -eq 1 ]
+  echo "$(now) - $start" | bc > "$work/$name.wall"
+}
+row_adaptive() { (cd "$1" && timed adaptive sh -c "node '$here/dist/cli/main.js' verify --json --jobs 1 ${vary[*]} > '$work/adaptive.json' 2> '$work/adaptive.err'"); }
+row_matrix() { (cd "$1" && timed matrix sh -c "node '$here/dist/cli/main.js' verify --json --plan matrix --jobs 19 ${vary[*]} > '$work/matrix.json' 2> '$work/matrix.err'"); }
+ci_jobs() {  # what a CI matrix does, on this machine: the plan, every job at once from one checkout, collect
+  local dir=$1 plan jobs
+  plan=$(krepro verify --plan-only)
+  jobs=$(node -e 'console.log(JSON.parse(process.argv[1]).matrix.join(" "))' "$plan")
+  for j in $jobs; do
+    krepro verify --build "$j" --bundle "$work/bundles/$j" 2> "$work/ci-build-$j.err" &
+  done
+  wait
+  krepro verify --collect "$work"/bundles/* --json > "$work/ci.json" 2> "$work/ci.err"
+}
+row_ci() { (cd "$1" && timed ci ci_jobs "$1"); }
+ROWS=(adaptive matrix ci)
+[ ${#selected[@]} -gt 0 ] || selected=("${ROWS[@]}")
+
+summary() {  # summary TITLE ROW...: one line per row, ratios against the first row's control build
+  node -e '
+    const fs = require("fs");
+    const [work, title, ...rows] = process.argv.slice(1);
+    const causes = (r) => r.artifacts.flatMap((a) => a.causes.map((c) => `${a.name}: ${c.kind === "nondeterminism" ? "nondeterminism" : c.variations.join("+")}`)).sort().join("; ");
+    let reference;
+    console.log(title);
+    for (const name of rows) {
+      const r = JSON.parse(fs.readFileSync(`${work}/${name}.json`, "utf8"));
+      const wall = Number(fs.readFileSync(`${work}/${name}.wall`, "utf8"));
+      const control = r.builds.find((b) => b.id === "control" || b.label === "control").durationMs / 1000;
+      reference ??= control;
+      const rounds = r.plan.rounds.map((x) => x.builds.length).join("+");
+      console.log(`  ${name.padEnd(9)} ${r.verdict}, causes [${causes(r)}], plan ${r.plan.kind}: ${r.builds.length} builds in ${r.plan.rounds.length} round(s) (${rounds}), wall ${wall.toFixed(1)} s = ${(wall / reference).toFixed(2)} × one build (${reference.toFixed(1)} s alone); its own control build ${control.toFixed(1)} s (${(wall / control).toFixed(2)} ×)`);
+    }
+  ' "$work" "$@"
+}
+
+if [ "${selected[*]}" != none ]; then  # ROW "none": the Go project only
+  for row in "${selected[@]}"; do "row_$row" "$slow"; done
+  summary "20 s build, two causes (target: matrix and ci <= 2.0 × one build, same verdict and causes as adaptive):" "${selected[@]}"
+fi
+
+if [ -n "$go_repo" ]; then
+  go="$work/go"
+  git --git-dir="$go_repo" archive --prefix=go/ "$go_ref" | tar -x -C "$work"
+  echo "${KREPRO_BENCH_GO_PROJECT:-{\"command\":\"./build_linux.sh\",\"outputs\":[\"bin\"],\"release\":false,\"images\":false}}" > "$go/krepro.json"
+  commit_all "$go"
+  [ -z "$go_vary" ] || vary=(--vary "$go_vary")
+  for f in adaptive matrix; do for x in json wall; do [ ! -f "$work/$f.$x" ] || mv "$work/$f.$x" "$work/slow-$f.$x"; done; done
+  row_adaptive "$go"
+  row_matrix "$go"
+  summary "a real Go project ($(basename "$go_repo") $go_ref, one cause${go_vary:+, varying $go_vary}), $(nproc) CPUs: a CPU-heavy build shares them, so the matrix plan's builds run $(nproc) at a time in effect:" adaptive matrix
+fi
