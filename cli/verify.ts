@@ -4,10 +4,12 @@ import * as path from 'node:path';
 import {
   type Backend,
   buildBundleBackend,
+  checkoutOf,
   commandLinePath,
   headCommit,
   KreproError,
   loadCommittedProject,
+  outputDirOf,
   planDocument,
   planKindNamed,
   PLAN_KINDS,
@@ -174,6 +176,8 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   // The commit is what is built: its project file, not the working tree's.
   const commit = await headCommit(io.cwd);
   const committed = await loadCommittedProject(io.cwd, commit);
+  // Where verify writes is checked before any engine is reached: a committed _output link is refused at once.
+  await outputDirOf(await checkoutOf(io.cwd));
   if (committed.workingTreeDiffers) ui.note(`note: krepro.json in the working tree differs from commit ${commit.slice(0, 12)}'s; verify builds the commit, with its krepro.json`);
   const inputs = await inputsFor(values, io, packingOptions(values), committed.project);
   const environment = await environmentFor(values, io);
