@@ -172,6 +172,8 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   // Every file verify writes is checked before the builds start: a typo in --junit must not cost the builds.
   const stepSummary = values['no-step-summary'] ? undefined : io.env.GITHUB_STEP_SUMMARY || undefined;
   const targets = mode === 'verify' || mode === 'collect' ? await reportTargets(values, io, { stdoutTakenBy: values.json ? '--json' : undefined, stepSummary }) : undefined;
+  // Values are checked before the checkout is read: a bad --level is named as such anywhere.
+  const packing = packingOptions(values);
   const bundleDir = values.bundle === undefined ? undefined : await emptyDirectory(io, values.bundle);
   // The commit is what is built: its project file, not the working tree's.
   const commit = await headCommit(io.cwd);
@@ -179,7 +181,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   // Where verify writes is checked before any engine is reached: a committed _output link is refused at once.
   await outputDirOf(await checkoutOf(io.cwd));
   if (committed.workingTreeDiffers) ui.note(`note: krepro.json in the working tree differs from commit ${commit.slice(0, 12)}'s; verify builds the commit, with its krepro.json`);
-  const inputs = await inputsFor(values, io, packingOptions(values), committed.project);
+  const inputs = await inputsFor(values, io, packing, committed.project);
   const environment = await environmentFor(values, io);
   if (mode === 'plan-only') {
     // One line: a CI step puts it into an output variable as it is.
