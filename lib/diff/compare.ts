@@ -35,6 +35,7 @@ interface Run {
   exclude?: ExcludeMatcher;
   excludeMetadata: boolean;
   excluded: number;
+  every: boolean;
 }
 
 function readContext(run: Run): ReadContext {
@@ -58,6 +59,7 @@ export async function diff(left: string, right: string, options: DiffOptions = {
     ...(exclude ? { exclude } : {}),
     excludeMetadata: options.excludeMetadata ?? false,
     excluded: 0,
+    every: options.every ?? false,
   };
   const [sl, sr] = await Promise.all([statOrThrow(left), statOrThrow(right)]);
   let tree: Difference | null;
@@ -282,6 +284,7 @@ function compareContent(ls: Source, rs: Source, kl: ContentKind, kr: ContentKind
     path: at,
     limits: run.limits,
     sizes,
+    every: run.every,
     nested: async (a, b, p) => {
       if (depth >= run.limits.maxDepth) {
         run.refused.push({ side: 'both', path: p, kind: 'depth-limit', detail: `archives nested more than ${run.limits.maxDepth} deep are compared as bytes` });

@@ -17,6 +17,22 @@ export interface Finding {
   left: string | null;
   right: string | null;
   note?: string;
+  /** where in the member, with `every` (verify's attribution compares findings of several builds by it) */
+  at?: Span;
+}
+
+/**
+ * Where a finding is inside its member, in the left (first) input's coordinates: lines (1-based) or bytes
+ * (0-based), both ends inclusive. A pure insertion has `end = start - 1` (it sits before line `start`).
+ */
+export interface Span {
+  unit: 'line' | 'byte';
+  start: number;
+  end: number;
+  /** a changed line's changed characters, [from, to) of the left line */
+  columns?: [number, number];
+  /** the member's length on the left in these units */
+  total: number;
 }
 
 /** Something krepro would not read, follow or trust, so the comparison below that point is incomplete. */
@@ -88,6 +104,8 @@ export interface DiffLimits {
   maxRanges: number;
   /** inflated bytes re-encoded per encoder candidate to name a gzip encoder */
   fingerprintBytes: number;
+  /** with `every`: findings kept per member; past it the rest is one finding spanning it that says how many */
+  maxLocated: number;
 }
 
 export const DEFAULT_LIMITS: DiffLimits = {
@@ -103,6 +121,7 @@ export const DEFAULT_LIMITS: DiffLimits = {
   maxContentDiffs: 500,
   maxRanges: 16,
   fingerprintBytes: 4 << 20,
+  maxLocated: 2000,
 };
 
 export interface DiffOptions {
@@ -118,6 +137,12 @@ export interface DiffOptions {
   exclude?: readonly string[];
   /** do not compare directory entries' mode, owner and mtime (diffoscope's --exclude-directory-metadata) */
   excludeMetadata?: boolean;
+  /**
+   * One finding per differing line, token run, byte run, section and key, each with its span (`at`), instead of
+   * one per kind of change: what verify's attribution needs to tell noise from a cause in the same file. Bounded by
+   * `limits.maxLocated` per member (the last finding then spans the rest and says how many it stands for).
+   */
+  every?: boolean;
   /** names shown for the two inputs (default: the paths given), e.g. the paths as a user typed them */
   labels?: [string, string];
   /** cut the report's tree once its JSON would pass this many bytes, with a note where; the summary keeps every count */

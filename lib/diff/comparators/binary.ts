@@ -1,5 +1,6 @@
 import { ByteReader, hex } from '../bytes.js';
 import { classifyChanges, finding, printable, tokenFinding } from '../findings.js';
+import { bounded } from '../locate.js';
 import type { ByteRange, Difference, Finding } from '../types.js';
 import type { ContentComparator, ContentContext } from './types.js';
 
@@ -17,7 +18,16 @@ export interface ByteComparison {
   rangeCount: number;
   differingBytes: number;
   sizes: [number, number];
+  /**
+   * With `maxRuns`: differing runs as [first, last] byte pairs (inclusive), flattened, split where RUN_GAP or more
+   * equal bytes lie between (finer than `ranges`, so a random token beside a path are two runs); past `maxRuns` the
+   * last one grows to cover the rest
+   */
+  runs: number[];
 }
+
+/** Equal bytes that end a run: fewer agree by chance inside a changed token, more separate two changes. */
+const RUN_GAP = 8;
 
 interface OpenRange {
   start: number;
@@ -36,6 +46,7 @@ export async function compareBytes(
   right: AsyncIterable<Buffer>,
   maxRanges: number,
   tap?: { left?: (c: Buffer) => void; right?: (c: Buffer) => void },
+  maxRuns = 0,
 ): Promise<ByteComparison> {
   const ra = new ByteReader(left[Symbol.asyncIterator]());
   const rb = new ByteReader(right[Symbol.asyncIterator]());
@@ -47,6 +58,14 @@ export async function compareBytes(
   const ringL: number[] = [];
   const ringR: number[] = [];
   let open: OpenRange | undefined;
+  const runs: number[] = [];
+  let run: [number, number] | undefined;
+  const endRun = () => {
+    if (!run) return;
+    if (runs.length < 2 * maxRuns) runs.push(run[0], run[1]);
+    else runs[runs.length - 1] = run[1];
+    run = undefined;
+  };
 
   const close = () => {
     if (!open) return;
@@ -69,6 +88,11 @@ export async function compareBytes(
     const differs = a !== b;
     if (differs) {
       differingBytes++;
+      if (maxRuns) {
+        if (run && offset - run[1] > RUN_GAP) endRun();
+        run ??= [offset, offset];
+        run[1] = offset;
+      }
       if (!open) open = { start: offset, lastDiff: offset, left: [...ringL], right: [...ringR], before: ringL.length };
       open.lastDiff = offset;
     } else if (open && offset - open.lastDiff > CONTEXT) close();
@@ -101,6 +125,7 @@ export async function compareBytes(
       for (const byte of rest.subarray(0, SHOWN)) step(ca.length ? byte : undefined, cb.length ? byte : undefined);
       differingBytes += Math.max(0, rest.length - SHOWN);
       offset += Math.max(0, rest.length - SHOWN);
+      if (run) run[1] = offset - 1;
       if (ca.length) ca = Buffer.alloc(0);
       else cb = Buffer.alloc(0);
       continue;
@@ -122,7 +147,8 @@ export async function compareBytes(
     cb = cb.subarray(n);
   }
   close();
-  return { ranges, intervals, rangeCount, differingBytes, sizes: [ra.position, rb.position] };
+  endRun();
+  return { ranges, intervals, rangeCount, differingBytes, sizes: [ra.position, rb.position], runs };
 }
 
 /** The printable text of a range's window on one side (context included), for people. */
@@ -172,12 +198,54 @@ export function unexplainedFinding(ctx: ContentContext, cmp: ByteComparison, fir
   return finding('content', ctx.path, 'content', 'bytes', rangeBytes(first, 'left'), rangeBytes(first, 'right'), `${cmp.rangeCount} range(s) differ, the first at byte 0x${first.offset.toString(16)}`);
 }
 
+/** Context windows kept: with `every` one per located finding, so each can be classified and its values read. */
+export function windowsKept(ctx: ContentContext): number {
+  return ctx.every ? Math.max(ctx.limits.maxRanges, ctx.limits.maxLocated) : ctx.limits.maxRanges;
+}
+
+/** Bytes of context shown on each side of a located run. */
+const RUN_CONTEXT = 16;
+
+/**
+ * DiffOptions.every for bytes: one finding per differing run, with its span, `field(offset)` naming where it is
+ * (an ELF section), classified from the context window around it, and shown with a little context on each side.
+ * `skip` leaves out runs another finding already explains (an ELF build ID note).
+ */
+export function locateRuns(cmp: ByteComparison, ctx: ContentContext, field: (offset: number) => string, skip: (start: number, window?: ByteRange) => boolean = () => false): Finding[] {
+  const out: Finding[] = [];
+  let w = 0;
+  for (let i = 0; i < cmp.runs.length; i += 2) {
+    const start = cmp.runs[i]!;
+    const end = cmp.runs[i + 1]!;
+    while (w < cmp.ranges.length && cmp.ranges[w]!.offset + cmp.ranges[w]!.length <= start) w++;
+    const r = cmp.ranges[w];
+    // A run past the bytes a long range keeps for display has no window of its own.
+    const window = r && r.offset <= start && start - (r.offset - r.contextBefore) < Math.max(r.left.length, r.right.length) / 2 ? r : undefined;
+    if (skip(start, window)) continue;
+    let cause: Finding['cause'] = 'content';
+    let left: string | null = null;
+    let right: string | null = null;
+    let note: string | undefined;
+    if (window) {
+      const c = classifyChanges(tokenText(window.left), tokenText(window.right))[0];
+      if (c) cause = c.cause;
+      const base = window.offset - window.contextBefore;
+      const cut = (hexWindow: string) => printable(Buffer.from(hexWindow, 'hex').subarray(Math.max(0, start - RUN_CONTEXT - base), end + 1 + RUN_CONTEXT - base));
+      [left, right, note] = [cut(window.left), cut(window.right), c?.note];
+    }
+    const where = `bytes 0x${start.toString(16)}–0x${end.toString(16)}${window ? '' : ' (past the context windows kept)'}`;
+    out.push({ ...finding(cause, ctx.path, 'content', field(start), left, right, [where, note].filter(Boolean).join('; ')), at: { unit: 'byte', start, end, total: cmp.sizes[0] } });
+  }
+  return bounded(out, ctx.limits.maxLocated);
+}
+
 /** The fallback comparator: any two byte streams. */
 export const binaryComparator: ContentComparator = {
   name: 'binary',
   recognizes: () => true,
   async compare(left, right, ctx): Promise<Difference> {
-    const cmp = await compareBytes(left.open(), right.open(), ctx.limits.maxRanges);
+    const cmp = await compareBytes(left.open(), right.open(), windowsKept(ctx), undefined, ctx.every ? ctx.limits.maxLocated : 0);
+    if (ctx.every) return { source1: left.name, source2: right.name, kind: 'binary', comments: rangeComments(cmp), findings: locateRuns(cmp, ctx, () => 'bytes'), ranges: cmp.ranges.slice(0, ctx.limits.maxRanges), details: [] };
     const { findings, unexplained } = explainRanges(cmp, ctx);
     if (unexplained.length && unexplained[0]) findings.push(unexplainedFinding(ctx, cmp, unexplained[0]));
     else if (cmp.rangeCount > cmp.ranges.length && findings.length === 0 && cmp.ranges[0]) findings.push(unexplainedFinding(ctx, cmp, cmp.ranges[0]));

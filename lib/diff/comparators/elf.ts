@@ -3,7 +3,8 @@ import { buildPathsIn, classifyDates, datesIn, finding, pathShape } from '../fin
 import { type ElfSection, ElfLayout, pairSections, sectionDigests } from '../elf-sections.js';
 import type { Source } from '../source.js';
 import type { ByteRange, Difference, Finding } from '../types.js';
-import { type ByteComparison, compareBytes, explainRanges, rangeComments, rangeText, unexplainedFinding } from './binary.js';
+import { bounded } from '../locate.js';
+import { type ByteComparison, compareBytes, explainRanges, locateRuns, rangeComments, rangeText, unexplainedFinding, windowsKept } from './binary.js';
 import type { ContentComparator, ContentContext } from './types.js';
 
 /** Distinct strings kept per kind and side: a Go binary without -trimpath holds thousands of paths. */
@@ -75,6 +76,7 @@ function pathFindings(l: ElfStrings, r: ElfStrings, ctx: ContentContext): Findin
   return [finding('build-path', ctx.path, 'content', 'embedded build path', onlyL.length ? list(onlyL) : null, onlyR.length ? list(onlyR) : null, note)];
 }
 
+const SHT_NOBITS = 8;
 const within = (s: ElfSection, offset: number) => offset >= s.offset && offset < s.offset + s.size;
 
 interface SectionReport {
@@ -85,6 +87,8 @@ interface SectionReport {
   outside: ByteRange[];
   sectionOf: (offset: number) => string | undefined;
   sameLayout: boolean;
+  /** differing section pairs (left, right) */
+  differing: [ElfSection, ElfSection][];
 }
 
 /**
@@ -94,7 +98,7 @@ interface SectionReport {
 async function compareSections(left: Source, right: Source, ll: ElfLayout, lr: ElfLayout, cmp: ByteComparison, ctx: ContentContext): Promise<SectionReport> {
   const sl = ll.sections();
   const sr = lr.sections();
-  const none: SectionReport = { nodes: [], findings: [], comments: [], outside: cmp.ranges, sectionOf: () => undefined, sameLayout: false };
+  const none: SectionReport = { nodes: [], findings: [], comments: [], outside: cmp.ranges, sectionOf: () => undefined, sameLayout: false, differing: [] };
   if (!sl || !sr) return { ...none, comments: [`sections not compared: ${(sl ? lr : ll).problem ?? 'unreadable section headers'}`] };
   const comments = [ll.problem, lr.problem].filter((p): p is string => !!p).map((p) => `sections: ${p}`);
   const findings: Finding[] = [];
@@ -129,7 +133,34 @@ async function compareSections(left: Source, right: Source, ll: ElfLayout, lr: E
   const nodes = differing.map(({ a, b, comment, ranges }): Difference => ({ source1: a.name, source2: b.name, kind: 'section', comments: [comment], findings: [], ...(ranges.length ? { ranges } : {}), details: [] }));
   comments.push(`${differing.length} of ${pairs.length} sections differ${differing.length ? `: ${list(differing.map((d) => d.a.name), 8)}` : ''}`);
   const outside = sameLayout ? cmp.ranges.filter((r) => !sl.some((x) => within(x, r.offset))) : cmp.ranges;
-  return { nodes, findings, comments, outside, sectionOf: (offset) => sl.find((x) => x.size > 0 && within(x, offset))?.name, sameLayout };
+  return { nodes, findings, comments, outside, sectionOf: (offset) => sl.find((x) => x.size > 0 && within(x, offset))?.name, sameLayout, differing: differing.map((d) => [d.a, d.b]) };
+}
+
+/**
+ * DiffOptions.every for ELF: with one layout on both sides each differing byte run, named by its section; with
+ * shifted layouts (a longer embedded path moves everything after it) each differing section whole, spanning its
+ * bytes in the left file, and one finding for the layout itself. `explained` runs and the build ID notes are left
+ * to the build ID findings.
+ */
+function locateSections(cmp: ByteComparison, sections: SectionReport, ctx: ContentContext, explained: (offset: number, window?: ByteRange) => boolean): Finding[] {
+  if (sections.sameLayout) return locateRuns(cmp, ctx, (offset) => `bytes in ${sections.sectionOf(offset) ?? 'headers'}`, explained);
+  // Unreadable section headers: runs of bytes, as for any binary.
+  if (sections.differing.length === 0) return locateRuns(cmp, ctx, () => 'bytes', explained);
+  const out: Finding[] = [];
+  const moved = sections.differing.filter(([a, b]) => a.size !== b.size || a.offset !== b.offset);
+  if (moved.length) {
+    const show = (s: ElfSection) => `${s.name} ${s.size} bytes at 0x${s.offset.toString(16)}`;
+    out.push(finding('content', ctx.path, 'content', 'section layout', list(moved.map(([a]) => show(a))), list(moved.map(([, b]) => show(b))), `${moved.length} section(s) moved or resized: everything after a changed size shifts`));
+  }
+  for (const [a, b] of sections.differing) {
+    // Build ID notes: the build ID findings; NOBITS (.bss): no bytes in the file.
+    if (/^\.note\.(gnu\.build-id|go\.buildid)$/.test(a.name) || a.size === 0 || a.type === SHT_NOBITS) continue;
+    out.push({
+      ...finding('content', ctx.path, 'content', `bytes in ${a.name}`, null, null, `the section differs (${a.size === b.size ? `same size, ${a.size} bytes` : `size ${a.size} → ${b.size} bytes`}); compared whole because the layouts differ`),
+      at: { unit: 'byte', start: a.offset, end: a.offset + Math.max(a.size, 1) - 1, total: cmp.sizes[0] },
+    });
+  }
+  return bounded(out, ctx.limits.maxLocated);
 }
 
 export const elfComparator: ContentComparator = {
@@ -140,10 +171,16 @@ export const elfComparator: ContentComparator = {
     const rs = new ElfStrings();
     const ll = new ElfLayout();
     const lr = new ElfLayout();
-    const cmp = await compareBytes(left.open(), right.open(), ctx.limits.maxRanges, {
-      left: (c) => (ls.feed(c), ll.feed(c)),
-      right: (c) => (rs.feed(c), lr.feed(c)),
-    });
+    const cmp = await compareBytes(
+      left.open(),
+      right.open(),
+      windowsKept(ctx),
+      {
+        left: (c) => (ls.feed(c), ll.feed(c)),
+        right: (c) => (rs.feed(c), lr.feed(c)),
+      },
+      ctx.every ? ctx.limits.maxLocated : 0,
+    );
     const sections = await compareSections(left, right, ll, lr, cmp, ctx);
     const findings: Finding[] = [...sections.findings];
     if (ls.goBuildId !== rs.goBuildId) findings.push(finding('go-build-id', ctx.path, 'content', 'Go build ID', ls.goBuildId ?? null, rs.goBuildId ?? null));
@@ -160,7 +197,12 @@ export const elfComparator: ContentComparator = {
     const inBuildId = (t: string) => ids.some((id) => Array.from({ length: Math.max(0, id.length - 7) }, (_, i) => id.slice(i, i + 8)).some((piece) => t.includes(piece)));
     // Build ID notes are explained by the build ID findings; a range showing a piece of a Go build ID likewise.
     const idNote = (r: ByteRange) => /^\.note\.(gnu\.build-id|go\.buildid)$/.test(sections.sectionOf(r.offset) ?? '');
-    const { findings: fromRanges, unexplained } = explainRanges(cmp, ctx, (r) => idNote(r) || inBuildId(rangeText(r.left)) || inBuildId(rangeText(r.right)));
+    const explained = (r: ByteRange) => idNote(r) || inBuildId(rangeText(r.left)) || inBuildId(rangeText(r.right));
+    if (ctx.every) {
+      findings.push(...locateSections(cmp, sections, ctx, (offset, window) => /^\.note\.(gnu\.build-id|go\.buildid)$/.test(sections.sectionOf(offset) ?? '') || (window !== undefined && explained(window))));
+      return { source1: left.name, source2: right.name, kind: 'elf', comments: [...rangeComments(cmp), ...sections.comments], findings, ...(sections.outside.length ? { ranges: sections.outside.slice(0, ctx.limits.maxRanges) } : {}), details: sections.nodes };
+    }
+    const { findings: fromRanges, unexplained } = explainRanges(cmp, ctx, explained);
     for (const f of fromRanges) if (!findings.some((x) => x.cause === f.cause)) findings.push(f);
     // With one layout on both sides an unexplained range is a change of its own ("then bytes"); with shifted
     // layouts every later range is a consequence, so it is reported only when nothing else explains the file.

@@ -45,9 +45,9 @@ function elementKey(a: Json[], b: Json[]): string | undefined {
  * Differences by key, depth first: objects by key; arrays whose elements all carry a distinct SPDXID or name by
  * that (so an element that moved, was added or changed shows as itself); other arrays by index, or, when their
  * lengths differ, by aligning equal elements (so one insertion is one change, not a shift of everything after it).
- * `count` has them all, `out` the first MAX_COLLECTED.
+ * `count` has them all, `out` the first `count.max`.
  */
-function changes(a: Json | undefined, b: Json | undefined, key: string, out: Change[], count: { n: number }, depth = 0): void {
+function changes(a: Json | undefined, b: Json | undefined, key: string, out: Change[], count: { n: number; max: number }, depth = 0): void {
   if (isObject(a) && isObject(b) && depth < MAX_NESTING) {
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) changes(a[k], b[k], keyPath(key, k), out, count, depth + 1);
     return;
@@ -63,10 +63,10 @@ function changes(a: Json | undefined, b: Json | undefined, key: string, out: Cha
   }
   if (JSON.stringify(a) === JSON.stringify(b)) return;
   count.n++;
-  if (out.length < MAX_COLLECTED) out.push({ key: key || '(document)', left: a, right: b });
+  if (out.length < count.max) out.push({ key: key || '(document)', left: a, right: b });
 }
 
-function keyedChanges(a: { [k: string]: Json }[], b: { [k: string]: Json }[], field: string, key: string, out: Change[], count: { n: number }, depth: number): void {
+function keyedChanges(a: { [k: string]: Json }[], b: { [k: string]: Json }[], field: string, key: string, out: Change[], count: { n: number; max: number }, depth: number): void {
   const left = new Map(a.map((e) => [e[field] as string, e]));
   const right = new Map(b.map((e) => [e[field] as string, e]));
   const at = (name: string) => `${key}[${field}=${JSON.stringify(name)}]`;
@@ -77,11 +77,11 @@ function keyedChanges(a: { [k: string]: Json }[], b: { [k: string]: Json }[], fi
   const ro = common(right, left);
   if (lo.join('\0') !== ro.join('\0')) {
     count.n++;
-    if (out.length < MAX_COLLECTED) out.push({ key: `${key || '(document)'} order of ${field}`, left: lo, right: ro, order: true });
+    if (out.length < count.max) out.push({ key: `${key || '(document)'} order of ${field}`, left: lo, right: ro, order: true });
   }
 }
 
-function alignedChanges(a: Json[], b: Json[], key: string, out: Change[], count: { n: number }, depth: number): void {
+function alignedChanges(a: Json[], b: Json[], key: string, out: Change[], count: { n: number; max: number }, depth: number): void {
   let i = 0;
   let j = 0;
   let removed: number[] = [];
@@ -156,11 +156,13 @@ export const jsonComparator: ContentComparator = {
       return text;
     }
     const collected: Change[] = [];
-    const count = { n: 0 };
+    // With `every` each key is a finding of its own (attribution compares them by key), up to maxLocated.
+    const count = { n: 0, max: ctx.every ? ctx.limits.maxLocated : MAX_COLLECTED };
     changes(va, vb, '', collected, count);
-    const list = chosen(collected);
-    const comments = [`${count.n} key${count.n === 1 ? '' : 's'} differ${count.n > list.length ? ` (${list.length} shown, digests last)` : ''}`];
+    const list = ctx.every ? collected : chosen(collected);
+    const comments = [`${count.n} key${count.n === 1 ? '' : 's'} differ${count.n > list.length ? ` (${list.length} shown${ctx.every ? '' : ', digests last'})` : ''}`];
     const findings = changeFindings(list, ctx.path);
+    if (ctx.every && count.n > list.length) findings.push(finding('content', ctx.path, 'content', 'more keys', null, null, `${count.n - list.length} more keys differ, past the ${list.length} kept one by one (limits.maxLocated)`));
     if (count.n === 0) {
       const order = keyOrder(va).join('\0') !== keyOrder(vb).join('\0');
       findings.push(

@@ -1,6 +1,7 @@
 import { collect } from '../bytes.js';
-import { classifyChanges, finding, tokenFinding } from '../findings.js';
-import type { Difference, Finding } from '../types.js';
+import { classifyChanges, finding, type TokenClass, tokenFinding } from '../findings.js';
+import { bounded } from '../locate.js';
+import type { Difference, Finding, Location } from '../types.js';
 import type { ContentComparator } from './types.js';
 
 export type Op = ['=' | '-' | '+', string];
@@ -155,6 +156,107 @@ export function explainLines(ops: Op[], path: string[], l: string[], r: string[]
   return findings;
 }
 
+/** Equal characters between two changed runs of one line that still make them one run (`22:13` → `12:00`). */
+const JOIN = 4;
+/** Longer lines are not split into runs: the whole line is one finding. */
+const MAX_RUN_LINE = 4096;
+const TOKEN = /[A-Za-z0-9_]+|\s+|[^A-Za-z0-9_\s]/g;
+
+interface Run {
+  /** [from, to) of each line */
+  left: [number, number];
+  right: [number, number];
+}
+
+/** The changed runs of a line pair, by a token diff (words, spaces and single punctuation characters). */
+export function changedRuns(a: string, b: string): Run[] {
+  if (a.length > MAX_RUN_LINE || b.length > MAX_RUN_LINE) return [{ left: [0, a.length], right: [0, b.length] }];
+  const runs: Run[] = [];
+  let ca = 0;
+  let cb = 0;
+  let open: Run | undefined;
+  for (const [op, tok] of diffLines(a.match(TOKEN) ?? [], b.match(TOKEN) ?? [])) {
+    if (op === '=') {
+      ca += tok.length;
+      cb += tok.length;
+      continue;
+    }
+    if (!open || ca - open.left[1] >= JOIN || cb - open.right[1] >= JOIN) {
+      open = { left: [ca, ca], right: [cb, cb] };
+      runs.push(open);
+    }
+    if (op === '-') ca += tok.length;
+    else cb += tok.length;
+    open.left[1] = ca;
+    open.right[1] = cb;
+  }
+  return runs;
+}
+
+/** [from, to) widened to whole whitespace-separated words, so a date or path is shown and classified whole. */
+function words(s: string, [from, to]: [number, number]): string {
+  let i = from;
+  let j = to;
+  while (i > 0 && !/\s/.test(s[i - 1]!)) i--;
+  while (j < s.length && !/\s/.test(s[j]!)) j++;
+  return s.slice(i, j);
+}
+
+/** The recognized change whose left (or right) token lies in the run. */
+function classOf(classes: TokenClass[], a: string, b: string, run: Run): TokenClass | undefined {
+  const inside = (s: string, token: string, [from, to]: [number, number]) => {
+    const at = token ? s.indexOf(token) : -1;
+    return at >= 0 && at < Math.max(to, from + 1) && at + token.length > from;
+  };
+  return classes.find((c) => inside(a, c.left, run.left) || inside(b, c.right, run.right));
+}
+
+/**
+ * DiffOptions.every for text: one finding per changed run of a line pair (removed and added lines of a hunk are
+ * paired in order), per removed line and per added line, each with its span in the left file. A file whose lines
+ * are only reordered gives the same findings with the cause `locale` (collation or listing order).
+ */
+export function locateLines(ops: Op[], path: Location, l: string[], r: string[], max: number): Finding[] {
+  const reordered = l.length === r.length && [...l].sort().join('\n') === [...r].sort().join('\n');
+  const total = l.length;
+  const out: Finding[] = [];
+  let removed: string[] = [];
+  let added: string[] = [];
+  let lineL = 0;
+  const flush = () => {
+    const first = lineL - removed.length + 1;
+    for (let i = 0; i < Math.max(removed.length, added.length); i++) {
+      const a = removed[i];
+      const b = added[i];
+      if (a !== undefined && b !== undefined) {
+        const classes = classifyChanges(a, b);
+        for (const run of changedRuns(a, b)) {
+          const [wl, wr] = [words(a, run.left), words(b, run.right)];
+          const c = reordered ? undefined : (classOf(classes, a, b, run) ?? classifyChanges(wl, wr)[0]);
+          const cause = reordered ? 'locale' : (c?.cause ?? 'content');
+          const note = [`line ${first + i}, columns ${run.left[0] + 1}–${run.left[1]}`, c?.note].filter(Boolean).join('; ');
+          out.push({ ...finding(cause, path, 'content', reordered ? 'line order' : (c?.field ?? 'text'), wl, wr, note), at: { unit: 'line', start: first + i, end: first + i, columns: run.left, total } });
+        }
+      } else if (a !== undefined) {
+        out.push({ ...finding(reordered ? 'locale' : 'content', path, 'content', reordered ? 'line order' : 'line', a, null, `line ${first + i} only in left`), at: { unit: 'line', start: first + i, end: first + i, total } });
+      } else {
+        // An added line sits before the left line that follows the hunk.
+        out.push({ ...finding(reordered ? 'locale' : 'content', path, 'content', reordered ? 'line order' : 'line', null, b!, `added before line ${lineL + 1} of left`), at: { unit: 'line', start: lineL + 1, end: lineL, total } });
+      }
+    }
+    removed = [];
+    added = [];
+  };
+  for (const [op, line] of ops) {
+    if (op === '=' && (removed.length || added.length)) flush();
+    if (op !== '+') lineL++;
+    if (op === '-') removed.push(line);
+    else if (op === '+') added.push(line);
+  }
+  flush();
+  return bounded(out, max);
+}
+
 /** UTF-8 when it is valid, else ISO 8859-1 (every byte a character), so any text file diffs as lines. */
 export function decodeText(bytes: Buffer): string {
   try {
@@ -174,7 +276,7 @@ export const textComparator: ContentComparator = {
     const ops = diffLines(la, lb);
     const comments: string[] = [];
     if (a.length && b.length && a.at(-1) !== b.at(-1) && (a.at(-1) === 10 || b.at(-1) === 10)) comments.push('only one side ends with a newline');
-    const findings = explainLines(ops, ctx.path, la, lb);
+    const findings = ctx.every ? locateLines(ops, ctx.path, la, lb, ctx.limits.maxLocated) : explainLines(ops, ctx.path, la, lb);
     if (findings.length === 0) findings.push(finding('content', ctx.path, 'content', 'text', null, null, comments[0] ?? 'line endings or encoding differ'));
     return { source1: left.name, source2: right.name, kind: 'text', comments, findings, unified_diff: unifiedDiff(ops, left.name, right.name, ctx.limits.maxDiffLines), details: [] };
   },

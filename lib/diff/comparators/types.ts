@@ -7,6 +7,8 @@ export interface ContentContext {
   limits: DiffLimits;
   /** sizes from pass 1, when known */
   sizes: [number, number];
+  /** DiffOptions.every: one finding per differing place, each with its span */
+  every: boolean;
   /** compares two nested archives (the archive comparator recurses through this) */
   nested(left: Source, right: Source, path: Location): Promise<Difference | null>;
 }
