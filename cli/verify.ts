@@ -185,7 +185,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const environment = await environmentFor(values, io);
   if (mode === 'plan-only') {
     // One line: a CI step puts it into an output variable as it is.
-    io.stdout.write(`${JSON.stringify(await planDocument({ commit, environment, inputs, variations }))}\n`);
+    io.stdout.write(`${JSON.stringify(await planDocument({ checkoutRoot: io.cwd, commit, environment, inputs, variations }))}\n`);
     return EXIT.ok;
   }
   const proxies = proxiesFrom(io.env);
@@ -202,7 +202,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const common = { checkoutRoot: io.cwd, commit, hostname: hostname(), environment, variations, inputs, onLog: log, signal: io.signal, onProgress, ...(plan ? { plan } : {}), ...(jobs ? { jobs } : {}) };
   let result: VerifyResult;
   if (mode === 'collect') {
-    const planned = await planDocument({ commit, environment, inputs, variations });
+    const planned = await planDocument({ checkoutRoot: io.cwd, commit, environment, inputs, variations });
     const collected = await readBuildBundles(positionals.map((d) => path.resolve(io.cwd, d)), planned);
     log(`collected ${collected.builds.size} builds of plan ${planned.digest.slice(0, 19)} from ${new Set(collected.from.values()).size} bundle(s)`);
     const signingKey = await signingKeyOption(values, io);
@@ -214,7 +214,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     for (const url of engineUrls.length ? engineUrls : [undefined]) backends.push(await backendFor(url, io, ui, seccomp));
     const pair = { control: backends[0]!, experiment: backends[1] ?? backends[0]! };
     if (mode === 'build') {
-      const planned = await planDocument({ commit, environment, inputs, variations });
+      const planned = await planDocument({ checkoutRoot: io.cwd, commit, environment, inputs, variations });
       const built = await runPlannedBuilds({ ...common, backends: pair, ids: list(values.build) });
       try {
         const file = await writeBuildBundle(bundleDir!, planned, built.environment, built.builds);

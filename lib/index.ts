@@ -123,32 +123,45 @@ export { loadProject, loadCommittedProject, parseProject, parseCommand, checkOut
 export { buildVariables, type BuildVariablesOptions } from './project/variables.js';
 export { releaseInputs, packagingFor, type ReleaseInputs, type ReleaseInputsOptions, type Packaging } from './project/inputs.js';
 
-export { controlConditions, VARIATIONS, variationNamed, applyVariations, type Variation } from './verify/conditions.js';
-export { attributeCauses, worstCaseBuilds, type AttributionResult, type Cause, type Outcome, type BuildWith } from './verify/attribution.js';
+export { controlConditions, projectBuildPath, EXPERIMENT_VALUES, VARIATIONS, variationNamed, applyVariations, type Variation } from './verify/conditions.js';
+export {
+  attributeFindings,
+  explainFindings,
+  sameLocation,
+  NoiseMask,
+  worstCaseBuilds,
+  type AttributionInput,
+  type AttributionResult,
+  type Guess,
+  type Outcome,
+  type BuildWith,
+  type Verdict,
+  type FinishedBuild,
+} from './verify/attribution.js';
+export { findingsBetween, markConsequences, failureFinding, artifactName, BUILD_FAILS, type LocatedFinding, type Consequence, type BuildFindings } from './verify/findings.js';
+export { groupCauses, type CauseGroup } from './verify/causes.js';
+export { explainDifferences, type AttributedFinding, type BuiltArtifacts, type ExplainOptions, type Explained, type SingleBuild } from './verify/explain.js';
+export { recognizer, type Sides } from './verify/recognize.js';
 export { runVerifyBuild, differingArtifacts, type BuildRun, type VerifyArtifact, type ArtifactDifference } from './verify/build-run.js';
 export {
   verifyRelease,
   runPlannedBuilds,
   VERIFY_STEPS,
   VERIFY_SCHEMA,
-  BUILD_FAILS,
   type VerifyOptions,
   type VerifyResult,
   type VerifyProgress,
   type VariationCheck,
-  type ArtifactCause,
   type BuildFailure,
   type FailureCause,
   type PlanRecord,
   type PlannedBuildsResult,
-  type Explanation,
 } from './verify/verify.js';
-export { choosePlan, matrixBuilds, matrixJobs, matrixWidth, alsoVaries, planKindNamed, PLAN_KINDS, type PlanKind, type PlanChoice, type PlannedBuild, type BuildRole } from './verify/plan.js';
-export { explainByMatrix, hostDifferences, type MatrixBuild, type MatrixExplained } from './verify/plan-matrix.js';
+export { choosePlan, matrixBuilds, matrixJobs, matrixWidth, alsoVaries, hostDifferences, planKindNamed, PLAN_KINDS, type PlanKind, type PlanChoice, type PlannedBuild, type BuildRole } from './verify/plan.js';
 export { planDocument, writeBuildBundle, readBuildBundles, buildBundleBackend, PLAN_SCHEMA, BUILD_BUNDLE_SCHEMA, BUILD_BUNDLE_FILE, type PlanDocument, type PlanDocumentOptions, type CollectedBuilds } from './verify/build-bundle.js';
 export { LimitedBackend, limitBackend, usesMemory, type Limits } from './backend/limit.js';
 export { verifySettings, type EnvironmentSetting } from './verify/settings.js';
-export { verifyReport, type VerifyReport } from './verify/report.js';
+export { verifyReport, FINDINGS_SHOWN, type VerifyReport, type ReportFinding } from './verify/report.js';
 export { verifyText } from './report/verify-text.js';
 export { verifyHtml } from './report/verify-html.js';
 export { verifyMarkdown } from './report/verify-markdown.js';

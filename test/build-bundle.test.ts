@@ -14,6 +14,7 @@ import { VARIATIONS, variationNamed } from '../lib/verify/conditions.js';
 import { BUILD_BUNDLE_FILE, buildBundleBackend, planDocument, readBuildBundles, writeBuildBundle } from '../lib/verify/build-bundle.js';
 import { verifyReport } from '../lib/verify/report.js';
 import { runPlannedBuilds, verifyRelease } from '../lib/verify/verify.js';
+import { causesOf } from './helpers/causes.js';
 import { FakeBackend, type FakeModel } from './helpers/fake-backend.js';
 import { tempDir } from './helpers/stage.js';
 
@@ -39,7 +40,7 @@ const model: FakeModel = ({ conditions: c }) => (c!.umask !== '0022' ? { files: 
 
 /** Every job of the plan's CI matrix, each on a backend of its own (another machine where `machine` says so). */
 async function jobs(dir: string, bundles: string, machineOf: (job: string) => string = () => 'runner-1'): Promise<string[]> {
-  const plan = await planDocument({ commit: execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, encoding: 'utf8' }).trim(), environment, inputs, variations });
+  const plan = await planDocument({ checkoutRoot: dir, commit: execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, encoding: 'utf8' }).trim(), environment, inputs, variations });
   const out: string[] = [];
   // As CI runs them: at once, from one checkout (the bench and a laptop do; a CI runner has its own).
   await Promise.all(
@@ -58,22 +59,22 @@ async function jobs(dir: string, bundles: string, machineOf: (job: string) => st
 
 async function collect(dir: string, dirs: string[]) {
   const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, encoding: 'utf8' }).trim();
-  const plan = await planDocument({ commit, environment, inputs, variations });
+  const plan = await planDocument({ checkoutRoot: dir, commit, environment, inputs, variations });
   const collected = await readBuildBundles(dirs, plan);
   const backend = buildBundleBackend(collected);
   return verifyRelease({ checkoutRoot: dir, hostname: 'h', backends: { control: backend, experiment: backend }, environment, variations, inputs, collected, provenance: {} });
 }
 
 test('the plan as JSON: stable IDs, the --build values of a CI matrix, a digest that changes with what decides the bytes', async () => {
-  const { commit } = repo();
-  const plan = await planDocument({ commit, environment, inputs, variations: VARIATIONS });
+  const { dir, commit } = repo();
+  const plan = await planDocument({ checkoutRoot: dir, commit, environment, inputs, variations: VARIATIONS });
   assert.equal(JSON.parse(JSON.stringify(plan)), plan);
   assert.is(plan.builds.length, VARIATIONS.length + 3);
   assert.equal(plan.matrix, ['control,noise', 'experiment', ...VARIATIONS.map((v) => v.name)]);
   assert.match(plan.digest, /^sha256:[0-9a-f]{64}$/);
-  const other = await planDocument({ commit, environment, inputs: releaseInputs({ project, host: { GOFLAGS: '-trimpath' }, sourceDateEpoch: SDE, version: 'v1.2.3' }), variations: VARIATIONS });
+  const other = await planDocument({ checkoutRoot: dir, commit, environment, inputs: releaseInputs({ project, host: { GOFLAGS: '-trimpath' }, sourceDateEpoch: SDE, version: 'v1.2.3' }), variations: VARIATIONS });
   assert.is.not(other.digest, plan.digest, 'the variables decide the bytes');
-  assert.is((await planDocument({ commit, environment, inputs, variations: VARIATIONS })).digest, plan.digest);
+  assert.is((await planDocument({ checkoutRoot: dir, commit, environment, inputs, variations: VARIATIONS })).digest, plan.digest);
 });
 
 test('jobs at once from one checkout into bundles, then collected: the same causes as a verify, a build failing under umask a finding, provenance written', async () => {
@@ -86,7 +87,7 @@ test('jobs at once from one checkout into bundles, then collected: the same caus
   const r = await collect(dir, dirs);
   assert.is(r.status, 'not-reproducible');
   assert.is(r.plan.source, 'bundles');
-  assert.equal(r.causes.map((c) => `${c.artifact}:${c.variations.join('+')}`), ['out/stamp.txt:build-path', 'out/stamp.txt:tz']);
+  assert.equal(causesOf(r), { 'out/stamp.txt': ['build-path', 'tz'] });
   assert.equal(r.failures.map((f) => f.variations), [['umask']]);
   assert.ok(r.failures[0]!.logTail.includes('install: mode 0775 refused'));
   assert.equal(r.plan.hosts, []);
@@ -97,7 +98,7 @@ test('jobs at once from one checkout into bundles, then collected: the same caus
   const local = new FakeBackend(model);
   const here = await verifyRelease({ checkoutRoot: dir, hostname: 'h', backends: { control: local, experiment: local }, environment, variations, inputs, jobs: 6 });
   assert.is(here.plan.kind, 'matrix');
-  assert.equal(here.causes.map((c) => `${c.artifact}:${c.variations.join('+')}`), r.causes.map((c) => `${c.artifact}:${c.variations.join('+')}`));
+  assert.equal(causesOf(here), causesOf(r));
   assert.equal(here.failures.map((f) => f.variations), [['umask']]);
 });
 
@@ -156,7 +157,7 @@ test('bundles are untrusted input: each refused by name — changed artifact, li
 test('a control build that fails in its job: collected, the verify is build-failed with the end of its log, not a missing bundle', async () => {
   const { dir } = repo();
   const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, encoding: 'utf8' }).trim();
-  const plan = await planDocument({ commit, environment, inputs, variations });
+  const plan = await planDocument({ checkoutRoot: dir, commit, environment, inputs, variations });
   const backend = new FakeBackend(({ conditions: c }) => (c!.tz === 'UTC' ? { files: {} as Record<string, string>, exitCode: 3, log: 'make: *** [all] Error 3\n' } : { files: { 'out/a': 'a' } }));
   const built = await runPlannedBuilds({ checkoutRoot: dir, hostname: 'h', backends: { control: backend, experiment: backend }, environment, variations, inputs, ids: ['control', 'noise'] });
   const target = path.join(tempDir('krepro-bundles-'), 'control');

@@ -1,6 +1,7 @@
 import { visible } from '../quote.js';
 import type { VerifyReport } from '../verify/report.js';
-import { causeName, verdictWords } from './verify-markdown.js';
+import { verdictWords } from './verify-markdown.js';
+import { causeTitle, findingPlace, proofWords } from './verify-text.js';
 
 /**
  * Text for an XML attribute or element: the characters XML 1.0 forbids (most C0 controls) and the ones a
@@ -15,24 +16,33 @@ function xml(text: string): string {
 
 const attr = (s: string): string => xml(s).replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
 
-/** The failure of one differing artifact: what differs and the fix, as the message; the proof and findings below. */
-function artifactFailure(a: VerifyReport['artifacts'][number]): { message: string; type: string; body: string } {
+/**
+ * The failure of one differing artifact: its causes and their fixes as the message; below, each cause's proof and
+ * the findings it explains in this artifact (up to 10 per cause, of those the report lists), the rest counted.
+ */
+function artifactFailure(a: VerifyReport['artifacts'][number], report: VerifyReport): { message: string; type: string; body: string } {
   const missing = !a.control ? 'missing from the control build' : !a.experiment ? 'missing from the experiment build' : undefined;
-  const causes = a.causes.map(causeName);
-  const fixes = [...new Set(a.causes.flatMap((c) => c.fix))];
-  const message = missing ?? (causes.length ? `differs because of ${causes.join('; ')}. Fix: ${fixes.join(' ')}` : 'differs; the cause was not found (verify without --no-attribution searches for it)');
+  const causes = a.causes.map((id) => report.causes.find((c) => c.id === id)!).filter(Boolean);
+  const names = causes.map(causeTitle);
+  const fixes = [...new Set(causes.flatMap((c) => c.fix))];
+  const message =
+    missing ?? (names.length ? `differs because of ${names.join('; ')}. Fix: ${fixes.join(' ')}` : 'differs; the cause was not found (verify without --no-attribution searches for it)');
   const body = [
     `control    ${a.control?.sha256 ?? '(missing)'}`,
     `experiment ${a.experiment?.sha256 ?? '(missing)'}`,
-    ...a.causes.flatMap((c) => [
-      '',
-      `${causeName(c)}${c.kind === 'interaction' ? ' (only together)' : ''}: proven by build ${c.evidence.join(', ')}`,
-      ...c.fix.map((f) => `  fix: ${f}`),
-      ...(c.explanation?.causes ?? []).map((d) => `  krepro diff: ${d.title} (${d.count}): ${d.fix}`),
-      ...(c.explanation?.findings ?? []).slice(0, 10).map((f) => `    ${f.path ? `${f.path} ` : ''}${f.field}: ${JSON.stringify(f.left)} -> ${JSON.stringify(f.right)}`),
-    ]),
+    `${a.findings} finding${a.findings === 1 ? '' : 's'}`,
+    ...causes.flatMap((c) => {
+      const here = c.findings.shown.filter((f) => f.artifact === a.name);
+      return [
+        '',
+        `${causeTitle(c)}${c.evidence.length ? `: ${proofWords(c)}` : ''}`,
+        ...c.fix.map((f) => `  fix: ${f}`),
+        ...c.diff.map((d) => `  krepro diff: ${d.title} (${d.count}): ${d.fix}`),
+        ...here.slice(0, 10).map((f) => `    ${findingPlace(f)}: ${f.field}: ${JSON.stringify(f.left)} -> ${JSON.stringify(f.right)}`),
+      ];
+    }),
   ].join('\n');
-  return { message, type: missing ? 'missing' : causes.join('; ') || 'not-reproducible', body };
+  return { message, type: missing ? 'missing' : names.join('; ') || 'not-reproducible', body };
 }
 
 /**
@@ -69,7 +79,7 @@ export function verifyJunit(report: VerifyReport): string {
       continue;
     }
     failures++;
-    const f = artifactFailure(a);
+    const f = artifactFailure(a, report);
     cases.push(`    <testcase classname="krepro.verify.artifacts" name="${attr(a.name)}" time="0">`, `      <failure type="${attr(f.type)}" message="${attr(f.message)}">${xml(f.body)}</failure>`, '    </testcase>');
   }
   const skipped = report.variations.filter((v) => !v.tested).length;

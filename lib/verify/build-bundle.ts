@@ -14,7 +14,7 @@ import { parseJson, quote } from '../quote.js';
 import type { ImageBaseFile } from '../release/from-binaries.js';
 import { KREPRO_VERSION } from '../version.js';
 import type { BuildRun } from './build-run.js';
-import { type BuildConditions, controlConditions, type Variation } from './conditions.js';
+import { type BuildConditions, controlFor, type Variation } from './conditions.js';
 import { matrixBuilds, matrixJobs, type PlannedBuild } from './plan.js';
 
 export const PLAN_SCHEMA = 'https://krepro.dev/schemas/verify-plan/v1';
@@ -41,6 +41,8 @@ export interface PlanDocument {
 }
 
 export interface PlanDocumentOptions {
+  /** the checkout: the commit's control conditions follow its project (controlFor) */
+  checkoutRoot: string;
   commit: string;
   environment: EnvironmentSource;
   inputs: ReleaseInputs;
@@ -48,7 +50,7 @@ export interface PlanDocumentOptions {
 }
 
 export async function planDocument(opts: PlanDocumentOptions): Promise<PlanDocument> {
-  const builds = matrixBuilds(controlConditions(), opts.variations);
+  const builds = matrixBuilds(await controlFor(opts.checkoutRoot, opts.commit), opts.variations);
   const environment = opts.environment.kind === 'locked' ? lockDigest(opts.environment.lock) : `dockerfile ${(await sourceVersion(opts.environment)).version}`;
   const { project, sourceDateEpoch, version, variables, packaging } = opts.inputs;
   const decides = { krepro: KREPRO_VERSION, commit: opts.commit, environment, project, sourceDateEpoch, version, variables, packaging, builds: builds.map(({ id, variations, conditions }) => ({ id, variations, conditions })) };

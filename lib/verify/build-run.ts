@@ -106,7 +106,7 @@ export interface ArtifactDifference {
 }
 
 /** Artifacts present on one side only, or with another digest. */
-export function differingArtifacts(a: BuildRun, b: BuildRun): ArtifactDifference[] {
+export function differingArtifacts(a: { artifacts: readonly VerifyArtifact[] }, b: { artifacts: readonly VerifyArtifact[] }): ArtifactDifference[] {
   const left = new Map(a.artifacts.map((x) => [x.name, x]));
   const right = new Map(b.artifacts.map((x) => [x.name, x]));
   const names = [...new Set([...left.keys(), ...right.keys()])].sort(byteOrder);

@@ -1,3 +1,4 @@
+import type { HostFacts } from '../backend/backend.js';
 import type { BuildConditions } from '../backend/conditions.js';
 import { KreproError } from '../errors.js';
 import { quote } from '../quote.js';
@@ -85,4 +86,10 @@ export function alsoVaries(build: { conditions: BuildConditions; variations: rea
 export function matrixJobs(builds: readonly PlannedBuild[]): string[] {
   const rest = builds.filter((b) => b.role !== 'control' && b.role !== 'noise').map((b) => b.id);
   return ['control,noise', ...rest];
+}
+
+/** The facts of two hosts that differ, as `name: reference → other`; none when both are one machine with the same facts. */
+export function hostDifferences(reference: HostFacts, other: HostFacts): string[] {
+  const keys = ['machine', 'kernel', 'cpus', 'memoryBytes', 'os', 'arch', 'engineVersion'] as const;
+  return keys.filter((k) => reference[k] !== other[k]).map((k) => `${k}: ${reference[k]} → ${other[k]}`);
 }

@@ -8,8 +8,6 @@ import { OUTPUT_DIR, pathBeneath } from '../checkout/beneath.js';
 import { checkoutStateNames } from '../checkout/identity.js';
 import { type CheckoutClaim, claimCheckout, shareCheckout } from '../checkout/claim.js';
 import { newRun, type RunScope } from '../checkout/names.js';
-import { diff } from '../diff/compare.js';
-import { allFindings } from '../diff/difference.js';
 import { type EnvironmentSource, sourceVersion } from '../environment/source.js';
 import { KreproError } from '../errors.js';
 import { runPipeline, type Step, type StepEvent, type StepRecord } from '../pipeline/pipeline.js';
@@ -20,11 +18,12 @@ import { recipeSource } from '../provenance/source.js';
 import { writeProvenance } from '../release/run-release.js';
 import { headCommit, runGit } from '../source/git.js';
 import { quote } from '../quote.js';
-import { type AttributionResult, attributeCauses, type Cause, type Outcome } from './attribution.js';
+import type { Verdict } from './attribution.js';
 import { type BuildRun, differingArtifacts, logTail, runVerifyBuild } from './build-run.js';
-import { applyVariations, type BuildConditions, controlConditions, type Variation, VARIATIONS } from './conditions.js';
-import { alsoVaries, choosePlan, matrixBuilds, type PlanChoice, type PlanKind, type PlannedBuild } from './plan.js';
-import { explainByMatrix, hostDifferences } from './plan-matrix.js';
+import { applyVariations, type BuildConditions, controlConditions, controlFor, type Variation, VARIATIONS } from './conditions.js';
+import { type Explained, explainDifferences } from './explain.js';
+import { BUILD_FAILS } from './findings.js';
+import { alsoVaries, choosePlan, hostDifferences, matrixBuilds, type PlanChoice, type PlanKind, type PlannedBuild } from './plan.js';
 import { type EnvironmentSetting, verifySettings } from './settings.js';
 import { limitBackend } from '../backend/limit.js';
 
@@ -43,6 +42,8 @@ export interface VerifyOptions {
   inputs: ReleaseInputs;
   /** a build under control conditions again, to tell nondeterminism from variation effects; on by default when builds differ */
   checkNoise?: boolean;
+  /** how many noise builds make the noise mask (default 1): more where one pair cannot show the noise's extent */
+  noiseBuilds?: number;
   /** find every cause (extra builds); default true */
   attribute?: boolean;
   /** where builds' outputs and logs are kept; emptied first. Default `_output/verify` in the checkout */
@@ -80,17 +81,6 @@ export interface VariationCheck {
   probe: { control: string | null; experiment: string | null };
 }
 
-/** What `krepro diff` says about one cause of one artifact: control against the build that proves the cause. */
-export interface Explanation {
-  causes: { cause: string; title: string; fix: string; count: number }[];
-  findings: { path: string; field: string; left: string | null; right: string | null; cause: string }[];
-}
-
-export interface ArtifactCause extends Cause {
-  fix: string[];
-  explanation: Explanation | null;
-}
-
 export interface BuildFailure {
   build: string;
   label: string;
@@ -101,7 +91,7 @@ export interface BuildFailure {
 
 /** "The build fails when X": a build other than the control failed, and what its failure is attributed to. */
 export interface FailureCause extends BuildFailure {
-  kind: Cause['kind'];
+  kind: 'variation' | 'interaction' | 'nondeterminism';
   variations: string[];
   /** builds that prove it (the failing one last) */
   evidence: string[];
@@ -122,7 +112,8 @@ export interface PlanRecord {
   /** findings a host difference could explain: builds that ran on another host than the control build */
   hosts: { build: string; differences: string[] }[];
 }
-export interface VerifyResult {
+/** A verify's result: every finding of control vs experiment with its verdict, grouped by cause (Explained). */
+export interface VerifyResult extends Explained {
   schema: typeof VERIFY_SCHEMA;
   commit: string;
   sourceDateEpoch: number;
@@ -132,14 +123,14 @@ export interface VerifyResult {
   variations: VariationCheck[];
   control: BuildRun;
   experiment?: BuildRun;
-  noise?: BuildRun;
+  /** the builds under control conditions again that made the noise mask */
+  noise: BuildRun[];
   /** every build, in the order run */
   builds: BuildRun[];
+  /** artifacts that differ between control and experiment (or, when the experiment failed, in the other builds) */
   differing: string[];
-  causes: ArtifactCause[];
   /** builds that failed where the control build did not, each with its cause */
   failures: FailureCause[];
-  attribution?: Omit<AttributionResult, 'causes'> & { note?: string };
   /** the control build's failure (status build-failed) */
   failure?: BuildFailure;
   plan: PlanRecord;
@@ -149,22 +140,13 @@ export interface VerifyResult {
   steps: StepRecord[];
 }
 
-export const VERIFY_SCHEMA = 'https://krepro.dev/schemas/verify-report/v2';
-
-/** At most this many findings per cause go into the report; the causes count them all. */
-const FINDINGS_PER_CAUSE = 20;
+export const VERIFY_SCHEMA = 'https://krepro.dev/schemas/verify-report/v3';
 
 class BuildFailed extends Error {
   constructor(readonly run: BuildRun) {
     super(`${run.label} failed with exit code ${run.exitCode}`);
   }
 }
-
-/**
- * What a failing build shows in attribution: an outcome with this in place of artifacts (a failing build has no
- * outputs to compare). No artifact can be named so: names are file names and relative paths, never with a NUL.
- */
-export const BUILD_FAILS = '\0the build fails';
 
 /** What verify's steps share: the options, and what each step leaves for the next. */
 interface VerifyContext {
@@ -194,9 +176,8 @@ interface VerifyContext {
   singles: Map<string, BuildRun>;
   variations: VariationCheck[];
   differing: string[];
-  noise?: BuildRun;
-  attribution?: AttributionResult & { note?: string };
-  causes: ArtifactCause[];
+  noise: BuildRun[];
+  explained?: Explained;
   failures: FailureCause[];
   provenance?: { statement: string; envelope?: string; bundle?: string };
 }
@@ -251,11 +232,6 @@ async function build(c: VerifyContext, ask: BuildAsk): Promise<BuildRun> {
   round.ms = Math.max(round.ms, Date.now() - started);
   c.builds.push(b);
   return b;
-}
-
-/** A build's outcome for attribution: the artifacts that differ from the control build's, or that it failed. */
-function outcomeOf(control: BuildRun, b: BuildRun): Outcome {
-  return { id: b.id, differing: new Set(b.exitCode !== 0 ? [BUILD_FAILS] : differingArtifacts(control, b).map((d) => d.name)) };
 }
 
 const tested = (c: VerifyContext): Variation[] => c.opts.variations.filter((v) => c.variations.find((x) => x.name === v.name)?.tested);
@@ -341,7 +317,7 @@ export const VERIFY_STEPS: readonly Step<VerifyContext>[] = [
       planned.forEach((p, i) => {
         const b = runs[i]!;
         if (p.role === 'experiment') c.experiment = b;
-        else if (p.role === 'noise') c.noise = b;
+        else if (p.role === 'noise') c.noise.push(b);
         else if (p.role === 'variation') c.singles.set(p.id, b);
       });
     },
@@ -356,40 +332,29 @@ export const VERIFY_STEPS: readonly Step<VerifyContext>[] = [
     skip: (c) =>
       c.only
         ? 'builds only (verify --build)'
-        : c.noise
-          ? 'ran in the first round (matrix plan)'
-          : c.differing.length === 0 && c.experiment!.exitCode === 0 && !c.opts.checkNoise
-            ? 'the builds are identical (--check-noise runs it anyway)'
-            : undefined,
-    run: async (c) => void ([c.noise] = await runRound(c, [{ backend: c.opts.backends.control, label: 'control again (noise check)', variations: [], round: c.rounds.size + 1 }])),
+        : targetsOf(c) === 0 && !c.opts.checkNoise
+          ? 'the builds are identical (--check-noise runs it anyway)'
+          : c.noise.length >= noiseBuildsOf(c)
+            ? 'ran in the first round (matrix plan)'
+            : c.opts.collected
+              ? `the builds ran elsewhere: the noise mask has the bundles' ${c.noise.length} noise build${c.noise.length === 1 ? '' : 's'}`
+              : undefined,
+    run: async (c) => {
+      const n = noiseBuildsOf(c);
+      while (c.noise.length < n) {
+        const label = `control again (noise check${n > 1 ? ` ${c.noise.length + 1} of ${n}` : ''})`;
+        const [b] = await runRound(c, [{ backend: c.opts.backends.control, label, variations: [], round: c.rounds.size + 1 }]);
+        c.noise.push(b!);
+      }
+    },
   },
-  // every cause of every difference, each proven by a build
+  // every finding of control vs experiment (krepro diff), each with its cause; the builds attribution needs
   {
     name: 'attribution',
-    skip: (c) =>
-      c.only
-        ? 'builds only (verify --build)'
-        : targetsOf(c).size === 0
-          ? 'no artifact differs'
-          : c.opts.attribute === false
-            ? 'not asked for (--no-attribution)'
-            : undefined,
-    run: (c) => (c.plan!.kind === 'matrix' ? attributeMatrix(c) : attributeAdaptive(c)),
-  },
-  // krepro diff of the control build against the build that proves each cause
-  {
-    name: 'explain',
-    skip: (c) => (c.attribution === undefined || c.attribution.causes.length === 0 ? 'no cause to explain' : undefined),
+    skip: (c) => (c.only ? 'builds only (verify --build)' : targetsOf(c) === 0 ? 'no artifact differs' : undefined),
     run: async (c) => {
-      const byId = new Map(c.builds.map((b) => [b.id, b]));
-      c.causes = await explainCauses(
-        c.attribution!.causes.filter((x) => x.artifact !== BUILD_FAILS),
-        c.controlRun!,
-        byId,
-        c.opts.variations,
-        c.opts.signal,
-      );
-      c.failures = await failureCauses(c.attribution!.causes.filter((x) => x.artifact === BUILD_FAILS), byId, c.opts.variations);
+      c.explained = await explain(c);
+      c.failures = c.opts.attribute === false ? await unattributedFailures(c) : await attributedFailures(c, c.explained);
     },
   },
   // the control build's recipe, beside its outputs: what it ran, in the environment the lock makes again
@@ -420,76 +385,44 @@ export const VERIFY_STEPS: readonly Step<VerifyContext>[] = [
   },
 ];
 
-/** What attribution explains: what differs between control and experiment, and any build's failure. */
-function targetsOf(c: VerifyContext): Set<string> {
-  const control = c.controlRun!;
-  const failed = [c.experiment, c.noise, ...c.singles.values()].some((b) => b !== undefined && b.exitCode !== 0);
+/** How much attribution has to explain: artifacts that differ between control and experiment, and failed builds. */
+function targetsOf(c: VerifyContext): number {
+  const failed = [c.experiment, ...c.noise, ...c.singles.values()].filter((b) => b !== undefined && b.exitCode !== 0).length;
   // A failing experiment hides every artifact: the single-variation builds show them, when there are any.
-  const seen = c.experiment!.exitCode === 0 ? c.differing : [...c.singles.values()].flatMap((b) => (b.exitCode === 0 ? differingArtifacts(control, b).map((d) => d.name) : []));
-  return new Set([...seen, ...(failed ? [BUILD_FAILS] : [])]);
+  const seen = c.experiment!.exitCode === 0 ? c.differing.length : [...c.singles.values()].filter((b) => b.exitCode === 0 && differingArtifacts(c.controlRun!, b).length > 0).length;
+  return seen + failed;
 }
 
-function noiseOf(c: VerifyContext): { id: string; control: string; noisy: Set<string> } | undefined {
-  return c.noise ? { id: c.noise.id, control: c.controlRun!.id, noisy: outcomeOf(c.controlRun!, c.noise).differing as Set<string> } : undefined;
-}
-
-/** The adaptive plan: the search, one build after another, from the experiment. */
-async function attributeAdaptive(c: VerifyContext): Promise<void> {
-  const controlRun = c.controlRun!;
-  const pool = tested(c);
-  const targets = targetsOf(c);
-  c.attribution = await attributeCauses(
-    pool.map((v) => v.name),
-    { id: c.experiment!.id, differing: targets },
-    noiseOf(c),
-    async (names, purpose) => outcomeOf(controlRun, await buildOne(c, purpose, names, pool)),
-  );
-}
-
-/** One build of a search on the control's backend, in a round of its own. */
-async function buildOne(c: VerifyContext, purpose: string, names: readonly string[], pool: readonly Variation[]): Promise<BuildRun> {
-  const [b] = await runRound(c, [{ backend: c.opts.backends.control, label: purpose, variations: names.map((n) => pool.find((v) => v.name === n)!), round: c.rounds.size + 1 }]);
-  return b!;
-}
+const noiseBuildsOf = (c: VerifyContext): number => Math.max(1, c.opts.noiseBuilds ?? 1);
 
 /**
- * The matrix plan: the first round's single-variation builds and noise check explain what they show; only what none
- * of them shows (an interaction) is searched, in further rounds — not from bundles, where nothing can be built.
+ * Every finding with its verdict: the noise builds make the mask, the matrix plan's single-variation builds explain
+ * what they show, and the adaptive search (the matrix plan's second round) builds one at a time on the control's
+ * backend for the rest — nothing is built for collected bundles, where what needs a second round stays unexplained.
  */
-async function attributeMatrix(c: VerifyContext): Promise<void> {
-  const controlRun = c.controlRun!;
+async function explain(c: VerifyContext): Promise<Explained> {
   const pool = tested(c);
-  const targets = targetsOf(c);
-  const noise = noiseOf(c);
-  const singles = pool.flatMap((v) => {
-    const b = c.singles.get(v.name);
-    return b ? [{ variation: v.name, alsoVaries: alsoVaries(b), outcome: outcomeOf(controlRun, b) }] : [];
+  const singles = [...c.singles].flatMap(([variation, build]) => (pool.some((v) => v.name === variation) ? [{ variation, alsoVaries: alsoVaries(build), build }] : []));
+  const canBuild = c.opts.attribute !== false && !c.opts.collected;
+  return explainDifferences({
+    control: c.controlRun!,
+    experiment: c.experiment!,
+    noise: c.noise,
+    singles,
+    tested: pool,
+    variations: c.opts.variations,
+    attribute: c.opts.attribute !== false,
+    ...(canBuild
+      ? {
+          build: async (vs: readonly Variation[], purpose: string) => {
+            const [b] = await runRound(c, [{ backend: c.opts.backends.control, label: purpose, variations: vs, round: c.rounds.size + 1 }]);
+            if (vs.length === 0) c.noise.push(b!);
+            return b!;
+          },
+        }
+      : {}),
+    ...signalOf(c.opts),
   });
-  const first = explainByMatrix(targets, noise, singles);
-  const firstBuilds = singles.length;
-  if (first.unexplained.length === 0) {
-    c.attribution = { causes: first.causes, unexplained: [], builds: firstBuilds };
-    return;
-  }
-  const unexplained = new Set(first.unexplained);
-  if (c.opts.collected) {
-    const note = `${first.unexplained.length} difference(s) no single variation shows: an interaction, which a second round of builds would find (run krepro verify --plan matrix where it can build)`;
-    c.attribution = { causes: first.causes, unexplained: first.unexplained.map(visible), builds: firstBuilds, note };
-    return;
-  }
-  const second = await attributeCauses(
-    pool.map((v) => v.name),
-    { id: c.experiment!.id, differing: unexplained },
-    noise ? { ...noise, noisy: new Set() } : undefined,
-    async (names, purpose) => outcomeOf(controlRun, await buildOne(c, purpose, names, pool)),
-    unexplained,
-  );
-  c.attribution = { causes: [...first.causes, ...second.causes], unexplained: second.unexplained, builds: firstBuilds + second.builds, ...(second.cleared ? { cleared: second.cleared } : {}) };
-}
-
-/** An attribution target as a report names it. */
-function visible(name: string): string {
-  return name === BUILD_FAILS ? '(the build fails)' : name;
 }
 
 /** The plan, the jobs and how many builds memory lets hold their sources in RAM at once. */
@@ -561,36 +494,35 @@ export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> 
         settings: settingsOf(c),
         variations: [],
         control: c.controlRun ?? failed,
+        noise: [],
         builds: c.builds,
         differing: [],
+        findings: [],
         causes: [],
+        diffMs: {},
         failures: [],
         failure: { build: failed.id, label: failed.label, exitCode: failed.exitCode, log: failed.log, logTail: await logTail(failed.log) },
         plan: plan(),
         steps,
       };
     }
-    const { attribution } = c;
-    if (!attribution) c.failures = await unattributedFailures(c);
-    const differing = [...new Set([...c.differing, ...c.causes.map((x) => x.artifact)])].sort(byteOrder);
+    const explained: Explained = c.explained ?? { findings: [], causes: [], diffMs: {} };
+    const differing = [...new Set([...c.differing, ...explained.findings.map((f) => f.artifact).filter((a) => a !== BUILD_FAILS)])].sort(byteOrder);
     return {
       schema: VERIFY_SCHEMA,
       commit: c.commit,
       sourceDateEpoch,
-      status: differing.length === 0 && c.failures.length === 0 && targetsOf(c).size === 0 ? 'reproducible' : 'not-reproducible',
+      status: differing.length === 0 && c.failures.length === 0 && targetsOf(c) === 0 ? 'reproducible' : 'not-reproducible',
       project,
       settings: settingsOf(c),
       variations: c.variations,
       control: c.controlRun!,
       experiment: c.experiment!,
-      ...(c.noise ? { noise: c.noise } : {}),
+      noise: c.noise,
       builds: c.builds,
       differing,
-      causes: c.causes,
+      ...explained,
       failures: c.failures,
-      ...(attribution
-        ? { attribution: { ...(attribution.cleared ? { cleared: attribution.cleared } : {}), unexplained: attribution.unexplained.map(visible), builds: attribution.builds, ...(attribution.note ? { note: attribution.note } : {}) } }
-        : {}),
       ...(c.provenance ? { provenance: c.provenance } : {}),
       plan: plan(),
       steps,
@@ -665,14 +597,14 @@ async function newContext(opts: VerifyOptions, command: string, shared: boolean)
       shared,
       limited: new Map(),
       environments: new Map(),
-      control: controlConditions(),
+      control: await controlFor(identity.root, commit),
       rounds: new Map(),
       started: 0,
       builds: [],
       singles: new Map(),
       variations: [],
       differing: [],
-      causes: [],
+      noise: [],
       failures: [],
     };
   } catch (err) {
@@ -703,17 +635,35 @@ function planRecord(c: VerifyContext, source: PlanRecord['source']): PlanRecord 
   };
 }
 
+/** A failure's cause: the variations that make the build fail, or nondeterminism, with the builds that show it. */
+type FailureVerdict = Pick<FailureCause, 'kind' | 'variations' | 'evidence'>;
+
 /** Failing builds as they are, when attribution did not run (--no-attribution): the variations each applied. */
 async function unattributedFailures(c: VerifyContext): Promise<FailureCause[]> {
   const failed = c.builds.filter((b) => b !== c.controlRun && b.exitCode !== 0);
-  const causes: Cause[] = failed.map((b) => ({ artifact: BUILD_FAILS, kind: b.variations.length === 0 ? 'nondeterminism' : b.variations.length === 1 ? 'variation' : 'interaction', variations: b.variations, evidence: [b.id] }));
-  return failureCauses(causes, new Map(failed.map((b) => [b.id, b])), c.opts.variations);
+  const verdicts: FailureVerdict[] = failed.map((b) => ({ kind: b.variations.length === 0 ? 'nondeterminism' : b.variations.length === 1 ? 'variation' : 'interaction', variations: b.variations, evidence: [b.id] }));
+  return failureCauses(verdicts, new Map(failed.map((b) => [b.id, b])), c.opts.variations);
+}
+
+/** The failures among the findings, as their verdicts say: "the build fails when X". */
+async function attributedFailures(c: VerifyContext, explained: Explained): Promise<FailureCause[]> {
+  const failures = explained.findings.filter((f) => f.artifact === BUILD_FAILS);
+  if (failures.some((f) => f.verdict === null)) return unattributedFailures(c);
+  const verdicts = failures.flatMap((f): FailureVerdict[] => failureVerdict(f.verdict!, c.experiment!.id));
+  return failureCauses(verdicts, new Map(c.builds.map((b) => [b.id, b])), c.opts.variations);
+}
+
+function failureVerdict(v: Verdict, experiment: string): FailureVerdict[] {
+  if (v.kind === 'variation' || v.kind === 'interaction') return [{ kind: v.kind, variations: v.variations, evidence: [v.build] }];
+  // the noise builds that failed too, else (seen in the experiment only) the experiment
+  if (v.kind === 'nondeterminism' || v.kind === 'masked-by-noise') return [{ kind: 'nondeterminism', variations: [], evidence: [experiment, ...v.builds] }];
+  return [];
 }
 
 /** Failures attributed: "the build fails when X", with the end of the failing build's log. */
-async function failureCauses(causes: Cause[], builds: ReadonlyMap<string, BuildRun>, variations: readonly Variation[]): Promise<FailureCause[]> {
+async function failureCauses(verdicts: readonly FailureVerdict[], builds: ReadonlyMap<string, BuildRun>, variations: readonly Variation[]): Promise<FailureCause[]> {
   const out: FailureCause[] = [];
-  for (const cause of causes) {
+  for (const cause of verdicts) {
     const failed = [...cause.evidence].reverse().map((id) => builds.get(id)).find((b) => b !== undefined && b.exitCode !== 0);
     if (!failed) continue;
     const fix = cause.kind === 'nondeterminism' ? ['the build fails under identical conditions: a flaky step (races, timeouts, network)'] : cause.variations.map((n) => `the build must not depend on ${variations.find((v) => v.name === n)?.description ?? n}`);
@@ -762,29 +712,6 @@ function checkVariations(chosen: readonly Variation[], control: BuildConditions,
         : `it did not take effect in this build environment: the probe saw ${quote(probe.control)} in both builds${v.name === 'file-order' ? ' (no directory of the sources has two entries?)' : ''}`;
     return { ...common, tested: false, reason };
   });
-}
-
-/** Each cause with its fix, and krepro diff of the control artifact against the one in the build that proves it. */
-async function explainCauses(causes: Cause[], control: BuildRun, builds: ReadonlyMap<string, BuildRun>, variations: readonly Variation[], signal?: AbortSignal): Promise<ArtifactCause[]> {
-  const out: ArtifactCause[] = [];
-  for (const cause of causes) {
-    const fix = cause.kind === 'nondeterminism' ? ['pure nondeterminism (differs under identical conditions): look for map iteration, races, random or time-based values'] : cause.variations.map((n) => variations.find((v) => v.name === n)?.fix ?? n);
-    const proof = builds.get(cause.evidence[cause.evidence.length - 1] ?? '');
-    const left = control.artifacts.find((a) => a.name === cause.artifact);
-    const right = proof?.artifacts.find((a) => a.name === cause.artifact);
-    let explanation: Explanation | null = null;
-    if (left && right) {
-      const report = await diff(left.path, right.path, { anyFile: true, ...(signal ? { signal } : {}) });
-      explanation = {
-        causes: report.summary.causes.map((c) => ({ cause: c.cause, title: report.causes[c.cause]?.title ?? c.cause, fix: report.causes[c.cause]?.fix ?? '', count: c.count })),
-        findings: allFindings(report.tree)
-          .slice(0, FINDINGS_PER_CAUSE)
-          .map((f) => ({ path: f.path.join(' → '), field: f.field, left: f.left, right: f.right, cause: f.cause })),
-      };
-    }
-    out.push({ ...cause, fix, explanation });
-  }
-  return out.sort((a, b) => byteOrder(a.artifact, b.artifact));
 }
 
 function signalOf(o: { signal?: AbortSignal }): { signal?: AbortSignal } {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { inflateSync } from 'node:zlib';
@@ -61,4 +61,16 @@ export function pngColours(file: string): number {
     line.copy(prev);
   }
   return colours.size;
+}
+
+/** How wide the laid-out page is in a window `width` px wide: a copy of the page records its scrollWidth. */
+export function layoutWidth(htmlFile: string, width = 1300): { scrollWidth: number; innerWidth: number } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'krepro-width-'));
+  const copy = path.join(dir, 'page.html');
+  const probe = "<script>document.body.setAttribute('data-width', document.documentElement.scrollWidth + ' ' + innerWidth)</script>";
+  writeFileSync(copy, readFileSync(htmlFile, 'utf8').replace('</body>', `${probe}</body>`));
+  const dom = execFileSync(CHROMIUM, [...flags(dir), `--window-size=${width},1000`, '--dump-dom', `file://${copy}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 90_000 });
+  const m = /data-width="(\d+) (\d+)"/.exec(dom);
+  if (!m) throw new Error(`chromium did not lay out ${htmlFile}`);
+  return { scrollWidth: Number(m[1]), innerWidth: Number(m[2]) };
 }
