@@ -62,37 +62,105 @@ export function buildUser(): { uid: number; gid: number } {
 }
 
 /** The help section the project-file options are listed under. */
-export const PROJECT_SECTION = `Project options (each overrides krepro.json at the checkout root; without that file Kubernetes' defaults
-apply: make cross, _output/dockerized/bin, release tarballs with server images):`;
+export const PROJECT_SECTION = `Project options (each overrides a field of krepro.json at the checkout root; without that file Kubernetes'
+defaults apply: make cross, _output/dockerized/bin, release tarballs with server images):`;
 
-/** Flags that override the project file (krepro.json) for this invocation. */
+/** Flags that override the project file (krepro.json) for this invocation: one for every field. */
 export const PROJECT_OPTIONS = {
-  command: { type: 'string', value: 'CMD', complete: 'none', section: PROJECT_SECTION, help: 'the build command, run with sh -c (default: make cross)' },
-  output: { type: 'string', value: 'PATH', multiple: true, complete: 'file', section: PROJECT_SECTION, help: 'checkout-relative directory or file whose files are the artifacts; repeatable (default: _output/dockerized/bin)' },
-  'no-images': { type: 'boolean', section: PROJECT_SECTION, help: 'no server images in the server tarballs' },
+  command: { type: 'string', value: 'CMD', complete: 'none', section: PROJECT_SECTION, help: '"command": the build command, run with sh -c (default: make cross)' },
+  output: {
+    type: 'string',
+    value: 'PATH',
+    multiple: true,
+    complete: 'file',
+    section: PROJECT_SECTION,
+    help: '"outputs": checkout-relative directory or file whose files are the artifacts; repeatable (default: _output/dockerized/bin). Without krepro.json, --output makes the project a plain one: no Kubernetes release tarballs unless --release',
+  },
+  env: { type: 'string', value: 'NAME=VALUE', multiple: true, complete: 'none', section: PROJECT_SECTION, help: '"env": an extra environment variable for every build; repeatable, over the file\'s' },
+  release: { type: 'boolean', section: PROJECT_SECTION, help: '"release": stage and pack the Kubernetes release tarballs from _output/dockerized/bin (and compare them in verify)' },
+  'no-release': { type: 'boolean', section: PROJECT_SECTION, help: '"release": false: only the outputs are the artifacts' },
+  'no-images': { type: 'boolean', section: PROJECT_SECTION, help: '"images": false: no server images in the server tarballs' },
   'image-binaries': {
     type: 'string',
     value: 'a,b',
     complete: 'none',
     section: PROJECT_SECTION,
-    help: 'server binaries that get an image (default kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy); images are tagged $KUBE_DOCKER_REGISTRY/<bin>-<arch>:<tag>',
+    help: '"images.binaries": server binaries that get an image (default kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy)',
   },
+  'image-registry': { type: 'string', value: 'R', complete: 'none', section: PROJECT_SECTION, help: '"images.registry": images are tagged R/<bin>-<arch>:<tag> (default $KUBE_DOCKER_REGISTRY, else registry.k8s.io)' },
+  'image-base': { type: 'string', value: 'B', complete: 'file', section: PROJECT_SECTION, help: '"images.base": scratch, or a docker-archive tarball (checkout-relative) to build on' },
+  normalize: { type: 'boolean', section: PROJECT_SECTION, help: '"normalize": opt in to GOFLAGS=-trimpath and CGO_ENABLED=0 for every build (the verify report then names the causes they may hide)' },
+  'no-normalize': { type: 'boolean', section: PROJECT_SECTION, help: '"normalize": false' },
 } as const satisfies OptionSpecs;
+
+type ProjectValues = {
+  command?: string | undefined;
+  output?: string[] | undefined;
+  env?: string[] | undefined;
+  release?: boolean | undefined;
+  'no-release'?: boolean | undefined;
+  'no-images'?: boolean | undefined;
+  'image-binaries'?: string | undefined;
+  'image-registry'?: string | undefined;
+  'image-base'?: string | undefined;
+  normalize?: boolean | undefined;
+  'no-normalize'?: boolean | undefined;
+};
+
+function both(values: ProjectValues, a: keyof ProjectValues, b: keyof ProjectValues): void {
+  if (values[a] && values[b]) throw new KreproError('E_USAGE', `--${a} and --${b} contradict each other: give one`);
+}
 
 /**
  * The project as krepro.json describes it, with this invocation's flags applied: the working tree's file, or with
  * `committed` the one a commit holds (verify builds the commit, not the working tree).
  */
-export async function projectFor(checkoutRoot: string, values: { command?: string; output?: string[]; 'no-images'?: boolean; 'image-binaries'?: string }, committed?: Project): Promise<Project> {
+export async function projectFor(checkoutRoot: string, values: ProjectValues, committed?: Project): Promise<Project> {
   const project = committed ?? (await loadProject(checkoutRoot));
+  const where = project.file ?? 'krepro.json';
+  both(values, 'release', 'no-release');
+  both(values, 'normalize', 'no-normalize');
   if (values.command !== undefined) project.command = parseCommand(values.command, (got) => new KreproError('E_USAGE', `--command must be a non-empty command, got ${quote(got)}`));
-  if (values.output !== undefined) project.outputs = values.output.map((p) => checkOutputPath(p, '--output'));
-  if (values['no-images']) project.images = false;
+  if (values.output !== undefined) {
+    project.outputs = values.output.map((p) => checkOutputPath(p, '--output'));
+    // Kubernetes' defaults stage _output/dockerized/bin: other outputs without a project file are a plain project.
+    if (project.file === undefined && !values.release) {
+      project.release = false;
+      project.images = false;
+    }
+  }
+  for (const entry of values.env ?? []) {
+    const eq = entry.indexOf('=');
+    const name = eq < 0 ? entry : entry.slice(0, eq);
+    if (eq < 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new KreproError('E_USAGE', `--env needs NAME=VALUE with a variable name ([A-Za-z_][A-Za-z0-9_]*), got ${quote(entry)}`);
+    project.env = { ...project.env, [name]: entry.slice(eq + 1) };
+  }
+  if (values.release) project.release = true;
+  if (values['no-release']) {
+    project.release = false;
+    project.images = false;
+  }
+  if (values.normalize) project.normalize = true;
+  if (values['no-normalize']) project.normalize = false;
+  if (values['no-images']) {
+    const also = (['image-binaries', 'image-registry', 'image-base'] as const).find((f) => values[f] !== undefined);
+    if (also) throw new KreproError('E_USAGE', `--no-images and --${also} contradict each other: give one`);
+    project.images = false;
+  }
+  const image = (key: 'binaries' | 'registry' | 'base', flag: string, v: string[] | string) => {
+    if (!project.release) throw new KreproError('E_USAGE', `${flag} needs a Kubernetes-shaped release ("release": true in ${where}, or --release)`);
+    project.images = { ...(project.images || {}), [key]: v };
+  };
   if (values['image-binaries'] !== undefined) {
     const binaries = values['image-binaries'].split(',').map((b) => b.trim()).filter(Boolean);
-    if (binaries.length === 0) throw new KreproError('E_USAGE', '--image-binaries needs at least one binary name, e.g. --image-binaries kube-apiserver');
-    if (project.images === false && !project.release) throw new KreproError('E_USAGE', `--image-binaries needs a Kubernetes-shaped release ("release": true in ${project.file ?? 'krepro.json'})`);
-    project.images = { ...(project.images || {}), binaries };
+    if (binaries.length === 0 || !binaries.every((b) => /^[A-Za-z0-9._-]+$/.test(b))) throw new KreproError('E_USAGE', `--image-binaries needs binary names, e.g. --image-binaries kube-apiserver; got ${quote(values['image-binaries'])}`);
+    image('binaries', '--image-binaries', binaries);
+  }
+  for (const [flag, key] of [['image-registry', 'registry'], ['image-base', 'base']] as const) {
+    const v = values[flag];
+    if (v === undefined) continue;
+    if (v === '') throw new KreproError('E_USAGE', `--${flag} needs a value`);
+    image(key, `--${flag}`, v);
   }
   return project;
 }
@@ -109,7 +177,6 @@ export const PACKAGING_OPTIONS = {
 /** What release and verify say about server image tags after their options. */
 export const PACKAGING_NOTES = 'Server images are tagged $KUBE_DOCKER_REGISTRY/<bin>-<arch>:<tag> unless the project file names a registry.';
 
-type ProjectValues = Parameters<typeof projectFor>[1];
 type InputValues = ProjectValues & { level?: string | undefined; encoder?: string | undefined };
 
 /**

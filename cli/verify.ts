@@ -17,6 +17,7 @@ import {
   readBuildBundles,
   redact,
   runPlannedBuilds,
+  EXPERIMENT_VALUES,
   VARIATIONS,
   variationNamed,
   verifyHtml,
@@ -46,24 +47,38 @@ export const VERIFY = defineCommand({
   summary: 'build twice under varied conditions, compare every artifact, name the cause of differences',
   usage: ['verify [options]', 'verify --plan-only [options]', 'verify --build ID[,ID] --bundle DIR [options]', 'verify --collect [options] DIR...'],
   description: `Proves the release of HEAD is reproducible, or shows every reason why not. Builds the commit (with the krepro.json
-it holds; an uncommitted change to that file is noted and not used) from a clean copy of the sources, each build in fresh containers and an in-memory volume named for this run: a control build under
-fixed, recorded conditions and an experiment build with the chosen variations applied, with the project's own
-build environment (exactly what 'krepro release' uses). Every variation proves in the container that it took
-effect (an effect probe differs between the builds) or is reported as NOT TESTED. Every artifact (the files
-under the project's outputs, and the release tarballs of a Kubernetes-shaped project) is compared by
-SHA-256/SHA-512. When they differ, a noise check (control conditions again) separates nondeterminism, and the
-variations are searched for every cause of every difference: build without the causes found so far, bisect what
-still differs, repeat. Each cause is proven by a build and explained by 'krepro diff' against the control build.
-A build that fails under a variation is a finding ("the build fails when X", exit 1, with its log tail).
+it holds; an uncommitted change to that file is noted and not used) from a clean copy of the sources, each build
+in fresh containers and an in-memory volume named for this run: a control build under fixed, recorded conditions
+(sources at /go/src/<go.mod's module path>, else /src/<checkout directory name>) and an experiment build with
+the chosen variations applied, with the project's own build environment (exactly what 'krepro release' uses).
+Every variation proves in the container that it took effect (an effect probe differs between the builds) or is
+reported as NOT TESTED. Every artifact (the files under the project's outputs, and the release tarballs of a
+Kubernetes-shaped project) is compared by SHA-256/SHA-512; when nothing differs, that is all.
+
+When artifacts differ, 'krepro diff' lists every finding between control and experiment (each differing line
+run, byte run, ELF section, JSON key, archive member field; up to 2000 per member, past that one finding spans
+the rest) and each finding gets exactly one cause. Noise builds (control conditions again, --noise-builds)
+make the noise mask: a finding they show is nondeterminism, or "masked by noise" where noise rewrites the place
+whole (an opaque blob) so no build can tell a variation's part: fix the noise first. A Go or ELF build ID beside
+other findings of its binary, and a checksum, manifest or SBOM entry of another differing artifact, are
+consequences, shown under what they follow from. A build that fails under a variation is a finding too ("the
+build fails when X", exit 1, with its log tail).
 
 Plans: how the builds are scheduled (--plan, --jobs).
-  adaptive  few builds, one after another (the search above): 2, plus 1 noise check, plus at most
-            ceil(log2 n) + 2 per cause among n variations. With --jobs 2 or more, control and experiment
-            run together.
+  adaptive  few builds, one after another: each variation's experiment value is unique and recognizable
+            (paths, host and domain names, uid ${EXPERIMENT_VALUES.uid}, gid ${EXPERIMENT_VALUES.gid}, +13:45, Turkish month names, group-write
+            modes, a year-ahead date, i686/2.6), so a finding that carries one names its likely variation;
+            each guess is confirmed by one build of that variation alone, then one build with every other
+            variation must show nothing outside the mask; whatever it still shows is bisected (variations that
+            leave no value: file-order, aslr, cpus, collation). Builds: k + 4 for k recognizable causes
+            (control, experiment, noise check, one per cause, the clearing build); at most ceil(log2 n) + 2
+            more per cause the bisection finds among n variations. With --jobs 2 or more, control and
+            experiment run together.
   matrix    control, noise check, experiment and every variation alone, all at once (n + 3 builds): each
-            difference is explained by the single-variation builds that show it, or by the noise; only
-            what none shows (an interaction) gets a second round. Wall time: about one build.
-  The matrix plan is chosen when --jobs N >= n + 3, else the adaptive one, unless --plan says.
+            finding is explained by the first single-variation build that shows it, or by the noise; only
+            what none shows (an interaction) gets a second round, the search above. Wall time: about one build.
+  The matrix plan is chosen when --jobs N >= n + 3, else the adaptive one, unless --plan says. A difference
+  only variations together cause is an interaction.
 
 A CI matrix as the builder (the matrix plan): --plan-only prints the plan as one line of JSON
 (its "digest", "matrix": the values for --build, and "builds": each with its "id", variations and
@@ -76,7 +91,13 @@ ${VARIATIONS.map((v) => `  ${v.name.padEnd(11)} ${v.description}`).join('\n')}`,
     vary: { type: 'string', value: 'a,b', complete: VARIATIONS.map((v) => v.name), help: 'apply only these variations' },
     'no-vary': { type: 'string', value: 'a,b', complete: VARIATIONS.map((v) => v.name), help: 'apply all but these' },
     'check-noise': { type: 'boolean', help: 'run the noise check even when the builds are identical' },
-    'no-attribution': { type: 'boolean', help: 'do not run extra builds to find the causes' },
+    'noise-builds': {
+      type: 'string',
+      value: 'N',
+      complete: 'none',
+      help: "noise builds for the noise mask when artifacts differ (default 1; more where one pair cannot show the noise's extent, e.g. a map printed in random order); attribution adds one more by itself when a finding shows without any variation",
+    },
+    'no-attribution': { type: 'boolean', help: 'do not run extra builds to find the causes (findings are still listed, noise and consequences named)' },
     plan: { type: 'string', value: 'P', complete: PLAN_KINDS, help: 'adaptive or matrix (default: matrix when --jobs >= n + 3, else adaptive)' },
     jobs: {
       type: 'string',
@@ -110,7 +131,7 @@ ${VARIATIONS.map((v) => `  ${v.name.padEnd(11)} ${v.description}`).join('\n')}`,
       help: 'engine for the control build; given twice, the second runs the experiment build (independent rebuild). Default: DOCKER_HOST etc. Builds run without network: a verified build must be hermetic.',
     },
     ...SIGN_KEY_OPTION,
-    json: { type: 'boolean', help: 'print the report as JSON (schema https://krepro.dev/schemas/verify-report/v2) instead of text' },
+    json: { type: 'boolean', help: 'print the report as JSON (schema https://krepro.dev/schemas/verify-report/v3) instead of text' },
     ...REPORT_OPTIONS,
     ...JUNIT_OPTION,
     'no-step-summary': { type: 'boolean', help: 'do not append the Markdown summary to $GITHUB_STEP_SUMMARY (appended by default when GitHub Actions sets it)' },
@@ -162,6 +183,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   if (values.help) return showHelp(VERIFY, io);
   const ui = uiFor(io, values);
   const mode = checkMode(values, positionals);
+  const noiseBuilds = integerOption('noise-builds', values['noise-builds'], { min: 1, max: 16 }) ?? 1;
   const list = (s: string | undefined): string[] => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
   const excluded = new Set(list(values['no-vary']).map((n) => variationNamed(n).name));
   const variations = (values.vary ? list(values.vary).map(variationNamed) : [...VARIATIONS]).filter((v) => !excluded.has(v.name));
@@ -199,7 +221,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     // Steps only on a terminal (or with --verbose): piped logs stay one line per build.
     else if (e.type === 'build-step' && (io.stderr.isTTY || ui.verbose)) log(`[${t}s]   ${e.label}: ${e.step}`);
   };
-  const common = { checkoutRoot: io.cwd, commit, hostname: hostname(), environment, variations, inputs, onLog: log, signal: io.signal, onProgress, ...(plan ? { plan } : {}), ...(jobs ? { jobs } : {}) };
+  const common = { checkoutRoot: io.cwd, commit, hostname: hostname(), environment, variations, inputs, noiseBuilds, onLog: log, signal: io.signal, onProgress, ...(plan ? { plan } : {}), ...(jobs ? { jobs } : {}) };
   let result: VerifyResult;
   if (mode === 'collect') {
     const planned = await planDocument({ checkoutRoot: io.cwd, commit, environment, inputs, variations });
