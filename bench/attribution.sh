@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Benchmark: which variations cause each verify-corpus case's differences, as named by reprotest --auto-build
-# (Debian's reprotest, null backend, on this host) and by krepro verify, against the case's expected.json.
-#   bench/attribution.sh [--setup] [case ...]
+# Benchmark: krepro verify's attribution on every verify-corpus case, the previous commit's algorithm (causes per
+# artifact, from a worktree of KREPRO_BENCH_OLD, default 2fb365e) beside this tree's (causes per finding), in one
+# run: the causes each names per artifact, whether they are exactly the case's expected.json (per artifact; for
+# this tree also per finding), builds and wall time per case. With --reprotest also Debian's reprotest
+# --auto-build (null backend, on this host) per case, against the union of the expected causes.
+#   bench/attribution.sh [--reprotest] [--setup] [case ...]
 # --setup (root, changes the host) gives reprotest what it needs to vary everything it can here: faketime,
 # disorderfs and sudo; the et_EE.UTF-8 locale its locale variation uses; a spare user for user_group; /dev/fuse
 # usable by that user (Debian's usual 0666). Go 1.24 (the corpus needs it; bookworm has 1.19) is copied from the
@@ -71,8 +74,8 @@ patterns() { node -e 'for (const o of JSON.parse(require("fs").readFileSync(proc
 
 expected_union() {
   node -e '
-    const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).causes;
-    console.log([...new Set(Object.values(c).flat())].sort().join(","));
+    const rules = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).findings;
+    console.log([...new Set(rules.map((r) => r.cause).filter((c) => c !== "consequence" && c !== "masked-by-noise").flatMap((c) => c.split("+")))].sort().join(","));
   ' "$1/expected.json"
 }
 
@@ -102,57 +105,69 @@ run_reprotest() {
 }
 
 # ==== krepro verify ==================================================================================================
-# krepro verify on a committed git checkout of the case, on the Docker engine: its causes per artifact
-# ("path=a,b;path=c", compared with expected.json exactly), the builds it ran, the seconds.
+# krepro verify (the CLI at $3) on a committed git checkout of the case, on the Docker engine: scored by
+# bench/attribution-score.ts as "causes per artifact|artifact-exact|finding-exact|builds|seconds".
 run_krepro() {
-  local src=$1 work=$2 start
+  local src=$1 work=$2 cli=$3 start
   rm -rf "$work" && mkdir -p "$work" && cp -r "$src/." "$work" && rm -f "$work/expected.json"
   (cd "$work" && git init -q -b main && git add -A && git -c user.name=b -c user.email=b@x.invalid commit -qm bench) >/dev/null
   start=$(date +%s)
-  (cd "$work" && SOURCE_DATE_EPOCH=1700000000 node "$here/dist/cli/main.js" verify --json >"$work/.report.json" 2>"$work/.stderr")
-  node -e '
-    let r;
-    try { r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); } catch { console.log("?|0|" + process.argv[2]); process.exit(); }
-    const per = r.artifacts.filter((a) => a.causes.length).map((a) => a.name + "=" + a.causes.flatMap((c) => c.kind === "nondeterminism" ? ["nondeterminism"] : c.variations).sort().join(","));
-    console.log(per.sort().join(";") + "|" + r.builds.length + "|" + process.argv[2]);
-  ' "$work/.report.json" "$(($(date +%s) - start))"
-  (cd "$work" && node "$here/dist/cli/main.js" clean >/dev/null 2>&1)
+  (cd "$work" && SOURCE_DATE_EPOCH=1700000000 node "$cli" verify --json >"$work/.report.json" 2>"$work/.stderr")
+  (cd "$here" && node --import tsx/esm bench/attribution-score.ts "$src" "$work/.report.json" "$(($(date +%s) - start))")
+  (cd "$work" && node "$cli" clean >/dev/null 2>&1)
+}
+
+# The previous commit's CLI, built in a worktree of it (node_modules shared: the same dependencies).
+old_cli() {
+  local rev=${KREPRO_BENCH_OLD:-2fb365e}
+  git -C "$here" worktree add -q --detach "$work/old" "$rev" >&2 || return 1
+  ln -s "$here/node_modules" "$work/old/node_modules"
+  (cd "$work/old" && npx tsc -p tsconfig.json >&2) || return 1
+  echo "$work/old/dist/cli/main.js"
 }
 # =====================================================================================================================
 
-expected_per_artifact() {
-  node -e '
-    const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).causes;
-    console.log(Object.keys(c).sort().map((a) => a + "=" + [...c[a]].sort().join(",")).join(";"));
-  ' "$1/expected.json"
-}
-
 main() {
+  local with_reprotest=0
+  if [ "${1:-}" = --reprotest ]; then with_reprotest=1; shift; fi
   if [ "${1:-}" = --setup ]; then setup || { echo "setup failed" >&2; exit 2; }; shift; fi
-  local need; need=$(missing)
-  if [ -n "$need" ]; then echo "attribution: missing $need (run bench/attribution.sh --setup as root)" >&2; exit 2; fi
-  go_toolchain || { echo "attribution: cannot prepare Go from the corpus image" >&2; exit 2; }
-  sudo_shim
+  if [ $with_reprotest = 1 ]; then
+    local need; need=$(missing)
+    if [ -n "$need" ]; then echo "attribution: missing $need (run bench/attribution.sh --setup as root)" >&2; exit 2; fi
+    go_toolchain || { echo "attribution: cannot prepare Go from the corpus image" >&2; exit 2; }
+    sudo_shim
+  fi
   [ -f "$here/dist/cli/main.js" ] || (cd "$here" && npm run build >/dev/null)
-  local cases=("$@") rt kr rt_exact=0 kr_exact=0 kr_ran=0 n=0 rt_builds=0 kr_builds=0
+  local cases=("$@") n=0 old new
   [ ${#cases[@]} = 0 ] && cases=($(cd "$corpus" && for d in */; do echo "${d%/}"; done))
   work=$(mktemp -d /tmp/krepro-attribution-XXXXXX)  # global: the EXIT trap runs after main returns
-  trap 'rm -rf "$work"' EXIT
-  printf '%-24s | %-40s | %-44s | %s\n' case expected "reprotest --auto-build (builds, s)" "krepro verify (builds, s)"
+  trap 'git -C "$here" worktree remove --force "$work/old" >/dev/null 2>&1; rm -rf "$work"' EXIT
+  old=$(old_cli) || { echo "attribution: cannot build the previous commit (${KREPRO_BENCH_OLD:-2fb365e})" >&2; exit 2; }
+  new=$here/dist/cli/main.js
+  local o_art=0 n_art=0 n_find=0 o_builds=0 n_builds=0 o_s=0 n_s=0 r_exact=0 r_builds=0
+  printf '%-24s | %-34s | %-44s | %s\n' case "previous: per artifact (builds, s)" "this tree: per artifact, per finding (builds, s)" "${with_reprotest:+reprotest}"
   for c in "${cases[@]}"; do
     n=$((n + 1))
-    local exp expa r_causes r_builds r_s k_causes k_builds k_s rmark kmark
-    exp=$(expected_union "$corpus/$c"); expa=$(expected_per_artifact "$corpus/$c")
-    IFS='|' read -r r_causes r_builds r_s < <(run_reprotest "$corpus/$c" "$work/$c-reprotest")
-    IFS='|' read -r k_causes k_builds k_s < <(run_krepro "$corpus/$c" "$work/$c-krepro")
-    rt_builds=$((rt_builds + r_builds)); kr_builds=$((kr_builds + k_builds))
-    rmark=' '; [ "$r_causes" = "$exp" ] && rmark='=' && rt_exact=$((rt_exact + 1))
-    kmark=' '
-    if [ "$k_causes" != "not run" ]; then kr_ran=$((kr_ran + 1)); [ "$k_causes" = "$expa" ] && kmark='=' && kr_exact=$((kr_exact + 1)); fi
-    printf '%-24s | %-40s | %s %-42s | %s %s\n' "$c" "${exp:-(reproducible)}" "$rmark" "${r_causes:-(reproducible)} ($r_builds, $r_s)" "$kmark" "$k_causes ($k_builds, $k_s)"
+    local oc oa of ob os nc na nf nb ns rt=""
+    IFS='|' read -r oc oa of ob os < <(run_krepro "$corpus/$c" "$work/$c-old" "$old")
+    IFS='|' read -r nc na nf nb ns < <(run_krepro "$corpus/$c" "$work/$c-new" "$new")
+    [ "$oa" = '=' ] && o_art=$((o_art + 1)); [ "$na" = '=' ] && n_art=$((n_art + 1)); [ "$nf" = '=' ] && n_find=$((n_find + 1))
+    o_builds=$((o_builds + ob)); n_builds=$((n_builds + nb)); o_s=$((o_s + os)); n_s=$((n_s + ns))
+    if [ $with_reprotest = 1 ]; then
+      local exp r_causes rb r_s mark=' '
+      exp=$(expected_union "$corpus/$c")
+      IFS='|' read -r r_causes rb r_s < <(run_reprotest "$corpus/$c" "$work/$c-reprotest")
+      [ "$r_causes" = "$exp" ] && mark='=' && r_exact=$((r_exact + 1))
+      r_builds=$((r_builds + rb))
+      rt="$mark ${r_causes:-(reproducible)} ($rb, $r_s)"
+    fi
+    printf '%-24s | %s %2s b %4s s | %s%s %2s b %4s s | %s\n' "$c" "$oa" "$ob" "$os" "$na" "$nf" "$nb" "$ns" "$rt"
+    [ "$oa$na$nf" = '===' ] || printf '%-24s   previous: %s\n%-24s   this tree: %s\n' '' "$oc" '' "$nc"
   done
-  echo "reprotest --auto-build: $rt_exact/$n attributed exactly, $rt_builds builds"
-  if [ $kr_ran = 0 ]; then echo "krepro verify: not run (see run_krepro)"; else echo "krepro verify: $kr_exact/$n attributed exactly, $kr_builds builds"; fi
+  echo "previous commit: $o_art/$n exact per artifact; $o_builds builds, $o_s s"
+  echo "this tree:       $n_art/$n exact per artifact, $n_find/$n per finding; $n_builds builds, $n_s s"
+  [ $with_reprotest = 1 ] && echo "reprotest --auto-build: $r_exact/$n exact (union of causes); $r_builds builds"
+  return 0
 }
 
 main "$@"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: krepro verify's own overhead (sync, copy-out, staging, packing, comparison) beyond the two builds'
-# commands, on the Kubernetes-shaped Go fixture; and the extra builds attribution needs for one cause and for two
-# among all 16 variations (corpus cases clock and path-and-tz), beside the worst case ceil(log2 n) + 2 per cause.
+# commands, on the Kubernetes-shaped Go fixture; and the builds attribution needs for one cause and for two among
+# all 16 variations (corpus cases clock and path-and-tz): k + 4 when each cause's value is recognized, and the
+# bound with ceil(log2 n) + 2 per cause the bisection has to find.
 # Needs a running Docker engine and krepro-base:trixie.
 #   bench/verify.sh
 # Target: overhead <= 15 % of the wall time.
@@ -29,8 +30,10 @@ for c in clock path-and-tz; do
   node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const n = r.variations.filter((v) => v.tested).length;
-    const k = new Set(r.artifacts.flatMap((a) => a.causes.map((c) => c.variations.join("+")))).size;
-    const worst = k * (Math.ceil(Math.log2(n)) + 2);
-    console.log(`corpus ${process.argv[2]}: causes ${JSON.stringify(r.artifacts.flatMap((a) => a.causes.map((c) => c.variations)))} among ${n} variations in ${r.attribution.builds} extra builds (worst case for ${k} cause(s): ${worst}), ${r.builds.length} builds in all`);
+    const causes = r.causes.filter((c) => c.kind === "variation" || c.kind === "interaction");
+    const k = causes.length;
+    const guessed = r.attribution.guesses.filter((g) => g.confirmed).length;
+    const worst = 4 + guessed + (k - guessed) * (Math.ceil(Math.log2(n)) + 2);
+    console.log(`corpus ${process.argv[2]}: causes ${JSON.stringify(causes.map((c) => c.id))} among ${n} variations (${guessed} recognized by value), ${r.builds.length} builds in all (k + 4 = ${k + 4}; bound ${worst}), diff ${(r.attribution.diffMs / 1000).toFixed(1)} s`);
   ' "$work/$c.json" "$c"
 done

@@ -18,13 +18,14 @@ function file(name: string, content: string | Buffer): string {
 const every = async (a: string, b: string, limits = {}): Promise<Finding[]> => allFindings((await diff(a, b, { every: true, limits })).tree);
 const brief = (f: Finding) => [f.cause, f.field, f.at ? [f.at.unit, f.at.start, f.at.end, ...(f.at.columns ?? [])] : null];
 
-test('text: a token and a path on one line are two findings by column; added and removed lines by position', async () => {
+test('text: a token and a path on one line are two findings by column; a line with nothing in common is removed and added', async () => {
   const a = file('a.txt', 'one\nbuilt in /src/p with token 1a2b3c4d\nthree\nfour\n');
   const b = file('b.txt', 'one\nbuilt in /build/x/deeper/p with token 9f8e7d6c\nthree\nnew\n');
   assert.equal((await every(a, b)).map(brief), [
     ['build-path', 'embedded path', ['line', 2, 2, 10, 14]],
     ['content', 'text', ['line', 2, 2, 27, 35]],
-    ['content', 'text', ['line', 4, 4, 0, 4]],
+    ['content', 'line', ['line', 4, 4]],
+    ['content', 'line', ['line', 5, 4]],
   ]);
   const c = file('c.txt', 'one\ntwo\n');
   const d = file('d.txt', 'zero\none\ntwo\nthree\n');
@@ -35,11 +36,26 @@ test('text: a token and a path on one line are two findings by column; added and
 });
 
 test('the bound: past maxLocated one finding spans the rest and says how many', async () => {
-  const lines = (s: string) => Array.from({ length: 10 }, (_, i) => `${s}${i}`).join('\n');
+  const lines = (s: string) => Array.from({ length: 10 }, (_, i) => `value ${s}${i}`).join('\n');
   const found = await every(file('l.txt', lines('a')), file('r.txt', lines('b')), { maxLocated: 3 });
   assert.is(found.length, 3);
   assert.equal(found[2]!.at, { unit: 'line', start: 3, end: 10, total: 10 });
   assert.match(found[2]!.note!, /^8 more differing places, past the 2 kept one by one \(limits\.maxLocated\)/);
+});
+
+test('lines are paired by likeness, not by order: a changed line after added ones is still that line', async () => {
+  const a = file('env1.txt', 'HOME=/a\nPATH=/bin\nPWD=/src/p\nTZ=UTC\n');
+  const b = file('env2.txt', 'HOME=/a\nLD_PRELOAD=/x.so\nNO_FAKE_STAT=1\nPATH=/bin\nPWD=/build/deeper/p\nTZ=UTC\n');
+  assert.equal((await every(a, b)).map((f) => [f.field, f.left, f.right, f.at!.start, f.at!.end]), [
+    ['line', null, 'LD_PRELOAD=/x.so', 2, 1],
+    ['line', null, 'NO_FAKE_STAT=1', 2, 1],
+    ['embedded path', 'PWD=/src/p', 'PWD=/build/deeper/p', 3, 3],
+  ]);
+});
+
+test('only reordered: one finding over the whole file (where hunks fall is itself random)', async () => {
+  const found = await every(file('o1.txt', 'a\nb\nc\nd\n'), file('o2.txt', 'c\na\nd\nb\n'));
+  assert.equal(found.map(brief), [['locale', 'line order', ['line', 1, 4]]]);
 });
 
 test('bytes: two changes 30 bytes apart are two runs (the display merges them into one range)', async () => {

@@ -14,6 +14,8 @@ export interface ElfSection {
 const NAMES_WINDOW = 64 * 1024;
 /** Section header tables larger than this (65,535 sections of 64 bytes is 4 MiB) are not read. */
 const MAX_TABLE = 4 << 20;
+/** Section names kept when they come after the table. */
+const MAX_NAMES = 1 << 20;
 const SHT_NOBITS = 8;
 
 interface Header {
@@ -34,6 +36,8 @@ export class ElfLayout {
   private head = Buffer.alloc(0);
   private header: Header | null | undefined;
   private window?: { start: number; bytes: Buffer };
+  /** .shstrtab when it comes after the section header table (Go's linker writes the table near the start) */
+  private names?: { start: number; bytes: Buffer };
   /** why the sections could not be read, when they could not */
   problem?: string;
 
@@ -42,13 +46,35 @@ export class ElfLayout {
       this.head = Buffer.concat([this.head, chunk.subarray(0, 64 - this.head.length)]);
       if (this.head.length >= 64) this.header = this.parseHeader(this.head);
     }
-    const w = this.window;
-    if (w) {
+    for (const w of [this.window, this.names]) {
+      if (!w) continue;
       const from = Math.max(w.start, this.pos);
       const to = Math.min(w.start + w.bytes.length, this.pos + chunk.length);
       if (from < to) chunk.copy(w.bytes, from - w.start, from - this.pos, to - this.pos);
     }
     this.pos += chunk.length;
+    const h = this.header;
+    if (h && this.names === undefined && this.pos >= h.shoff + h.shentsize * h.shnum) {
+      // The table has passed: when the names come later, keep them too as they pass.
+      const strtab = this.entries()[h.shstrndx];
+      this.names = strtab && strtab.offset >= this.pos && strtab.size <= MAX_NAMES ? { start: strtab.offset, bytes: Buffer.alloc(strtab.size) } : undefined;
+    }
+  }
+
+  /** The raw section header entries, once the table has been read. */
+  private entries(): { index: number; nameOff: number; type: number; flags: number; offset: number; size: number }[] {
+    const h = this.header!;
+    const w = this.window!;
+    const at = (o: number) => h.shoff - w.start + o;
+    const b = w.bytes;
+    const u32 = (o: number) => (h.le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+    const word = (o: number) => (h.is64 ? Number(h.le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o)) : u32(o));
+    return Array.from({ length: h.shnum }, (_, index) => {
+      const e = at(index * h.shentsize);
+      return h.is64
+        ? { index, nameOff: u32(e), type: u32(e + 4), flags: word(e + 8), offset: word(e + 24), size: word(e + 32) }
+        : { index, nameOff: u32(e), type: u32(e + 4), flags: u32(e + 8), offset: u32(e + 16), size: u32(e + 20) };
+    });
   }
 
   private parseHeader(h: Buffer): Header | null {
@@ -82,19 +108,12 @@ export class ElfLayout {
       this.problem = 'the file ends before its section header table';
       return undefined;
     }
-    const at = (o: number) => h.shoff - w.start + o;
-    const b = w.bytes;
-    const u32 = (o: number) => (h.le ? b.readUInt32LE(o) : b.readUInt32BE(o));
-    const word = (o: number) => (h.is64 ? Number(h.le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o)) : u32(o));
-    const raw = Array.from({ length: h.shnum }, (_, index) => {
-      const e = at(index * h.shentsize);
-      return h.is64
-        ? { index, nameOff: u32(e), type: u32(e + 4), flags: word(e + 8), offset: word(e + 24), size: word(e + 32) }
-        : { index, nameOff: u32(e), type: u32(e + 4), flags: u32(e + 8), offset: u32(e + 16), size: u32(e + 20) };
-    });
+    const raw = this.entries();
     const strtab = raw[h.shstrndx];
-    const names = strtab && strtab.offset >= w.start && strtab.offset + strtab.size <= h.shoff ? b.subarray(strtab.offset - w.start, strtab.offset - w.start + strtab.size) : undefined;
-    if (!names) this.problem = 'section names (.shstrtab) are not just before the section header table: sections are named by index';
+    const before = strtab && strtab.offset >= w.start && strtab.offset + strtab.size <= h.shoff ? w.bytes.subarray(strtab.offset - w.start, strtab.offset - w.start + strtab.size) : undefined;
+    const after = this.names && this.pos >= this.names.start + this.names.bytes.length ? this.names.bytes : undefined;
+    const names = before ?? after;
+    if (!names) this.problem = 'section names (.shstrtab) are neither just before the section header table nor after it: sections are named by index';
     return raw.map((s) => {
       const end = names ? names.indexOf(0, s.nameOff) : -1;
       const name = names && end >= 0 ? names.subarray(s.nameOff, end).toString('latin1') : `[${s.index}]`;

@@ -325,7 +325,8 @@ export async function attributeFindings(input: AttributionInput, buildWith: Buil
   while (open().length > 0) {
     const targets = open();
     const hit = await bisect(input.variations, input.experiment, targets, build, a);
-    if (explainBy(hit.outcome, hit.variations, new Set(targets)) === 0) break;
+    // No build with fewer variations showed them: seen in the experiment only (nondeterminism, below).
+    if (hit.outcome === input.experiment || explainBy(hit.outcome, hit.variations, new Set(targets)) === 0) break;
   }
   const note = 'differs in the experiment build only, in no build with fewer variations and no noise build: nondeterminism the noise builds did not happen to show';
   return {

@@ -193,6 +193,50 @@ export function changedRuns(a: string, b: string): Run[] {
   return runs;
 }
 
+/** Token sets' likeness (Dice coefficient of the longest common token subsequence): 1 same, 0 nothing shared. */
+function likeness(a: string, b: string): number {
+  const ta = a.match(TOKEN) ?? [];
+  const tb = b.match(TOKEN) ?? [];
+  if (ta.length + tb.length === 0) return 1;
+  const common = diffLines(ta, tb).filter(([op]) => op === '=').length;
+  return (2 * common) / (ta.length + tb.length);
+}
+
+/** Lines at least this alike are the same line changed; less alike, one was removed and another added. */
+const SAME_LINE = 0.4;
+/** Hunks larger than this (removed × added) pair in order, to bound the work. */
+const MAX_PAIRING = 400;
+
+/**
+ * Which removed line of a hunk became which added line: the order-keeping pairing of the most alike lines (a
+ * small dynamic programme over the hunk), so `PWD=/a` pairs with `PWD=/b` even when lines were added before it.
+ * Yields [removed index, added index] in order, either undefined for a line on one side only.
+ */
+function pairLines(removed: string[], added: string[]): [number | undefined, number | undefined][] {
+  const m = removed.length;
+  const n = added.length;
+  if (m === 0 || n === 0 || m * n > MAX_PAIRING) {
+    return Array.from({ length: Math.max(m, n) }, (_, k) => [k < m ? k : undefined, k < n ? k : undefined]);
+  }
+  const like = removed.map((a) => added.map((b) => likeness(a, b)));
+  const best = Array.from({ length: m + 1 }, () => new Float64Array(n + 1));
+  for (let i = 1; i <= m; i++) {
+    for (let j = 1; j <= n; j++) {
+      const pair = like[i - 1]![j - 1]! >= SAME_LINE ? best[i - 1]![j - 1]! + like[i - 1]![j - 1]! : -1;
+      best[i]![j] = Math.max(best[i - 1]![j]!, best[i]![j - 1]!, pair);
+    }
+  }
+  const out: [number | undefined, number | undefined][] = [];
+  let i = m;
+  let j = n;
+  while (i > 0 || j > 0) {
+    if (i > 0 && j > 0 && like[i - 1]![j - 1]! >= SAME_LINE && best[i]![j] === best[i - 1]![j - 1]! + like[i - 1]![j - 1]!) out.push([--i, --j]);
+    else if (j > 0 && (i === 0 || best[i]![j] === best[i]![j - 1])) out.push([undefined, --j]);
+    else out.push([--i, undefined]);
+  }
+  return out.reverse();
+}
+
 /** [from, to) widened to whole whitespace-separated words, so a date or path is shown and classified whole. */
 function words(s: string, [from, to]: [number, number]): string {
   let i = from;
@@ -214,34 +258,40 @@ function classOf(classes: TokenClass[], a: string, b: string, run: Run): TokenCl
 /**
  * DiffOptions.every for text: one finding per changed run of a line pair (removed and added lines of a hunk are
  * paired in order), per removed line and per added line, each with its span in the left file. A file whose lines
- * are only reordered gives the same findings with the cause `locale` (collation or listing order).
+ * are only reordered is one finding over the whole file with the cause `locale` (collation or listing order).
  */
 export function locateLines(ops: Op[], path: Location, l: string[], r: string[], max: number): Finding[] {
-  const reordered = l.length === r.length && [...l].sort().join('\n') === [...r].sort().join('\n');
   const total = l.length;
+  // Only reordered: one finding over the whole file, since where the hunks fall is itself random (an order by
+  // address, by map iteration, by directory listing), so the places differ between builds though the cause does not.
+  if (l.length === r.length && [...l].sort().join('\n') === [...r].sort().join('\n')) {
+    return [{ ...finding('locale', path, 'content', 'line order', null, null, `the same ${total} lines in a different order`), at: { unit: 'line', start: 1, end: total, total } }];
+  }
   const out: Finding[] = [];
   let removed: string[] = [];
   let added: string[] = [];
   let lineL = 0;
   const flush = () => {
     const first = lineL - removed.length + 1;
-    for (let i = 0; i < Math.max(removed.length, added.length); i++) {
-      const a = removed[i];
-      const b = added[i];
+    let next = first;
+    for (const [i, j] of pairLines(removed, added)) {
+      const a = i === undefined ? undefined : removed[i];
+      const b = j === undefined ? undefined : added[j];
+      if (i !== undefined) next = first + i + 1;
       if (a !== undefined && b !== undefined) {
         const classes = classifyChanges(a, b);
         for (const run of changedRuns(a, b)) {
           const [wl, wr] = [words(a, run.left), words(b, run.right)];
-          const c = reordered ? undefined : (classOf(classes, a, b, run) ?? classifyChanges(wl, wr)[0]);
-          const cause = reordered ? 'locale' : (c?.cause ?? 'content');
-          const note = [`line ${first + i}, columns ${run.left[0] + 1}–${run.left[1]}`, c?.note].filter(Boolean).join('; ');
-          out.push({ ...finding(cause, path, 'content', reordered ? 'line order' : (c?.field ?? 'text'), wl, wr, note), at: { unit: 'line', start: first + i, end: first + i, columns: run.left, total } });
+          const c = classOf(classes, a, b, run) ?? classifyChanges(wl, wr)[0];
+          const cause = c?.cause ?? 'content';
+          const note = [`line ${first + i!}, columns ${run.left[0] + 1}–${run.left[1]}`, c?.note].filter(Boolean).join('; ');
+          out.push({ ...finding(cause, path, 'content', c?.field ?? 'text', wl, wr, note), at: { unit: 'line', start: first + i!, end: first + i!, columns: run.left, total } });
         }
       } else if (a !== undefined) {
-        out.push({ ...finding(reordered ? 'locale' : 'content', path, 'content', reordered ? 'line order' : 'line', a, null, `line ${first + i} only in left`), at: { unit: 'line', start: first + i, end: first + i, total } });
+        out.push({ ...finding('content', path, 'content', 'line', a, null, `line ${first + i!} only in left`), at: { unit: 'line', start: first + i!, end: first + i!, total } });
       } else {
-        // An added line sits before the left line that follows the hunk.
-        out.push({ ...finding(reordered ? 'locale' : 'content', path, 'content', reordered ? 'line order' : 'line', null, b!, `added before line ${lineL + 1} of left`), at: { unit: 'line', start: lineL + 1, end: lineL, total } });
+        // An added line sits before the next left line: the same place whatever else the hunk holds.
+        out.push({ ...finding('content', path, 'content', 'line', null, b!, `added before line ${next} of left`), at: { unit: 'line', start: next, end: next - 1, total } });
       }
     }
     removed = [];
