@@ -22,7 +22,7 @@ test('text: a token and a path on one line are two findings by column; a line wi
   const a = file('a.txt', 'one\nbuilt in /src/p with token 1a2b3c4d\nthree\nfour\n');
   const b = file('b.txt', 'one\nbuilt in /build/x/deeper/p with token 9f8e7d6c\nthree\nnew\n');
   assert.equal((await every(a, b)).map(brief), [
-    ['build-path', 'embedded path', ['line', 2, 2, 10, 14]],
+    ['build-path', 'embedded path', ['line', 2, 2, 9, 15]],
     ['content', 'text', ['line', 2, 2, 27, 35]],
     ['content', 'line', ['line', 4, 4]],
     ['content', 'line', ['line', 5, 4]],

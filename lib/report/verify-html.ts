@@ -6,11 +6,11 @@ const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCo
 const code = (s: string): string => `<code>${escape(s)}</code>`;
 const value = (v: string | null): string => (v === null ? '<em>absent</em>' : code(v.length > 400 ? `${v.slice(0, 400)}…` : v));
 
-function findingTable(list: { count: number; shown: ReportFinding[] }, rightHeader: string): string {
+function findingTable(list: { count: number; shown: ReportFinding[] }): string {
   if (!list.count) return '';
   const rows = list.shown.map((f) => `<tr><td>${code(findingPlace(f))}</td><td>${escape(f.field)}${f.note ? `<br><small>${escape(f.note)}</small>` : ''}</td><td>${value(f.left)}</td><td>${value(f.right)}</td></tr>`).join('');
   const more = list.count > list.shown.length ? `<p>… and ${list.count - list.shown.length} more (every one is counted; the JSON report lists the same ${list.shown.length}).</p>` : '';
-  return `<table class="findings"><colgroup><col style="width:30%"><col style="width:20%"><col style="width:25%"><col style="width:25%"></colgroup><thead><tr><th>where</th><th>what</th><th>control</th><th>${escape(rightHeader)}</th></tr></thead><tbody>${rows}</tbody></table>${more}`;
+  return `<table class="findings"><colgroup><col style="width:30%"><col style="width:20%"><col style="width:25%"><col style="width:25%"></colgroup><thead><tr><th>where</th><th>what</th><th>control</th><th>experiment</th></tr></thead><tbody>${rows}</tbody></table>${more}`;
 }
 
 /**
@@ -36,8 +36,8 @@ export function verifyHtml(report: VerifyReport): string {
       (c, n) => `<section class="cause ${c.kind}"><h3>${n + 1}. ${escape(causeTitle(c))}: ${c.findings.count} finding${c.findings.count === 1 ? '' : 's'} in ${c.artifacts.map(code).join(', ')}</h3>
 <p>${c.evidence.length ? `${escape(proofWords(c).replace(/^./, (x) => x.toUpperCase()))}.` : ''}</p><ul class="fix">${c.fix.map((f) => `<li><strong>Fix:</strong> ${escape(f)}</li>`).join('')}</ul>
 ${c.diff.length ? `<p>krepro diff recognized: ${c.diff.map((d) => `${escape(d.title)} (${d.count})`).join(', ')}</p>` : ''}
-${findingTable(c.findings, 'experiment')}
-${c.consequences.count ? `<details><summary>${c.consequences.count} consequence${c.consequences.count === 1 ? '' : 's'} (build IDs, checksums, manifests that follow from the findings above)</summary>${findingTable(c.consequences, 'experiment')}</details>` : ''}</section>`,
+${findingTable(c.findings)}
+${c.consequences.count ? `<details><summary>${c.consequences.count} consequence${c.consequences.count === 1 ? '' : 's'} (build IDs, checksums, manifests that follow from the findings above)</summary>${findingTable(c.consequences)}</details>` : ''}</section>`,
     )
     .join('\n');
   const untested = report.variations.filter((v) => !v.tested);

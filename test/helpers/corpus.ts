@@ -3,7 +3,7 @@ import * as path from 'node:path';
 
 /**
  * fixtures/verify-corpus/<case>/expected.json: the answer, per finding. Each rule names an artifact, optionally a
- * member path and a field (`*` matches anything), the verdict every finding it matches must have — a variation, an
+ * member path, a field and the experiment's side of the finding (`right`; `*` matches anything), the verdict every finding it matches must have — a variation, an
  * interaction `a+b`, `nondeterminism`, `masked-by-noise` or `consequence` — and optionally how many findings it
  * matches. A finding takes the first rule that matches it; every finding needs one, and every rule needs a finding.
  * No rules: the case is reproducible.
@@ -12,6 +12,7 @@ export interface ExpectedRule {
   artifact: string;
   member?: string;
   field?: string;
+  right?: string;
   cause: string;
   count?: number;
 }
@@ -26,6 +27,7 @@ export interface CorpusFinding {
   artifact: string;
   path: string[];
   field: string;
+  right: string | null;
   cause: string;
 }
 
@@ -36,7 +38,7 @@ export function readExpected(caseDir: string): Expected {
 const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 's');
 
 function matches(rule: ExpectedRule, f: CorpusFinding): boolean {
-  return glob(rule.artifact).test(f.artifact) && (rule.member === undefined || glob(rule.member).test(f.path.join('/'))) && (rule.field === undefined || glob(rule.field).test(f.field));
+  return glob(rule.artifact).test(f.artifact) && (rule.member === undefined || glob(rule.member).test(f.path.join('/'))) && (rule.field === undefined || glob(rule.field).test(f.field)) && (rule.right === undefined || glob(rule.right).test(f.right ?? ''));
 }
 
 /** Every finding of a v3 verify report with the id of the cause it is counted under (consequences: `consequence`). */

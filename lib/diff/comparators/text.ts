@@ -160,7 +160,9 @@ export function explainLines(ops: Op[], path: string[], l: string[], r: string[]
 const JOIN = 4;
 /** Longer lines are not split into runs: the whole line is one finding. */
 const MAX_RUN_LINE = 4096;
-const TOKEN = /[A-Za-z0-9_]+|\s+|[^A-Za-z0-9_\s]/g;
+// Paths, dates and versions are one token each (a longer path is one change, not several); `=`, `:` and the like
+// separate tokens, so `KEY=value` changes in its value.
+const TOKEN = /[\w./~+-]+|\s+|[^\w./~+\s-]/g;
 
 interface Run {
   /** [from, to) of each line */
