@@ -255,9 +255,11 @@ test('worst case: ⌈log₂ n⌉ + 2 builds per cause', () => {
   assert.is(worstCaseBuilds(3, 11), 18);
 });
 
-test('the control build path follows the project: go.mod module path, else the checkout directory name; nothing unsafe', async () => {
+test('the control build path follows the project: go.mod module path (without /vN), else the checkout directory name; nothing unsafe', async () => {
   assert.is(projectBuildPath('', 'cri-tools'), '/src/cri-tools');
   assert.is(projectBuildPath('module sigs.k8s.io/cri-tools\n\ngo 1.24\n', 'x'), '/go/src/sigs.k8s.io/cri-tools');
+  assert.is(projectBuildPath('module github.com/containerd/containerd/v2\n\ngo 1.24.2\n', 'x'), '/go/src/github.com/containerd/containerd', 'a major-version suffix is not a directory');
+  assert.is(projectBuildPath('module example.com/v1\n', 'x'), '/go/src/example.com/v1', 'v1 is no major-version suffix');
   assert.is(projectBuildPath('module ../../etc\n', 'ok'), '/src/ok');
   assert.is(projectBuildPath('', '..'), '/src/project');
   assert.is(projectBuildPath('', '.hidden'), '/src/project');

@@ -36,11 +36,13 @@ const SAFE_PATH = /^(?!.*(^|\/)\.)[A-Za-z0-9_~+-][A-Za-z0-9._~+-]*(\/[A-Za-z0-9_
 
 /**
  * Where the control build puts the sources, following the project as its own builds do: `/go/src/<module path>`
- * when the commit's go.mod (its text: `gomod`) names a module (`/go/src/k8s.io/kubernetes` for Kubernetes), else
+ * when the commit's go.mod (its text: `gomod`) names a module (`/go/src/k8s.io/kubernetes` for Kubernetes),
+ * without a major-version suffix (`/v2` is part of the module's name, not a directory: containerd's own CI checks
+ * out `github.com/containerd/containerd/v2` into `src/github.com/containerd/containerd`), else
  * `/src/<checkout directory name>`. A name that is not a plain relative path falls back to `/src/project`.
  */
 export function projectBuildPath(gomod: string, checkoutName: string): string {
-  const module = /^\s*module\s+"?([^\s"]+)"?\s*$/m.exec(gomod)?.[1];
+  const module = /^\s*module\s+"?([^\s"]+)"?\s*$/m.exec(gomod)?.[1]?.replace(/\/v(?:[2-9]|[1-9]\d+)$/, '');
   if (module && SAFE_PATH.test(module)) return `/go/src/${module}`;
   return `/src/${SAFE_PATH.test(checkoutName) ? checkoutName : 'project'}`;
 }
