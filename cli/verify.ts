@@ -49,8 +49,9 @@ export const VERIFY = defineCommand({
   description: `Proves the release of HEAD is reproducible, or shows every reason why not. Builds the commit (with the krepro.json
 it holds; an uncommitted change to that file is noted and not used) from a clean copy of the sources, each build
 in fresh containers and an in-memory volume named for this run: a control build under fixed, recorded conditions
-(sources at /go/src/<go.mod's module path, without /vN>, else /src/<checkout directory name>) and an experiment build with
-the chosen variations applied, with the project's own build environment (exactly what 'krepro release' uses).
+(sources at /go/src/<go.mod's module path, without /vN>, else /src/<repository name, from origin's URL>) and an
+experiment build with the chosen variations applied, with the project's own build environment (exactly what
+'krepro release' uses).
 Every variation proves in the container that it took effect (an effect probe differs between the builds) or is
 reported as NOT TESTED. Every artifact (the files under the project's outputs, and the release tarballs of a
 Kubernetes-shaped project) is compared by SHA-256/SHA-512; when nothing differs, that is all.

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { Span } from '../lib/diff/types.js';
 import { attributeFindings, explainFindings, type Outcome, spansMeet, type Verdict, worstCaseBuilds } from '../lib/verify/attribution.js';
 import { groupCauses } from '../lib/verify/causes.js';
-import { controlFor, EXPERIMENT_VALUES, projectBuildPath, VARIATIONS } from '../lib/verify/conditions.js';
+import { controlFor, EXPERIMENT_VALUES, projectBuildPath, repositoryName, VARIATIONS } from '../lib/verify/conditions.js';
 import type { LocatedFinding } from '../lib/verify/findings.js';
 import { markConsequences } from '../lib/verify/findings.js';
 import { recognizer } from '../lib/verify/recognize.js';
@@ -278,6 +278,11 @@ test('the control build path follows the project: go.mod module path (without /v
   git('rm', '-qf', 'go.mod');
   git('commit', '-qm', 'no go.mod');
   assert.is((await controlFor(path.join(dir, 'sub'), git('rev-parse', 'HEAD'))).buildPath, '/src/cri-tools');
+  // a clone in a directory of another name (a CI job's) names the repository, as its origin does
+  const clone = path.join(tempDir(), 'job-1');
+  execFileSync('git', ['clone', '-q', dir, clone]);
+  assert.is((await controlFor(clone, git('rev-parse', 'HEAD'))).buildPath, '/src/cri-tools');
+  assert.equal(['git@github.com:org/repo.git', 'https://github.com/org/repo/', '/srv/git/repo', ''].map(repositoryName), ['repo', 'repo', 'repo', undefined]);
 });
 
 test.run();

@@ -39,7 +39,8 @@ const SAFE_PATH = /^(?!.*(^|\/)\.)[A-Za-z0-9_~+-][A-Za-z0-9._~+-]*(\/[A-Za-z0-9_
  * when the commit's go.mod (its text: `gomod`) names a module (`/go/src/k8s.io/kubernetes` for Kubernetes),
  * without a major-version suffix (`/v2` is part of the module's name, not a directory: containerd's own CI checks
  * out `github.com/containerd/containerd/v2` into `src/github.com/containerd/containerd`), else
- * `/src/<checkout directory name>`. A name that is not a plain relative path falls back to `/src/project`.
+ * `/src/<checkoutName>` (controlFor: the repository's name). A name that is not a plain relative path falls back
+ * to `/src/project`.
  */
 export function projectBuildPath(gomod: string, checkoutName: string): string {
   const module = /^\s*module\s+"?([^\s"]+)"?\s*$/m.exec(gomod)?.[1]?.replace(/\/v(?:[2-9]|[1-9]\d+)$/, '');
@@ -50,16 +51,24 @@ export function projectBuildPath(gomod: string, checkoutName: string): string {
 /** A go.mod larger than this is not read for its module path (a commit is untrusted input). */
 const MAX_GOMOD = 1024 * 1024;
 
+/** The repository a remote URL names (`git@host:org/repo.git`, `https://host/org/repo`, a path): its last part. */
+export function repositoryName(url: string): string | undefined {
+  const last = url.trim().replace(/\/+$/, '').replace(/\.git$/, '').split(/[/:]/).pop();
+  return last || undefined;
+}
+
 /**
  * The control conditions of a commit of the checkout at `checkoutRoot` (or below it): its sources where its
- * project's builds put them, named after the checkout's top directory wherever in it this runs.
+ * project's builds put them. Without a go.mod the directory is named after the repository (origin's URL, as CI
+ * clones name their directories), else after the checkout's top directory: every clone of one repository agrees.
  */
 export async function controlFor(checkoutRoot: string, commit: string): Promise<BuildConditions> {
   const top = (await runGit(checkoutRoot, ['rev-parse', '--show-toplevel'], 'find the checkout\'s top directory')).trim();
+  const origin = await runGit(top, ['config', '--get', 'remote.origin.url'], 'read the checkout\'s origin').catch(() => '');
   const blob = `${commit}:go.mod`;
   const size = Number((await runGit(checkoutRoot, ['cat-file', '-s', blob], 'measure the commit\'s go.mod').catch(() => '')).trim());
   const gomod = size > 0 && size <= MAX_GOMOD ? await runGit(checkoutRoot, ['cat-file', 'blob', blob], 'read the commit\'s go.mod').catch(() => '') : '';
-  return controlConditions(projectBuildPath(gomod, path.basename(top)));
+  return controlConditions(projectBuildPath(gomod, repositoryName(origin) ?? path.basename(top)));
 }
 
 /**
