@@ -4,6 +4,7 @@ import {
   DEFAULT_IMAGE_BINARIES,
   DEFAULT_IMAGE_REGISTRY,
   imageBaseFrom,
+  integrityOf,
   type ServerImage,
   writeServerImages,
 } from '../lib/index.js';
@@ -105,7 +106,7 @@ function jsonImage(image: ServerImage): Record<string, unknown> {
     tagFile: image.tagFile,
     size: image.size,
     digest: image.digest,
-    integrity: image.integrity.toString(),
+    integrity: integrityOf(image.digests),
   };
 }
 

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ATTESTATION_FILE, BUNDLE_FILE, CURRENT_GZIP_FORMAT, gitWorkTreeOf, hexDigest, packageRelease, parseMtimeOption, stagedTarballs } from '../lib/index.js';
+import { ATTESTATION_FILE, BUNDLE_FILE, CURRENT_GZIP_FORMAT, gitWorkTreeOf, packageRelease, parseMtimeOption, stagedTarballs } from '../lib/index.js';
 import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT, originWords, sourceDateEpochFor, writePath } from './io.js';
@@ -96,7 +96,7 @@ export async function packageCommand(argv: string[], io: CommandIO): Promise<num
     const attestation = signingKey ? { attestation: { file: ATTESTATION_FILE, bundle: BUNDLE_FILE, keyid: signingKey.keyid, algorithm: signingKey.algorithm } } : {};
     io.stdout.write(`${JSON.stringify({ out: result.out, sourceDateEpoch: { ...sde }, manifest: result.manifest, files: result.files, ...attestation }, null, 2)}\n`);
   } else {
-    for (const t of result.artifacts) io.stdout.write(`${hexDigest(t.integrity, 'sha256')}  ${displayPath(io.cwd, t.path)}\n`);
+    for (const t of result.artifacts) io.stdout.write(`${t.digests.sha256}  ${displayPath(io.cwd, t.path)}\n`);
     ui.note(`wrote ${result.files.length} files to ${result.out} (SOURCE_DATE_EPOCH=${sde.seconds} from ${originWords(sde)})`);
     if (signingKey) ui.note(`signed ${ATTESTATION_FILE} and ${BUNDLE_FILE} with key ${signingKey.keyid} (${signingKey.algorithm})`);
   }

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { hexDigest, KreproError, runRelease } from '../lib/index.js';
+import { KreproError, runRelease } from '../lib/index.js';
 import { BUILD_NOTES, BUILD_OPTIONS, openSession, PACKAGING_NOTES, PACKAGING_OPTIONS, PROJECT_OPTIONS } from './build-options.js';
 import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
@@ -60,7 +60,7 @@ export async function releaseCommand(argv: string[], io: CommandIO): Promise<num
     });
     if (result.provenance) ui.note(`wrote ${path.relative(io.cwd, result.provenance.statement)}${result.provenance.envelope ? `, ${path.relative(io.cwd, result.provenance.envelope)} and ${path.relative(io.cwd, result.provenance.bundle!)} (signed with key ${signingKey!.keyid})` : ''}`);
     else ui.note('note: no provenance: a Dockerfile build image (--build-image-dir) cannot be made again from a recipe');
-    for (const t of result.packaged?.artifacts ?? []) io.stdout.write(`${hexDigest(t.integrity, 'sha256')}  ${path.relative(io.cwd, t.path)}\n`);
+    for (const t of result.packaged?.artifacts ?? []) io.stdout.write(`${t.digests.sha256}  ${path.relative(io.cwd, t.path)}\n`);
     if (!result.packaged) ui.note(`outputs copied back: ${result.outputs.join(', ')} (no release tarballs: the project is not Kubernetes-shaped)`);
     return EXIT.ok;
   } finally {

@@ -29,8 +29,8 @@ export {
 export { LIBDEFLATE_VERSION, LIBDEFLATE_WASM_SHA256, libdeflateWasmPath } from './archive/libdeflate.js';
 export { tarStream, writeTarball, writeSmallFile, type PackOptions, type WrittenFile } from './archive/pack.js';
 
-export { HashStream, hexDigest, type Integrity } from './integrity/hash-stream.js';
-export { digestFile, sumsFile, sumsFileName, type ChecksumAlgorithm } from './integrity/checksums.js';
+export { HashStream, hashFile, integrityOf, type Digests, type FileDigests } from './integrity/hash-stream.js';
+export { sumsFile, sumsFileName, type ChecksumAlgorithm } from './integrity/checksums.js';
 
 export { writeSboms, sbomArtifact, type WriteSbomsOptions } from './sbom/write.js';
 export { sourceSbom, SOURCE_SBOM, type SourceSbom } from './sbom/source-sbom.js';

@@ -10,7 +10,7 @@ import { controlFor, EXPERIMENT_VALUES, projectBuildPath, repositoryName, VARIAT
 import type { LocatedFinding } from '../lib/verify/findings.js';
 import { markConsequences } from '../lib/verify/findings.js';
 import { recognizer } from '../lib/verify/recognize.js';
-import { hashFile, hexDigest } from '../lib/integrity/hash-stream.js';
+import { hashFile } from '../lib/integrity/hash-stream.js';
 import { tempDir } from './helpers/stage.js';
 
 // The finding-level search on simulated builds: each place of the world differs when one of its variations is
@@ -164,7 +164,7 @@ test('consequences: a Go build ID beside other findings of its binary, and the c
   const file = (n: string, s: string) => (writeFileSync(path.join(dir, n), s), path.join(dir, n));
   const left = { name: 'out/x.tar.gz', path: file('l', 'left'), ...(await hashFile(file('l', 'left'))) };
   const right = { name: 'out/x.tar.gz', path: file('r', 'right!'), ...(await hashFile(file('r', 'right!'))) };
-  const sha = hexDigest(left.integrity, 'sha256');
+  const sha = left.digests.sha256;
   const findings: LocatedFinding[] = [
     { artifact: 'out/x.tar.gz.sha256sum', path: [], field: 'digest', diffCause: 'derived-digest', left: `${sha}  x.tar.gz`, right: 'ff', opaque: false },
     { artifact: 'SHA256SUMS', path: [], field: 'digest', diffCause: 'derived-digest', left: 'a'.repeat(64), right: 'b'.repeat(64), opaque: false },

@@ -241,8 +241,8 @@ test('every input that changes the bytes, each not the default, is recorded and 
   // verify packs exactly as release did: the control build's tarballs are the released bytes
   const verified = await verifyRelease({ checkoutRoot: dir, hostname: 'h', backends: { control: backend, experiment: backend }, environment: locked(), variations: [variationNamed('tz')], inputs });
   assert.is(verified.status, 'reproducible');
-  const byName = new Map(verified.control.artifacts.map((a) => [a.name, a.integrity.toString()]));
-  for (const a of released.artifacts) assert.is(byName.get(a.name), a.integrity.toString(), `${a.name}: verify packs as release does`);
+  const byName = new Map(verified.control.artifacts.map((a) => [a.name, a.digests.sha256]));
+  for (const a of released.artifacts) assert.is(byName.get(a.name), a.digests.sha256, `${a.name}: verify packs as release does`);
 
   const published = path.join(work, 'published');
   cpSync(released.dir, published, { recursive: true });

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { LIBDEFLATE_VERSION, LIBDEFLATE_WASM_SHA256, hexDigest, packageRelease, type PackageReleaseOptions } from '../lib/index.js';
+import { LIBDEFLATE_VERSION, LIBDEFLATE_WASM_SHA256, packageRelease, type PackageReleaseOptions } from '../lib/index.js';
 import { extractWithEach } from './helpers/extract.js';
 import { FIXTURES, GOLDEN, makeSourceRepo, materializeStage, tempDir, type StageConditions } from './helpers/stage.js';
 
@@ -15,7 +15,7 @@ async function digestsUnder(conditions: StageConditions, extra: Partial<PackageR
   const dir = tempDir();
   const stage = materializeStage(path.join(dir, 'stage'), conditions);
   const result = await packageRelease({ stage, out: path.join(dir, 'out'), sourceDateEpoch: SDE, sourceRoot: srcRepo, ...extra });
-  return Object.fromEntries(result.tarballs.map((t) => [t.name, hexDigest(t.integrity, 'sha256')]));
+  return Object.fromEntries(result.tarballs.map((t) => [t.name, t.digests.sha256]));
 }
 
 test('the fixture stage packs to the golden digests', async () => {

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import ssri from 'ssri';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { encoderIdentity } from '../lib/archive/gzip.js';
@@ -34,7 +34,7 @@ function recipe(): Recipe {
   };
 }
 
-const statement = (r: Recipe) => JSON.parse(JSON.stringify(recipeStatement(r, [{ name: 'kubernetes.tar.gz', integrity: ssri.fromData('x', { algorithms: ['sha256', 'sha512'] }) }], 'release'))) as unknown;
+const statement = (r: Recipe) => JSON.parse(JSON.stringify(recipeStatement(r, [{ name: 'kubernetes.tar.gz', digests: { sha256: createHash('sha256').update('x').digest('hex'), sha512: createHash('sha512').update('x').digest('hex') } }], 'release'))) as unknown;
 
 /** Each broken field, and what the error must name. */
 const BROKEN: [string, (r: Recipe) => void, string][] = [

@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { buildStage, DEFAULT_STAGE_TARGETS, type StageResult } from '../lib/layout/stage.js';
 import { packageRelease } from '../lib/layout/package-release.js';
-import { hexDigest } from '../lib/integrity/hash-stream.js';
 import { KreproError } from '../lib/errors.js';
 import { gitVersion, semverFromDescribe } from '../lib/source/version.js';
 import { stageCommand } from '../cli/stage.js';
@@ -188,7 +187,7 @@ async function stageAndPack(c: Conditions = {}): Promise<{ dir: string; stage: s
   const stage = path.join(dir, '_output', 'release-stage');
   const result = await buildStage({ binDir, sourceRoot: source, stage, version: VERSION });
   const packed = await packageRelease({ stage, out: path.join(dir, '_output', 'release-tars'), sourceDateEpoch: SDE, sourceRoot: source });
-  return { dir, stage, result, source, digests: Object.fromEntries(packed.tarballs.map((t) => [t.name, hexDigest(t.integrity, 'sha256')])) };
+  return { dir, stage, result, source, digests: Object.fromEntries(packed.tarballs.map((t) => [t.name, t.digests.sha256])) };
 }
 
 const first = stageAndPack();

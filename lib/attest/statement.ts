@@ -1,5 +1,5 @@
 import { canonicalJson } from '../image/oci.js';
-import { hexDigest, type Integrity } from '../integrity/hash-stream.js';
+import type { Digests } from '../integrity/hash-stream.js';
 import { jsonSyntaxError, quote } from '../quote.js';
 
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
@@ -24,8 +24,8 @@ export function inTotoStatement<P>(subject: Subject[], predicateType: string, pr
 }
 
 /** Subjects for artifacts krepro wrote: each named as in its directory, with its sha256 and sha512. */
-export function subjectsOf(artifacts: readonly { name: string; integrity: Integrity }[]): Subject[] {
-  return artifacts.map((a) => ({ name: a.name, digest: { sha256: hexDigest(a.integrity, 'sha256'), sha512: hexDigest(a.integrity, 'sha512') } }));
+export function subjectsOf(artifacts: readonly { name: string; digests: Digests }[]): Subject[] {
+  return artifacts.map((a) => ({ name: a.name, digest: { sha256: a.digests.sha256, sha512: a.digests.sha512 } }));
 }
 
 /** The bytes that are signed: keys sorted by UTF-8 bytes, no whitespace, so the same statement is the same payload. */

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { KreproError } from '../errors.js';
-import { hashFile, HashStream, hexDigest } from '../integrity/hash-stream.js';
+import { hashFile, HashStream } from '../integrity/hash-stream.js';
 import { runLogged } from '../process/run.js';
 import type { EnvironmentLock, LockedPackage } from './lock.js';
 
@@ -102,8 +102,8 @@ async function download(url: string, p: LockedPackage, dest: string, signal: Abo
   try {
     await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>), hash, createWriteStream(temp, { mode: 0o644 }), signal ? { signal } : {});
     await chmod(temp, 0o644);
-    const { size, integrity } = hash.result();
-    const digest = hexDigest(integrity, 'sha256');
+    const { size, digests } = hash.result();
+    const digest = digests.sha256;
     if (digest !== p.sha256 || size !== p.size) {
       throw new KreproError(
         'E_PACKAGE_MISMATCH',
@@ -118,7 +118,7 @@ async function download(url: string, p: LockedPackage, dest: string, signal: Abo
 }
 
 async function sha256OfFile(file: string): Promise<string> {
-  return hexDigest((await hashFile(file)).integrity, 'sha256');
+  return (await hashFile(file)).digests.sha256;
 }
 
 /**

@@ -3,7 +3,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { type Entry } from '../archive/entry.js';
 import { byteOrder } from '../byte-order.js';
-import { hashFile, hexDigest } from '../integrity/hash-stream.js';
+import { hashFile } from '../integrity/hash-stream.js';
 import { ANNOTATION, blobPath, canonicalJson, type Descriptor, digestHex, MEDIA_TYPE, OCI_LAYOUT } from './oci.js';
 import { parseRepoTag } from './reference.js';
 
@@ -45,8 +45,8 @@ export function isoSeconds(seconds: number): string {
 
 /** Hashes an existing uncompressed layer tar (e.g. a root filesystem made by mmdebstrap) without reading it into memory. */
 export async function layerFromTar(file: string, signal?: AbortSignal): Promise<ImageLayer> {
-  const { size, integrity } = await hashFile(file, signal);
-  return { digest: `sha256:${hexDigest(integrity, 'sha256')}`, file, size };
+  const { size, digests } = await hashFile(file, signal);
+  return { digest: `sha256:${digests.sha256}`, file, size };
 }
 
 /**

@@ -5,7 +5,7 @@ import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { KreproError } from '../errors.js';
-import { HashStream, hexDigest } from '../integrity/hash-stream.js';
+import { HashStream } from '../integrity/hash-stream.js';
 import { type ArchiveError, DockerArchive, drain, scanTar } from './docker-archive.js';
 import { ACCEPTED_MEDIA_TYPES, blobPath, type Descriptor } from './oci.js';
 
@@ -129,6 +129,6 @@ async function unpackLayer(entry: AsyncIterable<Buffer>, tarball: string, name: 
   } catch (err) {
     throw baseError(tarball, `has layer ${name} that cannot be read: ${(err as Error).message}`, err);
   }
-  const { size, integrity } = hash.result();
-  return { diffId: `sha256:${hexDigest(integrity, 'sha256')}`, file: dest, size };
+  const { size, digests } = hash.result();
+  return { diffId: `sha256:${digests.sha256}`, file: dest, size };
 }

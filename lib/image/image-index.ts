@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { tarStream, writeAtomically, type WrittenFile } from '../archive/pack.js';
 import { byteOrder } from '../byte-order.js';
 import { KreproError } from '../errors.js';
-import { HashStream, hexDigest } from '../integrity/hash-stream.js';
+import { HashStream } from '../integrity/hash-stream.js';
 import { isoSeconds, outerEntries } from './archive.js';
 import { type ArchiveError, DockerArchive, drain, scanTar } from './docker-archive.js';
 import { ACCEPTED_MEDIA_TYPES, ANNOTATION, blobPath, canonicalJson, MEDIA_TYPE, OCI_LAYOUT } from './oci.js';
@@ -221,8 +221,8 @@ async function readPlatformImage(tarball: string, work: string, signal?: AbortSi
     const file = path.join(work, `blob-${copied.size}`);
     const hash = new HashStream();
     await pipeline(Readable.from(entry), hash, createWriteStream(file, { mode: 0o600 }));
-    const { size, integrity } = hash.result();
-    const digest = `sha256:${hexDigest(integrity, 'sha256')}`;
+    const { size, digests } = hash.result();
+    const digest = `sha256:${digests.sha256}`;
     const expected = wanted.get(name);
     if (expected !== undefined && (expected.digest !== digest || expected.size !== size)) {
       throw fail(`has ${name}, whose content is ${digest} (${size} bytes), not the ${expected.digest} (${String(expected.size)} bytes) its manifest names`);

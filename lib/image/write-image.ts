@@ -8,7 +8,7 @@ import { MAX_MTIME } from '../archive/header.js';
 import { tarStream, writeAtomically, type WrittenFile } from '../archive/pack.js';
 import { mapDiskFull } from '../disk-full.js';
 import { KreproError } from '../errors.js';
-import { HashStream, hexDigest } from '../integrity/hash-stream.js';
+import { HashStream } from '../integrity/hash-stream.js';
 import { type ImageBaseArchive, readImageBase } from './base.js';
 import { type ImageLayer, isoSeconds, prepareImageArchive } from './archive.js';
 import { parseRepoTag } from './reference.js';
@@ -99,7 +99,7 @@ async function writeImageFiles(opts: WriteImageOptions, w: { dest: string; entry
     return {
       ...written,
       imageId: archive.imageId,
-      digest: `sha256:${hexDigest(written.integrity, 'sha256')}`,
+      digest: `sha256:${written.digests.sha256}`,
       manifestDigest: archive.manifestDigest,
       repoTag: archive.repoTag,
       diffIds: archive.diffIds,
@@ -141,8 +141,8 @@ async function writeBinaryLayer(
   entries.push({ type: 'file', path: member, mode: 0o755, mtime, size: st.size, source: { path: binaryPath, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
   const hash = new HashStream();
   await pipeline(tarStream(entries, { mtime }), hash, createWriteStream(file, { mode: 0o600 }), signal ? { signal } : {});
-  const { size, integrity } = hash.result();
-  return { digest: `sha256:${hexDigest(integrity, 'sha256')}`, file, size };
+  const { size, digests } = hash.result();
+  return { digest: `sha256:${digests.sha256}`, file, size };
 }
 
 function pickPlatform(base: ImageBaseArchive | undefined): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { byteOrder } from '../byte-order.js';
-import { hashFile, type Integrity } from './hash-stream.js';
+import { hashFile, type Digests } from './hash-stream.js';
 
 /** One output of a build or a release, as every part of krepro passes it on: packing, release, verify, images. */
 export interface Artifact {
@@ -10,7 +10,7 @@ export interface Artifact {
   /** where it is on this machine */
   path: string;
   size: number;
-  integrity: Integrity;
+  digests: Digests;
 }
 
 /** Regular files below `dir` (or `dir` itself when it is a file), relative, in byte order; none when it is absent. */

@@ -1,9 +1,9 @@
 import { byteOrder } from '../byte-order.js';
-import { ALGORITHMS, hexDigest, type Integrity } from './hash-stream.js';
+import { ALGORITHMS, type Digests } from './hash-stream.js';
 
 export interface Digested {
   name: string;
-  integrity: Integrity;
+  digests: Digests;
 }
 
 export type ChecksumAlgorithm = (typeof ALGORITHMS)[number];
@@ -19,13 +19,8 @@ export function sumsFileName(algorithm: ChecksumAlgorithm): string {
 export function sumsFile(files: Digested[], algorithm: ChecksumAlgorithm): string {
   return [...files]
     .sort((a, b) => byteOrder(a.name, b.name))
-    .map((f) => `${hexDigest(f.integrity, algorithm)}  ${f.name}\n`)
+    .map((f) => `${f.digests[algorithm]}  ${f.name}\n`)
     .join('');
-}
-
-/** Per-file `<name>.sha256` content: bare lowercase hex, no name, no newline (Kubernetes release tooling's form). */
-export function digestFile(integrity: Integrity, algorithm: ChecksumAlgorithm): string {
-  return hexDigest(integrity, algorithm);
 }
 
 export { ALGORITHMS };

@@ -2,22 +2,43 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { type Readable, Transform, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import ssri from 'ssri';
-
-export type Integrity = ssri.Integrity;
 
 /** The digests krepro records for every artifact: sha256 (what `sha256sum` and SLSA use) and sha512. */
 export const ALGORITHMS = ['sha256', 'sha512'] as const;
 
+/** A file's digests as krepro records them: lowercase hex, as `sha256sum` and `sha512sum` print them. */
+export interface Digests {
+  /** SHA-256 of the bytes: 64 lowercase hex digits. */
+  readonly sha256: string;
+  /** SHA-512 of the bytes: 128 lowercase hex digits. */
+  readonly sha512: string;
+}
+
+/** A file's size and digests, computed in one streaming pass. */
+export interface FileDigests {
+  /** Size in bytes. */
+  size: number;
+  /** sha256 and sha512 of the bytes. */
+  digests: Digests;
+}
+
+/**
+ * The digests as a Subresource Integrity string, `sha256-<base64> sha512-<base64>`: what krepro-manifest.json
+ * records, and what npm, ssri and browsers read.
+ */
+export function integrityOf(digests: Digests): string {
+  return ALGORITHMS.map((a) => `${a}-${Buffer.from(digests[a], 'hex').toString('base64')}`).join(' ');
+}
+
 /**
  * Passes bytes through while hashing them, so an artifact is hashed on its way to disk, never read back.
- * After 'finish', `result()` gives the size and an ssri Integrity.
+ * After 'finish', `result()` gives the size and the digests.
  */
 export class HashStream extends Transform {
   private readonly sha256 = createHash('sha256');
   private readonly sha512 = createHash('sha512');
   private size = 0;
-  private integrity?: Integrity;
+  private digests?: Digests;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
     this.sha256.update(chunk);
@@ -27,29 +48,22 @@ export class HashStream extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    this.integrity = integrityFromDigests(this.sha256.digest('base64'), this.sha512.digest('base64'));
+    this.digests = { sha256: this.sha256.digest('hex'), sha512: this.sha512.digest('hex') };
     callback();
   }
 
-  result(): { size: number; integrity: Integrity } {
-    if (!this.integrity) throw new Error('HashStream.result() called before the stream finished');
-    return { size: this.size, integrity: this.integrity };
+  /** The size and digests of every byte that passed; throws before the stream has finished. */
+  result(): FileDigests {
+    if (!this.digests) throw new Error('HashStream.result() called before the stream finished');
+    return { size: this.size, digests: this.digests };
   }
 }
 
-function integrityFromDigests(sha256: string, sha512: string): Integrity {
-  return ssri.parse(`sha256-${sha256} sha512-${sha512}`, { single: false }) as Integrity;
-}
-
-/** Lowercase hex as `sha256sum`/`sha512sum` print it. */
-export function hexDigest(integrity: Integrity, algorithm: (typeof ALGORITHMS)[number]): string {
-  const hash = (integrity as unknown as Record<string, ssri.Hash[] | undefined>)[algorithm]?.[0];
-  if (!hash) throw new Error(`integrity ${integrity.toString()} has no ${algorithm}`);
-  return hash.hexDigest();
-}
-
-/** Size and digests of a file on disk, read as a stream (never whole into memory). */
-export async function hashFile(file: string, signal?: AbortSignal): Promise<{ size: number; integrity: Integrity }> {
+/**
+ * Size and digests of a file on disk, read as a stream (never whole into memory). `signal` aborts the read.
+ * Errors are the file system's (ENOENT, EISDIR…).
+ */
+export async function hashFile(file: string, signal?: AbortSignal): Promise<FileDigests> {
   const hash = new HashStream();
   await pipeline(createReadStream(file), hash, new Writable({ write: (_chunk, _enc, cb) => cb() }), signal ? { signal } : {});
   return hash.result();

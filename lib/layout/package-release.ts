@@ -8,7 +8,8 @@ import { byteOrder } from '../byte-order.js';
 import { CURRENT_GZIP_FORMAT, type EncoderIdentity, type GzipFormat, createGzipEncoder, encoderIdentity, validateFormat, validateLevel } from '../archive/gzip.js';
 import { planDirectory, planFiles } from '../archive/plan.js';
 import { writeSmallFile, writeTarball } from '../archive/pack.js';
-import { ALGORITHMS, digestFile, sumsFile, sumsFileName } from '../integrity/checksums.js';
+import { ALGORITHMS, sumsFile, sumsFileName } from '../integrity/checksums.js';
+import { integrityOf } from '../integrity/hash-stream.js';
 import type { Artifact } from '../integrity/artifact.js';
 import { sourceFiles } from '../source/src-files.js';
 import { KREPRO_VERSION } from '../version.js';
@@ -204,7 +205,7 @@ async function writeRelease(
       );
       progress({ type: 'done', name: p.name, size: file.size });
       w.onWritten(file.size);
-      const tarball: ReleaseArtifact = { name: p.name, path: path.join(out, p.name), size: file.size, integrity: file.integrity, kind: p.kind, ...(p.platform ? { platform: p.platform } : {}) };
+      const tarball: ReleaseArtifact = { name: p.name, path: path.join(out, p.name), size: file.size, digests: file.digests, kind: p.kind, ...(p.platform ? { platform: p.platform } : {}) };
       tarballs.push(tarball);
       packed.push({ tarball, entries });
     }
@@ -263,7 +264,7 @@ async function writeImageIndexes(opts: PackageReleaseOptions, w: { out: string; 
     const index = await writeImageIndex({ images: set.images, dest: path.join(w.work, name), created: opts.sourceDateEpoch, ...(opts.signal ? { signal: opts.signal } : {}) });
     w.progress({ type: 'done', name, size: index.size });
     w.onWritten(index.size);
-    written.push({ name, path: path.join(w.out, name), size: index.size, integrity: index.integrity, kind: 'image-index' });
+    written.push({ name, path: path.join(w.out, name), size: index.size, digests: index.digests, kind: 'image-index' });
   }
   return written;
 }
@@ -276,7 +277,8 @@ async function writeChecksums(dir: string, artifacts: ReleaseArtifact[], onWritt
   };
   for (const algorithm of ALGORITHMS) {
     await write(sumsFileName(algorithm), sumsFile(artifacts, algorithm));
-    for (const t of artifacts) await write(`${t.name}.${algorithm}`, digestFile(t.integrity, algorithm));
+    // Per-file `<name>.sha256`: bare lowercase hex, no name, no newline (Kubernetes release tooling's form).
+    for (const t of artifacts) await write(`${t.name}.${algorithm}`, t.digests[algorithm]);
   }
   return names;
 }
@@ -308,6 +310,6 @@ export function releaseManifest(artifacts: ReleaseArtifact[], sourceDateEpoch: n
     encoder: encoderIdentity({ level, format }),
     files: [...artifacts]
       .sort((a, b) => byteOrder(a.name, b.name))
-      .map((t) => ({ name: t.name, size: t.size, integrity: t.integrity.toString() })),
+      .map((t) => ({ name: t.name, size: t.size, integrity: integrityOf(t.digests) })),
   };
 }

@@ -9,7 +9,7 @@ import type { BuildContainer, PreparedEnvironment } from '../backend/backend.js'
 import type { BuildConditions } from '../backend/conditions.js';
 import { checkLock, type EnvironmentLock, lockDigest } from '../environment/lock.js';
 import { KreproError } from '../errors.js';
-import type { Integrity } from '../integrity/hash-stream.js';
+import type { Digests } from '../integrity/hash-stream.js';
 import { packagingFor, type ReleaseInputs } from '../project/inputs.js';
 import { type ImageSettings, parseProject, type Project } from '../project/project.js';
 import type { ImageBaseFile } from '../release/from-binaries.js';
@@ -113,7 +113,7 @@ export interface RecipePredicate {
  * file name, output files by checkout-relative path) as a subject, and the recipe. No times but SOURCE_DATE_EPOCH,
  * no host names: the same build gives the same statement.
  */
-export function recipeStatement(recipe: Recipe, artifacts: readonly { name: string; integrity: Integrity }[], builder: 'release' | 'verify'): Statement<RecipePredicate> {
+export function recipeStatement(recipe: Recipe, artifacts: readonly { name: string; digests: Digests }[], builder: 'release' | 'verify'): Statement<RecipePredicate> {
   const dependencies: RecipePredicate['buildDefinition']['resolvedDependencies'] = [
     { uri: recipe.source.uri, digest: { gitCommit: recipe.source.commit, gitTree: recipe.source.tree } },
     { name: 'environment-lock', digest: { sha256: recipe.environment.lockDigest.replace(/^sha256:/, '') } },

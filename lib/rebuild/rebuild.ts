@@ -14,7 +14,7 @@ import { allFindings } from '../diff/difference.js';
 import type { EnvironmentImageOptions } from '../environment/build.js';
 import { KreproError } from '../errors.js';
 import type { Artifact } from '../integrity/artifact.js';
-import { digestsOf, hashFile, hexDigest } from '../integrity/hash-stream.js';
+import { digestsOf, hashFile } from '../integrity/hash-stream.js';
 import { imageBaseFrom } from '../image/server-images.js';
 import { runPipeline, type Step, type StepEvent, type StepRecord } from '../pipeline/pipeline.js';
 import type { ReleaseInputs } from '../project/inputs.js';
@@ -252,7 +252,7 @@ async function checkImageBases(c: RebuildContext): Promise<void> {
     if (file === undefined || !existsSync(file)) {
       throw new KreproError('E_REBUILD', `${where} is not here: the release used ${b.path} (sha256 ${b.sha256}); give its copy with --image-base PATH ({os}, {arch} and {binary} are filled in)`, file ? { path: file } : {});
     }
-    const sha256 = hexDigest((await hashFile(file, c.opts.signal)).integrity, 'sha256');
+    const sha256 = (await hashFile(file, c.opts.signal)).digests.sha256;
     if (sha256 !== b.sha256) throw new KreproError('E_REBUILD', `${where}, ${file}, has sha256 ${sha256}, but the release used one with ${b.sha256} (${b.path})`, { path: file });
   }
 }
@@ -270,7 +270,7 @@ async function compare(subject: Subject, rebuilt: Artifact | undefined, check: C
   const file = path.join(root, subject.name);
   const base = { name: subject.name, recorded, ...(published ? { published } : {}) };
   if (!rebuilt) return { ...base, rebuilt: null, verdict: 'missing' };
-  const sha256 = hexDigest(rebuilt.integrity, 'sha256');
+  const sha256 = rebuilt.digests.sha256;
   if (sha256 === recorded && (published === undefined || published === sha256)) return { ...base, rebuilt: sha256, verdict: 'identical' };
   if (published === undefined || published === sha256) return { ...base, rebuilt: sha256, verdict: 'different' };
   const report = await diff(file, rebuilt.path, { labels: [`published ${subject.name}`, `rebuilt ${subject.name}`], ...signalOf(opts) });

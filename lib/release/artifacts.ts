@@ -8,6 +8,6 @@ import type { PackageResult } from '../layout/package-release.js';
  * outputArtifacts names them).
  */
 export function releaseArtifacts(packaged: PackageResult | undefined, outputs: readonly Artifact[]): Artifact[] {
-  const published: Artifact[] = (packaged?.artifacts ?? []).map((t) => ({ name: t.name, path: t.path, size: t.size, integrity: t.integrity }));
+  const published: Artifact[] = (packaged?.artifacts ?? []).map((t) => ({ name: t.name, path: t.path, size: t.size, digests: t.digests }));
   return [...published, ...outputs].sort((a, b) => byteOrder(a.name, b.name));
 }

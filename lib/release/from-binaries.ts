@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { byteOrder } from '../byte-order.js';
 import { pathBeneath } from '../checkout/beneath.js';
-import { hashFile, hexDigest } from '../integrity/hash-stream.js';
+import { hashFile } from '../integrity/hash-stream.js';
 import { DEFAULT_IMAGE_BINARIES, imageBaseFrom, type ServerImage, writeServerImages } from '../image/server-images.js';
 import { type PackageResult, packageRelease } from '../layout/package-release.js';
 import { buildStage, type StageResult } from '../layout/stage.js';
@@ -135,7 +135,7 @@ async function baseFiles(template: string, sourceRoot: string, images: readonly 
     if (base === 'scratch') continue;
     let sha256 = digests.get(base.tarball);
     if (sha256 === undefined) {
-      sha256 = hexDigest((await hashFile(base.tarball, signal)).integrity, 'sha256');
+      sha256 = (await hashFile(base.tarball, signal)).digests.sha256;
       digests.set(base.tarball, sha256);
     }
     const rel = path.relative(sourceRoot, base.tarball);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as posix from 'node:path/posix';
 import { byteOrder } from '../byte-order.js';
-import { hexDigest, type Integrity } from '../integrity/hash-stream.js';
+import type { Digests } from '../integrity/hash-stream.js';
 import type { FoundArchive, FoundBinary } from './scan.js';
 import { scanFile } from './scan.js';
 import type { GoModule } from './go-buildinfo.js';
@@ -29,7 +29,7 @@ export interface SbomArtifact {
   name: string;
   /** the artifact's file: another artifact's member with this file is that artifact, nested */
   path: string;
-  integrity: Integrity;
+  digests: Digests;
   /** a tarball's members; absent for an archive read as it is (an image index archive: its layers' binaries) */
   members?: { path: string; file: string; size: number; ino: number; mtimeMs: number }[];
 }
@@ -157,8 +157,8 @@ export async function releaseSbom(opts: ReleaseSbomOptions): Promise<SpdxDocumen
       name: a.name,
       fileName: a.name,
       checksums: [
-        { algorithm: 'SHA256', checksumValue: hexDigest(a.integrity, 'sha256') },
-        { algorithm: 'SHA512', checksumValue: hexDigest(a.integrity, 'sha512') },
+        { algorithm: 'SHA256', checksumValue: a.digests.sha256 },
+        { algorithm: 'SHA512', checksumValue: a.digests.sha512 },
       ],
       ...(read?.problem ? { comment: `not read to the end: ${read.problem}` } : {}),
       purpose: read?.image ? 'CONTAINER' : 'ARCHIVE',

@@ -24,7 +24,7 @@ export async function writeSboms(opts: WriteSbomsOptions): Promise<Artifact[]> {
   const written: Artifact[] = [];
   const write = async (name: string, content: string): Promise<void> => {
     const file = await writeSmallFile(path.join(opts.dir, name), content);
-    written.push({ name, path: file.path, size: file.size, integrity: file.integrity });
+    written.push({ name, path: file.path, size: file.size, digests: file.digests });
   };
   let source: { sbom: Awaited<ReturnType<typeof sourceSbom>>; bytes: string } | undefined;
   if (opts.sourceRoot !== undefined) {
@@ -43,7 +43,7 @@ export async function writeSboms(opts: WriteSbomsOptions): Promise<Artifact[]> {
  * without `entries` an archive read as it is (an image index archive).
  */
 export function sbomArtifact(artifact: Artifact, entries?: readonly Entry[]): SbomArtifact {
-  const base = { name: artifact.name, path: artifact.path, integrity: artifact.integrity };
+  const base = { name: artifact.name, path: artifact.path, digests: artifact.digests };
   if (!entries) return base;
   return { ...base, members: entries.flatMap((e) => (e.type === 'file' ? [{ path: e.path, file: e.source.path, size: e.size, ino: e.source.ino, mtimeMs: e.source.mtimeMs }] : [])) };
 }

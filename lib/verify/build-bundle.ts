@@ -8,7 +8,7 @@ import { lockDigest } from '../environment/lock.js';
 import { type EnvironmentSource, sourceVersion } from '../environment/source.js';
 import { KreproError } from '../errors.js';
 import { canonicalJson } from '../image/oci.js';
-import { hashFile, hexDigest } from '../integrity/hash-stream.js';
+import { hashFile, integrityOf } from '../integrity/hash-stream.js';
 import type { ReleaseInputs } from '../project/inputs.js';
 import { parseJson, quote } from '../quote.js';
 import type { ImageBaseFile } from '../release/from-binaries.js';
@@ -100,7 +100,7 @@ export async function writeBuildBundle(dir: string, plan: PlanDocument, environm
     for (const a of b.artifacts) {
       const file = `${b.id}/artifacts/${a.name}`;
       await move(a.path, path.join(dir, file));
-      artifacts.push({ name: a.name, file, size: a.size, integrity: a.integrity.toString() });
+      artifacts.push({ name: a.name, file, size: a.size, integrity: integrityOf(a.digests) });
     }
     await move(b.log, path.join(dir, b.id, 'build.log'));
     bundled.push({
@@ -192,10 +192,10 @@ export async function readBuildBundles(dirs: readonly string[], plan: PlanDocume
         names.add(a.name);
         const at = await regularFile(dir, a.file, fail);
         const found = await hashFile(at);
-        if (found.size !== a.size || hexDigest(found.integrity, 'sha512') !== hexOf(a.integrity, 'sha512', fail) || hexDigest(found.integrity, 'sha256') !== hexOf(a.integrity, 'sha256', fail)) {
-          throw fail(`${a.file} is not what the bundle says it is (${found.size} bytes, sha256 ${hexDigest(found.integrity, 'sha256')}): changed after the build`);
+        if (found.size !== a.size || found.digests.sha512 !== hexOf(a.integrity, 'sha512', fail) || found.digests.sha256 !== hexOf(a.integrity, 'sha256', fail)) {
+          throw fail(`${a.file} is not what the bundle says it is (${found.size} bytes, sha256 ${found.digests.sha256}): changed after the build`);
         }
-        artifacts.push({ name: a.name, path: at, size: found.size, integrity: found.integrity });
+        artifacts.push({ name: a.name, path: at, size: found.size, digests: found.digests });
       }
       const log = await regularFile(dir, x.log, fail);
       builds.set(x.id, {

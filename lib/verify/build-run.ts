@@ -6,7 +6,6 @@ import type { RunScope } from '../checkout/names.js';
 import type { Backend, BuildContainer, BuildPhase, HostFacts, PreparedEnvironment } from '../backend/backend.js';
 import type { BuildConditions, Probes, Unapplied } from '../backend/conditions.js';
 import type { Artifact } from '../integrity/artifact.js';
-import { hexDigest } from '../integrity/hash-stream.js';
 import type { ReleaseInputs } from '../project/inputs.js';
 import { releaseArtifacts } from '../release/artifacts.js';
 import { type ImageBaseFile, releaseFromBinaries } from '../release/from-binaries.js';
@@ -114,7 +113,7 @@ export function differingArtifacts(a: { artifacts: readonly VerifyArtifact[] }, 
     .filter((n) => {
       const l = left.get(n);
       const r = right.get(n);
-      return !l || !r || hexDigest(l.integrity, 'sha256') !== hexDigest(r.integrity, 'sha256');
+      return !l || !r || l.digests.sha256 !== r.digests.sha256;
     })
     .map((n) => ({ name: n, ...(left.has(n) ? { left: left.get(n)! } : {}), ...(right.has(n) ? { right: right.get(n)! } : {}) }));
 }

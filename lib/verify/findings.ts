@@ -4,7 +4,7 @@ import { allFindings } from '../diff/difference.js';
 import type { CauseId } from '../diff/findings.js';
 import type { Span } from '../diff/types.js';
 import type { Artifact } from '../integrity/artifact.js';
-import { hexDigest } from '../integrity/hash-stream.js';
+import { integrityOf } from '../integrity/hash-stream.js';
 import { differingArtifacts } from './build-run.js';
 
 /**
@@ -94,7 +94,7 @@ function isOpaque(f: LocatedFinding): boolean {
   return (f.left === null && f.right === null) || (f.at.end - f.at.start + 1) * 2 >= f.at.total;
 }
 
-const digestsOf = (a: Artifact): string[] => [hexDigest(a.integrity, 'sha256'), hexDigest(a.integrity, 'sha512'), ...a.integrity.toString().split(/\s+/)];
+const digestsOf = (a: Artifact): string[] => [a.digests.sha256, a.digests.sha512, ...integrityOf(a.digests).split(/\s+/)];
 
 /**
  * Marks the findings that follow from others: a Go build ID or GNU build ID beside other findings of the same

@@ -1,6 +1,6 @@
 import { byteOrder } from '../byte-order.js';
 import { CAUSES, type CauseId } from '../diff/findings.js';
-import { hexDigest } from '../integrity/hash-stream.js';
+import { integrityOf } from '../integrity/hash-stream.js';
 import { NORMALIZATIONS } from '../project/project.js';
 import type { BuildRun, VerifyArtifact } from './build-run.js';
 import type { CauseGroup } from './causes.js';
@@ -8,7 +8,7 @@ import type { AttributedFinding } from './explain.js';
 import { artifactName } from './findings.js';
 import type { VerifyResult } from './verify.js';
 
-const digest = (a: VerifyArtifact | undefined) => (a ? { size: a.size, integrity: a.integrity.toString(), sha256: hexDigest(a.integrity, 'sha256') } : null);
+const digest = (a: VerifyArtifact | undefined) => (a ? { size: a.size, integrity: integrityOf(a.digests), sha256: a.digests.sha256 } : null);
 
 /** Findings shown per cause (and consequences per cause); each list counts them all. */
 export const FINDINGS_SHOWN = 50;
