@@ -6,7 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type DiffReport, type Difference, allFindings, diff } from '../lib/index.js';
+import { allFindings, type Difference } from '../lib/api/diff.js';
+import { diff, type DiffReport } from '../lib/index.js';
 
 const data = process.argv[2];
 if (!data || !existsSync(path.join(data, 'test1.tar'))) {

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 
-const lib = new URL('../dist/lib/index.js', import.meta.url).href;
+const lib = new URL('../dist/lib/api/archive.js', import.meta.url).href;
 const [file, child] = process.argv.slice(2);
 if (!file) throw new Error('usage: node bench/encoders.mjs FILE');
 

@@ -7,7 +7,10 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { packageRelease, planDirectory, planReleaseTarballs, sbomArtifact, writeSboms } from '../dist/lib/index.js';
+import { planDirectory } from '../dist/lib/api/archive.js';
+import { packageRelease } from '../dist/lib/api/package.js';
+import { sbomArtifact, writeSboms } from '../dist/lib/api/sbom.js';
+import { planReleaseTarballs } from '../dist/lib/layout/release-layout.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shared = process.env.KREPRO_SHARED ?? path.join(here, '..', '..', 'shared');

@@ -1,5 +1,7 @@
 import * as path from 'node:path';
-import { IN_TOTO_PAYLOAD_TYPE, loadVerifyingKey, printable, quote, verifyAttestationFile } from '../lib/index.js';
+import { IN_TOTO_PAYLOAD_TYPE } from '../lib/api/attest.js';
+import { loadVerifyingKey, verifyAttestationFile } from '../lib/index.js';
+import { printable, quote } from '../lib/quote.js';
 import { defineCommand, parseCommand, UsageError } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT } from './io.js';

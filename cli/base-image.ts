@@ -1,6 +1,5 @@
-import { makeBaseImage } from '../lib/environment/base-image.js';
-import { openEngine } from '../lib/engine/connect.js';
-import { KreproError } from '../lib/errors.js';
+import { makeBaseImage, openEngine } from '../lib/api/engine.js';
+import { KreproError } from '../lib/index.js';
 import { defineCommand, type OptionValues, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { signalExit, stoppedBy } from './io.js';

@@ -1,23 +1,15 @@
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import {
-  checkOutputPath,
-  type DockerBackend,
-  type EnvironmentSource,
-  type GzipFormat,
-  gitVersion,
-  KreproError,
-  loadProject,
-  openDockerBackend,
-  parseCommand,
-  type Project,
-  type ProxySettings,
-  quote,
-  redact,
-  releaseInputs,
-  type ReleaseInputs,
-  type Session,
-} from '../lib/index.js';
+import { type EnvironmentSource, type ProxySettings } from '../lib/api/environment.js';
+import { gitVersion } from '../lib/api/package.js';
+import { loadProject, type Project } from '../lib/api/release.js';
+import { type GzipFormat, KreproError } from '../lib/index.js';
+import { type DockerBackend, openDockerBackend } from '../lib/backend/docker/backend.js';
+import { type Session } from '../lib/backend/session.js';
+import { redact } from '../lib/environment/build-image.js';
+import { releaseInputs, type ReleaseInputs } from '../lib/project/inputs.js';
+import { checkOutputPath, parseCommand } from '../lib/project/project.js';
+import { quote } from '../lib/quote.js';
 import { ENVIRONMENT_OPTIONS, type EnvironmentOptionValues, lockedSource } from './env.js';
 import { inSection, type OptionSpecs } from './command.js';
 import { type CommandIO, packageRoot, proxiesFrom, sourceDateEpochFor } from './io.js';

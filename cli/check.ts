@@ -1,6 +1,9 @@
 import * as path from 'node:path';
-import { checkedAgainst, checkHtml, checkMarkdown, checkRelease, type CheckResult, loadVerifyingKey, visible, visibleJson } from '../lib/index.js';
-import { defineCommand, parseCommand, SIGNAL_EXITS, UsageError } from './command.js';
+import { checkHtml, checkMarkdown } from '../lib/api/check.js';
+import { checkRelease, type CheckResult, loadVerifyingKey } from '../lib/index.js';
+import { visible, visibleJson } from '../lib/quote.js';
+import { checkedAgainst } from '../lib/report/check.js';
+import { defineCommand, parseCommand, UsageError, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT } from './io.js';
 import { REPORT_OPTIONS, reportTargets, writeReports } from './reports.js';

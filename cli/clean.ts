@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { cleanCheckout, isKreproError } from '../lib/index.js';
+import { cleanCheckout } from '../lib/api/backend.js';
+import { isKreproError } from '../lib/index.js';
 import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { backendFor } from './build-options.js';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { quote, shortened } from '../lib/index.js';
+import { quote, shortened } from '../lib/quote.js';
 
 /**
  * One option of a command, as data: the parser's options, `--help`, the man page and shell completion all come

@@ -9,7 +9,7 @@ import { DIFF, diffCommand } from './diff.js';
 import { ENV, envCommand } from './env.js';
 import { renderHelp, renderOverview, showHelp } from './help.js';
 import { IMAGES, imagesCommand } from './images.js';
-import { quote } from '../lib/index.js';
+import { quote } from '../lib/quote.js';
 import { type CommandIO, EXIT } from './io.js';
 import { PACKAGE, packageCommand } from './package.js';
 import { REBUILD, rebuildCommand } from './rebuild.js';

@@ -1,16 +1,8 @@
 import { accessSync, constants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import {
-  type DiffReport,
-  KreproError,
-  diff,
-  parseDiffJson,
-  renderDiffHtml as renderHtml,
-  renderDiffJson as renderJson,
-  renderDiffMarkdown as renderMarkdown,
-  renderDiffText as renderText,
-} from '../lib/index.js';
+import { parseDiffJson, renderDiffHtml as renderHtml, renderDiffJson as renderJson, renderDiffMarkdown as renderMarkdown, renderDiffText as renderText } from '../lib/api/diff.js';
+import { diff, type DiffReport, KreproError } from '../lib/index.js';
 import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT } from './io.js';

@@ -1,24 +1,11 @@
 import { homedir } from 'node:os';
 import * as path from 'node:path';
-import {
-  makeEnvironmentImage,
-  ENVIRONMENT_LOCK_FILE,
-  ENVIRONMENT_SPEC_FILE,
-  KreproError,
-  lockDigest,
-  lockEnvironment,
-  proxyEnv,
-  readEnvironmentSpec,
-  readLock,
-  writeLock,
-  type EnvironmentSource,
-  type Engine,
-  type EnvironmentImage,
-  type EnvironmentLock,
-  type EnvironmentSpec,
-  quote,
-} from '../lib/index.js';
-import { defineCommand, didYouMean, type OptionSpecs, parseCommand, SIGNAL_EXITS, UsageError } from './command.js';
+import { type Engine } from '../lib/api/engine.js';
+import { ENVIRONMENT_LOCK_FILE, ENVIRONMENT_SPEC_FILE, type EnvironmentImage, type EnvironmentLock, type EnvironmentSource, type EnvironmentSpec, lockDigest, lockEnvironment, makeEnvironmentImage, readEnvironmentSpec, readLock, writeLock } from '../lib/api/environment.js';
+import { KreproError } from '../lib/index.js';
+import { proxyEnv } from '../lib/environment/build-image.js';
+import { quote } from '../lib/quote.js';
+import { defineCommand, didYouMean, type OptionSpecs, parseCommand, UsageError, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT, openEngineFor, packageRoot, proxiesFrom } from './io.js';
 import { uiFor } from './ui.js';

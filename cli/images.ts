@@ -1,13 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import {
-  DEFAULT_IMAGE_BINARIES,
-  DEFAULT_IMAGE_REGISTRY,
-  imageBaseFrom,
-  integrityOf,
-  type ServerImage,
-  writeServerImages,
-} from '../lib/index.js';
+import { DEFAULT_IMAGE_BINARIES, DEFAULT_IMAGE_REGISTRY, imageBaseFrom, type ServerImage, writeServerImages } from '../lib/api/image.js';
+import { integrityOf } from '../lib/index.js';
 import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT, originWords, sourceDateEpochFor, writePath } from './io.js';

@@ -1,6 +1,10 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { checkoutOf, commandLinePath, type Engine, openEngine, parseMtimeOption, type ProxySettings, resolveSourceDateEpoch, type SourceDateEpoch } from '../lib/index.js';
+import { type Engine, openEngine } from '../lib/api/engine.js';
+import { type ProxySettings } from '../lib/api/environment.js';
+import { resolveSourceDateEpoch, type SourceDateEpoch } from '../lib/index.js';
+import { checkoutOf, commandLinePath } from '../lib/checkout/beneath.js';
+import { parseMtimeOption } from '../lib/source/source-date-epoch.js';
 import type { Ui } from './ui.js';
 
 /** What a command may touch of the process: passed in so commands stay testable and lib stays pure. */

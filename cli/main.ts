@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { isKreproError, printable, shortened } from '../lib/index.js';
+import { isKreproError } from '../lib/index.js';
+import { printable, shortened } from '../lib/quote.js';
 import { COMMON_OPTIONS, didYouMean } from './command.js';
 import { findCommand, overview, unknownCommand } from './commands.js';
 import { type CommandIO, EXIT, signalExit, stoppedBy } from './io.js';

@@ -1,4 +1,6 @@
-import { GZIP_FORMATS, type GzipFormat, KreproError, quote } from '../lib/index.js';
+import { GZIP_FORMATS } from '../lib/api/package.js';
+import { type GzipFormat, KreproError } from '../lib/index.js';
+import { quote } from '../lib/quote.js';
 
 /**
  * The value of a whole-number option such as `--level`, checked against its range; undefined when it was not

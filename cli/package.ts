@@ -1,5 +1,9 @@
 import * as path from 'node:path';
-import { ATTESTATION_FILE, BUNDLE_FILE, CURRENT_GZIP_FORMAT, gitWorkTreeOf, packageRelease, parseMtimeOption, stagedTarballs } from '../lib/index.js';
+import { BUNDLE_FILE } from '../lib/api/attest.js';
+import { CURRENT_GZIP_FORMAT, stagedTarballs } from '../lib/api/package.js';
+import { ATTESTATION_FILE, packageRelease } from '../lib/index.js';
+import { gitWorkTreeOf } from '../lib/source/git.js';
+import { parseMtimeOption } from '../lib/source/source-date-epoch.js';
 import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT, originWords, sourceDateEpochFor, writePath } from './io.js';

@@ -1,5 +1,6 @@
-import { visible } from '../lib/index.js';
-import type { CheckProgress, PackageProgress, StepEvent } from '../lib/index.js';
+import { visible } from '../lib/quote.js';
+import { type CheckProgress, type PackageProgress } from '../lib/index.js';
+import { type StepEvent } from '../lib/pipeline/pipeline.js';
 
 const MiB = 1024 * 1024;
 

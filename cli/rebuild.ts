@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { KreproError, loadVerifyingKey, rebuildRelease, type RebuildResult } from '../lib/index.js';
+import { rebuildRelease, type RebuildResult } from '../lib/api/release.js';
+import { KreproError, loadVerifyingKey } from '../lib/index.js';
 import { backendFor } from './build-options.js';
 import { ENVIRONMENT_OPTIONS, environmentOptions } from './env.js';
 import { checkFailureLines } from './check.js';

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { KreproError, runRelease } from '../lib/index.js';
+import { runRelease } from '../lib/api/release.js';
+import { KreproError } from '../lib/index.js';
 import { BUILD_NOTES, BUILD_OPTIONS, openSession, PACKAGING_NOTES, PACKAGING_OPTIONS, PROJECT_OPTIONS } from './build-options.js';
 import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';

@@ -1,7 +1,9 @@
 import { constants } from 'node:fs';
 import { access, appendFile, lstat, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { isKreproError, KreproError, quote, writeSmallFile } from '../lib/index.js';
+import { isKreproError, KreproError } from '../lib/index.js';
+import { writeSmallFile } from '../lib/archive/pack.js';
+import { quote } from '../lib/quote.js';
 import { type OptionSpecs, UsageError } from './command.js';
 import { type CommandIO, writePath } from './io.js';
 

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { KreproError, seccompWithPersonality } from '../lib/index.js';
+import { KreproError } from '../lib/index.js';
+import { seccompWithPersonality } from '../lib/backend/wrapper.js';
 import type { CommandIO } from './io.js';
 
 /** Docker's default seccomp profile as Debian ships it (package golang-github-docker-docker-dev). */

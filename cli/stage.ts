@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { buildStage, type StageResult } from '../lib/index.js';
-import { gitVersion } from '../lib/index.js';
+import { buildStage, type StageResult } from '../lib/api/package.js';
+import { gitVersion } from '../lib/api/package.js';
 import { defineCommand, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { type CommandIO, EXIT, writePath } from './io.js';

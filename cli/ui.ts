@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
-import { type Trace, type TraceEvent, visible } from '../lib/index.js';
+import { type Trace, type TraceEvent } from '../lib/index.js';
+import { visible } from '../lib/quote.js';
 import { UsageError } from './command.js';
 import type { CommandIO } from './io.js';
 

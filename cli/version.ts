@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { CURRENT_GZIP_FORMAT, KREPRO_VERSION, LIBDEFLATE_VERSION, LIBDEFLATE_WASM_SHA256, libdeflateWasmPath, lockDigest, readLock } from '../lib/index.js';
+import { LIBDEFLATE_VERSION, LIBDEFLATE_WASM_SHA256 } from '../lib/api/archive.js';
+import { lockDigest, readLock } from '../lib/api/environment.js';
+import { CURRENT_GZIP_FORMAT } from '../lib/api/package.js';
+import { KREPRO_VERSION } from '../lib/index.js';
+import { libdeflateWasmPath } from '../lib/archive/libdeflate.js';
 import { defaultLockFile } from './env.js';
 
 async function sha256Of(file: string): Promise<string> {

@@ -4,7 +4,8 @@ import { mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import { byteOrder, planDirectory, tarHeader, tarStream, type Entry } from '../lib/index.js';
+import { byteOrder, type Entry, planDirectory, tarStream } from '../lib/api/archive.js';
+import { tarHeader } from '../lib/archive/header.js';
 import { tempDir } from './helpers/stage.js';
 
 test('byte order, not locale or UTF-16 order: "Z" < "a" < "é" < "😀", and "a-b" < "a/b"', () => {

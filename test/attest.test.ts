@@ -7,18 +7,9 @@ import * as path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { toSignedEntity, Verifier } from '@sigstore/verify';
-import {
-  ATTESTATION_FILE,
-  BUNDLE_FILE,
-  isKreproError,
-  keyIdOf,
-  loadSigningKey,
-  loadVerifyingKey,
-  preAuthEncoding,
-  verifyEnvelope,
-  type DsseEnvelope,
-  type SigstoreBundle,
-} from '../lib/index.js';
+import { BUNDLE_FILE, type DsseEnvelope, keyIdOf, type SigstoreBundle, verifyEnvelope } from '../lib/api/attest.js';
+import { ATTESTATION_FILE, isKreproError, loadSigningKey, loadVerifyingKey } from '../lib/index.js';
+import { preAuthEncoding } from '../lib/attest/dsse.js';
 import { materializeStage, tempDir } from './helpers/stage.js';
 
 // Signing offline: krepro's DSSE envelopes are checked by krepro and by an implementation that is not krepro

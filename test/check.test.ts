@@ -5,7 +5,8 @@ import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, t
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { main } from '../cli/main.js';
-import { inTotoStatement, loadSigningKey, packageRelease, signStatement, writeAttestations } from '../lib/index.js';
+import { writeAttestations } from '../lib/api/attest.js';
+import { inTotoStatement, loadSigningKey, packageRelease, signStatement } from '../lib/index.js';
 import { cliEnv } from './helpers/cli.js';
 import { GOLDEN, materializeStage, tempDir } from './helpers/stage.js';
 

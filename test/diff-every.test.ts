@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { allFindings, diff, type Finding } from '../lib/index.js';
+import { diff, type Finding } from '../lib/index.js';
+import { allFindings } from '../lib/diff/difference.js';
 import { tempDir } from './helpers/stage.js';
 
 // DiffOptions.every, what verify's attribution reads: every differing place its own finding with its span in the

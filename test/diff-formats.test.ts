@@ -5,7 +5,9 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, utimesSyn
 import * as path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { classifyChanges, classifyDates } from '../lib/diff/findings.js';
-import { diff, type DiffReport, type Difference, type Finding, allFindings, writeImage } from '../lib/index.js';
+import { allFindings, type Difference, type Finding } from '../lib/api/diff.js';
+import { writeImage } from '../lib/api/image.js';
+import { diff, type DiffReport } from '../lib/index.js';
 import { CHROMIUM, dumpDom, pngColours, screenshot } from './helpers/browser.js';
 import { diffCli as cli, pinned, tarOf, write } from './helpers/diff-pairs.js';
 import { tempDir } from './helpers/stage.js';

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { planDirectory, writeTarball } from '../lib/index.js';
+import { planDirectory, writeTarball } from '../lib/api/archive.js';
 import { diff } from '../lib/diff/compare.js';
 import { allFindings } from '../lib/diff/difference.js';
 import { engineOrSkip } from './helpers/engine.js';

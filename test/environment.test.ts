@@ -7,20 +7,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import {
-  makeEnvironmentImage,
-  makeEnvironmentRootfs,
-  checkLock,
-  connectEngine,
-  ENVIRONMENT_SETTINGS,
-  isKreproError,
-  lockDigest,
-  lockEnvironment,
-  readEnvironmentSpec,
-  readLock,
-  type EnvironmentLock,
-  type LockedPackage,
-} from '../lib/index.js';
+import { connectEngine } from '../lib/api/engine.js';
+import { checkLock, ENVIRONMENT_SETTINGS, type EnvironmentLock, lockDigest, type LockedPackage, lockEnvironment, makeEnvironmentImage, readEnvironmentSpec, readLock } from '../lib/api/environment.js';
+import { isKreproError } from '../lib/index.js';
+import { makeEnvironmentRootfs } from '../lib/environment/build.js';
 import { parsePrintUris } from '../lib/environment/lock.js';
 import { fetchPackages } from '../lib/environment/packages.js';
 import { engineOrSkip, runInContainer } from './helpers/engine.js';

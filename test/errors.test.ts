@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { KreproError, packageRelease, planDirectory, writeTarball } from '../lib/index.js';
+import { planDirectory, writeTarball } from '../lib/api/archive.js';
+import { KreproError, packageRelease } from '../lib/index.js';
 import { materializeStage, tempDir } from './helpers/stage.js';
 
 const CLI = path.resolve('dist/cli/main.js');

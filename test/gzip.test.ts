@@ -7,17 +7,9 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
-import {
-  BLOCK_SIZE,
-  type Format1Implementation,
-  type GzipFormat,
-  MEMBER_SIZE,
-  PinnedGzip,
-  gzipHeader,
-  nativeMatchesPinned,
-  planDirectory,
-  writeTarball,
-} from '../lib/index.js';
+import { PinnedGzip, planDirectory, writeTarball } from '../lib/api/archive.js';
+import { type GzipFormat } from '../lib/api/package.js';
+import { BLOCK_SIZE, type Format1Implementation, gzipHeader, MEMBER_SIZE, nativeMatchesPinned } from '../lib/archive/gzip.js';
 import { extractWithEach } from './helpers/extract.js';
 import { tempDir } from './helpers/stage.js';
 

@@ -6,7 +6,9 @@ import { createReadStream, createWriteStream, readdirSync, readFileSync } from '
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import { allFindings, ATTESTATION_FILE, BUNDLE_FILE, diff, isKreproError, loadVerifyingKey, renderDiffText, verifyAttestationFile } from '../lib/index.js';
+import { BUNDLE_FILE } from '../lib/api/attest.js';
+import { allFindings, renderDiffText } from '../lib/api/diff.js';
+import { ATTESTATION_FILE, diff, isKreproError, loadVerifyingKey, verifyAttestationFile } from '../lib/index.js';
 import { writeImageIndex } from '../lib/image/image-index.js';
 import { engineOrSkip } from './helpers/engine.js';
 import { tarMembers } from './helpers/extract.js';

@@ -4,7 +4,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { LIBDEFLATE_VERSION, LIBDEFLATE_WASM_SHA256, packageRelease, type PackageReleaseOptions } from '../lib/index.js';
+import { LIBDEFLATE_VERSION, LIBDEFLATE_WASM_SHA256 } from '../lib/api/archive.js';
+import { packageRelease, type PackageReleaseOptions } from '../lib/index.js';
 import { extractWithEach } from './helpers/extract.js';
 import { FIXTURES, GOLDEN, makeSourceRepo, materializeStage, tempDir, type StageConditions } from './helpers/stage.js';
 

@@ -76,7 +76,7 @@ testWhen(docker ? undefined : 'no Docker engine', "Debian's nodejs (system zlib)
       env: [`SOURCE_DATE_EPOCH=${GOLDEN.sourceDateEpoch}`, 'HOME=/tmp'],
       workingDir: '/w',
     });
-  const probe = await run(['node', '--input-type=module', '-e', "import('/krepro/dist/lib/index.js').then(k => console.log(process.versions.zlib, k.nativeMatchesPinned(6)))"]);
+  const probe = await run(['node', '--input-type=module', '-e', "import('/krepro/dist/lib/archive/gzip.js').then(k => console.log(process.versions.zlib, k.nativeMatchesPinned(6)))"]);
   assert.is(probe.exitCode, 0, probe.stderr);
   const [zlibVersion, nativeOk] = probe.stdout.trim().split(' ');
   assert.not.match(zlibVersion!, /-/, 'Debian nodejs links the system zlib');

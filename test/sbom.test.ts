@@ -5,7 +5,9 @@ import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'no
 import * as path from 'node:path';
 import { Ajv } from 'ajv';
 import { releaseFromBinaries } from '../lib/release/from-binaries.js';
-import { ATTESTATION_FILE, loadProject, loadSigningKey, loadVerifyingKey, packageRelease, packagingFor, verifyAttestationFile, type PackageResult } from '../lib/index.js';
+import { loadProject } from '../lib/api/release.js';
+import { ATTESTATION_FILE, loadSigningKey, loadVerifyingKey, packageRelease, type PackageResult, verifyAttestationFile } from '../lib/index.js';
+import { packagingFor } from '../lib/project/inputs.js';
 import { parseGoMod, parseGoSum, parseModulesTxt, sourceModules } from '../lib/sbom/go-modules.js';
 import { parseModinfo } from '../lib/sbom/go-buildinfo.js';
 import { scanFile } from '../lib/sbom/scan.js';

@@ -6,18 +6,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { outputArtifacts } from '../lib/integrity/artifact.js';
-import {
-  type BuildRun,
-  controlConditions,
-  EXPERIMENT_VALUES,
-  explainDifferences,
-  VARIATIONS,
-  VERIFY_SCHEMA,
-  type VerifyResult,
-  verifyHtml,
-  verifyReport,
-  verifyText,
-} from '../lib/index.js';
+import { VARIATIONS, VERIFY_SCHEMA, type VerifyResult, verifyHtml, verifyReport, verifyText } from '../lib/api/verify.js';
+import type { BuildRun } from '../lib/verify/build-run.js';
+import { controlConditions, EXPERIMENT_VALUES } from '../lib/verify/conditions.js';
+import { explainDifferences } from '../lib/verify/explain.js';
 import { CHROMIUM, layoutWidth } from './helpers/browser.js';
 import { tempDir } from './helpers/stage.js';
 

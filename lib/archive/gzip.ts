@@ -152,20 +152,35 @@ interface StreamFraming {
  * tarballs; starting workers once saves their start-up per tarball). Close it when done.
  */
 export interface GzipEncoder {
+  /** The pinned gzip format it writes. */
   readonly format: GzipFormat;
+  /** The compression level, 1 (fastest) to 9 (smallest). */
   readonly level: number;
+  /** What compresses: libdeflate compiled to WebAssembly (format 2), Node's zlib or pako (format 1). */
   readonly implementation: 'native' | 'pako' | 'libdeflate-wasm';
-  stream(): StreamFraming;
+  /** Stops the worker threads; streams still writing through it fail. */
   close(): Promise<void>;
 }
 
+/** Each encoder's framing of a new stream: kept off the public interface, which a caller only passes along. */
+const framings = new WeakMap<GzipEncoder, () => StreamFraming>();
+
+function encoder(e: GzipEncoder, stream: () => StreamFraming): GzipEncoder {
+  framings.set(e, stream);
+  return e;
+}
+
 export interface GzipEncoderOptions {
-  /** format 1 only */
+  /** Format 1 only: which deflate writes it. Default 'auto': Node's zlib where it gives the pinned bytes, else pako. */
   implementation?: Format1Implementation;
-  /** worker threads (default: available cores); bytes never depend on it */
+  /** Worker threads. Default: the available cores (os.availableParallelism()). The bytes never depend on it. */
   workers?: number;
 }
 
+/**
+ * Starts the workers of a pinned gzip format at one level (`spec.format` defaults to CURRENT_GZIP_FORMAT), to share
+ * between PinnedGzip streams. Throws E_USAGE for a level outside 1-9 or an unknown format.
+ */
 export function createGzipEncoder(spec: GzipSpec, opts: GzipEncoderOptions = {}): GzipEncoder {
   const level = validateLevel(spec.level);
   const format = validateFormat(spec.format ?? CURRENT_GZIP_FORMAT);
@@ -184,11 +199,11 @@ export function createGzipEncoder(spec: GzipSpec, opts: GzipEncoderOptions = {})
       compress: (block) => pool.run(block, [block.buffer as ArrayBuffer]),
       end: () => undefined,
     });
-    return { format, level, implementation: 'libdeflate-wasm', stream, close: () => pool.close() };
+    return encoder({ format, level, implementation: 'libdeflate-wasm', close: () => pool.close() }, stream);
   }
   const impl = opts.implementation ?? 'auto';
   const compressor: BlockCompressor = impl === 'native' || (impl === 'auto' && nativeMatchesPinned(level)) ? nativeCompressor(level) : pakoCompressor(level, workers);
-  return { format, level, implementation: compressor.implementation, stream: () => format1Framing(compressor, level), close: () => compressor.close() };
+  return encoder({ format, level, implementation: compressor.implementation, close: () => compressor.close() }, () => format1Framing(compressor, level));
 }
 
 /** One member: header, 128 KiB blocks each primed with the previous 32 KiB of input, CRC-32 and size of the whole. */
@@ -247,7 +262,9 @@ export class PinnedGzip extends Transform {
     this.owned = !opts.encoder;
     this.encoder = opts.encoder ?? createGzipEncoder({ level, format }, opts);
     this.implementation = this.encoder.implementation;
-    this.framing = this.encoder.stream();
+    const framing = framings.get(this.encoder);
+    if (!framing) throw new KreproError('E_USAGE', 'the shared encoder was not made by createGzipEncoder');
+    this.framing = framing();
     this.block = this.framing.newBlock();
     this.concurrency = opts.concurrency ?? 8;
     const head = this.framing.begin();

@@ -5,8 +5,9 @@ import { KreproError } from '../errors.js';
 /** The two key types krepro signs with: what in-toto, securesystemslib and sigstore tooling all read. */
 export type KeyAlgorithm = 'ecdsa-p256' | 'ed25519';
 
-interface PublicHalf {
-  /** lowercase hex SHA-256 of the public key's DER SubjectPublicKeyInfo (see {@link keyIdOf}) */
+/** What identifies a key and may be published: its id, algorithm and public half. */
+export interface KeyIdentity {
+  /** lowercase hex SHA-256 of the public key's DER SubjectPublicKeyInfo (see keyIdOf in krepro/attest) */
   readonly keyid: string;
   readonly algorithm: KeyAlgorithm;
   /** the public key as PEM (SPKI), safe to print and publish */
@@ -14,12 +15,12 @@ interface PublicHalf {
 }
 
 /** A private key loaded for signing. The key material stays inside: it is never part of a message or of JSON. */
-export interface SigningKey extends PublicHalf {
+export interface SigningKey extends KeyIdentity {
   /** ECDSA: SHA-256, DER-encoded signature (as securesystemslib, sigstore and go-securesystemslib write it); Ed25519: 64 bytes */
   sign(data: Buffer): Buffer;
 }
 
-export interface VerifyingKey extends PublicHalf {
+export interface VerifyingKey extends KeyIdentity {
   /** ECDSA accepts DER and raw r‖s (IEEE P1363, as DSSE's test vector) signatures */
   verify(data: Buffer, signature: Buffer): boolean;
 }
@@ -48,7 +49,7 @@ async function readPem(file: string, role: string): Promise<string> {
   }
 }
 
-function publicHalf(publicKey: KeyObject, algorithm: KeyAlgorithm): PublicHalf {
+function publicHalf(publicKey: KeyObject, algorithm: KeyAlgorithm): KeyIdentity {
   return { keyid: keyIdOf(publicKey), algorithm, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
 }
 

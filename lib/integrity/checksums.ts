@@ -1,13 +1,10 @@
 import { byteOrder } from '../byte-order.js';
 import { ALGORITHMS, type Digests } from './hash-stream.js';
 
-export interface Digested {
-  name: string;
-  digests: Digests;
-}
+/** The algorithms of krepro's checksum files: `SHA256SUMS` and `SHA512SUMS`. */
+export type ChecksumAlgorithm = keyof Digests;
 
-export type ChecksumAlgorithm = (typeof ALGORITHMS)[number];
-
+/** `SHA256SUMS` or `SHA512SUMS`: the checksum file's name for `algorithm`. */
 export function sumsFileName(algorithm: ChecksumAlgorithm): string {
   return `${algorithm.toUpperCase()}SUMS`;
 }
@@ -16,7 +13,7 @@ export function sumsFileName(algorithm: ChecksumAlgorithm): string {
  * `SHA256SUMS`/`SHA512SUMS` text that `sha256sum -c` accepts: "<hex>  <name>" lines (two spaces: text mode, as
  * sha256sum prints) sorted by UTF-8 bytes of the name, so the file itself is reproducible.
  */
-export function sumsFile(files: Digested[], algorithm: ChecksumAlgorithm): string {
+export function sumsFile(files: readonly { name: string; digests: Digests }[], algorithm: ChecksumAlgorithm): string {
   return [...files]
     .sort((a, b) => byteOrder(a.name, b.name))
     .map((f) => `${f.digests[algorithm]}  ${f.name}\n`)

@@ -13,7 +13,7 @@ import { integrityOf } from '../integrity/hash-stream.js';
 import type { Artifact } from '../integrity/artifact.js';
 import { sourceFiles } from '../source/src-files.js';
 import { KREPRO_VERSION } from '../version.js';
-import { MANIFESTS_TARBALL, planReleaseTarballs, SRC_TARBALL, type TarballJob } from './release-layout.js';
+import { MANIFESTS_TARBALL, planReleaseTarballs, SRC_TARBALL, type TarballJob, type TarballKind } from './release-layout.js';
 import { swapInto } from './swap-dir.js';
 import { ATTESTATION_FILE, BUNDLE_FILE, writeSignedStatement } from '../attest/file.js';
 import { IMAGE_INDEX_SUFFIX, stagedImageSets, writeImageIndex } from '../image/image-index.js';
@@ -54,8 +54,17 @@ export type PackageProgress =
   /** the SBOMs are being made: the binaries and image archives in the tarballs are read */
   | { type: 'sbom'; name: string };
 
+/**
+ * What a release artifact is: a tarball of the stage's tree of that name (`final` is kubernetes.tar.gz, `src`
+ * kubernetes-src.tar.gz), an image index (`<binary>.oci.tar`), or an SBOM.
+ */
+export type ReleaseArtifactKind = TarballKind | 'src' | 'image-index' | 'sbom';
+
+/** One file a release publishes with its digests. */
 export interface ReleaseArtifact extends Artifact {
-  kind: TarballJob['kind'] | 'src' | 'checksums' | 'manifest' | 'image-index' | 'sbom';
+  /** What the file is. */
+  kind: ReleaseArtifactKind;
+  /** The staged `<os>-<arch>` (`linux-amd64`) of a per-platform tarball; absent otherwise. */
   platform?: string;
 }
 

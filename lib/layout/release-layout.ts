@@ -2,16 +2,24 @@ import { readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { byteOrder } from '../byte-order.js';
 
+/** Which tree of the stage a tarball holds: `full/` is `final` (kubernetes.tar.gz), `test/kubernetes` is `test-portable`. */
+export type TarballKind = 'final' | 'manifests' | 'client' | 'server' | 'node' | 'test' | 'test-portable';
+
 /** One tarball to write: the staged directory holding `kubernetes/`, and the file name in release-tars. */
 export interface TarballJob {
+  /** The tarball's file name, e.g. `kubernetes-client-linux-amd64.tar.gz`. */
   name: string;
   /** Directory that contains the `kubernetes/` root of this tarball. */
   stagedDir: string;
-  kind: 'final' | 'manifests' | 'client' | 'server' | 'node' | 'test' | 'test-portable';
+  /** Which tree of the stage it holds. */
+  kind: TarballKind;
+  /** The staged `<os>-<arch>` directory name (`linux-amd64`) of a per-platform tarball; absent otherwise. */
   platform?: string;
 }
 
+/** The source tarball's name. */
 export const SRC_TARBALL = 'kubernetes-src.tar.gz';
+/** The manifests tarball's name; it is also packed into kubernetes.tar.gz. */
 export const MANIFESTS_TARBALL = 'kubernetes-manifests.tar.gz';
 
 const PLATFORM_KINDS = ['client', 'node', 'server', 'test'] as const;

@@ -5,7 +5,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { diffCommand } from '../../cli/diff.js';
-import { PinnedGzip } from '../../lib/index.js';
+import { PinnedGzip } from '../../lib/api/archive.js';
 
 /** One member for tar-stream, with krepro's usual defaults so a test states only what it varies. */
 export interface Member {

@@ -1,0 +1,28 @@
+/**
+ * The build seam: a `Backend` runs one build (environment image, sources, command, conditions in; exit code, log
+ * and outputs out), a `Session` is the persistent, incremental build of `krepro run`/`shell`/`release`. The Docker
+ * backend implements both; release, verify and rebuild speak only to these interfaces.
+ *
+ * @packageDocumentation
+ */
+export type {
+  Backend,
+  BuildContainer,
+  BuildOptions,
+  BuildPhase,
+  BuildRequest,
+  BuildResult,
+  CopiedEnvironment,
+  HostFacts,
+  PreparedEnvironment,
+  PrepareOptions,
+  RemovedState,
+} from '../backend/backend.js';
+export type { CopyResult, Session, SessionOptions, Sessions, SyncResult, TerminalIO } from '../backend/session.js';
+export type { BuildConditions, Probes, Unapplied } from '../backend/conditions.js';
+export { DockerBackend, openDockerBackend, type DockerBackendOptions } from '../backend/docker/backend.js';
+export { cleanCheckout } from '../checkout/clean.js';
+export type { RunScope } from '../checkout/names.js';
+export type { EnvironmentSource } from '../environment/source.js';
+export type { Artifact } from '../integrity/artifact.js';
+export type { Digests } from '../integrity/hash-stream.js';
