@@ -20,6 +20,7 @@ export interface DiskFullContext {
 
 /** E_NO_SPACE for a full disk (or an exceeded quota) on this machine; the engine's own full disk is a plain E_NO_SPACE. */
 export class DiskFullError extends KreproError {
+  /** Where the disk filled, and what was written and needed. */
   readonly context: DiskFullContext;
   /** bytes free for this user on that file system after the partial files were removed, when statfs could tell */
   readonly free?: number;
@@ -42,6 +43,7 @@ function fullDiskCause(err: unknown): NodeJS.ErrnoException | undefined {
   return undefined;
 }
 
+/** Whether `err` is a full disk or an exceeded quota (ENOSPC, EDQUOT), however it was wrapped. */
 export function isDiskFull(err: unknown): boolean {
   return err instanceof DiskFullError || fullDiskCause(err) !== undefined;
 }

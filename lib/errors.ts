@@ -34,8 +34,11 @@ export type ErrorCode =
   /** a build bundle (verify --collect) that is not what it says, or not of this commit, environment and plan */
   | 'E_BUNDLE';
 
+/** Every error krepro throws on purpose: a stable `code`, a message that names the file or value and the fix. */
 export class KreproError extends Error {
+  /** What went wrong, stable across versions. */
   readonly code: ErrorCode;
+  /** The file or directory involved, when there is one. */
   readonly path?: string;
   /** exit code of the failed build command, for E_BUILD_FAILED */
   readonly exitCode?: number;
@@ -52,6 +55,7 @@ export class KreproError extends Error {
   }
 }
 
+/** Whether `err` is a KreproError (of this copy of krepro). */
 export function isKreproError(err: unknown): err is KreproError {
   return err instanceof KreproError;
 }

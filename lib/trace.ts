@@ -9,6 +9,7 @@ export type TraceEvent =
   /** one step of an operation finished */
   | { type: 'step'; step: string; ms: number };
 
+/** A callback that receives each TraceEvent as it happens; it must not throw. */
 export type Trace = (event: TraceEvent) => void;
 
 /** Runs `fn` as the step `step`, reporting it to `trace` (when there is one) once it ends, failed or not. */

@@ -11,12 +11,17 @@ export type Entry = { path: string; /** the source's own mtime (s), used only wi
 
 /** Where a file's bytes come from, with what was seen when planning, so a change while packing is caught. */
 export interface FileSource {
+  /** The file on disk. */
   path: string;
+  /** Size in bytes when planned; packing fails if it changed. */
   size: number;
+  /** Modification time in milliseconds when planned; packing fails if it changed. */
   mtimeMs: number;
+  /** Inode number when planned; packing fails if another file took its place. */
   ino: number;
 }
 
+/** What every member of an archive shares, so no member can differ in it: the mtime written. */
 export interface ArchivePolicy {
   /** Every member's mtime, in seconds since the epoch (SOURCE_DATE_EPOCH). */
   mtime: number;

@@ -21,9 +21,12 @@ import { quote } from '../quote.js';
  *   with the previous 32 KiB, as Chromium's zlib writes them (pako 3.0.3 computes the same bytes).
  */
 export type GzipFormat = 1 | 2;
+/** Every gzip format krepro can write, oldest first. */
 export const GZIP_FORMATS: readonly GzipFormat[] = [1, 2];
+/** The format new releases are written in (2), and every option's default. */
 export const CURRENT_GZIP_FORMAT: GzipFormat = 2;
 
+/** A pinned gzip format at one level: everything the compressed bytes depend on besides the input. */
 export interface GzipSpec {
   /** deflate level 1–9 */
   level: number;
@@ -44,14 +47,21 @@ export type Format1Implementation = 'auto' | 'native' | 'pako';
 
 /** What made the bytes; recorded in manifests. Identical whichever implementation ran, since the bytes are. */
 export interface EncoderIdentity {
+  /** The pinned gzip format. */
   version: GzipFormat;
+  /** The deflate implementation whose bytes the format pins, e.g. `libdeflate 1.23 (WebAssembly, sha256 …)`. */
   deflate: string;
+  /** Compression level, 1-9. */
   level: number;
+  /** Format 1: input bytes per deflate block (131072). */
   blockSize?: number;
+  /** Format 2: input bytes per gzip member (1048576). */
   memberSize?: number;
+  /** The framing in words, for a reader of the manifest. */
   format: string;
 }
 
+/** What krepro-manifest.json records for `spec`: the same for every runtime, since the bytes are. */
 export function encoderIdentity(spec: GzipSpec): EncoderIdentity {
   const level = spec.level;
   if ((spec.format ?? CURRENT_GZIP_FORMAT) === 1) {
@@ -170,6 +180,7 @@ function encoder(e: GzipEncoder, stream: () => StreamFraming): GzipEncoder {
   return e;
 }
 
+/** How createGzipEncoder (and a PinnedGzip without a shared encoder) runs. */
 export interface GzipEncoderOptions {
   /** Format 1 only: which deflate writes it. Default 'auto': Node's zlib where it gives the pinned bytes, else pako. */
   implementation?: Format1Implementation;
@@ -231,6 +242,7 @@ function format1Framing(compressor: BlockCompressor, level: number): StreamFrami
   };
 }
 
+/** How a PinnedGzip stream runs. */
 export interface GzipStreamOptions extends GzipEncoderOptions {
   /** a shared encoder of the same format and level; the stream then neither starts nor closes workers */
   encoder?: GzipEncoder;
@@ -243,6 +255,7 @@ export interface GzipStreamOptions extends GzipEncoderOptions {
  * time, and their output is pushed in input order.
  */
 export class PinnedGzip extends Transform {
+  /** What compresses this stream (the shared encoder's, when one is given). */
   readonly implementation: GzipEncoder['implementation'];
   private readonly encoder: GzipEncoder;
   private readonly owned: boolean;
@@ -271,6 +284,7 @@ export class PinnedGzip extends Transform {
     if (head) this.push(head);
   }
 
+  /** The Transform hook (not called directly). */
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
     this.consume(chunk).then(() => callback(), callback);
   }
@@ -299,6 +313,7 @@ export class PinnedGzip extends Transform {
     }
   }
 
+  /** The Transform hook (not called directly). */
   override _flush(callback: TransformCallback): void {
     this.dispatch(true)
       .then(() => {
@@ -309,6 +324,7 @@ export class PinnedGzip extends Transform {
       .then(() => callback(), callback);
   }
 
+  /** The stream hook (not called directly): stops the workers it started. */
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     if (!this.owned) return callback(err);
     this.encoder.close().then(

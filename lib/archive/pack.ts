@@ -14,10 +14,13 @@ import { type GzipEncoder, type GzipSpec, PinnedGzip } from './gzip.js';
 import { MAX_MTIME, tarHeader } from './header.js';
 import { appendEntry, appendFile } from './tar-sink.js';
 
+/** How writeTarball compresses and reports. */
 export interface PackOptions {
+  /** The pinned gzip format and level (1-9) of the output. */
   gzip: GzipSpec;
   /** a shared encoder (workers started once for many tarballs); otherwise each tarball starts its own */
   encoder?: GzipEncoder;
+  /** Aborts the write; the destination is then left as it was. */
   signal?: AbortSignal;
   /** Called with the number of uncompressed bytes just read from a source file. */
   onBytes?: (n: number) => void;

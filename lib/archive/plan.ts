@@ -6,6 +6,7 @@ import { KreproError } from '../errors.js';
 import { byteOrder } from '../byte-order.js';
 import { type Entry, normalizedMode } from './entry.js';
 
+/** How planDirectory and planFiles walk a tree. */
 export interface PlanOptions {
   /** Member path prefix, e.g. "kubernetes": every member lives under this one root. */
   prefix: string;

@@ -14,8 +14,11 @@ export const BUNDLE_SUFFIX = '.sigstore.json';
  * transparency-log entry and no timestamp, so it verifies offline with the public key alone.
  */
 export interface SigstoreBundle {
+  /** Always SIGSTORE_BUNDLE_MEDIA_TYPE (bundle v0.3). */
   mediaType: typeof SIGSTORE_BUNDLE_MEDIA_TYPE;
+  /** The key's hint (see bundleKeyHint); no transparency-log entry. */
   verificationMaterial: { publicKey: { hint: string }; tlogEntries: [] };
+  /** The DSSE envelope krepro signed, without the key id. */
   dsseEnvelope: { payload: string; payloadType: string; signatures: [{ sig: string }] };
 }
 

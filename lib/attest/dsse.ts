@@ -4,7 +4,9 @@ import { quote, shortened } from '../quote.js';
 /** The payload type of in-toto Statements in DSSE envelopes (in-toto attestation framework, SLSA). */
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 
+/** One signature of a DSSE envelope. */
 export interface DsseSignature {
+  /** The signing key's id (lowercase hex SHA-256 of its SubjectPublicKeyInfo): a hint, never proof. */
   keyid: string;
   /** base64 of the signature bytes */
   sig: string;
@@ -14,7 +16,9 @@ export interface DsseSignature {
 export interface DsseEnvelope {
   /** base64 of the serialized body */
   payload: string;
+  /** What the payload is, e.g. IN_TOTO_PAYLOAD_TYPE; signed together with the payload. */
   payloadType: string;
+  /** The signatures over the pre-authentication encoding of type and payload; krepro writes one. */
   signatures: DsseSignature[];
 }
 
@@ -37,14 +41,21 @@ export function signEnvelope(payload: Buffer, payloadType: string, key: SigningK
 /** What failed: the envelope's shape, its payload type, which key signed it, the signature, or the payload's content. */
 export type EnvelopeCheck = 'format' | 'payload-type' | 'key-id' | 'signature' | 'payload';
 
+/** One reason an envelope does not verify. */
 export interface EnvelopeFailure {
+  /** Which check failed. */
   check: EnvelopeCheck;
+  /** What was wrong, in words, with the values involved. */
   message: string;
 }
 
+/** The outcome of verifying one envelope: every check that could run did. */
 export interface EnvelopeVerification {
+  /** True when no check failed. */
   valid: boolean;
+  /** Every check that failed; empty when valid. */
   failures: EnvelopeFailure[];
+  /** The envelope's payload type, when it has one. */
   payloadType?: string;
   /** the decoded payload, when the envelope could be decoded */
   payload?: Buffer;

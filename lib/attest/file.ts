@@ -40,6 +40,7 @@ export async function writeSignedStatement(dir: string, statement: Statement, ke
   return files;
 }
 
+/** One envelope of an attestation file, verified. */
 export interface AttestationLine extends EnvelopeVerification {
   /** 1-based line number in the file */
   line: number;
@@ -47,12 +48,15 @@ export interface AttestationLine extends EnvelopeVerification {
   statement?: Statement;
 }
 
+/** The outcome of verifying an attestation file with one key. */
 export interface AttestationFileVerification {
+  /** The file, as given. */
   file: string;
   /** a `.intoto.jsonl` file (one DSSE envelope a line) or one sigstore bundle, which is reported as line 1 */
   form: 'dsse-jsonl' | 'sigstore-bundle';
   /** every envelope verified with the key and is an in-toto Statement of the expected payload type */
   valid: boolean;
+  /** The verifying key's id (lowercase hex SHA-256 of its SubjectPublicKeyInfo). */
   keyid: string;
   /** every valid line, and the first MAX_INVALID_LINES invalid ones */
   lines: AttestationLine[];

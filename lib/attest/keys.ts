@@ -9,6 +9,7 @@ export type KeyAlgorithm = 'ecdsa-p256' | 'ed25519';
 export interface KeyIdentity {
   /** lowercase hex SHA-256 of the public key's DER SubjectPublicKeyInfo (see keyIdOf in krepro/attest) */
   readonly keyid: string;
+  /** ECDSA P-256 or Ed25519. */
   readonly algorithm: KeyAlgorithm;
   /** the public key as PEM (SPKI), safe to print and publish */
   readonly publicKeyPem: string;
@@ -20,6 +21,7 @@ export interface SigningKey extends KeyIdentity {
   sign(data: Buffer): Buffer;
 }
 
+/** A public key loaded for verifying signatures. */
 export interface VerifyingKey extends KeyIdentity {
   /** ECDSA accepts DER and raw r‖s (IEEE P1363, as DSSE's test vector) signatures */
   verify(data: Buffer, signature: Buffer): boolean;

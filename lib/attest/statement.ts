@@ -2,10 +2,14 @@ import { canonicalJson } from '../image/oci.js';
 import type { Digests } from '../integrity/hash-stream.js';
 import { jsonSyntaxError, quote } from '../quote.js';
 
+/** An in-toto Statement v1's `_type`. */
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
+/** The predicate type of SLSA provenance v1, which krepro's statements carry. */
 export const SLSA_PROVENANCE_TYPE = 'https://slsa.dev/provenance/v1';
 
+/** One artifact a statement is about. */
 export interface Subject {
+  /** Its name, as in its release directory (`kubernetes-client-linux-amd64.tar.gz`). */
   name: string;
   /** algorithm → lowercase hex, e.g. `{ sha256: '…' }` */
   digest: Record<string, string>;
@@ -13,12 +17,17 @@ export interface Subject {
 
 /** An in-toto Statement v1 (in-toto/attestation spec/v1/statement.md). */
 export interface Statement<P = unknown> {
+  /** Always STATEMENT_TYPE. */
   _type: typeof STATEMENT_TYPE;
+  /** The artifacts it is about, each with its digests. */
   subject: Subject[];
+  /** What the predicate is, e.g. SLSA_PROVENANCE_TYPE. */
   predicateType: string;
+  /** What is said about the subjects. */
   predicate: P;
 }
 
+/** An in-toto Statement v1 of `subject` with a predicate; sign it with signStatement. */
 export function inTotoStatement<P>(subject: Subject[], predicateType: string, predicate: P): Statement<P> {
   return { _type: STATEMENT_TYPE, subject, predicateType, predicate };
 }

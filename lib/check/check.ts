@@ -19,29 +19,36 @@ export const CHECK_ENTRY_LIMIT = 100_000;
 const SUMS_FILES: Readonly<Record<string, string>> = { SHA256SUMS: 'sha256', SHA512SUMS: 'sha512' };
 const FILE_SUM = /\.(sha256|sha512)$/;
 
+/** What checkRelease checks, and how it reports. */
 export interface CheckOptions {
   /** the release directory */
   dir: string;
   /** check the signed statements (krepro.intoto.jsonl, krepro.sigstore.json) with this key, and their subjects in the directory */
   key?: VerifyingKey;
+  /** Aborts the check between reads. */
   signal?: AbortSignal;
+  /** Called as the check plans, starts each file and reads its bytes. */
   onProgress?: (event: CheckProgress) => void;
   /** each list read and each file hashed, with its time */
   trace?: Trace;
 }
 
+/** Progress of a check: the plan (files and bytes to hash), each file as it starts, bytes as read, the end. */
 export type CheckProgress =
   | { type: 'plan'; files: number; bytes: number }
   | { type: 'file'; name: string; bytes: number }
   | { type: 'bytes'; bytes: number }
   | { type: 'done' };
 
+/** One thing a list says about a file, and whether the file agrees. */
 export interface CheckedExpectation extends Expectation {
   /** what the file has (hex digest or size); absent when the file could not be read */
   actual?: string;
+  /** The file agrees. */
   ok: boolean;
 }
 
+/** One file the lists name, checked against everything they say about it. */
 export interface CheckedFile {
   /** as the lists name it, relative to the directory */
   name: string;
@@ -52,25 +59,31 @@ export interface CheckedFile {
   verdict: 'match' | 'mismatch' | 'missing' | 'not-a-file';
   /** for not-a-file: what is there */
   what?: string;
-  /** size and SHA-256 (lowercase hex) of the file as read, whatever the lists name */
+  /** Size in bytes of the file as read, whatever the lists name; absent when it could not be read. */
   size?: number;
+  /** SHA-256 (lowercase hex) of the file as read, whatever the lists name; absent when it could not be read. */
   sha256?: string;
+  /** What each list says about it, checked. */
   expectations: CheckedExpectation[];
 }
 
+/** One list that was read: a sums file, a per-file sum, the manifest or the attestation. */
 export interface CheckedList {
   /** relative to the directory */
   file: string;
+  /** What kind of list: `SHA256SUMS`, `<name>.sha256`, krepro-manifest.json, or the signed statement. */
   kind: 'sums' | 'file-sum' | 'manifest' | 'attestation';
   /** names it lists (subjects, for the attestation) */
   entries: number;
 }
 
+/** The outcome of checking a release directory. */
 export interface CheckResult {
   /** the directory, as a real path */
   dir: string;
   /** every listed file matches and every signed envelope verifies */
   ok: boolean;
+  /** Every list read, in the order read. */
   lists: CheckedList[];
   /** every name a list gives that is in the directory (or should be), in byte order */
   files: CheckedFile[];

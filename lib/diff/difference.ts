@@ -6,6 +6,7 @@ export function visit(node: Difference, fn: (node: Difference, depth: number) =>
   for (const child of node.details) visit(child, fn, depth + 1);
 }
 
+/** Every finding of a report's tree, depth first, in the order found. */
 export function allFindings(tree: Difference | null): Finding[] {
   const out: Finding[] = [];
   if (tree) visit(tree, (n) => out.push(...n.findings));

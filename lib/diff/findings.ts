@@ -132,6 +132,7 @@ export const CAUSES = {
   },
 } as const satisfies Record<string, { title: string; why: string; fix: string }>;
 
+/** A cause of the catalogue CAUSES: `mtime`, `gzip-level`, `build-id`, `go-buildid`… */
 export type CauseId = keyof typeof CAUSES;
 
 export function finding(cause: CauseId, path: Location, layer: Finding['layer'], field: string, left: string | null, right: string | null, note?: string): Finding {

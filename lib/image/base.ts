@@ -11,6 +11,7 @@ import { ACCEPTED_MEDIA_TYPES, blobPath, type Descriptor } from './oci.js';
 
 /** An image base (what a server image is written on) read from a docker-archive: its parsed config and its layers, uncompressed, in temporary files. */
 export interface ImageBaseArchive {
+  /** The image's config as JSON. */
   config: Record<string, unknown>;
   /** In rootfs order; a layer listed twice points at one file. */
   layers: { diffId: string; file: string; size: number }[];

@@ -22,9 +22,11 @@ export const CREATED_ANNOTATION = 'org.opencontainers.image.created';
 /** A platform as an image index names it: the config's architecture, os and, where set, variant and os.* fields. */
 export type Platform = { architecture: string; os: string; variant?: string; 'os.version'?: string; 'os.features'?: string[] };
 
+/** One per-platform image of an index. */
 export interface IndexedImage {
   /** the docker-archive tarball it came from */
   tarball: string;
+  /** The platform its config names. */
   platform: Platform;
   /** `sha256:<hex>` of the manifest, the index entry's digest */
   manifestDigest: string;
@@ -32,14 +34,17 @@ export interface IndexedImage {
   imageId: string;
 }
 
+/** The OCI image layout writeImageIndex wrote: file, size, digests, and what the index holds. */
 export interface WrittenImageIndex extends WrittenFile {
   /** `sha256:<hex>` of the image index: what a registry names the multi-platform image by once it is pushed */
   indexDigest: string;
   /** `name:tag` of the multi-platform image, as the per-platform names are with the `-<arch>` suffix removed */
   repoTag: string;
+  /** Its images, in the order the index lists them. */
   images: IndexedImage[];
 }
 
+/** What writeImageIndex indexes, and where it writes. */
 export interface ImageIndexOptions {
   /**
    * One docker-archive tarball per platform (each holding one image), in the order the index lists them; with
@@ -52,6 +57,7 @@ export interface ImageIndexOptions {
   created: number;
   /** Directory for the blobs copied out of the images meanwhile (default: beside `dest`); removed afterwards. */
   tempDir?: string;
+  /** Aborts the write; `dest` is then left as it was. */
   signal?: AbortSignal;
 }
 
@@ -291,6 +297,7 @@ function indexName(images: PlatformImage[]): string {
   return first.name;
 }
 
+/** One server image staged for several platforms: what an image index is made of. */
 export interface StagedImageSet {
   /** the image's file name without `.tar`: `kube-apiserver` */
   binary: string;

@@ -7,6 +7,7 @@ export interface RepoTag {
   name: string;
   /** what `docker images` shows: `busybox`, `registry.k8s.io/kube-apiserver-amd64` */
   familiarName: string;
+  /** The tag, e.g. `v1.31.0`. */
   tag: string;
 }
 

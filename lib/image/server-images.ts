@@ -16,9 +16,15 @@ export function imageBaseFrom(value: string | undefined, cwd: string): ImageBase
   return (image) => ({ tarball: template.replaceAll('{os}', image.os).replaceAll('{arch}', image.arch).replaceAll('{binary}', image.binary) });
 }
 
+/**
+ * The server binaries Kubernetes ships as images (build/lib/release.sh's list, without kubectl and the conformance
+ * image).
+ */
 export const DEFAULT_IMAGE_BINARIES: readonly string[] = Object.freeze(['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy']);
+/** Kubernetes' registry, the default of ServerImagesOptions.registry. */
 export const DEFAULT_IMAGE_REGISTRY = 'registry.k8s.io';
 
+/** What writeServerImages writes, from which binaries, into which stage. */
 export interface ServerImagesOptions {
   /** `_output/release-stage`: images go into server/<os>-<arch>/kubernetes/server/bin/ */
   stage: string;
@@ -26,23 +32,31 @@ export interface ServerImagesOptions {
   binDir?: string;
   /** `<os>-<arch>` or `<os>/<arch>`; default: every platform staged under server/ */
   platforms?: readonly string[];
+  /** Which binaries become images. Default DEFAULT_IMAGE_BINARIES. */
   binaries?: readonly string[];
   /** Image names are `<registry>/<binary>-<arch>:<tag>` (KUBE_DOCKER_REGISTRY); default registry.k8s.io */
   registry?: string;
   /** KUBE_GIT_VERSION; the tag is this with `+` replaced by `_` */
   version: string;
+  /** Every image's creation time and every layer member's mtime, in seconds since 1970. */
   sourceDateEpoch: number;
   /** `scratch` by default; a function picks per image (a base holds one architecture; upstream's kube-proxy has its own) */
   base?: ImageBase | ((image: { os: string; arch: string; binary: string }) => ImageBase);
+  /** Aborts the writing; images written so far stay. */
   signal?: AbortSignal;
+  /** Called after each image is written. */
   onImage?: (image: ServerImage) => void;
 }
 
+/** One server image written into the stage. */
 export interface ServerImage extends WrittenImage, Artifact {
   /** `<os>-<arch>` */
   platform: string;
+  /** The operating system, e.g. `linux`. */
   os: string;
+  /** The architecture, e.g. `amd64`. */
   arch: string;
+  /** The binary it runs, e.g. `kube-apiserver`. */
   binary: string;
   /** the content of `<binary>.docker_tag` without its newline */
   dockerTag: string;

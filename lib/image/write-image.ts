@@ -17,14 +17,19 @@ import { quote } from '../quote.js';
 /** `scratch` (nothing under the binary: for static binaries) or a docker-archive tarball of one image. */
 export type ImageBase = 'scratch' | { tarball: string };
 
+/** What writeImage puts into the image, and where it writes it. */
 export interface WriteImageOptions {
   /** The executable to put into the image; only its bytes count (mode, owner and mtime are normalized). */
   binaryPath: string;
+  /** Its name in the image, e.g. `kube-apiserver`. */
   binaryName: string;
   /** Where the binary lives in the image and what runs; default `/usr/local/bin/<binaryName>` */
   entrypointPath?: string;
+  /** What the binary goes on: nothing (`scratch`) or a base image archive. */
   base: ImageBase;
+  /** The image config's os, e.g. `linux`. */
   os: string;
+  /** The image config's architecture, e.g. `amd64`. */
   arch: string;
   /** SOURCE_DATE_EPOCH: the config's `created`, history times and every tar member's mtime */
   created: number;
@@ -34,9 +39,11 @@ export interface WriteImageOptions {
   dest: string;
   /** Directory for the temporary layer files (default: beside `dest`); must not be packed meanwhile */
   tempDir?: string;
+  /** Aborts the write; `dest` is then left as it was. */
   signal?: AbortSignal;
 }
 
+/** The docker-archive writeImage wrote: file, size, digests and the image's identities. */
 export interface WrittenImage extends WrittenFile {
   /** `sha256:<hex>` of the config: what `docker load` and `docker images --no-trunc` report */
   imageId: string;
@@ -44,6 +51,7 @@ export interface WrittenImage extends WrittenFile {
   digest: string;
   /** `sha256:<hex>` of the OCI manifest, as a registry would name the image */
   manifestDigest: string;
+  /** The name and tag the archive gives the image. */
   repoTag: string;
   /** rootfs.diff_ids: the base's layers, then the binary's */
   diffIds: string[];

@@ -9,7 +9,9 @@ export interface Artifact {
   name: string;
   /** where it is on this machine */
   path: string;
+  /** Size in bytes. */
   size: number;
+  /** sha256 and sha512 of its bytes. */
   digests: Digests;
 }
 

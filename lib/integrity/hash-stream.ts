@@ -40,6 +40,7 @@ export class HashStream extends Transform {
   private size = 0;
   private digests?: Digests;
 
+  /** The Transform hook (not called directly). */
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
     this.sha256.update(chunk);
     this.sha512.update(chunk);
@@ -47,6 +48,7 @@ export class HashStream extends Transform {
     callback(null, chunk);
   }
 
+  /** The Transform hook (not called directly). */
   override _flush(callback: TransformCallback): void {
     this.digests = { sha256: this.sha256.digest('hex'), sha512: this.sha512.digest('hex') };
     callback();

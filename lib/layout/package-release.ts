@@ -22,30 +22,41 @@ import { inTotoStatement, SLSA_PROVENANCE_TYPE, type Statement, subjectsOf } fro
 import { sbomArtifact, writeSboms } from '../sbom/write.js';
 import { type Trace, traced } from '../trace.js';
 
+/** What packageRelease packs, where, and how. */
 export interface PackageReleaseOptions {
-  /** `_output/release-stage` */
+  /** The release stage, e.g. `_output/release-stage`: `client/<os>-<arch>/kubernetes`, `server/…`, `full/kubernetes`… */
   stage: string;
-  /** `_output/release-tars`; replaced as a whole once every file is written */
+  /** Where the release goes, e.g. `_output/release-tars`; replaced as a whole once every file is written. */
   out: string;
+  /** Every member's mtime and the SBOMs' creation time, in seconds since 1970 (SOURCE_DATE_EPOCH). */
   sourceDateEpoch: number;
-  /** Git checkout whose tree becomes kubernetes-src.tar.gz; omitted → no source tarball. */
+  /** Git checkout whose tree becomes kubernetes-src.tar.gz. Default: no source tarball. */
   sourceRoot?: string;
+  /** Gzip compression level, 1 (fastest) to 9 (smallest). Default 6, as Kubernetes' release scripts use. */
   level?: number;
   /**
-   * Pinned gzip format (krepro-manifest.json's encoder.version), default CURRENT_GZIP_FORMAT. 1 reproduces releases
+   * Pinned gzip format (krepro-manifest.json's encoder.version). Default CURRENT_GZIP_FORMAT. 1 reproduces releases
    * made before format 2, whose manifests have no encoder.version.
    */
   encoder?: GzipFormat;
+  /** Keep a member's own mtime when it is older than sourceDateEpoch (GNU tar --clamp-mtime). Default false: every member gets sourceDateEpoch. */
   clampMtime?: boolean;
+  /** Pack symbolic links that point outside the stage instead of refusing them. Default false. */
   allowExternalSymlinks?: boolean;
+  /** Aborts the packing; `out` is then left as it was. */
   signal?: AbortSignal;
+  /** Called as the packing plans, starts each tarball, writes bytes and finishes each file. */
   onProgress?: (event: PackageProgress) => void;
-  /** each step (planning, each tarball, the checksums, the manifest, signing, the swap into `out`) with its time */
+  /** Each step (planning, each tarball, the checksums, the manifest, signing, the swap into `out`) with its time. */
   trace?: Trace;
-  /** Sign an in-toto Statement of the tarballs with this key, written beside them as krepro.intoto.jsonl and as a sigstore bundle, krepro.sigstore.json. */
+  /** Sign an in-toto Statement of the artifacts with this key, written beside them as krepro.intoto.jsonl and as a sigstore bundle, krepro.sigstore.json. Default: not signed. */
   signingKey?: SigningKey;
 }
 
+/**
+ * Progress of packageRelease: the plan (tarballs and input bytes), each tarball as it starts, uncompressed bytes as
+ * they are read, each file when written, and the SBOMs while the binaries in the tarballs are read.
+ */
 export type PackageProgress =
   | { type: 'plan'; tarballs: number; bytes: number }
   | { type: 'tarball'; name: string; bytes: number }
@@ -68,18 +79,28 @@ export interface ReleaseArtifact extends Artifact {
   platform?: string;
 }
 
+/** The manifest's file name in a release directory. */
 export const MANIFEST_NAME = 'krepro-manifest.json';
+/** The manifest's `schema`. */
 export const MANIFEST_SCHEMA = 'https://krepro.dev/schemas/release-manifest/v1';
 
+/** krepro-manifest.json: what a release holds and how it was packed, all that its bytes depend on besides the stage. */
 export interface ReleaseManifest {
+  /** Always MANIFEST_SCHEMA. */
   schema: typeof MANIFEST_SCHEMA;
+  /** The krepro version that packed it. */
   kreproVersion: string;
+  /** Every member's mtime, in seconds since 1970. */
   sourceDateEpoch: number;
+  /** The pinned gzip format and level. */
   encoder: EncoderIdentity;
+  /** Every artifact in byte order of its name, with its size in bytes and its SRI integrity (sha256 and sha512). */
   files: { name: string; size: number; integrity: string }[];
 }
 
+/** What packageRelease wrote. */
 export interface PackageResult {
+  /** The release directory, as an absolute path. */
   out: string;
   /** The tarballs, in the order written, and the image indexes (`<binary>.oci.tar`) after them. */
   tarballs: ReleaseArtifact[];
@@ -87,6 +108,7 @@ export interface PackageResult {
   sboms: ReleaseArtifact[];
   /** What the release publishes with digests, in sums, manifest and statement: the tarballs, then the SBOMs. */
   artifacts: ReleaseArtifact[];
+  /** What krepro-manifest.json holds. */
   manifest: ReleaseManifest;
   /** Every file written into `out`, tarballs and checksum files. */
   files: string[];

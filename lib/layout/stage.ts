@@ -10,12 +10,17 @@ import { quote } from '../quote.js';
 
 /** Binary base names per tarball kind (hack/lib/golang.sh, ~2024); on windows each is looked for as `<name>.exe`. */
 export interface StageTargets {
+  /** Binaries of the client tarball (kubernetes-client-<os>-<arch>.tar.gz). */
   client: readonly string[];
+  /** Binaries of the server tarball (with their container images). */
   server: readonly string[];
+  /** Binaries of the node tarball. */
   node: readonly string[];
+  /** Binaries of the test tarball. */
   test: readonly string[];
 }
 
+/** Kubernetes' own lists (hack/lib/golang.sh): what buildStage stages when no targets are given. */
 export const DEFAULT_STAGE_TARGETS: Readonly<StageTargets> = Object.freeze({
   client: Object.freeze(['kubectl', 'kubectl-convert']),
   server: Object.freeze([
@@ -34,6 +39,7 @@ export const DEFAULT_STAGE_TARGETS: Readonly<StageTargets> = Object.freeze({
   test: Object.freeze(['ginkgo', 'e2e.test', 'e2e_node.test', 'go-runner', 'kubemark']),
 });
 
+/** What buildStage stages, from where, to where. */
 export interface BuildStageOptions {
   /** `_output/dockerized/bin`, holding `<os>/<arch>/<binary>` */
   binDir: string;
@@ -45,6 +51,7 @@ export interface BuildStageOptions {
   version: string;
   /** Replaces the default list of each kind given */
   targets?: Partial<StageTargets>;
+  /** Aborts the staging; `stage` is then left as it was. */
   signal?: AbortSignal;
 }
 
@@ -52,7 +59,9 @@ export interface BuildStageOptions {
 export interface StagedPlatform {
   /** `<os>-<arch>`, the tarball's platform tag */
   platform: string;
+  /** The operating system, e.g. `linux`. */
   os: string;
+  /** The architecture, e.g. `amd64`. */
   arch: string;
   /** client/<platform>/kubernetes/client/bin */
   client: string[];
@@ -64,9 +73,11 @@ export interface StagedPlatform {
   test: string[];
 }
 
+/** What buildStage staged, and what it left out and why. */
 export interface StageResult {
   /** Absolute path of the stage written */
   stage: string;
+  /** The version written to full/kubernetes/version. */
   version: string;
   /** In byte order of `<os>-<arch>` */
   platforms: StagedPlatform[];

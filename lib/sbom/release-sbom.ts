@@ -20,15 +20,18 @@ import {
   type SpdxRelationship,
 } from './spdx.js';
 
+/** The release document's file name. */
 export const RELEASE_SBOM = 'kubernetes-release.spdx.json';
 export const RELEASE_DOCUMENT_NAME = 'kubernetes-release';
 const SOURCE_REF = 'DocumentRef-source';
 
 /** One published artifact and the files it holds (for a tarball: its members, with the files they were packed from). */
 export interface SbomArtifact {
+  /** Its name in the release. */
   name: string;
   /** the artifact's file: another artifact's member with this file is that artifact, nested */
   path: string;
+  /** Its sha256 and sha512. */
   digests: Digests;
   /** a tarball's members; absent for an archive read as it is (an image index archive: its layers' binaries) */
   members?: { path: string; file: string; size: number; ino: number; mtimeMs: number }[];

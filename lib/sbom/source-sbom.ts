@@ -15,6 +15,7 @@ import {
   type SpdxRelationship,
 } from './spdx.js';
 
+/** The source document's file name. */
 export const SOURCE_SBOM = 'kubernetes-source.spdx.json';
 export const SOURCE_DOCUMENT_NAME = 'kubernetes-source';
 export const SOURCE_PACKAGE_ID = 'SPDXRef-Package-source';

@@ -5,52 +5,88 @@ import { byteOrder } from '../byte-order.js';
 import { canonicalJson } from '../image/oci.js';
 import { KREPRO_VERSION } from '../version.js';
 
-/** The parts of SPDX 2.3 JSON krepro writes (spdx-spec v2.3, schemas/spdx-schema.json). */
+/** An SPDX 2.3 checksum (the parts of SPDX 2.3 JSON krepro writes follow spdx-spec v2.3, schemas/spdx-schema.json). */
 export interface SpdxChecksum {
+  /** The hash algorithm. */
   algorithm: 'SHA1' | 'SHA256' | 'SHA512';
+  /** The digest, lowercase hex. */
   checksumValue: string;
 }
 
+/** An SPDX 2.3 external reference: krepro writes package URLs (purl). */
 export interface SpdxExternalRef {
+  /** The reference's category; a purl is PACKAGE-MANAGER. */
   referenceCategory: 'PACKAGE-MANAGER' | 'PERSISTENT-ID' | 'OTHER';
+  /** The reference's type, e.g. `purl`. */
   referenceType: string;
+  /** The reference itself, e.g. `pkg:golang/golang.org/x/net@v0.33.0`. */
   referenceLocator: string;
 }
 
+/** An SPDX 2.3 package: the source, an archive, an image, a binary or a Go module. */
 export interface SpdxPackage {
+  /** Its id in the document, `SPDXRef-…`. */
   SPDXID: string;
+  /** Its name: a file name, or a Go module path. */
   name: string;
+  /** Its version, when it has one (a module's, or the release's). */
   versionInfo?: string;
+  /** The file it is, for a file in the release. */
   packageFileName?: string;
+  /** Where it can be downloaded, or NOASSERTION. */
   downloadLocation: string;
+  /** Always false: krepro describes packages, not the files inside them. */
   filesAnalyzed: false;
+  /** Its digests, for a file krepro read. */
   checksums?: SpdxChecksum[];
+  /** Where the information comes from, e.g. a binary's Go build info. */
   sourceInfo?: string;
+  /** The license krepro concluded, an SPDX expression or NOASSERTION. */
   licenseConcluded: string;
+  /** The license the package declares, an SPDX expression or NOASSERTION. */
   licenseDeclared: string;
+  /** Its copyright text, or NOASSERTION. */
   copyrightText: string;
+  /** A note for people. */
   comment?: string;
+  /** Its package URL and other references. */
   externalRefs?: SpdxExternalRef[];
+  /** What kind of package it is. */
   primaryPackagePurpose: 'SOURCE' | 'ARCHIVE' | 'CONTAINER' | 'APPLICATION' | 'LIBRARY' | 'FILE';
 }
 
+/** The relationships krepro writes between SPDX elements. */
 export type RelationshipType = 'DESCRIBES' | 'CONTAINS' | 'DEPENDS_ON' | 'GENERATED_FROM';
 
+/** One SPDX 2.3 relationship: element, type, related element. */
 export interface SpdxRelationship {
+  /** The element the relationship is about. */
   spdxElementId: string;
+  /** How the two are related. */
   relationshipType: RelationshipType;
+  /** The other element. */
   relatedSpdxElement: string;
 }
 
+/** An SPDX 2.3 JSON document as krepro writes it. */
 export interface SpdxDocument {
+  /** Always SPDX-2.3. */
   spdxVersion: 'SPDX-2.3';
+  /** Always CC0-1.0, as SPDX requires. */
   dataLicense: 'CC0-1.0';
+  /** Always SPDXRef-DOCUMENT. */
   SPDXID: 'SPDXRef-DOCUMENT';
+  /** The document's name. */
   name: string;
+  /** A URI unique to this document's content (krepro derives it from the content, so it is reproducible). */
   documentNamespace: string;
+  /** When (SOURCE_DATE_EPOCH, ISO 8601) and by what (krepro and its version) it was made. */
   creationInfo: { created: string; creators: string[] };
+  /** Other documents it refers to (the source SBOM, from the release SBOM), with their checksums. */
   externalDocumentRefs?: { externalDocumentId: string; spdxDocument: string; checksum: SpdxChecksum }[];
+  /** Every package it describes. */
   packages: SpdxPackage[];
+  /** How the packages are related. */
   relationships: SpdxRelationship[];
 }
 

@@ -6,13 +6,17 @@ import { RELEASE_SBOM, releaseSbom, type SbomArtifact } from './release-sbom.js'
 import { SOURCE_SBOM, sourceSbom } from './source-sbom.js';
 import { serializeDocument } from './spdx.js';
 
+/** What writeSboms describes, and where it writes. */
 export interface WriteSbomsOptions {
   /** the directory the documents are written into (beside the artifacts) */
   dir: string;
+  /** The artifacts the release document describes (see sbomArtifact). */
   artifacts: readonly SbomArtifact[];
+  /** The documents' creation time, in seconds since 1970. */
   sourceDateEpoch: number;
   /** the git checkout the source document describes (its commit); without it, only the release document */
   sourceRoot?: string;
+  /** Aborts the writing. */
   signal?: AbortSignal;
 }
 

@@ -3,10 +3,14 @@ import { MAX_MTIME } from '../archive/header.js';
 import { gitFailureKind, gitWorkTreeOf, runGit } from './git.js';
 import { quote } from '../quote.js';
 
+/** Where SOURCE_DATE_EPOCH came from: given explicitly, the environment, or the last commit's time. */
 export type SourceDateEpochOrigin = 'explicit' | 'environment' | 'git';
 
+/** The time every file of a release is dated, and where it came from. */
 export interface SourceDateEpoch {
+  /** Seconds since 1970-01-01T00:00:00Z. */
   seconds: number;
+  /** Where it came from. */
   origin: SourceDateEpochOrigin;
 }
 

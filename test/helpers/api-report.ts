@@ -76,7 +76,7 @@ export function apiReports(opts: { update?: boolean } = {}): ReportOutcome[] {
         localBuild: opts.update ?? false,
         messageCallback: (message: ExtractorMessage) => {
           if (message.logLevel === 'warning' || message.logLevel === 'error') {
-            if (message.messageId !== 'console-api-report-changed' && message.messageId !== 'console-api-report-created') {
+            if (!String(message.messageId).startsWith('console-api-report-')) {
               const where = message.sourceFilePath ? ` (${path.relative(ROOT, message.sourceFilePath)}:${message.sourceFileLine ?? 0})` : '';
               problems.push(`${message.messageId}: ${message.text}${where}`);
             }
