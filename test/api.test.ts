@@ -66,6 +66,7 @@ test('importing any entry point loads no engine client (dockerode loads on the f
 const CLI_INTERNALS: Record<string, string> = {
   'lib/quote.js': 'quoting values and names for terminal output',
   'lib/archive/pack.js': 'reports written whole or not at all (a temporary file, then a rename)',
+  'lib/archive/libdeflate.js': '--version checks the WebAssembly file it ships against its pinned digest',
   'lib/checkout/beneath.js': 'command-line paths checked to lie inside the checkout',
   'lib/checkout/identity.js': "the names `clean` prints for a checkout's engine state",
   'lib/checkout/lock.js': 'the checkout lock the CLI holds around a command',
