@@ -15,42 +15,64 @@ export interface Engine {
   readonly endpoint: string;
   /** Resolves when the engine accepts new work now (a new connection, not one it is still serving while it stops). */
   ping(opts?: Call): Promise<void>;
+  /** The engine's version and platform. */
   version(opts?: Call): Promise<EngineVersion>;
+  /** The engine host's CPUs, memory, kernel and OS. */
   info(opts?: Call): Promise<EngineInfo>;
+  /** Image calls. */
   readonly images: Images;
+  /** Volume calls. */
   readonly volumes: Volumes;
+  /** Container calls. */
   readonly containers: Containers;
 }
 
+/** What every engine call takes. */
 export interface Call {
+  /** Aborts the call; the engine error is then E_ENGINE naming the call. */
   signal?: AbortSignal;
 }
 
+/** The engine host: what builds run on. */
 export interface EngineInfo {
-  /** the name of the machine the engine runs on (docker info's Name) */
+  /** The name of the machine the engine runs on (docker info's Name). */
   name: string;
+  /** CPUs the engine can use. */
   cpus: number;
+  /** Memory the engine can use, in bytes. */
   memoryBytes: number;
+  /** Kernel version, e.g. `6.1.0-27-amd64`. */
   kernel: string;
+  /** Operating system, e.g. `Debian GNU/Linux 13 (trixie)`. */
   os: string;
 }
 
+/** The engine's version. */
 export interface EngineVersion {
+  /** The engine version, e.g. `20.10.24`. */
   version: string;
+  /** The Docker Engine API version, e.g. `1.41`. */
   apiVersion: string;
+  /** The platform's OS, e.g. `linux`. */
   os: string;
+  /** The platform's architecture, e.g. `amd64`. */
   arch: string;
 }
 
 /** Objects are found by labels only: every object krepro makes carries labels naming its checkout and run. */
 export type LabelFilter = Readonly<Record<string, string>>;
 
+/** An image as the engine has it. */
 export interface ImageInfo {
   /** `sha256:…` */
   id: string;
+  /** Its `name:tag` references. */
   repoTags: string[];
+  /** Its labels. */
   labels: Record<string, string>;
+  /** Its architecture, e.g. `amd64` (from inspect). */
   architecture?: string;
+  /** Its OS, e.g. `linux` (from inspect). */
   os?: string;
   /** diff IDs of the layers, bottom first (from inspect; empty in lists) */
   layers: string[];
@@ -58,14 +80,19 @@ export interface ImageInfo {
   env: string[];
 }
 
+/** How Images.build builds. */
 export interface BuildImageRequest extends Call {
+  /** The `name:tag` the image gets. */
   tag: string;
+  /** The Dockerfile's build arguments. */
   buildargs?: Record<string, string>;
+  /** Labels the image gets. */
   labels?: Record<string, string>;
   /** Each line of the builder's output, as it arrives. */
   onLog?: (line: string) => void;
 }
 
+/** What Images.build reports. */
 export interface BuildImageResult {
   /** Errors the builder reported inside its (HTTP 200) output; empty on success. */
   errors: string[];
@@ -73,9 +100,11 @@ export interface BuildImageResult {
   tail: string[];
 }
 
+/** The engine's images. */
 export interface Images {
   /** undefined when the engine has no such image. */
   inspect(ref: string, opts?: Call): Promise<ImageInfo | undefined>;
+  /** Images carrying every one of `labels`. */
   list(labels: LabelFilter, opts?: Call): Promise<ImageInfo[]>;
   /** Untags/removes; false when there was no such image. Runs under its own cleanup deadline. */
   remove(ref: string, opts?: { force?: boolean }): Promise<boolean>;
@@ -89,8 +118,11 @@ export interface Images {
   save(ref: string, opts?: Call): Promise<Readable>;
 }
 
+/** A volume as the engine has it. */
 export interface VolumeInfo {
+  /** Its name. */
   name: string;
+  /** Its labels. */
   labels: Record<string, string>;
 }
 
@@ -100,75 +132,109 @@ export interface VolumeInfo {
  * container has it mounted, so callers keep one running from the first write to the last read.
  */
 export interface MemoryVolume {
-  /** owner and mode of the root directory */
+  /** Owner (uid) of the root directory. */
   uid: number;
+  /** Group of the root directory. */
   gid: number;
+  /** Mode bits of the root directory. Default: tmpfs's, 1777. */
   mode?: number;
-  /** size limit; the engine's default (half the memory) when absent */
+  /** Size limit in bytes. Default: the engine's, half the memory. */
   sizeBytes?: number;
 }
 
+/** The engine's volumes. */
 export interface Volumes {
   /** Creates a new volume; an existing one of that name is E_CONFLICT, never reused. */
   create(name: string, labels: Record<string, string>, opts?: Call & { memory?: MemoryVolume }): Promise<void>;
+  /** undefined when the engine has no such volume. */
   inspect(name: string, opts?: Call): Promise<VolumeInfo | undefined>;
+  /** Volumes carrying every one of `labels`. */
   list(labels: LabelFilter, opts?: Call): Promise<VolumeInfo[]>;
   /** false when there was no such volume. Runs under its own cleanup deadline. */
   remove(name: string): Promise<boolean>;
 }
 
+/** What a container mounts: a volume, a host directory, or a tmpfs. */
 export type Mount =
   | { type: 'volume'; source: string; target: string; /** start a new volume empty, not with the image's files */ noCopy?: boolean }
   | { type: 'bind'; source: string; target: string; readOnly?: boolean }
   | { type: 'tmpfs'; target: string; sizeBytes?: number; mode?: number };
 
+/** How a container is made. */
 export interface ContainerSpec {
+  /** The image, by reference or ID. */
   image: string;
+  /** The command and its arguments (no shell). */
   cmd: string[];
   /** Must be new on the engine: an existing container of that name is E_CONFLICT. Random when absent. */
   name?: string;
+  /** Environment variables, `NAME=value`. */
   env?: string[];
+  /** The user, `uid[:gid]`. Default: the image's. */
   user?: string;
+  /** The working directory. Default: the image's. */
   workingDir?: string;
+  /** The hostname. Default: the engine's (the container ID). */
   hostname?: string;
+  /** The domain name. Default: none. */
   domainname?: string;
   /** CPUs the container may use, e.g. "0" */
   cpuset?: string;
+  /** Labels the container gets. */
   labels?: Record<string, string>;
+  /** What it mounts. Default: nothing. */
   mounts?: Mount[];
   /** Engine network mode; 'none' unless the caller needs the network */
   network?: 'none' | 'bridge' | 'host';
   /** Seccomp profile as JSON text, or 'unconfined'; the engine's default when absent. */
   seccomp?: string;
+  /** Allocate a terminal. Default false. */
   tty?: boolean;
   /** Keep stdin open for an attached writer (interactive shells). */
   openStdin?: boolean;
 }
 
+/** A container as the engine lists it. */
 export interface ContainerInfo {
+  /** Its ID. */
   id: string;
+  /** Its name. */
   name: string;
+  /** Its labels. */
   labels: Record<string, string>;
+  /** The engine's state word: `created`, `running`, `exited`… */
   state: string;
 }
 
+/** The engine's containers. */
 export interface Containers {
+  /** Creates a container (not started). */
   create(spec: ContainerSpec, opts?: Call): Promise<Container>;
+  /** Containers carrying every one of `labels`, running or not. */
   list(labels: LabelFilter, opts?: Call): Promise<ContainerInfo[]>;
   /** Force-removes; false when there was no such container. Runs under its own cleanup deadline. */
   remove(idOrName: string): Promise<boolean>;
 }
 
+/** What Container.getArchive says about the path it archived. */
 export interface ArchiveStat {
+  /** Its base name. */
   name: string;
+  /** Its size in bytes. */
   size: number;
+  /** Its mode bits, as Go's os.FileMode. */
   mode: number;
+  /** Its target, for a symbolic link; empty otherwise. */
   linkTarget: string;
 }
 
+/** One container on the engine. */
 export interface Container {
+  /** Its ID. */
   readonly id: string;
+  /** Its name. */
   readonly name: string;
+  /** The engine it is on, for messages. */
   readonly endpoint: string;
   /**
    * Attaches before start so no output is lost. Without a TTY the stream is demultiplexed into stdout and stderr;
@@ -177,9 +243,13 @@ export interface Container {
   attach(opts?: Call): Promise<Duplex>;
   /** Attached, demultiplexed output: resolves when both streams have ended. */
   attachOutput(stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream, opts?: Call): Promise<{ ended: Promise<void> }>;
+  /** Starts it. */
   start(opts?: Call): Promise<void>;
+  /** Resolves when it has stopped, with its exit code. */
   wait(opts?: Call): Promise<{ exitCode: number; error?: string }>;
+  /** Kills it (SIGKILL). */
   kill(opts?: Call): Promise<void>;
+  /** Resizes its terminal, in character rows and columns. */
   resize(rows: number, columns: number): Promise<void>;
   /** The container's output so far (no follow), demultiplexed into one text. */
   logs(opts?: Call): Promise<string>;

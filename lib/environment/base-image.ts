@@ -7,6 +7,7 @@ import { removeTree } from '../process/remove-tree.js';
 import { runLogged, waitExit } from '../process/run.js';
 import { quote } from '../quote.js';
 
+/** What makeBaseImage makes with debootstrap. */
 export interface BaseImageOptions {
   /** Debian suite for debootstrap, e.g. 'trixie'. */
   suite: string;
@@ -18,7 +19,9 @@ export interface BaseImageOptions {
   mirror?: string;
   /** Directory under which a temporary root filesystem is made; it must allow device nodes (not a nodev mount). */
   workDir: string;
+  /** Each line of debootstrap's output. */
   onLog?: (line: string) => void;
+  /** Aborts the build; nothing is left behind. */
   signal?: AbortSignal;
 }
 

@@ -9,8 +9,11 @@ import { KreproError } from '../errors.js';
 
 /** Proxy settings for builds; passed to the engine only as predefined build args, never stored in an image. */
 export interface ProxySettings {
+  /** http_proxy, e.g. `http://proxy:3128`. Default: none. */
   http?: string;
+  /** https_proxy. Default: none. */
   https?: string;
+  /** no_proxy: hosts reached directly, comma-separated. Default: none. */
   no?: string;
 }
 

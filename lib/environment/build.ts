@@ -13,6 +13,7 @@ import { fetchPackages, makeLocalRepository } from './packages.js';
 /** Label on the environment image naming the lock it was made from. */
 export const LABEL_ENVIRONMENT_LOCK = 'io.krepro.environment.lock';
 
+/** How the root file system of the locked environment is made. */
 export interface RootfsOptions {
   /** temporary files (the local repository, mmdebstrap's work, an uncached root filesystem) go below it */
   workDir: string;
@@ -22,7 +23,9 @@ export interface RootfsOptions {
   noCache?: boolean;
   /** mirror name → URL overriding the lock's, e.g. a snapshot.debian.org URL for an old lock */
   mirrors?: Record<string, string>;
+  /** Each line of mmdebstrap's output. */
   onLog?: (line: string) => void;
+  /** Aborts the build; nothing half-made is cached. */
   signal?: AbortSignal;
 }
 
@@ -145,15 +148,19 @@ export function environmentImageConfig(lock: EnvironmentLock): Record<string, un
   };
 }
 
+/** How makeEnvironmentImage makes the locked environment's image. */
 export interface EnvironmentImageOptions extends RootfsOptions {
   /** image name to load as; default environmentImageName(lock) */
   image?: string;
 }
 
+/** The locked environment's image on an engine. */
 export interface EnvironmentImage {
   /** `sha256:<hex>`: the same on every engine for the same lock */
   id: string;
+  /** Its name on the engine. */
   image: string;
+  /** lockDigest of the lock it was made from. */
   lockDigest: string;
   /** sha256 of the root filesystem tar, the image's only layer */
   rootfsDigest: string;
@@ -161,7 +168,9 @@ export interface EnvironmentImage {
   cached: boolean;
   /** already on the engine under `image` for this lock: nothing was made or loaded */
   present: boolean;
+  /** Seconds spent fetching packages, in mmdebstrap, loading the image, and in all. */
   seconds: { packages: number; mmdebstrap: number; load: number; total: number };
+  /** Set when this mmdebstrap is another version than the lock records: the root file system may differ. */
   mmdebstrapMismatch?: string;
 }
 

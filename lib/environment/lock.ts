@@ -11,25 +11,36 @@ import { customizeHooks, ENVIRONMENT_CMD, ENVIRONMENT_WORKDIR, environmentEnv, e
 import { effectiveMirrors, type EnvironmentSpec, PACKAGE_RE } from './spec.js';
 import { parseJson, quote } from '../quote.js';
 
+/** The lock's file name, beside the spec in build-image/. */
 export const ENVIRONMENT_LOCK_FILE = 'environment.lock.json';
+/** The lock's `$schema` (schemas/environment-lock.schema.json). */
 export const ENVIRONMENT_LOCK_SCHEMA = 'https://krepro.dev/schemas/environment-lock/v1';
 
+/** One Debian package of the environment, pinned to its exact .deb. */
 export interface LockedPackage {
+  /** The package name. */
   name: string;
+  /** The exact Debian version. */
   version: string;
+  /** Its architecture: the lock's, or `all`. */
   architecture: string;
   /** the key of `mirrors` it is downloaded from */
   mirror: string;
   /** path below the mirror, e.g. pool/main/m/make-dfsg/make_4.4.1-2_amd64.deb */
   filename: string;
+  /** Size of the .deb in bytes. */
   size: number;
   /** SHA-256 of the .deb as the mirror's (signature-checked) Packages index gave it */
   sha256: string;
 }
 
+/** One apt source the lock resolved against. */
 export interface LockedSource {
+  /** The key of the lock's `mirrors` it is. */
   mirror: string;
+  /** The suite, e.g. `trixie` or `trixie-updates`. */
   suite: string;
+  /** Its components, e.g. `main`. */
   components: string[];
   /** the Date of the suite's InRelease when the lock was made */
   date: string;
@@ -37,12 +48,19 @@ export interface LockedSource {
 
 /** Everything that enters the environment image: the packages, the hooks run after installing them, the config. */
 export interface EnvironmentLock {
+  /** Always ENVIRONMENT_LOCK_SCHEMA. */
   $schema: typeof ENVIRONMENT_LOCK_SCHEMA;
+  /** The Debian suite, e.g. `trixie`. */
   suite: string;
+  /** The Debian architecture, e.g. `amd64`. */
   architecture: string;
+  /** mmdebstrap's variant (which packages are in the base). */
   variant: EnvironmentSpec['variant'];
+  /** Mirror URLs by key; packages and sources name a key. */
   mirrors: Record<string, string>;
+  /** The snapshot.debian.org timestamp the mirrors are pinned to, when they are. */
   snapshot?: string;
+  /** The apt sources resolved against. */
   sources: LockedSource[];
   /** the newest InRelease Date of the sources: every mtime in the root filesystem and the image's `created` */
   sourceDateEpoch: number;
@@ -50,10 +68,13 @@ export interface EnvironmentLock {
   requested: { packages: string[]; locales: string[] };
   /** mmdebstrap's version when the lock was made; another version may lay out the root filesystem differently */
   tools: { mmdebstrap: string };
+  /** Every package of the environment, in name order. */
   packages: LockedPackage[];
   /** mmdebstrap --customize-hook commands, in order ($1 is the root filesystem) */
   customize: string[];
+  /** The image's environment variables (`NAME=value`), working directory and default command. */
   image: { env: string[]; workingDir: string; cmd: string[] };
+  /** The settings the image holds (locale, time zone…), each with why. */
   settings: EnvironmentImageSetting[];
 }
 
@@ -91,6 +112,7 @@ export function checkLock(value: unknown, file: string): EnvironmentLock {
   return l as EnvironmentLock;
 }
 
+/** Reads and checks a lock file; E_ENVIRONMENT names the file and the first wrong field. */
 export async function readLock(file: string): Promise<EnvironmentLock> {
   let text: string;
   try {
@@ -107,6 +129,7 @@ export async function writeLock(file: string, lock: EnvironmentLock): Promise<vo
   await writeSmallFile(file, `${JSON.stringify(lock, null, 2)}\n`);
 }
 
+/** How lockEnvironment resolves a spec. */
 export interface LockOptions {
   /** where mmdebstrap's temporary root filesystem and the resolver's output go */
   workDir: string;
@@ -114,11 +137,15 @@ export interface LockOptions {
   previous?: EnvironmentLock;
   /** environment for apt (http_proxy …); apt inside mmdebstrap honours it */
   env?: Record<string, string>;
+  /** Each line of mmdebstrap's and apt's output. */
   onLog?: (line: string) => void;
+  /** Aborts the resolution. */
   signal?: AbortSignal;
 }
 
+/** What lockEnvironment resolved. */
 export interface LockResult {
+  /** The lock to write. */
   lock: EnvironmentLock;
   /** false when `previous` already locks the same environment (only the archive dates moved) */
   changed: boolean;

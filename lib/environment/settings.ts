@@ -6,8 +6,11 @@ export interface EnvironmentImageSetting {
   /** env: a variable in the image config; image: another config field; file: made by a customize hook;
    *  locale: a generated locale; default: Debian's own default, left as is; unset: deliberately not set */
   kind: 'env' | 'image' | 'file' | 'locale' | 'default' | 'unset';
+  /** What is set: a variable, a config field, a file path or a locale. */
   name: string;
+  /** Its value in the image. */
   value: string;
+  /** Why it is set so, in words. */
   why: string;
   /** verify's variations whose effect this setting can hide (the report names them) */
   masks?: string[];
