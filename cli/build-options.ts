@@ -4,10 +4,10 @@ import { type EnvironmentSource, type ProxySettings } from '../lib/api/environme
 import { gitVersion } from '../lib/api/package.js';
 import { loadProject, type Project } from '../lib/api/release.js';
 import { type GzipFormat, KreproError } from '../lib/index.js';
-import { type DockerBackend, openDockerBackend } from '../lib/backend/docker/backend.js';
-import { type Session } from '../lib/backend/session.js';
+import { type DockerBackend, openDockerBackend } from '../lib/api/backend.js';
+import type { Session } from '../lib/api/backend.js';
 import { redact } from '../lib/environment/build-image.js';
-import { releaseInputs, type ReleaseInputs } from '../lib/project/inputs.js';
+import { releaseInputs, type ReleaseInputs } from '../lib/api/release.js';
 import { checkOutputPath, parseCommand } from '../lib/project/project.js';
 import { quote } from '../lib/quote.js';
 import { ENVIRONMENT_OPTIONS, type EnvironmentOptionValues, lockedSource } from './env.js';

@@ -1,6 +1,6 @@
 import { visible } from '../lib/quote.js';
 import { type CheckProgress, type PackageProgress } from '../lib/index.js';
-import { type StepEvent } from '../lib/pipeline/pipeline.js';
+import type { StepEvent } from '../lib/api/release.js';
 
 const MiB = 1024 * 1024;
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { loadCommittedProject } from '../lib/api/release.js';
 import { variationNamed, VARIATIONS, verifyHtml, verifyJunit, verifyMarkdown, type VerifyProgress, verifyRelease, verifyReport, type VerifyResult, verifyText } from '../lib/api/verify.js';
 import { KreproError } from '../lib/index.js';
-import { type Backend } from '../lib/backend/backend.js';
+import type { Backend } from '../lib/api/backend.js';
 import { checkoutOf, commandLinePath, outputDirOf } from '../lib/checkout/beneath.js';
 import { redact } from '../lib/environment/build-image.js';
 import { quote } from '../lib/quote.js';

@@ -67,17 +67,13 @@ const CLI_INTERNALS: Record<string, string> = {
   'lib/quote.js': 'quoting values and names for terminal output',
   'lib/archive/pack.js': 'reports written whole or not at all (a temporary file, then a rename)',
   'lib/archive/libdeflate.js': '--version checks the WebAssembly file it ships against its pinned digest',
+  'lib/backend/wrapper.js': 'krepro seccomp: the profile verify builds run under',
   'lib/checkout/beneath.js': 'command-line paths checked to lie inside the checkout',
-  'lib/checkout/identity.js': "the names `clean` prints for a checkout's engine state",
-  'lib/checkout/lock.js': 'the checkout lock the CLI holds around a command',
-  'lib/project/project.js': '--command and --output values checked as the project file checks them',
-  'lib/report/check.js': "the text form of check's result",
-  'lib/source/git.js': 'whether --source is a git checkout, before any work',
-  'lib/source/source-date-epoch.js': '--mtime as seconds or an ISO 8601 date',
   'lib/environment/build-image.js': 'proxy variables passed to builds, and redacted in messages',
-  'lib/environment/image-source.js': "the build image version that names a checkout's engine state",
-  'lib/provenance/source.js': 'the source (repository, commit) a verify records in its recipe',
-  'lib/verify/wrapper.js': 'krepro seccomp: the profile verify builds run under',
+  'lib/project/project.js': '--command and --output values checked as the project file checks them',
+  'lib/report/check.js': "the headline of check's text output",
+  'lib/source/git.js': 'whether --source is a git checkout, and the commit verify builds, before any work',
+  'lib/source/source-date-epoch.js': '--mtime as seconds or an ISO 8601 date',
 };
 
 test('the CLI imports the library through its entry points, and the few internals it uses are listed with why', () => {

@@ -37,31 +37,43 @@ export interface Backend {
 
 /** An environment that cannot be made again (a Dockerfile image): the same image, by ID, copied from another backend. */
 export interface CopiedEnvironment {
+  /** Always 'copy'. */
   kind: 'copy';
+  /** The backend that has the image. */
   from: Backend;
+  /** The image there. */
   environment: PreparedEnvironment;
 }
 
+/** Where a build ran: recorded beside it in reports, never in a recipe. */
 export interface HostFacts {
   /** the backend's name */
   backend: string;
-  /** the machine builds run on (the engine host's name): what tells two hosts apart */
+  /** The machine builds run on (the engine host's name): what tells two hosts apart. */
   machine: string;
+  /** Kernel release, e.g. `6.1.0-27-amd64`. */
   kernel: string;
+  /** CPUs the engine can use. */
   cpus: number;
+  /** Memory the engine can use, in bytes. */
   memoryBytes: number;
+  /** Operating system, e.g. `linux`. */
   os: string;
+  /** Architecture, e.g. `amd64`. */
   arch: string;
   /** the engine's own version, e.g. Docker `20.10.24` */
   engineVersion: string;
 }
 
+/** How Backend.prepare makes an environment available. */
 export interface PrepareOptions {
   /** the checkout the environment is for: a Dockerfile image is per checkout, and its context is written below it */
   checkoutRoot: string;
   /** this machine's hostname (a checkout's state names include it) */
   hostname: string;
+  /** Each line of output while the image is made or built. */
   onLog?: (line: string) => void;
+  /** Aborts the preparation. */
   signal?: AbortSignal;
 }
 
@@ -88,15 +100,19 @@ export type BuildContainer =
   | { kind: 'plain'; user: { uid: number; gid: number }; hostname: string; workingDir: string }
   | { kind: 'controlled'; conditions: BuildConditions };
 
+/** One build, as plain data: everything a backend needs to run it, anywhere. */
 export interface BuildRequest {
   /** unique within its run: part of the names of the build's objects */
   id: string;
+  /** The image it runs in, by ID. */
   environment: PreparedEnvironment;
   /** a commit's tree, as a clean copy on this machine (a git worktree) */
   sources: { dir: string; commit: string };
+  /** The build command and its arguments (no shell), e.g. `make release`. */
   command: readonly string[];
   /** the build's variables (buildVariables), the same for every build of a project */
   variables: Readonly<Record<string, string>>;
+  /** How the container runs: plain, or under controlled conditions. */
   container: BuildContainer;
   /** 'none' for a hermetic build (verify); 'default' lets it fetch, as release builds may */
   network: 'none' | 'default';
@@ -108,15 +124,22 @@ export interface BuildRequest {
   run: RunScope;
 }
 
+/** What a build is doing: syncing sources in, running the command, copying outputs out. */
 export type BuildPhase = 'sources' | 'command' | 'outputs';
 
+/** How one Backend.build call runs. */
 export interface BuildOptions {
+  /** Aborts the build; its containers and volumes are removed. */
   signal?: AbortSignal;
+  /** Called as the build enters each phase. */
   onProgress?: (phase: BuildPhase) => void;
 }
 
+/** What one build gave. */
 export interface BuildResult {
+  /** The request's id. */
   id: string;
+  /** The command's exit code; 0 is success. */
   exitCode: number;
   /** the whole build: sources in, the command, outputs out */
   durationMs: number;
@@ -128,15 +151,20 @@ export interface BuildResult {
   unapplied: Unapplied[];
   /** the output files, named by checkout-relative path, below `dir` (none when the command failed) */
   outputs: Artifact[];
+  /** The request's `dir`, holding the outputs and build.log. */
   dir: string;
-  /** the build's output, probes taken out */
+  /** path of the build's log (`build.log` in `dir`), probes taken out */
   log: string;
+  /** Where it ran. */
   host: HostFacts;
 }
 
 /** What removing a checkout's state took away, by name. */
 export interface RemovedState {
+  /** Names of the containers removed. */
   containers: string[];
+  /** Names of the images removed. */
   images: string[];
+  /** Names of the volumes removed. */
   volumes: string[];
 }

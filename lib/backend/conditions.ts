@@ -6,16 +6,25 @@
 export interface BuildConditions {
   /** where the sources are inside the container */
   buildPath: string;
+  /** TZ, e.g. `UTC` (control) or `Etc/GMT-14`. */
   tz: string;
+  /** LANG and LC_ALL, e.g. `C.UTF-8`. */
   locale: string;
+  /** The umask, in octal, e.g. `0022`. */
   umask: string;
+  /** The build user's uid. */
   uid: number;
+  /** The build user's gid. */
   gid: number;
+  /** The container's hostname. */
   hostname: string;
+  /** The container's domain name. */
   domainname: string;
+  /** HOME. */
   home: string;
   /** one extra environment variable, present only when set */
   extraEnv?: [string, string];
+  /** PATH. */
   path: string;
   /** CPUs the build may use (a cpuset, e.g. "0"); absent: every CPU the engine gives */
   cpuset?: string;
@@ -39,5 +48,6 @@ export type Probes = Readonly<Record<string, string>>;
 export interface Unapplied {
   /** the field of BuildConditions, e.g. `aslr` */
   condition: keyof BuildConditions;
+  /** Why the backend could not apply it. */
   reason: string;
 }

@@ -55,7 +55,9 @@ export function stateNames(id: CheckoutIdentity, stateVersion: string, image?: s
 
 /** One run, as plain data (a build request carries it anywhere): whose it is, its id, the labels of its objects. */
 export interface RunScope {
+  /** The checkout's hash: part of every name of its state. */
   checkoutHash: string;
+  /** The run's id, 12 random hex digits: part of every name of its objects. */
   runId: string;
   /** the checkout's labels and the run's own */
   labels: Record<string, string>;

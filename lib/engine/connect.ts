@@ -12,6 +12,7 @@ import { tracedEngine } from './traced.js';
 /** The environment variables krepro reads to find the engine (same names and meaning as the docker CLI). */
 export type EngineEnv = Readonly<Record<string, string | undefined>>;
 
+/** Which engine to connect to, as the docker CLI finds it, and what to report. */
 export interface ConnectOptions {
   /** Overrides DOCKER_HOST, like `docker -H`. */
   host?: string;
@@ -21,7 +22,7 @@ export interface ConnectOptions {
   trace?: Trace;
 }
 
-
+/** An Engine for explicit DOCKER_* values (unix://, tcp:// with TLS, ssh://). Does not contact the engine. */
 export function connectEngine(opts: ConnectOptions = {}): Engine {
   const resolved = resolveEngine(opts);
   // dockerode (with ssh2 and its protocol stack, about half a second) is loaded on the first connection, not on

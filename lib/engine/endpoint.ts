@@ -121,8 +121,6 @@ export function resolveEngine(opts: ConnectOptions = {}): ResolvedEngine {
   return { endpoint, options };
 }
 
-/** An Engine for explicit DOCKER_* values (see resolveEngine). Does not contact the engine. */
-
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }

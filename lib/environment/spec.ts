@@ -4,17 +4,22 @@ import { parseJson, quote } from '../quote.js';
 
 /** The committed input a lock is made from: build-image/environment.json. */
 export const ENVIRONMENT_SPEC_FILE = 'environment.json';
+/** The spec's `$schema` (schemas/environment.schema.json). */
 export const ENVIRONMENT_SPEC_SCHEMA = 'https://krepro.dev/schemas/environment/v1';
 
+/** One apt source a spec resolves against. */
 export interface PackageSource {
   /** a key of `mirrors` */
   mirror: string;
+  /** The suite, e.g. `trixie` or `trixie-updates`. */
   suite: string;
+  /** Its components, e.g. `main`. */
   components: string[];
 }
 
 /** What the build environment should hold; `krepro env lock` resolves it into exact packages. */
 export interface EnvironmentSpec {
+  /** ENVIRONMENT_SPEC_SCHEMA, for editors; optional. */
   $schema?: string;
   /** the Debian release the root filesystem is made from, e.g. trixie */
   suite: string;
@@ -26,6 +31,7 @@ export interface EnvironmentSpec {
   mirrors: Record<string, string>;
   /** snapshot.debian.org timestamp (YYYYMMDDTHHMMSSZ): lock from http://snapshot.debian.org/archive/<archive>/<timestamp>/ instead */
   snapshot?: string;
+  /** The apt sources to resolve against. */
   sources: PackageSource[];
   /** wanted packages; their dependencies are resolved by apt when locking */
   packages: string[];
@@ -70,6 +76,7 @@ export function checkEnvironmentSpec(value: unknown, file: string): EnvironmentS
   return { ...(s.$schema ? { $schema: s.$schema } : {}), suite: s.suite, architecture: s.architecture, variant: s.variant, mirrors: s.mirrors, ...(s.snapshot ? { snapshot: s.snapshot } : {}), sources: s.sources, packages: s.packages, locales: s.locales };
 }
 
+/** Reads and checks a spec file; E_ENVIRONMENT names the file and the first wrong field. */
 export async function readEnvironmentSpec(file: string): Promise<EnvironmentSpec> {
   let text: string;
   try {

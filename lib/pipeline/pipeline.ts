@@ -11,6 +11,7 @@ export interface Step<C> {
   run(context: C): Promise<void>;
 }
 
+/** One step's start, end (with its time in ms), skip (with its reason) or failure. */
 export type StepEvent =
   | { type: 'start'; step: string }
   | { type: 'done'; step: string; ms: number }
@@ -19,10 +20,13 @@ export type StepEvent =
 
 /** What happened to one step: the runner's record, in the order the steps ran. */
 export interface StepRecord {
+  /** The step's name. */
   name: string;
+  /** How it ended. */
   status: 'done' | 'skipped' | 'failed';
   /** why it was skipped */
   reason?: string;
+  /** How long it took, in milliseconds (0 for a skip). */
   ms: number;
 }
 

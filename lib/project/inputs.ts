@@ -30,7 +30,9 @@ export interface Packaging {
  * them); this is the only place that puts them there.
  */
 export interface ReleaseInputs {
+  /** The project file (or Kubernetes' defaults). */
   project: Project;
+  /** SOURCE_DATE_EPOCH, in seconds since 1970. */
   sourceDateEpoch: number;
   /** KUBE_GIT_VERSION */
   version: string;
@@ -40,16 +42,23 @@ export interface ReleaseInputs {
   packaging: Packaging;
 }
 
+/** What releaseInputs decides a build from. */
 export interface ReleaseInputsOptions {
+  /** The project file (or Kubernetes' defaults). */
   project: Project;
   /** the invoking environment (KUBE_*, Go's build variables); the CLI passes process.env */
   host: Readonly<Record<string, string | undefined>>;
+  /** SOURCE_DATE_EPOCH, in seconds since 1970. */
   sourceDateEpoch: number;
+  /** KUBE_GIT_VERSION, e.g. `v1.31.0`. */
   version: string;
+  /** Gzip level, 1-9. Default 6. */
   level?: number;
+  /** Pinned gzip format. Default CURRENT_GZIP_FORMAT. */
   encoder?: GzipFormat;
 }
 
+/** Decides every input of a release once: its variables and its packaging. */
 export function releaseInputs(opts: ReleaseInputsOptions): ReleaseInputs {
   const variables = buildVariables({ host: opts.host, project: opts.project, sourceDateEpoch: opts.sourceDateEpoch, version: opts.version });
   return { project: opts.project, sourceDateEpoch: opts.sourceDateEpoch, version: opts.version, variables, packaging: packagingFor(opts.project, variables, opts) };

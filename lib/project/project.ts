@@ -8,11 +8,14 @@ import { parseJson, quote } from '../quote.js';
 
 /** The project file at the checkout root: how this project builds, and which files are its artifacts. */
 export const PROJECT_FILE = 'krepro.json';
+/** The project file's `$schema` (schemas/project.schema.json). */
 export const PROJECT_SCHEMA = 'https://krepro.dev/schemas/project/v1';
 
+/** The server images a project ships (the project file's `images`). */
 export interface ImageSettings {
   /** server binaries to make images of (default: Kubernetes' four) */
   binaries?: string[];
+  /** The registry of the image names. Default: KUBE_DOCKER_REGISTRY, else registry.k8s.io. */
   registry?: string;
   /** 'scratch' or a docker-archive tarball path, relative to the checkout */
   base?: string;

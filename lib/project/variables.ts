@@ -7,10 +7,13 @@ const PASSED_NAMES = ['GOFLAGS', 'GOGCFLAGS', 'GOLDFLAGS', 'GOPROXY', 'GOTOOLCHA
 /** Host-side switches that mean nothing inside the container. */
 const HOST_ONLY = new Set(['KUBE_RUN_COPY_OUTPUT', 'KUBE_RSYNC_PORT', 'KUBE_RELEASE_RUN_TESTS']);
 
+/** What buildVariables makes the build variables from. */
 export interface BuildVariablesOptions {
   /** the invoking environment (the CLI passes process.env); only KUBE_* and Go's build variables are taken */
   host: Readonly<Record<string, string | undefined>>;
+  /** The project file (or Kubernetes' defaults). */
   project: Project;
+  /** SOURCE_DATE_EPOCH, in seconds since 1970. */
   sourceDateEpoch: number;
   /** KUBE_GIT_VERSION */
   version: string;

@@ -32,14 +32,19 @@ export type RecipeContainer =
 
 /** Everything a rebuild needs, as SLSA's externalParameters: nothing is taken from the rebuilder's machine. */
 export interface Recipe {
+  /** The source: repository URI, commit, and git tree hash. */
   source: { uri: string; commit: string; tree: string };
+  /** The project file as it was followed. */
   project: { command: string[]; outputs: string[]; release: boolean; images: ImageSettings | false; normalize: boolean };
   /** the locked build environment, whole (a rebuild needs nothing else to make the same image), and its image ID */
   environment: { lock: EnvironmentLock; lockDigest: string; imageId: string };
   /** the build variables (buildVariables: project env, host KUBE_*, GO*, SOURCE_DATE_EPOCH, KUBE_GIT_VERSION); JSON key `env` */
   env: Record<string, string>;
+  /** How the build container ran. */
   container: RecipeContainer;
+  /** SOURCE_DATE_EPOCH, in seconds since 1970. */
   sourceDateEpoch: number;
+  /** KUBE_GIT_VERSION. */
   version: string;
   /**
    * how the release tarballs were packed, when the project is Kubernetes-shaped (the registry comes from the
@@ -98,13 +103,16 @@ export function recipeInputs(recipe: Recipe): ReleaseInputs {
   };
 }
 
+/** The SLSA provenance v1 predicate of a recipe statement. */
 export interface RecipePredicate {
+  /** What was built, from what: the recipe as externalParameters, the source and image as dependencies. */
   buildDefinition: {
     buildType: typeof RECIPE_BUILD_TYPE;
     externalParameters: Recipe;
     internalParameters: Record<string, never>;
     resolvedDependencies: { uri?: string; name?: string; digest: Record<string, string> }[];
   };
+  /** Which builder (krepro release or verify, and its version) and which run. */
   runDetails: { builder: { id: string; version: Record<string, string> }; metadata: { invocationId: string } };
 }
 
@@ -195,6 +203,9 @@ function checkRecipe(r: Recipe, where: string): void {
   }
 }
 
+/**
+ * Where a recipe was read from: a signed statement (and the key that verified it) or the unsigned provenance file.
+ */
 export type ProvenanceSource = { kind: 'signed'; file: string; keyid: string } | { kind: 'unsigned'; file: string };
 
 /**

@@ -23,11 +23,13 @@ import { releaseArtifacts } from '../release/artifacts.js';
 import { releaseFromBinaries } from '../release/from-binaries.js';
 import { runGit } from '../source/git.js';
 
+/** What rebuildRelease follows, and where it builds. */
 export interface RebuildOptions {
   /** the published release directory: its provenance, and the published files to explain differences with */
   releaseDir: string;
   /** a checkout of the project, at the commit the provenance records */
   checkoutRoot: string;
+  /** Where the build runs. */
   backend: Backend;
   /** check the signed provenance (krepro.intoto.jsonl) with this key; without one the unsigned statement is read */
   key?: VerifyingKey;
@@ -42,37 +44,50 @@ export interface RebuildOptions {
   imageBase?: string;
   /** where the clean copy and the rebuilt files go; a temporary directory, removed afterwards, when absent */
   workDir?: string;
+  /** Each line of the build's output. */
   onLog?: (line: string) => void;
+  /** Each step's start, end, skip or failure. */
   onStep?: (event: StepEvent) => void;
+  /** Aborts the rebuild; what it made on the backend is removed. */
   signal?: AbortSignal;
 }
 
+/** One artifact the provenance names, rebuilt and compared. */
 export interface RebuiltArtifact {
+  /** Its name in the release. */
   name: string;
   /** sha256 the provenance records */
   recorded: string;
   /** sha256 of the file in the release directory, when it has one (as krepro check read it) */
   published?: string;
+  /** sha256 of the rebuilt file; null when the rebuild did not make it. */
   rebuilt: string | null;
+  /** The rebuilt file against the recorded digest. */
   verdict: 'identical' | 'different' | 'missing';
   /** what krepro diff finds against the published file, when the release directory has it */
   explanation?: { causes: { cause: string; title: string; fix: string; count: number }[]; findings: { path: string; field: string; left: string | null; right: string | null }[] };
 }
 
+/** What rebuildRelease found. */
 export interface RebuildResult {
   /** reproduced: every artifact rebuilt identical, and the release directory matches its own lists */
   status: 'reproduced' | 'differs';
+  /** Where the recipe was read from. */
   source: ProvenanceSource;
   /**
    * krepro check of the release directory (its sums, manifest and, with a key, the signed subjects), before the
    * build; absent when there is nothing to check (the step's skip says why)
    */
   published?: CheckResult;
+  /** The recipe followed. */
   recipe: Recipe;
+  /** ID of the environment image it built in (`sha256:…`). */
   imageId: string;
+  /** Every artifact the provenance names. */
   artifacts: RebuiltArtifact[];
   /** where the rebuilt files are (kept when workDir was given) */
   dir: string;
+  /** What each step did. */
   steps: StepRecord[];
 }
 

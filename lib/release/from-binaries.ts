@@ -8,31 +8,43 @@ import { buildStage, type StageResult } from '../layout/stage.js';
 import { runPipeline, type Step, type StepEvent } from '../pipeline/pipeline.js';
 import type { Packaging } from '../project/inputs.js';
 
+/** What releaseFromBinaries stages and packs: the built binaries of a checkout. */
 export interface ReleaseFromBinariesOptions {
   /** the `_output` directory holding `dockerized/bin`; the stage and the tarballs are written beside it */
   outputDir: string;
   /** the checkout: README, LICENSES, cluster/… for the stage, and the git tree for kubernetes-src.tar.gz */
   sourceRoot: string;
+  /** KUBE_GIT_VERSION, written into the stage and the image tags. */
   version: string;
+  /** Every member's mtime, in seconds since 1970. */
   sourceDateEpoch: number;
+  /** How the tarballs are packed (see packagingFor). */
   packaging: Packaging;
   /** where the image base template resolves instead of the recorded one (a rebuild given --image-base) */
   imageBase?: string;
+  /** Each step's start, end, skip or failure (stage, images, package). */
   onStep?: (event: StepEvent) => void;
+  /** Aborts the packing; the previous release directory is kept. */
   signal?: AbortSignal;
 }
 
 /** A base tarball server images were made on, by digest: a recipe records it, a rebuild checks it. */
 export interface ImageBaseFile {
+  /** The image's OS, e.g. `linux`. */
   os: string;
+  /** The image's architecture, e.g. `amd64`. */
   arch: string;
+  /** The binary the image runs, e.g. `kube-proxy`. */
   binary: string;
   /** as the template resolved: relative to the sources when inside them, else absolute */
   path: string;
+  /** sha256 of the base archive, lowercase hex. */
   sha256: string;
 }
 
+/** What releaseFromBinaries packed. */
 export interface Packed {
+  /** The release directory packageRelease wrote. */
   packaged: PackageResult;
   /** the docker-archive bases of the server images (none for scratch images) */
   bases: ImageBaseFile[];

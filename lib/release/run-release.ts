@@ -17,7 +17,9 @@ import { recipeSource } from '../provenance/source.js';
 import { releaseArtifacts } from './artifacts.js';
 import { PACK_STEPS, type PackContext, packContext } from './from-binaries.js';
 
+/** What runRelease builds and packs, and where its output goes. */
 export interface ReleaseOptions {
+  /** The checkout (git work tree) of the project. */
   checkoutRoot: string;
   /** what to build and how to pack it (releaseInputs): also what the recipe records */
   inputs: ReleaseInputs;
@@ -29,11 +31,15 @@ export interface ReleaseOptions {
    * rebuild can make again.
    */
   provenance?: { signingKey?: SigningKey };
+  /** Where the build's output goes. */
   io: { stdout: Writable; stderr: Writable };
+  /** Each step's start, end, skip or failure. */
   onStep?: (event: StepEvent) => void;
+  /** Aborts the release; the previous release directory is kept. */
   signal?: AbortSignal;
 }
 
+/** What runRelease made. */
 export interface ReleaseResult {
   /** the release tarballs, when the project is Kubernetes-shaped */
   packaged?: PackageResult;

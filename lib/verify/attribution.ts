@@ -22,26 +22,31 @@ export type Verdict =
   | { kind: 'masked-by-noise'; builds: string[] }
   | { kind: 'consequence'; of: Consequence };
 
+/** A variation recognized by its value in the experiment's findings, and whether its build alone confirmed it. */
 export interface Guess {
+  /** The variation's name. */
   variation: string;
-  /** findings of the experiment that carry its value */
+  /** Findings of the experiment that carry its value. */
   findings: number;
+  /** The build with this variation alone. */
   build: string;
+  /** Whether that build showed the findings. */
   confirmed: boolean;
 }
 
+/** The cause search's outcome. */
 export interface AttributionResult {
-  /** the findings judged: the experiment's, then (with `grows`) what later builds showed */
+  /** The findings judged: the experiment's, then (with `grows`) what later builds showed. */
   findings: LocatedFinding[];
-  /** one per finding, in its order */
+  /** One per finding, in its order. */
   verdicts: Verdict[];
-  /** the variations recognized by their values, each tried alone */
+  /** The variations recognized by their values, each tried alone. */
   guesses: Guess[];
-  /** a build with every variation but the causes found, showing nothing outside the noise mask */
+  /** A build with every variation but the causes found, showing nothing outside the noise mask. */
   cleared?: string;
-  /** the noise builds the mask came from (another is made when a finding shows in no other build) */
+  /** The noise builds the mask came from (another is made when a finding shows in no other build). */
   noise: string[];
-  /** builds attribution ran (guesses, clearing, search, extra noise) */
+  /** Builds attribution ran (guesses, clearing, search, extra noise). */
   builds: number;
 }
 

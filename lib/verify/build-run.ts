@@ -13,9 +13,13 @@ import { type ImageBaseFile, releaseFromBinaries } from '../release/from-binarie
 /** An artifact of a verify build: a release tarball by file name, an output file by checkout-relative path. */
 export type VerifyArtifact = Artifact;
 
+/** One build verify ran, and what it gave. */
 export interface BuildRun {
+  /** Unique within the verify: part of its objects' names and its directory. */
   id: string;
+  /** What it is for people: `control`, `experiment`, `noise`, `only tz`… */
   label: string;
+  /** The conditions it ran under. */
   conditions: BuildConditions;
   /** which variations this run applied (empty for control runs) */
   variations: string[];
@@ -25,17 +29,21 @@ export interface BuildRun {
   host: HostFacts;
   /** conditions the backend could not apply */
   unapplied: Unapplied[];
+  /** The build command's exit code. */
   exitCode: number;
+  /** The whole build, in milliseconds: sources in, the command, outputs out, packing. */
   durationMs: number;
   /** time spent in the build command itself; the rest of durationMs is sync, copy, staging and packing */
   commandMs: number;
   /** what the effect probes saw in this build's container */
   probes: Probes;
+  /** Its artifacts: the release files and the output files. */
   artifacts: VerifyArtifact[];
   /** the server images' bases, by digest (for the recipe) */
   bases: ImageBaseFile[];
   /** where this run's outputs and log are kept */
   dir: string;
+  /** Path of the build's log (`build.log` in `dir`), probes taken out. */
   log: string;
 }
 

@@ -89,9 +89,13 @@ export const EXPERIMENT_VALUES = {
   clockOffset: '+373d',
 } as const;
 
+/** One condition verify varies, with how to tell it took effect and how to fix a build it changes. */
 export interface Variation {
+  /** Its name, as `--variations` takes it: `tz`, `locale`, `umask`… */
   name: string;
+  /** What it changes, in words. */
   description: string;
+  /** The conditions with this variation applied. */
   apply(c: BuildConditions): BuildConditions;
   /** what to change in the build when this variation is the cause */
   fix: string;
@@ -113,6 +117,7 @@ const TURKISH = /(?<![\p{L}])(Ocak|Şubat|Mart|Nisan|Mayıs|Haziran|Temmuz|Ağus
 
 const differs = (a: string | undefined, b: string | undefined): boolean => a !== undefined && b !== undefined && a !== b;
 
+/** Every variation verify knows, in the order it tries them. */
 export const VARIATIONS: readonly Variation[] = [
   {
     name: 'build-path',
@@ -204,6 +209,7 @@ function samePair(pair: string): boolean {
   return x !== undefined && x === y;
 }
 
+/** The variation of that name; E_USAGE naming the known ones otherwise. */
 export function variationNamed(name: string): Variation {
   const v = VARIATIONS.find((x) => x.name === name);
   if (!v) throw new KreproError('E_USAGE', `unknown variation ${quote(name)}; known: ${VARIATIONS.map((x) => x.name).join(', ')}`);

@@ -127,4 +127,5 @@ export function verifyReport(result: VerifyResult) {
   };
 }
 
+/** The verify report: what verifyReport makes of a VerifyResult, as the JSON report (schemas/verify-report.schema.json) holds it. */
 export type VerifyReport = ReturnType<typeof verifyReport>;

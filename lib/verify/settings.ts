@@ -2,10 +2,13 @@ import { NORMALIZATIONS } from '../project/project.js';
 
 /** A setting of the build environment that changes how tools behave: listed in the report, never hidden. */
 export interface EnvironmentSetting {
+  /** The variable or setting, e.g. `TZ` or `GOFLAGS`. */
   name: string;
+  /** Its value. */
   value: string;
   /** where it comes from: the environment image, the project file, the host, or krepro's normalizations */
   source: 'image' | 'project' | 'host' | 'normalization' | 'krepro';
+  /** Why it is set so, in words. */
   why: string;
   /** variations whose effect it may hide */
   masks?: string[];

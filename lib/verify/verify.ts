@@ -27,7 +27,9 @@ import { alsoVaries, choosePlan, hostDifferences, matrixBuilds, type PlanChoice,
 import { type EnvironmentSetting, verifySettings } from './settings.js';
 import { limitBackend } from '../backend/limit.js';
 
+/** What verifyRelease verifies, where its builds run, and how far it searches. */
 export interface VerifyOptions {
+  /** The checkout (git work tree) of the project. */
   checkoutRoot: string;
   /** the commit to verify (its project file is the one `inputs.project` should come from); default HEAD */
   commit?: string;
@@ -37,6 +39,7 @@ export interface VerifyOptions {
   backends: { control: Backend; experiment: Backend };
   /** the environment every build runs in: made on each backend from the lock, or a Dockerfile image copied by ID */
   environment: EnvironmentSource;
+  /** The variations the experiment build applies (VARIATIONS, or a choice of them). */
   variations: readonly Variation[];
   /** what to build and how to pack it: exactly what release uses (releaseInputs) */
   inputs: ReleaseInputs;
@@ -50,20 +53,25 @@ export interface VerifyOptions {
   workDir?: string;
   /** write the control build's recipe beside its outputs (locked environment only), signed with a key */
   provenance?: { signingKey?: SigningKey };
-  /** how the builds are scheduled; default: `matrix` when `jobs` ≥ n + 3, else `adaptive` */
+  /** How the builds are scheduled. Default: `matrix` when `jobs` ≥ n + 3 (n variations), else `adaptive`. */
   plan?: PlanKind;
-  /** builds at once on each backend (default 1); in-memory builds are capped by the backend's memory too */
+  /** Builds at once on each backend. Default 1; in-memory builds are capped by the backend's memory too. */
   jobs?: number;
   /**
-   * the matrix plan's builds, run elsewhere (`krepro verify --collect`: read from bundles), by planned ID: used in
-   * place of building; nothing is built here, so what needs a second round stays unexplained, saying so
+   * The matrix plan's builds, run elsewhere (`krepro verify --collect`: readBuildBundles), by planned ID: used in
+   * place of building; nothing is built here, so what needs a second round stays unexplained, saying so.
+   * Default: the builds run here.
    */
   collected?: { builds: ReadonlyMap<string, BuildRun>; environment: PreparedEnvironment };
+  /** Each line of the builds' output. */
   onLog?: (line: string) => void;
+  /** Each step, and each build as it starts, moves on and ends. */
   onProgress?: (e: VerifyProgress) => void;
+  /** Aborts the verify; what it made on the backends is removed. */
   signal?: AbortSignal;
 }
 
+/** Progress of a verify: its steps, and each build as it starts, enters a phase and ends. */
 export type VerifyProgress =
   | { type: 'step'; event: StepEvent }
   | { type: 'build-start'; id: string; label: string; variations: string[] }
@@ -72,67 +80,98 @@ export type VerifyProgress =
 
 /** Whether one variation took effect, as its probe saw it in the control and the experiment build. */
 export interface VariationCheck {
+  /** The variation's name. */
   name: string;
+  /** What it changes, in words. */
   description: string;
+  /** What to change in the build when it is a cause. */
   fix: string;
+  /** It took effect, so the verify tested it. */
   tested: boolean;
   /** why it was not tested */
   reason?: string;
+  /** What its probe saw in the control and the experiment build; null when not seen. */
   probe: { control: string | null; experiment: string | null };
 }
 
+/** A build whose command failed. */
 export interface BuildFailure {
+  /** The build's id. */
   build: string;
+  /** What the build was for: `control`, `experiment`… */
   label: string;
+  /** The command's exit code. */
   exitCode: number;
+  /** Where the build's log is. */
   log: string;
+  /** The last lines of the log. */
   logTail: string[];
 }
 
 /** "The build fails when X": a build other than the control failed, and what its failure is attributed to. */
 export interface FailureCause extends BuildFailure {
+  /** A variation alone, only variations together, or nondeterminism (a noise build failed too). */
   kind: 'variation' | 'interaction' | 'nondeterminism';
+  /** The variations it needs (none for nondeterminism). */
   variations: string[];
-  /** builds that prove it (the failing one last) */
+  /** Builds that prove it (the failing one last). */
   evidence: string[];
+  /** What to change in the build, one line per variation. */
   fix: string[];
 }
 
 /** How the builds were scheduled, and where each ran. */
 export interface PlanRecord {
+  /** The plan followed. */
   kind: PlanKind;
+  /** Why this plan, in words. */
   why: string;
-  /** builds at once on each backend */
+  /** Builds at once on each backend. */
   jobs: number;
-  /** builds with their sources in memory at once, and why that many */
+  /** Builds with their sources in memory at once, and why that many. */
   inMemory: { max: number; why: string };
-  /** where the builds came from: run here, or collected from bundles (`--collect`) */
+  /** Where the builds came from: run here, or collected from bundles (`--collect`). */
   source: 'local' | 'bundles';
+  /** Each round of builds started together, with its builds' ids and its time in milliseconds. */
   rounds: { round: number; builds: string[]; ms: number }[];
-  /** findings a host difference could explain: builds that ran on another host than the control build */
+  /** Findings a host difference could explain: builds that ran on another host than the control build. */
   hosts: { build: string; differences: string[] }[];
 }
-/** A verify's result: every finding of control vs experiment with its verdict, grouped by cause (Explained). */
+
+/**
+ * What verifyRelease found: the verdict, every build, every finding of control vs experiment with its verdict,
+ * grouped by cause (Explained).
+ */
 export interface VerifyResult extends Explained {
+  /** Always VERIFY_SCHEMA. */
   schema: typeof VERIFY_SCHEMA;
+  /** The commit verified. */
   commit: string;
+  /** SOURCE_DATE_EPOCH of every build, in seconds since 1970. */
   sourceDateEpoch: number;
+  /** The verdict. */
   status: 'reproducible' | 'not-reproducible' | 'build-failed';
+  /** The project file followed. */
   project: Project;
+  /** Every setting the builds saw, with where it came from. */
   settings: EnvironmentSetting[];
+  /** Each variation, and whether it was tested. */
   variations: VariationCheck[];
+  /** The build under control conditions. */
   control: BuildRun;
+  /** The build with every variation; absent when control failed. */
   experiment?: BuildRun;
-  /** the builds under control conditions again that made the noise mask */
+  /** The builds under control conditions again that made the noise mask. */
   noise: BuildRun[];
-  /** every build, in the order run */
+  /** Every build, in the order run. */
   builds: BuildRun[];
-  /** artifacts that differ between control and experiment (or, when the experiment failed, in the other builds) */
+  /** Artifacts that differ between control and experiment (or, when the experiment failed, in the other builds). */
   differing: string[];
-  /** builds that failed where the control build did not, each with its cause */
+  /** Builds that failed where the control build did not, each with its cause. */
   failures: FailureCause[];
-  /** the control build's failure (status build-failed) */
+  /** The control build's failure, for status build-failed. */
   failure?: BuildFailure;
+  /** How the builds were scheduled, and where each ran. */
   plan: PlanRecord;
   /** the control build's recipe, when written */
   provenance?: { statement: string; envelope?: string; bundle?: string };
@@ -140,6 +179,7 @@ export interface VerifyResult extends Explained {
   steps: StepRecord[];
 }
 
+/** The verify report's `schema` (schemas/verify-report.schema.json). */
 export const VERIFY_SCHEMA = 'https://krepro.dev/schemas/verify-report/v3';
 
 class BuildFailed extends Error {
@@ -537,6 +577,7 @@ export interface PlannedBuildsResult {
   commit: string;
   environment: PreparedEnvironment;
   builds: BuildRun[];
+  /** How the builds were scheduled, and where each ran. */
   plan: PlanRecord;
   /** where the builds' outputs are: remove it when done with them */
   workDir: string;

@@ -9,6 +9,7 @@ import { prepareEnvironment } from './environment.js';
 import { openDockerSession } from './session.js';
 import { removeCheckoutState, removeLeftovers } from './state.js';
 
+/** How the Docker backend runs builds. */
 export interface DockerBackendOptions {
   /**
    * The engine's default seccomp profile with personality(ADDR_NO_RANDOMIZE) allowed (seccompWithPersonality): without
@@ -22,16 +23,19 @@ export interface DockerBackendOptions {
  * `Engine` (lib/environment, which makes images, aside).
  */
 export class DockerBackend implements Backend, Sessions {
+  /** `docker <endpoint>`, for messages and reports. */
   readonly name: string;
   private factsOnce: Promise<HostFacts> | undefined;
 
   constructor(
+    /** The engine builds run on. */
     readonly engine: Engine,
     private readonly opts: DockerBackendOptions = {},
   ) {
     this.name = `docker ${engine.endpoint}`;
   }
 
+  /** The engine host's kernel, CPUs, memory and engine version (asked once). */
   facts(opts: { signal?: AbortSignal } = {}): Promise<HostFacts> {
     this.factsOnce ??= (async () => {
       const [info, version] = await Promise.all([this.engine.info(opts), this.engine.version(opts)]);
@@ -41,26 +45,35 @@ export class DockerBackend implements Backend, Sessions {
     return this.factsOnce;
   }
 
+  /**
+   * Finds or makes the environment image on this engine (the locked one from its lock, a Dockerfile image, or a
+   * copy).
+   */
   prepare(source: EnvironmentSource | CopiedEnvironment, opts: PrepareOptions): Promise<PreparedEnvironment> {
     return prepareEnvironment(this.engine, source, opts);
   }
 
+  /** Runs one build in fresh containers and volumes, removed afterwards. */
   build(request: BuildRequest, opts: BuildOptions = {}): Promise<BuildResult> {
     return dockerBuild({ engine: this.engine, ...(this.opts.seccomp ? { seccomp: this.opts.seccomp } : {}), facts: () => this.facts(opts) }, request, opts);
   }
 
+  /** Removes what killed runs of the checkout left on this engine. */
   removeLeftovers(checkoutHash: string, opts: { signal?: AbortSignal } = {}): Promise<RemovedState> {
     return removeLeftovers(this.engine, checkoutHash, opts);
   }
 
+  /** Removes the checkout's whole state on this engine (krepro clean). */
   removeCheckout(checkoutHash: string, opts: { signal?: AbortSignal } = {}): Promise<RemovedState> {
     return removeCheckoutState(this.engine, checkoutHash, opts);
   }
 
+  /** The environment image as a `docker save` stream. */
   exportEnvironment(environment: PreparedEnvironment, opts: { signal?: AbortSignal } = {}): Promise<Readable> {
     return this.engine.images.save(environment.ref, opts);
   }
 
+  /** Opens a session on a checkout, with its sources on a data volume of this engine. */
   openSession(opts: SessionOptions): Promise<Session> {
     return openDockerSession(this.engine, opts);
   }
