@@ -2,7 +2,8 @@
  * krepro: reproducible Kubernetes-style releases. The root holds what most release tooling needs: pack a release,
  * check it, diff two artifacts, sign and verify statements, and krepro's errors. Each concept has its own subpath
  * with the rest: `krepro/package`, `krepro/archive`, `krepro/check`, `krepro/diff`, `krepro/attest`, `krepro/sbom`,
- * `krepro/image`, `krepro/verify`, `krepro/release`, `krepro/environment` and `krepro/engine`. Nothing else is public.
+ * `krepro/image`, `krepro/verify`, `krepro/release`, `krepro/environment`, `krepro/backend` and `krepro/engine`.
+ * Nothing else is public.
  *
  * @packageDocumentation
  */
