@@ -120,10 +120,10 @@ test('not a git checkout: the default source is left out with a note; --source n
   assert.match(explicit.stderr, `${plain} is not a git checkout (no .git in it or a parent)`);
 });
 
-/** Evaluates `expr` (with `k`, dist/lib/index.js, and `scan`, dist/lib/backend/docker/sync/scan.js) in a child process: "ok <json>" or "<code> <message>". */
+/** Evaluates `expr` (with `k`, dist/lib's checkout identity and git version, and `scan`, dist/lib/backend/docker/sync/scan.js) in a child process: "ok <json>" or "<code> <message>". */
 function inChild(expr: string, env: Record<string, string>): string {
   const lib = (p: string) => JSON.stringify(path.resolve('dist/lib', p));
-  const script = `Promise.all([import(${lib('index.js')}), import(${lib('backend/docker/sync/scan.js')})]).then(([k, scan]) => ${expr}).then((v) => console.log('ok ' + JSON.stringify(v)), (e) => console.log(e.code + ' ' + e.message))`;
+  const script = `Promise.all([import(${lib('checkout/identity.js')}), import(${lib('source/version.js')}), import(${lib('backend/docker/sync/scan.js')})]).then(([identity, version, scan]) => { const k = { ...identity, ...version }; return ${expr}; }).then((v) => console.log('ok ' + JSON.stringify(v)), (e) => console.log(e.code + ' ' + e.message))`;
   return spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: cliEnv({ ...gitEnv, ...env }) }).stdout.trim();
 }
 
