@@ -2,17 +2,32 @@ import { lstat, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { loadCommittedProject } from '../lib/api/release.js';
-import { variationNamed, VARIATIONS, verifyHtml, verifyJunit, verifyMarkdown, type VerifyProgress, verifyRelease, verifyReport, type VerifyResult, verifyText } from '../lib/api/verify.js';
+import {
+  buildBundleBackend,
+  EXPERIMENT_VALUES,
+  planDocument,
+  PLAN_KINDS,
+  readBuildBundles,
+  runPlannedBuilds,
+  variationNamed,
+  VARIATIONS,
+  verifyHtml,
+  verifyJunit,
+  verifyMarkdown,
+  type VerifyProgress,
+  verifyRelease,
+  verifyReport,
+  type VerifyResult,
+  verifyText,
+  writeBuildBundle,
+} from '../lib/api/verify.js';
 import { KreproError } from '../lib/index.js';
 import type { Backend } from '../lib/api/backend.js';
 import { checkoutOf, commandLinePath, outputDirOf } from '../lib/checkout/beneath.js';
 import { redact } from '../lib/environment/build-image.js';
 import { quote } from '../lib/quote.js';
 import { headCommit } from '../lib/source/git.js';
-import { buildBundleBackend, planDocument, readBuildBundles, writeBuildBundle } from '../lib/verify/build-bundle.js';
-import { EXPERIMENT_VALUES } from '../lib/verify/conditions.js';
-import { planKindNamed, PLAN_KINDS } from '../lib/verify/plan.js';
-import { runPlannedBuilds } from '../lib/verify/verify.js';
+import { planKindNamed } from '../lib/verify/plan.js';
 import { integerOption } from './number-option.js';
 import { backendFor, BUILD_SECTION, environmentFor, inputsFor, PACKAGING_NOTES, PACKAGING_OPTIONS, packingOptions, PROJECT_OPTIONS } from './build-options.js';
 import { defineCommand, inSection, parseCommand, SIGNAL_EXITS } from './command.js';

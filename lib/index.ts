@@ -28,7 +28,7 @@ export {
 } from './api/package.js';
 export { hashFile, integrityOf, type Artifact, type Digests, type EncoderIdentity, type FileDigests, type GzipFormat } from './api/archive.js';
 export { checkRelease, type CheckOptions, type CheckProgress, type CheckResult, type CheckedExpectation, type CheckedFile, type CheckedList, type Expectation } from './api/check.js';
-export { diff, CAUSES, DIFF_REPORT_SCHEMA, type ByteRange, type CauseId, type DiffLimits, type DiffOptions, type DiffReport, type Difference, type Finding, type Location, type Refusal, type Side } from './api/diff.js';
+export { diff, CAUSES, DIFF_REPORT_SCHEMA, type ByteRange, type CauseId, type DiffLimits, type DiffOptions, type DiffReport, type Difference, type Finding, type Location, type Refusal, type Side, type Span } from './api/diff.js';
 export {
   ATTESTATION_FILE,
   STATEMENT_TYPE,

@@ -74,6 +74,7 @@ const CLI_INTERNALS: Record<string, string> = {
   'lib/report/check.js': "the headline of check's text output",
   'lib/source/git.js': 'whether --source is a git checkout, and the commit verify builds, before any work',
   'lib/source/source-date-epoch.js': '--mtime as seconds or an ISO 8601 date',
+  'lib/verify/plan.js': "--plan's value checked, naming the plans verify knows",
 };
 
 test('the CLI imports the library through its entry points, and the few internals it uses are listed with why', () => {

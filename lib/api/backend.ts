@@ -21,6 +21,7 @@ export type {
 export type { CopyResult, Session, SessionOptions, Sessions, SyncResult, TerminalIO } from '../backend/session.js';
 export type { BuildConditions, Probes, Unapplied } from '../backend/conditions.js';
 export { DockerBackend, openDockerBackend, type DockerBackendOptions } from '../backend/docker/backend.js';
+export { limitBackend, type Limits } from '../backend/limit.js';
 export { cleanCheckout } from '../checkout/clean.js';
 export type { RunScope } from '../checkout/names.js';
 export type { EnvironmentSource } from '../environment/source.js';

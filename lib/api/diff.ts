@@ -19,6 +19,7 @@ export {
   type Location,
   type Refusal,
   type Side,
+  type Span,
 } from '../diff/types.js';
 export { renderText as renderDiffText } from '../report/text.js';
 export { renderJson as renderDiffJson, parseJsonReport as parseDiffJson } from '../report/json.js';

@@ -1,19 +1,44 @@
 /**
- * Verifying that a release builds reproducibly: builds run under varied conditions, every difference attributed to
- * its cause with a fix; and the verify report formats.
+ * Verifying that a release builds reproducibly: builds run under varied conditions, every finding of krepro diff
+ * attributed to its cause with a fix; the matrix plan's builds run as CI jobs (planDocument, runPlannedBuilds,
+ * writeBuildBundle) and collected (readBuildBundles, buildBundleBackend); explainDifferences for builds run by other
+ * means; and the verify report formats.
  *
  * @packageDocumentation
  */
 export {
   verifyRelease,
+  runPlannedBuilds,
   VERIFY_SCHEMA,
   type BuildFailure,
+  type FailureCause,
+  type PlannedBuildsResult,
+  type PlanRecord,
   type VariationCheck,
   type VerifyOptions,
   type VerifyProgress,
   type VerifyResult,
 } from '../verify/verify.js';
-export { VARIATIONS, variationNamed, type Variation } from '../verify/conditions.js';
+export { EXPERIMENT_VALUES, VARIATIONS, variationNamed, type Variation } from '../verify/conditions.js';
+export { PLAN_KINDS, type BuildRole, type PlanKind, type PlannedBuild } from '../verify/plan.js';
+export {
+  planDocument,
+  writeBuildBundle,
+  readBuildBundles,
+  buildBundleBackend,
+  PLAN_SCHEMA,
+  BUILD_BUNDLE_SCHEMA,
+  BUILD_BUNDLE_FILE,
+  type CollectedBuilds,
+  type PlanDocument,
+  type PlanDocumentOptions,
+} from '../verify/build-bundle.js';
+export { explainDifferences, type AttributedFinding, type BuiltArtifacts, type Explained, type ExplainOptions, type SingleBuild } from '../verify/explain.js';
+export type { Consequence, LocatedFinding } from '../verify/findings.js';
+export type { CauseGroup } from '../verify/causes.js';
+export type { Guess, Verdict } from '../verify/attribution.js';
+export type { Span } from '../diff/types.js';
+export { CAUSES, type CauseId } from '../diff/findings.js';
 export type { EnvironmentSetting } from '../verify/settings.js';
 export { verifyReport, type VerifyReport } from '../verify/report.js';
 export { verifyText } from '../report/verify-text.js';

@@ -2,10 +2,14 @@ import type { Readable } from 'node:stream';
 import type { EnvironmentSource } from '../environment/source.js';
 import type { Backend, BuildOptions, BuildRequest, BuildResult, CopiedEnvironment, HostFacts, PreparedEnvironment, PrepareOptions, RemovedState } from './backend.js';
 
+/** How many builds a limited backend runs at once. */
 export interface Limits {
-  /** builds at once */
+  /** Builds at once (at least 1). */
   jobs: number;
-  /** builds with an in-memory source tree at once (memory caps them: each holds its sources and build products in RAM) */
+  /**
+   * Builds with an in-memory source tree at once (memory caps them: each holds its sources and build products in
+   * RAM). Default: `jobs`.
+   */
   inMemory?: number;
 }
 
@@ -101,8 +105,11 @@ export class LimitedBackend implements Backend {
   exportEnvironment?(environment: PreparedEnvironment, opts?: { signal?: AbortSignal }): Promise<Readable>;
 }
 
-/** Each backend of a run limited once: builds on one backend share its limits. */
-export function limitBackend(inner: Backend, limits: Limits): LimitedBackend {
+/**
+ * `inner` behind a queue: at most `limits.jobs` builds at once, at most `limits.inMemory` of them with their sources
+ * in memory, in the order they were asked for. Limit each backend once: builds on one backend share its limits.
+ */
+export function limitBackend(inner: Backend, limits: Limits): Backend {
   const limited = new LimitedBackend(inner, limits);
   if (inner.exportEnvironment) limited.exportEnvironment = (environment, opts) => inner.exportEnvironment!(environment, opts);
   return limited;

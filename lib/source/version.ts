@@ -20,7 +20,7 @@ export function semverFromDescribe(described: string): string {
  * KUBE_GIT_VERSION for the checkout at `repoDir`, as hack/lib/version.sh computes it: `git describe --tags
  * --abbrev=14 HEAD` in semver form, or `v0.0.0-master+<14-char commit>` when no tag is reachable; `-dirty` is
  * appended when `git status --porcelain` lists anything (untracked files count, as new .go files change a build).
- * `commitOnly`: the version of HEAD's commit as a clean copy of it has it (verify builds such a copy), never dirty,
+ * `commitOnly` (default false): the version of HEAD's commit as a clean copy of it has it (verify builds such a copy), never dirty,
  * so every job of a CI matrix agrees on it whatever else its checkout holds.
  */
 export async function gitVersion(repoDir: string, opts: { commitOnly?: boolean } = {}): Promise<string> {

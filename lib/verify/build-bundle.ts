@@ -17,7 +17,9 @@ import type { BuildRun } from './build-run.js';
 import { type BuildConditions, controlFor, type Variation } from './conditions.js';
 import { matrixBuilds, matrixJobs, type PlannedBuild } from './plan.js';
 
+/** The plan document's `schema`. */
 export const PLAN_SCHEMA = 'https://krepro.dev/schemas/verify-plan/v1';
+/** A build bundle's `schema` (in BUILD_BUNDLE_FILE). */
 export const BUILD_BUNDLE_SCHEMA = 'https://krepro.dev/schemas/verify-build-bundle/v1';
 /** The file that describes a bundle, at its top. */
 export const BUILD_BUNDLE_FILE = 'krepro-build-bundle.json';
@@ -28,27 +30,39 @@ export const BUILD_BUNDLE_FILE = 'krepro-build-bundle.json';
  * variations, conditions and krepro's version), which every bundle carries and `--collect` checks.
  */
 export interface PlanDocument {
+  /** Always PLAN_SCHEMA. */
   schema: typeof PLAN_SCHEMA;
+  /** Always `matrix`: only its builds run apart. */
   plan: 'matrix';
+  /** `sha256:<hex>` of everything that decides the builds' bytes. */
   digest: string;
+  /** The commit the builds build (40 hex digits). */
   commit: string;
-  /** the environment's name: the lock's digest, or the Dockerfile image's version */
+  /** The environment's name: the lock's digest, or the Dockerfile image's version. */
   environment: string;
+  /** The variations' names, in order. */
   variations: string[];
-  /** the values of `--build` for a CI matrix: the noise check in the control's job, every other build alone */
+  /** The values of `--build` for a CI matrix: the noise check in the control's job, every other build alone. */
   matrix: string[];
+  /** Every build of the plan's first round. */
   builds: PlannedBuild[];
 }
 
+/** What the plan of a commit depends on: the same options give the same plan (and digest) on every machine. */
 export interface PlanDocumentOptions {
-  /** the checkout: the commit's control conditions follow its project (controlFor) */
+  /** The checkout: the commit's control conditions follow its project (its go.mod, or the repository's name). */
   checkoutRoot: string;
+  /** The commit (40 hex digits). */
   commit: string;
+  /** The build environment: a lock or a Dockerfile. */
   environment: EnvironmentSource;
+  /** The project, variables and packing the builds follow. */
   inputs: ReleaseInputs;
+  /** The variations verified. */
   variations: readonly Variation[];
 }
 
+/** The matrix plan of a commit with its digest, as `krepro verify --plan-only` prints it. */
 export async function planDocument(opts: PlanDocumentOptions): Promise<PlanDocument> {
   const builds = matrixBuilds(await controlFor(opts.checkoutRoot, opts.commit), opts.variations);
   const environment = opts.environment.kind === 'locked' ? lockDigest(opts.environment.lock) : `dockerfile ${(await sourceVersion(opts.environment)).version}`;
@@ -86,9 +100,10 @@ interface BundleJson {
 }
 
 /**
- * Writes a self-describing build bundle into `dir` (new or empty): `krepro-bundle.json` (plan digest, commit,
+ * Writes a self-describing build bundle into `dir` (new or empty): BUILD_BUNDLE_FILE (plan digest, commit,
  * environment, and per build its conditions, exit code, times, probes, host facts and artifacts with their
  * integrity), and per build `<id>/build.log` and `<id>/artifacts/<name>`. The builds' files are moved there.
+ * Returns the path of BUILD_BUNDLE_FILE.
  */
 export async function writeBuildBundle(dir: string, plan: PlanDocument, environment: PreparedEnvironment, builds: readonly BuildRun[]): Promise<string> {
   await mkdir(dir, { recursive: true });
@@ -138,9 +153,11 @@ async function move(from: string, to: string): Promise<void> {
 
 /** What the bundles hold, checked: every build by its planned ID, and the environment they ran in. */
 export interface CollectedBuilds {
+  /** Every build of the plan, by its planned id. */
   builds: Map<string, BuildRun>;
+  /** The environment the builds ran in. */
   environment: PreparedEnvironment;
-  /** bundle directory of each build */
+  /** The bundle directory of each build, by id. */
   from: Map<string, string>;
 }
 

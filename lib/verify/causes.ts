@@ -10,13 +10,21 @@ import type { LocatedFinding } from './findings.js';
  * origin has no cause of its own (a checksum of a member of another file).
  */
 export interface CauseGroup {
+  /** The variations joined with `+` (`tz`, `locale+umask`), or the kind for the others. */
   id: string;
+  /** What explains the findings (see Verdict). */
   kind: 'variation' | 'interaction' | 'nondeterminism' | 'masked-by-noise' | 'consequence';
+  /** The variations it needs (none but for a variation or interaction). */
   variations: string[];
+  /** The builds that prove it. */
   evidence: string[];
+  /** What to change in the build: the variations' fixes, or what krepro diff recognized. */
   fix: string[];
+  /** The findings it explains: indices into Explained.findings. */
   findings: number[];
+  /** The consequences that follow from them: indices into Explained.findings. */
   consequences: number[];
+  /** The artifacts its findings are in. */
   artifacts: string[];
 }
 

@@ -8,54 +8,68 @@ import { recognizer } from './recognize.js';
 
 /** A finished build as attribution sees it: its id, its artifacts, and its exit code when it failed. */
 export interface BuiltArtifacts {
+  /** The build's id. */
   id: string;
+  /** Its output files. */
   artifacts: readonly Artifact[];
-  /** not 0: the build failed, and it has no outputs to compare */
+  /** Not 0: the build failed, and it has no outputs to compare. Default 0. */
   exitCode?: number;
 }
 
 /** A finding of control vs experiment with its verdict; null: not attributed (attribution off, or nothing could build). */
 export interface AttributedFinding extends LocatedFinding {
+  /** Its cause. */
   verdict: Verdict | null;
 }
 
+/** Every finding of control vs experiment with its verdict, grouped by cause. */
 export interface Explained {
+  /** Every finding, in artifact order. */
   findings: AttributedFinding[];
+  /** The causes, each with the findings it explains. */
   causes: CauseGroup[];
+  /** What attribution did, when it ran. */
   attribution?: Omit<AttributionResult, 'verdicts' | 'findings'> & {
-    /** time spent in krepro diff (all builds) */
+    /** Time spent in krepro diff (all builds), in milliseconds. */
     diffMs: number;
-    /** findings kept one by one per member (DiffLimits.maxLocated); past it one finding spans the rest */
+    /** Findings kept one by one per member (DiffLimits.maxLocated); past it one finding spans the rest. */
     maxLocated: number;
-    /** what attribution could not do, and why */
+    /** What attribution could not do, and why. */
     note?: string;
   };
-  /** time spent diffing each build against the control build, by build id */
+  /** Time spent diffing each build against the control build, in milliseconds, by build id. */
   diffMs: Record<string, number>;
 }
 
 /** A single-variation build of the matrix plan's first round. */
 export interface SingleBuild {
+  /** The variation's name. */
   variation: string;
-  /** what it differs from the control build in beyond its variation (the file order of a build on disk) */
+  /** What it differs from the control build in beyond its variation (the file order of a build on disk). */
   alsoVaries: readonly string[];
+  /** The build. */
   build: BuiltArtifacts;
 }
 
+/** The builds to compare, and how to run more when attribution needs them. */
 export interface ExplainOptions {
+  /** The build under control conditions. */
   control: BuiltArtifacts;
+  /** The build with every tested variation. */
   experiment: BuiltArtifacts;
-  /** builds under control conditions again: the noise mask */
+  /** Builds under control conditions again: the noise mask. */
   noise: readonly BuiltArtifacts[];
-  /** the matrix plan's single-variation builds: they explain what they show before anything more is built */
+  /** The matrix plan's single-variation builds: they explain what they show before anything more is built. Default: none. */
   singles?: readonly SingleBuild[];
-  /** the variations that took effect (attribution searches these) and all chosen (for fixes) */
+  /** The variations that took effect: attribution searches these. */
   tested: readonly Variation[];
+  /** Every variation chosen (for fixes). */
   variations: readonly Variation[];
-  /** run the builds attribution needs (default true) */
+  /** Run the builds attribution needs. Default true. */
   attribute?: boolean;
-  /** runs one more build with these variations (`[]`: another noise build); absent where nothing can be built */
+  /** Runs one more build with these variations (`[]`: another noise build). Default: none, nothing more is built. */
   build?: (variations: readonly Variation[], purpose: string) => Promise<BuiltArtifacts>;
+  /** Aborts the comparisons and the builds. */
   signal?: AbortSignal;
 }
 

@@ -13,25 +13,35 @@ import { differingArtifacts } from './build-run.js';
  * build's file). Two findings of two builds are the same finding when their places meet (sameLocation).
  */
 export interface LocatedFinding {
+  /** The artifact's name (BUILD_FAILS for a build's failure). */
   artifact: string;
-  /** member path inside the artifact ([] for the file itself) */
+  /** Member path inside the artifact ([] for the file itself). */
   path: string[];
+  /** What differs, as krepro diff names it: `mtime`, a JSON key, an ELF section, `text`… */
   field: string;
-  /** what krepro diff recognized (its cause catalogue) */
+  /** What krepro diff recognized (its cause catalogue). */
   diffCause: CauseId;
+  /** The control build's value, for people; null when absent there. */
   left: string | null;
+  /** The other build's value, for people; null when absent there. */
   right: string | null;
+  /** More about it, when there is more to say. */
   note?: string;
+  /** Where inside the member, in the control build's file. */
   at?: Span;
-  /** the diff could not look inside (a whole section, contents not read, a run over most of the file) */
+  /** The diff could not look inside (a whole section, contents not read, a run over most of the file). */
   opaque: boolean;
-  /** this finding follows from other differences: a build ID of the same binary, a checksum of another artifact */
+  /** This finding follows from other differences: a build ID of the same binary, a checksum of another artifact. */
   consequenceOf?: Consequence;
 }
 
+/** What a finding follows from. */
 export interface Consequence {
+  /** The artifact whose difference it follows from. */
   artifact: string;
+  /** The member inside it ([] for the file itself). */
   path: string[];
+  /** Why it follows, in words. */
   why: string;
 }
 

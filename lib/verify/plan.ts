@@ -11,6 +11,7 @@ import { applyVariations, type Variation } from './conditions.js';
  */
 export type PlanKind = 'adaptive' | 'matrix';
 
+/** Every plan kind. */
 export const PLAN_KINDS: readonly PlanKind[] = ['adaptive', 'matrix'];
 
 /** What a build is for in a plan. */
@@ -20,9 +21,13 @@ export type BuildRole = 'control' | 'noise' | 'experiment' | 'variation' | 'sear
 export interface PlannedBuild {
   /** `control`, `noise`, `experiment`, or the variation's name: stable, so a CI matrix can list them */
   id: string;
+  /** What it is for, in words. */
   label: string;
+  /** Its role in the plan. */
   role: BuildRole;
+  /** The variations applied. */
   variations: string[];
+  /** The conditions it runs under. */
   conditions: BuildConditions;
 }
 

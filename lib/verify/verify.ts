@@ -574,8 +574,11 @@ export async function verifyRelease(opts: VerifyOptions): Promise<VerifyResult> 
 
 /** What `runPlannedBuilds` made: the builds, with what a bundle records of where and of what they are. */
 export interface PlannedBuildsResult {
+  /** The commit built. */
   commit: string;
+  /** The environment the builds ran in. */
   environment: PreparedEnvironment;
+  /** The builds, in the order run. */
   builds: BuildRun[];
   /** How the builds were scheduled, and where each ran. */
   plan: PlanRecord;
