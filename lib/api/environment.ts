@@ -23,7 +23,4 @@ export { ENVIRONMENT_SETTINGS, environmentSettings, type EnvironmentImageSetting
 export { makeEnvironmentImage, findEnvironmentImage, environmentImageName, type EnvironmentImage, type EnvironmentImageOptions, type RootfsOptions } from '../environment/build.js';
 export type { EnvironmentSource } from '../environment/source.js';
 export type { ProxySettings } from '../environment/build-image.js';
-export type { Engine } from '../engine/engine.js';
-export type { Call, Containers, EngineInfo, EngineVersion, Images, Volumes } from '../engine/engine.js';
-export type { BuildImageRequest, BuildImageResult, Container, ContainerInfo, ContainerSpec, ImageInfo, LabelFilter, MemoryVolume, VolumeInfo } from '../engine/engine.js';
-export type { ArchiveStat, Mount } from '../engine/engine.js';
+export type { Engine, Call, Containers, EngineInfo, EngineVersion, Images, Volumes, BuildImageRequest, BuildImageResult, Container, ContainerInfo, ContainerSpec, ImageInfo, LabelFilter, MemoryVolume, VolumeInfo, ArchiveStat, Mount } from '../engine/engine.js';
