@@ -4,6 +4,7 @@ import type { EnvironmentLock } from '../environment/lock.js';
 import type { EnvironmentSource } from '../environment/source.js';
 import type { Artifact } from '../integrity/artifact.js';
 import type { BuildConditions, Probes, Unapplied } from './conditions.js';
+import type { PoolEngine } from './pool/pool.js';
 
 /**
  * A build backend runs one build: given the environment image (by ID), the sources (a commit's tree), the command,
@@ -33,6 +34,10 @@ export interface Backend {
   removeCheckout(checkoutHash: string, opts?: { signal?: AbortSignal }): Promise<RemovedState>;
   /** The environment image as a `docker save` stream, so another backend can run the very same image. */
   exportEnvironment?(environment: PreparedEnvironment, opts?: { signal?: AbortSignal }): Promise<Readable>;
+  /** Resolves when the backend answers now (uncached), else rejects: how a pool tells a dead engine from a failed build. */
+  ping?(opts?: { signal?: AbortSignal }): Promise<void>;
+  /** The engines builds ran on, for a backend of several (a pool): limits, builds, the ones lost and why. */
+  engines?(): PoolEngine[];
 }
 
 /** An environment that cannot be made again (a Dockerfile image): the same image, by ID, copied from another backend. */
@@ -131,6 +136,8 @@ export type BuildPhase = 'sources' | 'command' | 'outputs';
 export interface BuildOptions {
   /** Aborts the build; its containers and volumes are removed. */
   signal?: AbortSignal;
+  /** Builds of one group run on one machine where a backend has several (verify's control and noise builds). */
+  group?: string;
   /** Called as the build enters each phase. */
   onProgress?: (phase: BuildPhase) => void;
 }

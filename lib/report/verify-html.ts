@@ -29,7 +29,8 @@ export function verifyHtml(report: VerifyReport): string {
         .map((f) => `<h3>when ${escape(f.kind === 'nondeterminism' ? 'nothing is varied (nondeterminism)' : `${f.variations.join(' + ')}`)}${f.kind === 'interaction' ? ' <em>(only together)</em>' : ''}</h3><p>Build ${escape(f.build)} (${escape(f.label)}) exited with ${f.exitCode}; proven by build ${escape(f.evidence.join(', '))}.</p><ul>${f.fix.map((x) => `<li>Fix: ${escape(x)}</li>`).join('')}</ul><pre>${escape(f.logTail.map(visible).join('\n'))}</pre>`)
         .join('')}`
     : '';
-  const hosts = report.plan.hosts.map((h) => `<li>Build ${escape(h.build)} ran on another host than the control build (${escape(h.differences.join(', '))}): what it shows could be a host difference.</li>`).join('');
+  const lost = (report.plan.engines ?? []).filter((e) => e.lost).map((e) => `<li>Engine ${escape(e.name)} was lost mid-verify (${escape(e.lost!)}): ${escape(e.requeued.join(', ') || 'no build')} ran again on the other engines.</li>`);
+  const hosts = [...report.plan.hosts.map((h) => `<li>Build ${escape(h.build)} ran on another host than the control build (${escape(h.differences.join(', '))}): what it shows could be a host difference.</li>`), ...lost].join('');
   const plan = `<p>Plan ${code(report.plan.kind)} (${escape(report.plan.why)}${report.plan.source === 'bundles' ? ', collected from bundles' : ''}): ${report.builds.length} build(s) in ${report.plan.rounds.length} round(s).</p>${hosts ? `<ul>${hosts}</ul>` : ''}`;
   const causes = report.causes
     .map(

@@ -57,6 +57,7 @@ export function verifyMarkdown(report: VerifyReport): string {
     out.push('', fence(f.logTail.slice(-10).map(visible).join('\n'), 'text'), '');
   }
   for (const h of report.plan.hosts) out.push(`> Build ${h.build} ran on another host than the control build (${cell(visible(h.differences.join(', ')))}): what it shows could be a host difference.`, '');
+  for (const e of report.plan.engines ?? []) if (e.lost) out.push(`> Engine ${cell(visible(e.name))} was lost mid-verify (${cell(visible(e.lost))}): ${cell(e.requeued.join(', ') || 'no build')} ran again on the other engines.`, '');
   const untested = report.variations.filter((v) => !v.tested);
   if (untested.length) {
     out.push('**Not tested** (these conditions were not varied, so nothing is known about them):', '');

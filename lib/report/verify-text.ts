@@ -92,7 +92,11 @@ export function verifyText(report: VerifyReport): string {
     lines.push(`  DIFF ${visible(a.name).padEnd(width)} ${l} ${r}  ${a.causes.join(', ') || '(not attributed)'}`);
   }
   if (!differing.length) for (const a of report.artifacts) lines.push(`  ok   ${visible(a.name)}`);
-  for (const h of report.plan.hosts) lines.push(`note: build ${h.build} ran on another host than the control build (${h.differences.join(', ')}): what it shows could be a host difference`);
+  for (const h of report.plan.hosts) lines.push(`note: build ${h.build} ran on another host than the control build (${h.differences.join(', ')}): what it shows${h.findings === undefined ? '' : ` (${h.findings} finding${h.findings === 1 ? '' : 's'})`} could be a host difference`);
+  for (const e of report.plan.engines ?? []) {
+    const ran = `${e.builds.length} build${e.builds.length === 1 ? '' : 's'}${e.builds.length ? ` (${e.builds.join(', ')})` : ''}`;
+    lines.push(e.lost ? `note: engine ${e.name} was lost mid-verify (${e.lost}); it finished ${ran}, and ${e.requeued.join(', ') || 'nothing'} ran again on the others` : `engine ${e.name}: ${e.host.kernel}, ${e.host.cpus} CPUs, Docker ${e.host.engineVersion}, up to ${e.limit} at once: ${ran}`);
+  }
   const at = report.attribution;
   if (at) {
     const guesses = at.guesses.map((g) => `${g.variation} ${g.confirmed ? 'confirmed' : 'not confirmed'} by build ${g.build}`).join(', ');

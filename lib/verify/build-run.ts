@@ -57,6 +57,8 @@ export interface VerifyBuildOptions {
   run: RunScope;
   workDir: string;
   onStep?: (step: BuildPhase | 'package') => void;
+  /** builds of one group run on one machine of a pool (the control and noise builds) */
+  group?: string;
   signal?: AbortSignal;
 }
 
@@ -90,7 +92,7 @@ export async function runVerifyBuild(id: string, label: string, conditions: Buil
       dir: path.join(opts.workDir, id),
       run: opts.run,
     },
-    { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onStep ? { onProgress: opts.onStep } : {}) },
+    { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onStep ? { onProgress: opts.onStep } : {}), ...(opts.group ? { group: opts.group } : {}) },
   );
   const run = { id, label, conditions, variations, engine: result.host.backend, host: result.host, unapplied: result.unapplied, exitCode: result.exitCode, commandMs: result.commandMs, probes: result.probes, dir: result.dir, log: result.log };
   if (result.exitCode !== 0 || !inputs.project.release) return { ...run, artifacts: releaseArtifacts(undefined, result.outputs), bases: [], durationMs: Date.now() - started };

@@ -26,6 +26,7 @@ import { BUILD_FAILS } from './findings.js';
 import { alsoVaries, choosePlan, hostDifferences, matrixBuilds, type PlanChoice, type PlanKind, type PlannedBuild } from './plan.js';
 import { type EnvironmentSetting, verifySettings } from './settings.js';
 import { limitBackend } from '../backend/limit.js';
+import type { PoolEngine } from '../backend/pool/pool.js';
 
 /** What verifyRelease verifies, where its builds run, and how far it searches. */
 export interface VerifyOptions {
@@ -134,8 +135,13 @@ export interface PlanRecord {
   source: 'local' | 'bundles';
   /** Each round of builds started together, with its builds' ids and its time in milliseconds. */
   rounds: { round: number; builds: string[]; ms: number }[];
-  /** Findings a host difference could explain: builds that ran on another host than the control build. */
-  hosts: { build: string; differences: string[] }[];
+  /**
+   * Findings a host difference could explain: builds that ran on another host (or, on a pool, another engine) than
+   * the control build, what differs, and how many findings each build's verdicts rest on.
+   */
+  hosts: { build: string; differences: string[]; findings?: number }[];
+  /** A pool's engines (`--pool`): each one's limit, builds, and whether it was lost mid-verify and why. */
+  engines?: PoolEngine[];
 }
 
 /**
@@ -265,6 +271,8 @@ async function build(c: VerifyContext, ask: BuildAsk): Promise<BuildRun> {
       run: c.run,
       workDir: c.workDir,
       onStep: (step) => opts.onProgress?.({ type: 'build-step', id, label, step }),
+      // Builds under the control conditions are the reference: on a pool they share one engine.
+      ...(names.length === 0 ? { group: 'reference' } : {}),
       ...(signal ? { signal } : {}),
     });
     opts.onProgress?.({ type: 'build-done', id, label, durationMs: b.durationMs, exitCode: b.exitCode });
@@ -664,9 +672,11 @@ async function endContext(c: VerifyContext & { claim: CheckoutClaim }): Promise<
 
 function planRecord(c: VerifyContext, source: PlanRecord['source']): PlanRecord {
   const control = c.controlRun;
+  const engines = c.opts.backends.control.engines?.();
   const hosts = control ? c.builds.filter((b) => b !== control).flatMap((b) => {
-    const differences = hostDifferences(control.host, b.host);
-    return differences.length ? [{ build: b.id, differences }] : [];
+    // On a pool, another engine is a difference of its own even on the same machine (its storage, its daemon).
+    const differences = [...(engines && b.engine !== control.engine ? [`engine: ${control.engine} → ${b.engine}`] : []), ...hostDifferences(control.host, b.host)];
+    return differences.length ? [{ build: b.id, differences, findings: shownBy(c, b.id) }] : [];
   }) : [];
   return {
     kind: c.plan?.kind ?? (c.opts.collected ? 'matrix' : c.opts.plan ?? 'adaptive'),
@@ -676,7 +686,18 @@ function planRecord(c: VerifyContext, source: PlanRecord['source']): PlanRecord 
     source,
     rounds: [...c.rounds].sort(([a], [b]) => a - b).map(([round, r]) => ({ round, builds: r.builds, ms: r.ms })),
     hosts,
+    ...(engines ? { engines } : {}),
   };
+}
+
+/** How many findings a build's verdicts rest on: what a host difference of that build could explain. */
+function shownBy(c: VerifyContext, build: string): number {
+  if (build === c.experiment?.id) return c.explained?.findings.length ?? c.differing.length;
+  return (c.explained?.findings ?? []).filter((f) => {
+    const v = f.verdict;
+    if (v === null || v.kind === 'consequence') return false;
+    return 'build' in v ? v.build === build : v.builds.includes(build);
+  }).length;
 }
 
 /** A failure's cause: the variations that make the build fail, or nondeterminism, with the builds that show it. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Backend, BuildRequest, BuildResult, CopiedEnvironment, HostFacts, PreparedEnvironment, RemovedState } from '../../lib/backend/backend.js';
@@ -66,7 +67,35 @@ export class FakeBackend implements Backend, Sessions {
     readonly name = 'fake',
     private readonly cpus = 4,
     private readonly machine = 'fake-host',
-  ) {}
+  ) {
+    setMaxListeners(0, this.down.signal);
+  }
+
+  /** a fake engine that died (every call fails at once) or stopped answering (every call waits until aborted) */
+  state: 'up' | 'dead' | 'silent' = 'up';
+  /** the image ID prepare gives, where a test needs two engines to disagree */
+  environmentId: string | undefined;
+  private readonly down = new AbortController();
+
+  /** Kills the engine: its running builds fail now, as a killed dockerd's connections do. */
+  kill(): void {
+    this.state = 'dead';
+    this.down.abort(new Error(`connect ECONNREFUSED ${this.name}`));
+  }
+
+  /** Freezes the engine (as SIGSTOP does): nothing it runs finishes, nothing it is asked gets an answer. */
+  freeze(): void {
+    this.state = 'silent';
+  }
+
+  private async reachable(signal?: AbortSignal): Promise<void> {
+    if (this.state === 'dead') throw new Error(`connect ECONNREFUSED ${this.name}`);
+    if (this.state === 'silent') await new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  }
+
+  async ping(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.reachable(opts.signal);
+  }
 
   async facts(): Promise<HostFacts> {
     return { backend: this.name, machine: this.machine, kernel: '6.1.0-fake', cpus: this.cpus, memoryBytes: 8 * 2 ** 30, os: 'linux', arch: 'amd64', engineVersion: 'fake' };
@@ -75,7 +104,7 @@ export class FakeBackend implements Backend, Sessions {
   async prepare(source: EnvironmentSource | CopiedEnvironment): Promise<PreparedEnvironment> {
     this.prepared.push(source);
     if (source.kind === 'copy') return source.environment;
-    if (source.kind === 'locked') return { id: `sha256:${lockDigest(source.lock).slice(7)}`, ref: 'fake-environment', lock: source.lock, variables: ['PATH=/usr/bin:/bin', 'GOTOOLCHAIN=local'], made: false };
+    if (source.kind === 'locked') return { id: this.environmentId ?? `sha256:${lockDigest(source.lock).slice(7)}`, ref: 'fake-environment', lock: source.lock, variables: ['PATH=/usr/bin:/bin', 'GOTOOLCHAIN=local'], made: false };
     return { id: `sha256:${createHash('sha256').update(source.dockerfileDir).digest('hex')}`, ref: 'fake-dockerfile', variables: [], made: true };
   }
 
@@ -83,8 +112,15 @@ export class FakeBackend implements Backend, Sessions {
     const count = this.requests.push(request) - 1;
     this.maxRunning = Math.max(this.maxRunning, ++this.running);
     try {
-      if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
-      opts.signal?.throwIfAborted();
+      await this.reachable(opts.signal);
+      const stop = opts.signal ? AbortSignal.any([opts.signal, this.down.signal]) : this.down.signal;
+      // A frozen engine's build never ends: only an abort (its caller's, or the engine dying) gets it out.
+      await new Promise<void>((resolve, reject) => {
+        const timer = this.state === 'silent' ? undefined : setTimeout(resolve, this.delayMs);
+        stop.addEventListener('abort', () => (clearTimeout(timer), reject(stop.reason)), { once: true });
+        if (stop.aborted) reject(stop.reason);
+      });
+      if (this.state !== 'up') await this.reachable(stop);
       return await this.result(request, count);
     } finally {
       this.running--;

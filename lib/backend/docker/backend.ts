@@ -45,6 +45,11 @@ export class DockerBackend implements Backend, Sessions {
     return this.factsOnce;
   }
 
+  /** Resolves when the engine answers now, over a new connection (a pool's liveness check). */
+  ping(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    return this.engine.ping(opts);
+  }
+
   /**
    * Finds or makes the environment image on this engine (the locked one from its lock, a Dockerfile image, or a
    * copy).

@@ -1,0 +1,146 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { openPool, type PoolBackend } from '../lib/backend/pool/pool.js';
+import { readLock } from '../lib/environment/lock.js';
+import { KreproError } from '../lib/errors.js';
+import { releaseInputs } from '../lib/project/inputs.js';
+import { KUBERNETES_DEFAULTS, type Project } from '../lib/project/project.js';
+import { VARIATIONS } from '../lib/verify/conditions.js';
+import { verifyReport } from '../lib/verify/report.js';
+import { verifyRelease, type VerifyResult } from '../lib/verify/verify.js';
+import { causesOf } from './helpers/causes.js';
+import { FakeBackend, type FakeModel } from './helpers/fake-backend.js';
+import { tempDir } from './helpers/stage.js';
+
+// The pool's scheduling on fake engines (no dockerd): spreading, limits, the reference pair on one engine, an engine
+// dying or freezing mid-verify, all of them gone, environments that disagree.
+const SDE = 1700000000;
+const LOCK = await readLock(path.resolve('build-image/environment.lock.json'));
+const validateReport = new Ajv2020({ strict: true, allErrors: true }).compile(JSON.parse(readFileSync(path.resolve('schemas/verify-report.schema.json'), 'utf8')));
+const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'k', GIT_AUTHOR_EMAIL: 'k@x.invalid', GIT_COMMITTER_NAME: 'k', GIT_COMMITTER_EMAIL: 'k@x.invalid', GIT_AUTHOR_DATE: `@${SDE} +0000`, GIT_COMMITTER_DATE: `@${SDE} +0000` };
+const project: Project = { ...KUBERNETES_DEFAULTS, command: ['make'], outputs: ['out'], release: false, images: false };
+// two causes in one line (build-path and tz), as bench/verify-pool.sh's project has
+const model: FakeModel = ({ conditions: c }) => ({ files: { 'out/stamp.txt': `built in ${c!.buildPath} at zone ${c!.tz}\n`, 'out/same.txt': 'x\n' } });
+
+function repo(): string {
+  const dir = tempDir('krepro-pool-');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'main.c'), 'int main() {}\n');
+  for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', 'x']]) execFileSync('git', args, { cwd: dir, env: GIT_ENV });
+  return dir;
+}
+
+function engines(n: number, cpus: number[] = [2, 2, 4], delayMs = 30): FakeBackend[] {
+  return Array.from({ length: n }, (_, i) => Object.assign(new FakeBackend(model, `fake-${i}`, cpus[i] ?? 2), { delayMs }));
+}
+
+function verify(backend: FakeBackend | PoolBackend, jobs: number): Promise<VerifyResult> {
+  return verifyRelease({
+    checkoutRoot: repo(),
+    hostname: 'test-host',
+    backends: { control: backend, experiment: backend },
+    environment: { kind: 'locked', lock: LOCK, options: { workDir: tempDir('krepro-pool-work-') } },
+    variations: VARIATIONS,
+    inputs: releaseInputs({ project, host: {}, sourceDateEpoch: SDE, version: 'v1.2.3' }),
+    plan: 'matrix',
+    jobs,
+  });
+}
+
+const reference = await verify(new FakeBackend(model), VARIATIONS.length + 3);
+const width = VARIATIONS.length + 3;
+
+test('the pool spreads the matrix plan over its engines: each within its share of the jobs by CPUs, control and noise on one', async () => {
+  const fakes = engines(3);
+  const pool = await openPool(fakes, { jobs: 16 });
+  const r = await verify(pool, 16);
+  assert.is(r.status, reference.status);
+  assert.equal(causesOf(r), causesOf(reference));
+  assert.equal(causesOf(r), { 'out/stamp.txt': ['build-path', 'tz'] });
+  const report = verifyReport(r);
+  assert.ok(validateReport(report), JSON.stringify(validateReport.errors, null, 2));
+  const used = r.plan.engines!;
+  // 16 jobs by CPUs 2:2:4
+  assert.equal(used.map((e) => e.limit), [4, 4, 8]);
+  fakes.forEach((f, i) => assert.ok(f.maxRunning <= used[i]!.limit && f.maxRunning > 0, `${f.name}: ${f.maxRunning} at once, limit ${used[i]!.limit}`));
+  assert.is(used.reduce((n, e) => n + e.builds.length, 0), width);
+  const where = (id: string): string => r.builds.find((b) => b.id === id)!.engine;
+  assert.is(where('control'), 'fake-0');
+  assert.is(where('noise'), 'fake-0');
+  // every build records the engine it ran on, and the report names what another engine could explain
+  for (const b of r.builds) assert.ok(used.find((e) => e.name === b.engine)!.builds.includes(b.id), b.id);
+  const elsewhere = r.builds.filter((b) => b.engine !== 'fake-0').map((b) => b.id).sort();
+  assert.equal(r.plan.hosts.map((h) => h.build).sort(), elsewhere);
+  for (const h of r.plan.hosts) assert.match(h.differences[0]!, /^engine: fake-0 → fake-[12]$/);
+  assert.ok(r.plan.hosts.some((h) => (h.findings ?? 0) > 0));
+});
+
+test('an engine that dies mid-verify: its builds run again on the others, the verdict and causes unchanged, the engine named', async () => {
+  const fakes = engines(3, [2, 2, 2], 200);
+  const lines: string[] = [];
+  const pool = await openPool(fakes, { jobs: width, onLog: (l) => lines.push(l) });
+  setTimeout(() => fakes[1]!.kill(), 50);
+  const r = await verify(pool, width);
+  assert.is(r.status, reference.status);
+  assert.equal(causesOf(r), causesOf(reference));
+  const lost = r.plan.engines!.find((e) => e.name === 'fake-1')!;
+  assert.match(lost.lost!, /ECONNREFUSED fake-1/);
+  assert.ok(lost.requeued.length > 0 && lost.builds.length === 0, JSON.stringify(lost));
+  assert.ok(r.builds.every((b) => b.engine !== 'fake-1'));
+  assert.ok(lines.some((l) => l.includes('fake-1 taken out of the pool')), lines.join('\n'));
+  assert.match(verifyReport(r).plan.engines!.map((e) => e.lost ?? '').join(''), /fake-1/);
+});
+
+test('an engine that stops answering (frozen) is taken out when it misses its heartbeat; its builds run elsewhere', async () => {
+  const fakes = engines(2, [2, 2], 100);
+  const pool = await openPool(fakes, { jobs: width, heartbeatMs: 20, answerMs: 60 });
+  setTimeout(() => fakes[1]!.freeze(), 30);
+  const r = await verify(pool, width);
+  assert.equal(causesOf(r), causesOf(reference));
+  const lost = r.plan.engines!.find((e) => e.name === 'fake-1')!;
+  assert.match(lost.lost!, /did not answer within 60 ms/);
+  assert.ok(r.builds.every((b) => b.engine === 'fake-0'));
+});
+
+test('the reference engine lost: control and noise move together to the next engine', async () => {
+  const fakes = engines(3, [2, 2, 2], 200);
+  const pool = await openPool(fakes, { jobs: width });
+  setTimeout(() => fakes[0]!.kill(), 50);
+  const r = await verify(pool, width);
+  assert.equal(causesOf(r), causesOf(reference));
+  const where = (id: string): string => r.builds.find((b) => b.id === id)!.engine;
+  assert.is(where('control'), 'fake-1');
+  assert.is(where('noise'), 'fake-1');
+  assert.ok(r.plan.engines![0]!.requeued.includes('control'));
+});
+
+test('every engine gone: the verify fails naming each of them', async () => {
+  const fakes = engines(2, [2, 2], 200);
+  const pool = await openPool(fakes, { jobs: width });
+  setTimeout(() => fakes.forEach((f) => f.kill()), 50);
+  const err = await verify(pool, width).catch((e: unknown) => e);
+  assert.ok(err instanceof KreproError && err.code === 'E_ENGINE_GONE', String(err));
+  assert.match((err as Error).message, /every engine of the pool is gone: fake-0 \(.*ECONNREFUSED fake-0.*\); fake-1 \(/);
+});
+
+test('engines that make different environment images: an error naming both and both IDs', async () => {
+  const fakes = engines(2);
+  fakes[1]!.environmentId = `sha256:${'e'.repeat(64)}`;
+  const err = await verify(await openPool(fakes), 4).catch((e: unknown) => e);
+  assert.ok(err instanceof KreproError && err.code === 'E_ENVIRONMENT', String(err));
+  assert.match((err as Error).message, /fake-0 made sha256:[0-9a-f]{64}, fake-1 made sha256:e{64}/);
+});
+
+test('a pool names each engine once, and one build at a time per engine is the least it gets', async () => {
+  const [a] = engines(1);
+  const err = await openPool([a!, a!]).catch((e: unknown) => e);
+  assert.match(String(err), /fake-0 is in the pool twice/);
+  const pool = await openPool(engines(3, [1, 1, 64]), { jobs: 3 });
+  assert.equal(pool.engines().map((e) => e.limit), [1, 1, 3]);
+});
+
+test.run();
