@@ -4,7 +4,7 @@ import { type EnvironmentSource, type ProxySettings } from '../lib/api/environme
 import { gitVersion } from '../lib/api/package.js';
 import { loadProject, type Project } from '../lib/api/release.js';
 import { type GzipFormat, KreproError } from '../lib/index.js';
-import { type DockerBackend, openDockerBackend } from '../lib/api/backend.js';
+import { type DockerBackend, openDockerBackend, openPool, type PoolBackend } from '../lib/api/backend.js';
 import type { Session } from '../lib/api/backend.js';
 import { redact } from '../lib/environment/build-image.js';
 import { releaseInputs, type ReleaseInputs } from '../lib/api/release.js';
@@ -193,6 +193,26 @@ export function packingOptions(values: { level?: string | undefined; encoder?: s
 /** The Docker backend the options name (--host, else DOCKER_HOST and friends), its engine calls traced with --verbose. */
 export function backendFor(host: string | undefined, io: CommandIO, ui: Ui, seccomp?: string): Promise<DockerBackend> {
   return openDockerBackend({ env: io.env, ...(host ? { host } : {}), trace: ui.trace, signal: io.signal, ...(seccomp ? { seccomp } : {}) });
+}
+
+/** --pool: verify's and rebuild's engines, together. */
+export const POOL_OPTION = {
+  pool: {
+    type: 'string',
+    value: 'URL',
+    multiple: true,
+    complete: 'none',
+    section: BUILD_SECTION,
+    help: "a Docker engine of a pool (repeat for each; the project file's \"pool\" when not given): builds spread over them, up to --jobs in all (default: their CPUs together) and each engine's share of it by CPUs, capped by its memory; the first runs the control and noise builds; each makes the environment from the lock (the same image ID, checked); an engine that dies or stops answering is named and its builds run on the others",
+  },
+} as const satisfies OptionSpecs;
+
+/** A pool of Docker engines, each reached (and its facts asked) now: one that does not answer is an error naming it. */
+export async function poolFor(urls: readonly string[], io: CommandIO, ui: Ui, opts: { seccomp?: string | undefined; jobs?: number | undefined; onLog: (line: string) => void }): Promise<PoolBackend> {
+  const backends = await Promise.all(urls.map((url) => backendFor(url, io, ui, opts.seccomp)));
+  const pool = await openPool(backends, { ...(opts.jobs ? { jobs: opts.jobs } : {}), onLog: opts.onLog, signal: io.signal });
+  for (const e of pool.engines()) opts.onLog(`pool: ${e.name} (${e.host.machine}, ${e.host.kernel}, ${e.host.cpus} CPUs, ${Math.round(e.host.memoryBytes / 2 ** 30)} GiB, Docker ${e.host.engineVersion}): up to ${e.limit} builds at once`);
+  return pool;
 }
 
 export interface OpenedSession {

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { rebuildRelease, type RebuildResult } from '../lib/api/release.js';
 import { KreproError, loadVerifyingKey } from '../lib/index.js';
-import { backendFor } from './build-options.js';
+import { backendFor, poolFor } from './build-options.js';
 import { ENVIRONMENT_OPTIONS, environmentOptions } from './env.js';
 import { checkFailureLines } from './check.js';
 import { defineCommand, parseCommand, SIGNAL_EXITS, UsageError } from './command.js';
@@ -34,6 +34,7 @@ published digests. Run it in a checkout of the project at the recorded commit (a
   options: {
     key: { type: 'string', value: 'PUB', complete: 'file', help: 'PEM public key (ECDSA P-256 or Ed25519) the provenance must be signed with' },
     host: { type: 'string', value: 'URL', complete: 'none', help: 'Docker engine (default: DOCKER_HOST etc.)' },
+    pool: { type: 'string', value: 'URL', multiple: true, complete: 'none', help: 'a Docker engine of a pool (repeat for each): the build runs on one that is free, and again on another if that one dies or stops answering; every engine makes the environment from the recorded lock and must get the recorded image ID' },
     ...ENVIRONMENT_OPTIONS,
     'seccomp-profile': { type: 'string', value: 'F', complete: 'file', help: 'for provenance krepro verify wrote: as for verify' },
     'image-base': {
@@ -64,8 +65,9 @@ export async function rebuildCommand(argv: string[], io: CommandIO): Promise<num
   const releaseDir = path.resolve(io.cwd, positionals[0]!);
   const key = values.key === undefined ? undefined : await loadVerifyingKey(path.resolve(io.cwd, values.key));
   const seccomp = await seccompProfile(values['seccomp-profile'], io);
-  const backend = await backendFor(values.host, io, ui, seccomp);
   const log = (line: string): void => ui.progress(line);
+  if (values.pool && values.host) throw new UsageError('--pool and --host cannot be used together: give the engines with --pool');
+  const backend = values.pool ? await poolFor(values.pool, io, ui, { seccomp, onLog: log }) : await backendFor(values.host, io, ui, seccomp);
   let result: RebuildResult;
   try {
     result = await rebuildRelease({

@@ -29,7 +29,7 @@ import { quote } from '../lib/quote.js';
 import { headCommit } from '../lib/source/git.js';
 import { planKindNamed } from '../lib/verify/plan.js';
 import { integerOption } from './number-option.js';
-import { backendFor, BUILD_SECTION, environmentFor, inputsFor, PACKAGING_NOTES, PACKAGING_OPTIONS, packingOptions, PROJECT_OPTIONS } from './build-options.js';
+import { backendFor, BUILD_SECTION, POOL_OPTION, poolFor, environmentFor, inputsFor, PACKAGING_NOTES, PACKAGING_OPTIONS, packingOptions, PROJECT_OPTIONS } from './build-options.js';
 import { defineCommand, inSection, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { ENVIRONMENT_OPTIONS } from './env.js';
@@ -102,7 +102,7 @@ ${VARIATIONS.map((v) => `  ${v.name.padEnd(11)} ${v.description}`).join('\n')}`,
       type: 'string',
       value: 'N',
       complete: 'none',
-      help: "builds at once on each engine (default 1). In-memory builds are capped by the engine's memory too: only the builds whose file order is compared (control, noise, experiment, file-order alone) keep their sources in memory; the matrix plan's other single-variation builds run on disk",
+      help: "builds at once on each engine (default 1; with --pool: in all, default the pool's CPUs). In-memory builds are capped by the engine's memory too: only the builds whose file order is compared (control, noise, experiment, file-order alone) keep their sources in memory; the matrix plan's other single-variation builds run on disk",
     },
     'plan-only': { type: 'boolean', help: 'print the matrix plan as one line of JSON (its digest, the --build values of a CI matrix, each build with its conditions) and build nothing' },
     build: { type: 'string', value: 'ID[,ID]', complete: 'none', help: 'run these builds of the matrix plan here, together, and write a build bundle (--bundle)' },
@@ -129,6 +129,8 @@ ${VARIATIONS.map((v) => `  ${v.name.padEnd(11)} ${v.description}`).join('\n')}`,
       complete: 'none',
       help: 'engine for the control build; given twice, the second runs the experiment build (independent rebuild). Default: DOCKER_HOST etc. Builds run without network: a verified build must be hermetic.',
     },
+    ...POOL_OPTION,
+    'no-pool': { type: 'boolean', section: BUILD_SECTION, help: 'ignore the project file\'s "pool": build on --engine (default DOCKER_HOST etc.)' },
     ...SIGN_KEY_OPTION,
     json: { type: 'boolean', help: 'print the report as JSON (schema https://krepro.dev/schemas/verify-report/v3) instead of text' },
     ...REPORT_OPTIONS,
@@ -220,7 +222,7 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     // Steps only on a terminal (or with --verbose): piped logs stay one line per build.
     else if (e.type === 'build-step' && (io.stderr.isTTY || ui.verbose)) log(`[${t}s]   ${e.label}: ${e.step}`);
   };
-  const common = { checkoutRoot: io.cwd, commit, hostname: hostname(), environment, variations, inputs, noiseBuilds, onLog: log, signal: io.signal, onProgress, ...(plan ? { plan } : {}), ...(jobs ? { jobs } : {}) };
+  const common = { checkoutRoot: io.cwd, commit, hostname: hostname(), environment, variations, inputs, noiseBuilds, onLog: log, signal: io.signal, onProgress, ...(plan ? { plan } : {}), jobs: jobs as number | undefined };
   let result: VerifyResult;
   if (mode === 'collect') {
     const planned = await planDocument({ checkoutRoot: io.cwd, commit, environment, inputs, variations });
@@ -231,9 +233,14 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     result = await verifyRelease({ ...common, backends: { control: backend, experiment: backend }, collected, checkNoise: true, attribute: !values['no-attribution'], provenance: signingKey ? { signingKey } : {} });
   } else {
     const seccomp = await seccompProfile(values['seccomp-profile'], io);
-    const backends: Backend[] = [];
-    for (const url of engineUrls.length ? engineUrls : [undefined]) backends.push(await backendFor(url, io, ui, seccomp));
+    // The command line's --pool or --engine, else the project file's pool, else one engine.
+    const poolUrls = values.pool ?? (engineUrls.length || values['no-pool'] ? [] : committed.project.pool ?? []);
+    if (poolUrls.length && !values.pool) log(`pool from ${committed.project.file}: ${poolUrls.join(', ')} (--no-pool builds on one engine)`);
+    const pool = poolUrls.length ? await poolFor(poolUrls, io, ui, { seccomp, jobs, onLog: log }) : undefined;
+    const backends: Backend[] = pool ? [pool] : [];
+    for (const url of pool ? [] : engineUrls.length ? engineUrls : [undefined]) backends.push(await backendFor(url, io, ui, seccomp));
     const pair = { control: backends[0]!, experiment: backends[1] ?? backends[0]! };
+    if (pool) common.jobs = pool.jobs;
     if (mode === 'build') {
       const planned = await planDocument({ checkoutRoot: io.cwd, commit, environment, inputs, variations });
       const built = await runPlannedBuilds({ ...common, backends: pair, ids: list(values.build) });
@@ -261,7 +268,7 @@ type Mode = 'verify' | 'plan-only' | 'build' | 'collect';
 
 /** Which of verify's four ways, with the options that go with it only. */
 function checkMode(
-  values: { 'plan-only'?: boolean | undefined; build?: string | undefined; bundle?: string | undefined; collect?: boolean | undefined; plan?: string | undefined; engine?: string[] | undefined; html?: string | undefined; json?: boolean | undefined; 'json-file'?: string | undefined; markdown?: string | undefined; junit?: string | undefined },
+  values: { 'plan-only'?: boolean | undefined; build?: string | undefined; bundle?: string | undefined; collect?: boolean | undefined; plan?: string | undefined; engine?: string[] | undefined; pool?: string[] | undefined; 'no-pool'?: boolean | undefined; html?: string | undefined; json?: boolean | undefined; 'json-file'?: string | undefined; markdown?: string | undefined; junit?: string | undefined },
   positionals: string[],
 ): Mode {
   const modes = [values['plan-only'] && '--plan-only', values.build !== undefined && '--build', values.collect && '--collect'].filter(Boolean);
@@ -276,6 +283,9 @@ function checkMode(
   const reports = [values.json && '--json', values.html !== undefined && '--html', values['json-file'] !== undefined && '--json-file', values.markdown !== undefined && '--markdown', values.junit !== undefined && '--junit'].filter(Boolean);
   if ((values['plan-only'] || values.build !== undefined) && reports.length > 0) throw new KreproError('E_USAGE', `${modes[0]} writes no report: ${reports.join(', ')} go with verify and --collect`);
   if (values.collect && values.engine?.length) throw new KreproError('E_USAGE', '--collect runs no build: --engine does not apply');
+  if (values.collect && values.pool?.length) throw new KreproError('E_USAGE', '--collect runs no build: --pool does not apply');
+  if (values.pool?.length && values.engine?.length) throw new KreproError('E_USAGE', "--pool and --engine cannot be used together: a pool's first engine runs the control build");
+  if (values.pool?.length && values['no-pool']) throw new KreproError('E_USAGE', '--pool and --no-pool contradict each other: give one');
   return values['plan-only'] ? 'plan-only' : values.build !== undefined ? 'build' : values.collect ? 'collect' : 'verify';
 }
 

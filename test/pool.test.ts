@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -14,7 +14,11 @@ import { verifyReport } from '../lib/verify/report.js';
 import { verifyRelease, type VerifyResult } from '../lib/verify/verify.js';
 import { causesOf } from './helpers/causes.js';
 import { FakeBackend, type FakeModel } from './helpers/fake-backend.js';
+import { cliEnv } from './helpers/cli.js';
+import { gitCheckout } from './helpers/outside.js';
 import { tempDir } from './helpers/stage.js';
+
+const CLI = path.resolve('dist/cli/main.js');
 
 // The pool's scheduling on fake engines (no dockerd): spreading, limits, the reference pair on one engine, an engine
 // dying or freezing mid-verify, all of them gone, environments that disagree.
@@ -141,6 +145,29 @@ test('a pool names each engine once, and one build at a time per engine is the l
   assert.match(String(err), /fake-0 is in the pool twice/);
   const pool = await openPool(engines(3, [1, 1, 64]), { jobs: 3 });
   assert.equal(pool.engines().map((e) => e.limit), [1, 1, 3]);
+});
+
+test('CLI: --pool beside --engine, --no-pool or --collect, a bad "pool" field, an engine that does not answer: exit 2 naming it', () => {
+  const dir = gitCheckout({ 'krepro.json': JSON.stringify({ command: 'true', outputs: ['out'], pool: ['unix:///nonexistent/a.sock', 'unix:///nonexistent/b.sock'] }) });
+  const run = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: cliEnv({ SOURCE_DATE_EPOCH: String(SDE), DOCKER_HOST: 'unix:///nonexistent/docker.sock' }) });
+  const cases: [string[], RegExp][] = [
+    [['verify', '--pool', 'unix:///a.sock', '--engine', 'unix:///b.sock'], /--pool and --engine cannot be used together/],
+    [['verify', '--pool', 'unix:///a.sock', '--no-pool'], /--pool and --no-pool contradict each other/],
+    [['verify', '--collect', '--pool', 'unix:///a.sock', 'x'], /--collect runs no build: --pool does not apply/],
+    [['rebuild', '--pool', 'unix:///a.sock', '--host', 'unix:///b.sock', 'rel'], /--pool and --host cannot be used together/],
+    // the project file's pool: its first engine does not answer, and is named
+    [['verify', '--vary', 'tz'], /nonexistent\/a\.sock/],
+  ];
+  for (const [args, message] of cases) {
+    const r = run(dir, ...args);
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message, args.join(' '));
+  }
+  assert.match(run(dir, 'verify', '--vary', 'tz').stderr, /pool from [0-9a-f]{40}:krepro\.json: unix:\/\/\/nonexistent\/a\.sock, unix:\/\/\/nonexistent\/b\.sock/);
+  const bad = gitCheckout({ 'krepro.json': JSON.stringify({ command: 'true', outputs: ['out'], pool: ['unix:///a.sock', 'unix:///a.sock'] }) });
+  const r = run(bad, 'verify');
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /"pool" must be a non-empty array of distinct engine URLs/);
 });
 
 test.run();

@@ -22,6 +22,7 @@ export type { CopyResult, Session, SessionOptions, Sessions, SyncResult, Termina
 export type { BuildConditions, Probes, Unapplied } from '../backend/conditions.js';
 export { DockerBackend, openDockerBackend, type DockerBackendOptions } from '../backend/docker/backend.js';
 export { limitBackend, type Limits } from '../backend/limit.js';
+export { openPool, PoolBackend, type PoolEngine, type PoolOptions } from '../backend/pool/pool.js';
 export { cleanCheckout } from '../checkout/clean.js';
 export type { RunScope } from '../checkout/names.js';
 export type { EnvironmentSource } from '../environment/source.js';

@@ -35,6 +35,11 @@ export interface Project {
   images: ImageSettings | false;
   /** opt in to krepro's normalizing build settings (see NORMALIZATIONS) */
   normalize: boolean;
+  /**
+   * Docker engines to spread verify's builds over (`--pool`); none: one engine. Where builds run, never what they
+   * build: no recipe or plan digest includes it.
+   */
+  pool?: string[];
   /** the project file this came from; undefined for Kubernetes defaults */
   file?: string;
 }
@@ -58,7 +63,7 @@ export const NORMALIZATIONS: readonly { name: string; value: string; why: string
   { name: 'CGO_ENABLED', value: '0', why: 'no C toolchain: no C compiler paths, no host libc', masks: ['build-path'] },
 ];
 
-const KNOWN = new Set(['$schema', 'command', 'outputs', 'env', 'release', 'images', 'normalize']);
+const KNOWN = new Set(['$schema', 'command', 'outputs', 'env', 'release', 'images', 'normalize', 'pool']);
 
 /**
  * Reads `krepro.json` at `root` (Kubernetes defaults without one); every problem names the file and the field, or
@@ -151,6 +156,11 @@ export function parseProject(raw: unknown, where: string): Project {
   if (o['normalize'] !== undefined) {
     if (typeof o['normalize'] !== 'boolean') throw bad('normalize', 'true or false', o['normalize']);
     project.normalize = o['normalize'];
+  }
+  if (o['pool'] !== undefined) {
+    const v = o['pool'];
+    if (!Array.isArray(v) || v.length === 0 || !v.every((u) => typeof u === 'string' && u.trim() !== '') || new Set(v).size !== v.length) throw bad('pool', 'a non-empty array of distinct engine URLs', v);
+    project.pool = [...(v as string[])];
   }
   if (project.images !== false && !project.release) throw new KreproError('E_USAGE', `${where}: "images" needs "release": true (images go into the server tarballs)`, { path: where });
   return project;

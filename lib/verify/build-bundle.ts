@@ -66,7 +66,8 @@ export interface PlanDocumentOptions {
 export async function planDocument(opts: PlanDocumentOptions): Promise<PlanDocument> {
   const builds = matrixBuilds(await controlFor(opts.checkoutRoot, opts.commit), opts.variations);
   const environment = opts.environment.kind === 'locked' ? lockDigest(opts.environment.lock) : `dockerfile ${(await sourceVersion(opts.environment)).version}`;
-  const { project, sourceDateEpoch, version, variables, packaging } = opts.inputs;
+  // Where builds run (the pool) is not what they build: the same plan on any engines.
+  const { project: { pool: _pool, ...project }, sourceDateEpoch, version, variables, packaging } = opts.inputs;
   const decides = { krepro: KREPRO_VERSION, commit: opts.commit, environment, project, sourceDateEpoch, version, variables, packaging, builds: builds.map(({ id, variations, conditions }) => ({ id, variations, conditions })) };
   const digest = `sha256:${createHash('sha256').update(canonicalJson(decides)).digest('hex')}`;
   return { schema: PLAN_SCHEMA, plan: 'matrix', digest, commit: opts.commit, environment, variations: opts.variations.map((v) => v.name), matrix: matrixJobs(builds), builds };

@@ -61,7 +61,8 @@ export class PoolBackend implements Backend {
   private readonly members: Member[];
   private readonly waiting: Waiter[] = [];
   private readonly groups = new Map<string, Member>();
-  private readonly jobs: number;
+  /** builds at once on the whole pool */
+  readonly jobs: number;
 
   constructor(
     members: readonly { backend: Backend; host: HostFacts }[],
