@@ -9,9 +9,12 @@
 #   adaptive  the adaptive plan on one engine (--jobs 1)
 #   matrix    the matrix plan on the local engine (--jobs 19)
 #   ci        the matrix plan through --plan-only, every --build job at once from one checkout, --collect
+#   pool      the matrix plan (--jobs 19) on a pool of three engines: this machine's, and two dockerds in network
+#             namespaces of their own (made for the row, removed after; they share this machine's cores)
+#   poolkill  the same, with the third engine stopped 5 s into the builds: same verdict and causes, that engine named
 # Printed per row: verdict, causes, builds and rounds, wall time, and wall time ÷ the control build's duration
 # (the adaptive row's control build, which ran alone: "one build"; and the row's own control build beside it).
-# Target: <= 2.0 for matrix and ci, the same verdict and causes as adaptive.
+# Target: <= 2.0 for matrix, ci and pool, the same verdict and causes as adaptive (poolkill too, with the engine named).
 #
 # --go-repo GITDIR: a Go project with vendored dependencies (fetched, never committed; e.g. containernetworking/plugins
 # at v1.9.1, the default ref) built without -trimpath (one cause: build-path), adaptive against matrix. Its project
@@ -20,7 +23,8 @@
 #
 # More rows (a pool of engines, a swarm) are functions named row_NAME writing "$work/NAME.json" (the verify report)
 # and "$work/NAME.wall" (seconds), added to ROWS below.
-# Needs a running Docker engine and the locked environment (made on first use).
+# Needs a running Docker engine and the locked environment (made on first use); pool rows need root, iproute2 and
+# util-linux (nsenter). This machine has 2 cores: the pool's three engines share them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 krepro() { node "$here/dist/cli/main.js" "$@"; }
@@ -28,6 +32,7 @@ krepro() { node "$here/dist/cli/main.js" "$@"; }
 work=$(mktemp -d)
 cleanup() {
   for d in "$work"/*/; do [ -d "$d/.git" ] && (cd "$d" && krepro clean >/dev/null 2>&1 || true); done
+  for d in "${engines[@]}"; do stop_engine "$d"; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -42,7 +47,7 @@ while [ $# -gt 0 ]; do
     --go-repo) go_repo=$2; shift 2 ;;
     --go-ref) go_ref=$2; shift 2 ;;
     --go-vary) go_vary=$2; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) selected+=("$1"); shift ;;
   esac
 done
@@ -78,14 +83,56 @@ ci_jobs() {  # what a CI matrix does, on this machine: the plan, every job at on
   krepro verify --collect "$work"/bundles/* --json > "$work/ci.json" 2> "$work/ci.err"
 }
 row_ci() { (cd "$1" && timed ci ci_jobs "$1"); }
-ROWS=(adaptive matrix ci)
+
+# Engines of a pool: dockerds with their own data root, exec root and socket, each in a network namespace of its own
+# (in the host's namespace a second dockerd would remove the first one's docker0). Unique to this run; removed on exit.
+engines=()
+start_engine() {  # start_engine NAME: prints the engine's URL once it answers
+  local dir="$work/engine-$1" ns="krepro-bench-$1-$$-$RANDOM"
+  mkdir -p "$dir"
+  echo "$ns" > "$dir/netns"
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  nsenter --net="/run/netns/$ns" -- dockerd --host "unix://$dir/docker.sock" --data-root "$dir/data" --exec-root "$dir/exec" \
+    --pidfile "$dir/pid" --bridge none --iptables=false --ip-masq=false > "$dir/log" 2>&1 &
+  echo $! > "$dir/daemon"
+  engines+=("$dir")
+  for _ in $(seq 300); do docker -H "unix://$dir/docker.sock" version > /dev/null 2>&1 && break; sleep 0.1; done
+  docker -H "unix://$dir/docker.sock" version > /dev/null || { tail -20 "$dir/log" >&2; return 1; }
+  echo "unix://$dir/docker.sock"
+}
+stop_engine() {  # stop_engine DIR: as a service manager stops it (SIGTERM), then its namespace and mounts go
+  local dir=$1 pid
+  pid=$(cat "$dir/daemon")
+  kill -TERM "$pid" 2> /dev/null || true
+  while kill -0 "$pid" 2> /dev/null; do sleep 0.2; done
+  ip netns delete "$(cat "$dir/netns")" 2> /dev/null || true
+  grep -o " $dir/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount 2> /dev/null || true
+}
+local_engine=${DOCKER_HOST:-unix:///var/run/docker.sock}
+row_pool() {  # row_pool DIR [NAME KILL]: the matrix plan on this engine and two in namespaces; KILL: stop the third mid-verify
+  local dir=$1 name=${2:-pool} kill=${3:-} a b
+  a=$(start_engine "$name-a")
+  b=$(start_engine "$name-b")
+  (cd "$dir" && timed "$name" sh -c "node '$here/dist/cli/main.js' verify --json --plan matrix --jobs 19 ${vary[*]} --pool '$local_engine' --pool '$a' --pool '$b' > '$work/$name.json' 2> '$work/$name.err'") &
+  local verify=$!
+  if [ -n "$kill" ]; then
+    until grep -q 'build control: control\.\.\.' "$work/$name.err" 2> /dev/null || ! kill -0 "$verify" 2> /dev/null; do sleep 0.5; done
+    sleep 5
+    stop_engine "${engines[-1]}"
+  fi
+  wait "$verify"
+  for d in "${engines[@]: -2}"; do stop_engine "$d"; done
+}
+row_poolkill() { row_pool "$1" poolkill kill; }
+ROWS=(adaptive matrix ci pool poolkill)
 [ ${#selected[@]} -gt 0 ] || selected=("${ROWS[@]}")
 
 summary() {  # summary TITLE ROW...: one line per row, ratios against the first row's control build
   node -e '
     const fs = require("fs");
     const [work, title, ...rows] = process.argv.slice(1);
-    const causes = (r) => r.artifacts.flatMap((a) => a.causes.map((c) => `${a.name}: ${c.kind === "nondeterminism" ? "nondeterminism" : c.variations.join("+")}`)).sort().join("; ");
+    const causes = (r) => r.causes.filter((c) => c.kind !== "consequence").flatMap((c) => c.artifacts.map((a) => `${a}: ${c.kind === "variation" || c.kind === "interaction" ? c.variations.join("+") : c.kind}`)).sort().join("; ");
     let reference;
     console.log(title);
     for (const name of rows) {
@@ -94,7 +141,8 @@ summary() {  # summary TITLE ROW...: one line per row, ratios against the first 
       const control = r.builds.find((b) => b.id === "control" || b.label === "control").durationMs / 1000;
       reference ??= control;
       const rounds = r.plan.rounds.map((x) => x.builds.length).join("+");
-      console.log(`  ${name.padEnd(9)} ${r.verdict}, causes [${causes(r)}], plan ${r.plan.kind}: ${r.builds.length} builds in ${r.plan.rounds.length} round(s) (${rounds}), wall ${wall.toFixed(1)} s = ${(wall / reference).toFixed(2)} × one build (${reference.toFixed(1)} s alone); its own control build ${control.toFixed(1)} s (${(wall / control).toFixed(2)} ×)`);
+      const engines = (r.plan.engines ?? []).map((e) => `${e.name.replace(/^docker unix:\/\/.*\/(engine-[^/]*)\/docker.sock$/, "$1")} ${e.builds.length}${e.lost ? ` (LOST: ${e.lost.slice(0, 80)}; ran again elsewhere: ${e.requeued.join(",")})` : ""}`).join(", ");
+      console.log(`  ${name.padEnd(9)} ${r.verdict}, causes [${causes(r)}], plan ${r.plan.kind}: ${r.builds.length} builds in ${r.plan.rounds.length} round(s) (${rounds}), wall ${wall.toFixed(1)} s = ${(wall / reference).toFixed(2)} × one build (${reference.toFixed(1)} s alone); its own control build ${control.toFixed(1)} s (${(wall / control).toFixed(2)} ×)${engines ? `; builds per engine: ${engines}` : ""}`);
     }
   ' "$work" "$@"
 }

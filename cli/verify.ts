@@ -79,6 +79,12 @@ Plans: how the builds are scheduled (--plan, --jobs).
   The matrix plan is chosen when --jobs N >= n + 3, else the adaptive one, unless --plan says. A difference
   only variations together cause is an interaction.
 
+A pool of engines: --pool URL, once per engine (or the project file's "pool"), spreads the builds over them,
+up to --jobs in all and each engine's share by CPUs; the control and noise builds run on the first. Each engine
+makes the environment from the lock (the image IDs must agree). The report lists each engine, its builds, and
+which findings a build on another engine shows; an engine that dies or stops answering is named and its builds
+run again on the others (all gone: exit 2).
+
 A CI matrix as the builder (the matrix plan): --plan-only prints the plan as one line of JSON
 (its "digest", "matrix": the values for --build, and "builds": each with its "id", variations and
 conditions); --build ID[,ID] --bundle DIR runs those builds anywhere and writes a build bundle; --collect DIR...
@@ -167,13 +173,14 @@ predicate; 'krepro rebuild' follows it), signed into krepro.intoto.jsonl with --
     { command: 'krepro verify --vary tz,locale --no-attribution --json', does: 'two variations only, no search for causes, the report as JSON' },
     { command: 'krepro verify --junit verify.xml --html verify.html --json-file verify.json', does: 'in CI: test results, a page to attach and the JSON, from one run (and the job summary in GitHub Actions)' },
     { command: 'krepro verify --jobs 19', does: 'the matrix plan: every build of the first round at once, about one build of wall time' },
+    { command: 'krepro verify --jobs 19 --pool unix:///var/run/docker.sock --pool tcp://build-2:2376', does: 'the matrix plan on two Docker hosts: control and noise on the first, the rest wherever a slot is free' },
     { command: 'krepro verify --build tz --bundle bundle', does: 'one job of a CI matrix (the values: --plan-only\'s "matrix"); krepro verify --collect bundles/* judges them all' },
   ],
   positionals: [{ name: 'DIR', help: 'with --collect: the build bundles', complete: 'dir', repeat: true }],
   exits: [
     [0, 'reproducible'],
     [1, 'not reproducible (a build failing under a variation too)'],
-    [2, 'usage or environment error'],
+    [2, 'usage or environment error (every engine of a --pool gone, naming them)'],
     [3, 'the control build failed (the report shows the end of its log)'],
     ...SIGNAL_EXITS,
   ],

@@ -1,10 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { openPool, type PoolBackend } from '../lib/backend/pool/pool.js';
+import { openPool, type PoolBackend, type PoolEngine } from '../lib/backend/pool/pool.js';
 import { readLock } from '../lib/environment/lock.js';
 import { KreproError } from '../lib/errors.js';
 import { releaseInputs } from '../lib/project/inputs.js';
@@ -15,8 +15,11 @@ import { verifyRelease, type VerifyResult } from '../lib/verify/verify.js';
 import { causesOf } from './helpers/causes.js';
 import { FakeBackend, type FakeModel } from './helpers/fake-backend.js';
 import { cliEnv } from './helpers/cli.js';
-import { gitCheckout } from './helpers/outside.js';
-import { tempDir } from './helpers/stage.js';
+import { engineOrSkip } from './helpers/engine.js';
+import { gitCheckoutIn } from './helpers/outside.js';
+import { startSecondEngine } from './helpers/second-engine.js';
+import { suiteWhen } from './helpers/skip.js';
+import { FIXTURES, tempDir } from './helpers/stage.js';
 
 const CLI = path.resolve('dist/cli/main.js');
 
@@ -30,8 +33,16 @@ const project: Project = { ...KUBERNETES_DEFAULTS, command: ['make'], outputs: [
 // two causes in one line (build-path and tz), as bench/verify-pool.sh's project has
 const model: FakeModel = ({ conditions: c }) => ({ files: { 'out/stamp.txt': `built in ${c!.buildPath} at zone ${c!.tz}\n`, 'out/same.txt': 'x\n' } });
 
+/** Every directory this file makes, removed at the end. */
+const made: string[] = [];
+const ownDir = (prefix: string): string => {
+  const dir = tempDir(prefix);
+  made.push(dir);
+  return dir;
+};
+
 function repo(): string {
-  const dir = tempDir('krepro-pool-');
+  const dir = ownDir('krepro-pool-');
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'main.c'), 'int main() {}\n');
   for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', 'x']]) execFileSync('git', args, { cwd: dir, env: GIT_ENV });
@@ -47,7 +58,7 @@ function verify(backend: FakeBackend | PoolBackend, jobs: number): Promise<Verif
     checkoutRoot: repo(),
     hostname: 'test-host',
     backends: { control: backend, experiment: backend },
-    environment: { kind: 'locked', lock: LOCK, options: { workDir: tempDir('krepro-pool-work-') } },
+    environment: { kind: 'locked', lock: LOCK, options: { workDir: ownDir('krepro-pool-work-') } },
     variations: VARIATIONS,
     inputs: releaseInputs({ project, host: {}, sourceDateEpoch: SDE, version: 'v1.2.3' }),
     plan: 'matrix',
@@ -106,7 +117,7 @@ test('an engine that stops answering (frozen) is taken out when it misses its he
   const r = await verify(pool, width);
   assert.equal(causesOf(r), causesOf(reference));
   const lost = r.plan.engines!.find((e) => e.name === 'fake-1')!;
-  assert.match(lost.lost!, /did not answer within 60 ms/);
+  assert.is(lost.lost, "it did not answer within 60 ms");
   assert.ok(r.builds.every((b) => b.engine === 'fake-0'));
 });
 
@@ -148,7 +159,8 @@ test('a pool names each engine once, and one build at a time per engine is the l
 });
 
 test('CLI: --pool beside --engine, --no-pool or --collect, a bad "pool" field, an engine that does not answer: exit 2 naming it', () => {
-  const dir = gitCheckout({ 'krepro.json': JSON.stringify({ command: 'true', outputs: ['out'], pool: ['unix:///nonexistent/a.sock', 'unix:///nonexistent/b.sock'] }) });
+  const dir = ownDir('krepro-pool-cli-');
+  gitCheckoutIn(dir, { 'krepro.json': JSON.stringify({ command: 'true', outputs: ['out'], pool: ['unix:///nonexistent/a.sock', 'unix:///nonexistent/b.sock'] }) });
   const run = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: cliEnv({ SOURCE_DATE_EPOCH: String(SDE), DOCKER_HOST: 'unix:///nonexistent/docker.sock' }) });
   const cases: [string[], RegExp][] = [
     [['verify', '--pool', 'unix:///a.sock', '--engine', 'unix:///b.sock'], /--pool and --engine cannot be used together/],
@@ -164,10 +176,71 @@ test('CLI: --pool beside --engine, --no-pool or --collect, a bad "pool" field, a
     assert.match(r.stderr, message, args.join(' '));
   }
   assert.match(run(dir, 'verify', '--vary', 'tz').stderr, /pool from [0-9a-f]{40}:krepro\.json: unix:\/\/\/nonexistent\/a\.sock, unix:\/\/\/nonexistent\/b\.sock/);
-  const bad = gitCheckout({ 'krepro.json': JSON.stringify({ command: 'true', outputs: ['out'], pool: ['unix:///a.sock', 'unix:///a.sock'] }) });
+  const bad = ownDir('krepro-pool-cli-');
+  gitCheckoutIn(bad, { 'krepro.json': JSON.stringify({ command: 'true', outputs: ['out'], pool: ['unix:///a.sock', 'unix:///a.sock'] }) });
   const r = run(bad, 'verify');
   assert.is(r.status, 2, r.stderr);
   assert.match(r.stderr, /"pool" must be a non-empty array of distinct engine URLs/);
+});
+
+suiteWhen(await engineOrSkip(), 'no Docker engine', (_engine, test) => {
+  test('a pool of three engines (this one, two in network namespaces of their own), one stopped mid-verify: same causes, the engine named; rebuild --pool', async () => {
+    const started = Date.now();
+    const [a, b] = await Promise.all([startSecondEngine(), startSecondEngine()]);
+    const dir = ownDir('krepro-pool-real-');
+    try {
+      // bench/verify-pool.sh's project, with 6 s of "compiling" so the engine dies while its builds run
+      cpSync(path.join(FIXTURES, 'verify-corpus', 'path-and-tz'), dir, { recursive: true });
+      writeFileSync(path.join(dir, 'Makefile'), readFileSync(path.join(dir, 'Makefile'), 'utf8').replace('\tmkdir -p out\n', '\tsleep 6\n\tmkdir -p out\n'));
+      for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', 'x']]) execFileSync('git', args, { cwd: dir, env: GIT_ENV });
+      const local = process.env['DOCKER_HOST'] || 'unix:///var/run/docker.sock';
+      const child = spawn(process.execPath, [CLI, 'verify', '--json', '--plan', 'matrix', '--jobs', '6', '--vary', 'build-path,tz,umask', '--pool', local, '--pool', a.host, '--pool', b.host], { cwd: dir, env: cliEnv({ SOURCE_DATE_EPOCH: String(SDE) }) });
+      let stdout = '';
+      let stderr = '';
+      let stopped: Promise<void> | undefined;
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        // once the builds run (each engine has two of the six), the third engine stops as a service manager stops it
+        if (!stopped && /build control: control\.\.\./.test(stderr)) stopped = new Promise((resolve) => setTimeout(resolve, 2500)).then(() => b.stop());
+      });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      process.stderr.write(`  pool verify: ${((Date.now() - started) / 1000).toFixed(0)} s since the engines started\n${stderr.split('\n').filter((l) => /pool|environment|taken out|starts again/.test(l)).join('\n')}\n`);
+      await stopped;
+      assert.is(code, 1, stderr.slice(-3000));
+      const report = JSON.parse(stdout);
+      const causes = report.causes.filter((c: { kind: string }) => c.kind !== 'consequence').map((c: { kind: string; variations: string[]; artifacts: string[] }) => `${c.artifacts.join(',')}: ${c.kind} ${c.variations.join('+')}`);
+      assert.equal(causes.sort(), ['out/stamp.txt: variation build-path', 'out/stamp.txt: variation tz'], JSON.stringify(report.causes));
+      const engines: PoolEngine[] = report.plan.engines;
+      assert.equal(engines.map((e) => e.name), [local, a.host, b.host].map((h) => `docker ${h}`));
+      // made from the lock on each: one image ID everywhere
+      assert.is(new Set(engines.map((e) => e.environment)).size, 1, JSON.stringify(engines.map((e) => e.environment)));
+      const lost = engines[2]!;
+      assert.ok(lost.lost && lost.requeued.length > 0, JSON.stringify(lost));
+      assert.match(stderr, new RegExp(`engine docker ${b.host.replace(/[/.]/g, '\\$&')} taken out of the pool`));
+      for (const build of report.builds) {
+        assert.ok(build.engine !== lost.name, `${build.id} ran on ${build.engine}`);
+        assert.ok(build.host.kernel && build.host.cpus > 0 && build.host.engineVersion, JSON.stringify(build.host));
+      }
+      const on = (id: string): string => report.builds.find((x: { id: string }) => x.id === id).engine;
+      assert.is(on('control'), `docker ${local}`);
+      assert.is(on('noise'), `docker ${local}`);
+      assert.ok(report.builds.some((x: { engine: string }) => x.engine === `docker ${a.host}`));
+      // the control build's recipe, rebuilt on a pool of the engines still running
+      const rebuilt = spawnSync(process.execPath, [CLI, 'rebuild', '--pool', local, '--pool', a.host, '--json', '_output/verify/control'], { cwd: dir, encoding: 'utf8', env: cliEnv({}) });
+      assert.is(rebuilt.status, 0, rebuilt.stderr.slice(-3000));
+      assert.is(JSON.parse(rebuilt.stdout).status, 'reproduced');
+      const control = report.builds.find((x: { id: string }) => x.id === 'control');
+      process.stderr.write(`  pool test: ${((Date.now() - started) / 1000).toFixed(0)} s in all; control build ${(control.durationMs / 1000).toFixed(1)} s\n`);
+    } finally {
+      spawnSync(process.execPath, [CLI, 'clean'], { cwd: dir, env: cliEnv({}) });
+      await Promise.all([a.remove(), b.remove()]);
+    }
+  });
+});
+
+test.after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
 });
 
 test.run();

@@ -45,7 +45,11 @@ export function listing(dir: string): string[] {
 
 /** A committed git checkout of `files`: a string is a file's content, `{ link }` a symbolic link. */
 export function gitCheckout(files: Record<string, string | { link: string }>, prefix = 'krepro-checkout-'): string {
-  const dir = tempDir(prefix);
+  return gitCheckoutIn(tempDir(prefix), files);
+}
+
+/** gitCheckout in a directory the caller made (and removes). */
+export function gitCheckoutIn(dir: string, files: Record<string, string | { link: string }>): string {
   for (const [rel, v] of Object.entries(files)) {
     const abs = path.join(dir, rel);
     mkdirSync(path.dirname(abs), { recursive: true });

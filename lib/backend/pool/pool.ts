@@ -259,7 +259,11 @@ export class PoolBackend implements Backend {
   private watch(m: Member): NodeJS.Timeout {
     const ms = this.opts.answerMs ?? 20_000;
     const timer = setInterval(() => {
-      void answer(m.backend, AbortSignal.timeout(ms)).catch((err: unknown) => this.lose(m, `it did not answer within ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`}: ${message(err)}`));
+      const asked = Date.now();
+      void answer(m.backend, AbortSignal.timeout(ms)).catch((err: unknown) => {
+        const silent = Date.now() - asked >= ms;
+        this.lose(m, silent ? `it did not answer within ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`}` : `it stopped answering: ${message(err)}`);
+      });
     }, this.opts.heartbeatMs ?? 5_000);
     timer.unref();
     return timer;
