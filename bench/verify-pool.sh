@@ -35,6 +35,7 @@ cleanup() {
   for d in "${engines[@]}"; do stop_engine "$d"; done
   rm -rf "$work"
 }
+engine_url=''
 trap cleanup EXIT
 
 go_repo=''
@@ -87,7 +88,7 @@ row_ci() { (cd "$1" && timed ci ci_jobs "$1"); }
 # Engines of a pool: dockerds with their own data root, exec root and socket, each in a network namespace of its own
 # (in the host's namespace a second dockerd would remove the first one's docker0). Unique to this run; removed on exit.
 engines=()
-start_engine() {  # start_engine NAME: prints the engine's URL once it answers
+start_engine() {  # start_engine NAME: sets engine_url once the engine answers (no subshell: engines must be kept)
   local dir="$work/engine-$1" ns="krepro-bench-$1-$$-$RANDOM"
   mkdir -p "$dir"
   echo "$ns" > "$dir/netns"
@@ -99,21 +100,27 @@ start_engine() {  # start_engine NAME: prints the engine's URL once it answers
   engines+=("$dir")
   for _ in $(seq 300); do docker -H "unix://$dir/docker.sock" version > /dev/null 2>&1 && break; sleep 0.1; done
   docker -H "unix://$dir/docker.sock" version > /dev/null || { tail -20 "$dir/log" >&2; return 1; }
-  echo "unix://$dir/docker.sock"
+  engine_url="unix://$dir/docker.sock"
 }
 stop_engine() {  # stop_engine DIR: as a service manager stops it (SIGTERM), then its namespace and mounts go
   local dir=$1 pid
   pid=$(cat "$dir/daemon")
   kill -TERM "$pid" 2> /dev/null || true
   while kill -0 "$pid" 2> /dev/null; do sleep 0.2; done
+  # the shims of containers it had running when it was stopped, found by their containerd's address below $dir
+  for p in $(pgrep -x containerd-shim-runc-v2 || true); do
+    tr '\0' ' ' < "/proc/$p/cmdline" 2> /dev/null | grep -q -- "-address $dir/" && kill -KILL "$p" 2> /dev/null || true
+  done
   ip netns delete "$(cat "$dir/netns")" 2> /dev/null || true
   grep -o " $dir/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount 2> /dev/null || true
 }
 local_engine=${DOCKER_HOST:-unix:///var/run/docker.sock}
 row_pool() {  # row_pool DIR [NAME KILL]: the matrix plan on this engine and two in namespaces; KILL: stop the third mid-verify
   local dir=$1 name=${2:-pool} kill=${3:-} a b
-  a=$(start_engine "$name-a")
-  b=$(start_engine "$name-b")
+  start_engine "$name-a"
+  a=$engine_url
+  start_engine "$name-b"
+  b=$engine_url
   (cd "$dir" && timed "$name" sh -c "node '$here/dist/cli/main.js' verify --json --plan matrix --jobs 19 ${vary[*]} --pool '$local_engine' --pool '$a' --pool '$b' > '$work/$name.json' 2> '$work/$name.err'") &
   local verify=$!
   if [ -n "$kill" ]; then
@@ -122,7 +129,8 @@ row_pool() {  # row_pool DIR [NAME KILL]: the matrix plan on this engine and two
     stop_engine "${engines[-1]}"
   fi
   wait "$verify"
-  for d in "${engines[@]: -2}"; do stop_engine "$d"; done
+  for d in "${engines[@]}"; do stop_engine "$d"; done
+  engines=()
 }
 row_poolkill() { row_pool "$1" poolkill kill; }
 ROWS=(adaptive matrix ci pool poolkill)
@@ -140,7 +148,7 @@ summary() {  # summary TITLE ROW...: one line per row, ratios against the first 
       const wall = Number(fs.readFileSync(`${work}/${name}.wall`, "utf8"));
       const control = r.builds.find((b) => b.id === "control" || b.label === "control").durationMs / 1000;
       reference ??= control;
-      const rounds = r.plan.rounds.map((x) => x.builds.length).join("+");
+      const rounds = r.plan.rounds.map((x) => `${x.builds.length} in ${(x.ms / 1000).toFixed(1)} s`).join(" + ");
       const engines = (r.plan.engines ?? []).map((e) => `${e.name.replace(/^docker unix:\/\/.*\/(engine-[^/]*)\/docker.sock$/, "$1")} ${e.builds.length}${e.lost ? ` (LOST: ${e.lost.slice(0, 80)}; ran again elsewhere: ${e.requeued.join(",")})` : ""}`).join(", ");
       console.log(`  ${name.padEnd(9)} ${r.verdict}, causes [${causes(r)}], plan ${r.plan.kind}: ${r.builds.length} builds in ${r.plan.rounds.length} round(s) (${rounds}), wall ${wall.toFixed(1)} s = ${(wall / reference).toFixed(2)} × one build (${reference.toFixed(1)} s alone); its own control build ${control.toFixed(1)} s (${(wall / control).toFixed(2)} ×)${engines ? `; builds per engine: ${engines}` : ""}`);
     }
