@@ -16,6 +16,7 @@ export { gitVersion, semverFromDescribe } from '../source/version.js';
 export type { GzipFormat, EncoderIdentity } from '../archive/gzip.js';
 export type { BuildConditions, Probes, Unapplied } from '../backend/conditions.js';
 export type { Backend, BuildOptions, BuildRequest, BuildResult, CopiedEnvironment, HostFacts, PrepareOptions, PreparedEnvironment, RemovedState, BuildContainer, BuildPhase } from '../backend/backend.js';
+export type { PoolEngine } from '../backend/pool/pool.js';
 export type { Session, CopyResult, SyncResult, TerminalIO } from '../backend/session.js';
 export type { EnvironmentLock, LockedPackage, LockedSource } from '../environment/lock.js';
 export type { EnvironmentImageOptions, RootfsOptions } from '../environment/build.js';

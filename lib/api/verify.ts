@@ -46,6 +46,7 @@ export { verifyHtml } from '../report/verify-html.js';
 export { verifyMarkdown } from '../report/verify-markdown.js';
 export { verifyJunit } from '../report/verify-junit.js';
 export type { Backend, BuildPhase, HostFacts, BuildOptions, BuildRequest, BuildResult, CopiedEnvironment, PrepareOptions, PreparedEnvironment, RemovedState, BuildContainer } from '../backend/backend.js';
+export type { PoolEngine } from '../backend/pool/pool.js';
 export type { BuildConditions, Probes, Unapplied } from '../backend/conditions.js';
 export type { BuildRun, VerifyArtifact } from '../verify/build-run.js';
 export type { EnvironmentSource } from '../environment/source.js';

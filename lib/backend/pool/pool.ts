@@ -4,6 +4,7 @@ import type { EnvironmentSource } from '../../environment/source.js';
 import { KreproError } from '../../errors.js';
 import type { Backend, BuildOptions, BuildRequest, BuildResult, CopiedEnvironment, HostFacts, PreparedEnvironment, PrepareOptions, RemovedState } from '../backend.js';
 
+/** How a pool schedules and watches its engines. */
 export interface PoolOptions {
   /** builds at once on the whole pool (verify's --jobs); default: the engines' CPUs together */
   jobs?: number;
@@ -11,12 +12,15 @@ export interface PoolOptions {
   heartbeatMs?: number;
   /** how long it may take to answer before it counts as gone (default 20 s) */
   answerMs?: number;
+  /** Progress lines: an engine taken out, a build started again elsewhere. */
   onLog?: (line: string) => void;
 }
 
 /** One engine of a pool as a report shows it: where it is, what it may run, what it ran, whether it was lost. */
 export interface PoolEngine {
+  /** The engine's backend name, e.g. `docker unix:///var/run/docker.sock`. */
   name: string;
+  /** Its facts, as asked when the pool was opened. */
   host: HostFacts;
   /** builds at once on it: its share of the jobs by CPUs, capped by its memory */
   limit: number;
@@ -57,6 +61,7 @@ interface Waiter {
  * naming them all.
  */
 export class PoolBackend implements Backend {
+  /** `pool (` and each engine's name `)`. */
   readonly name: string;
   private readonly members: Member[];
   private readonly waiting: Waiter[] = [];
@@ -91,6 +96,7 @@ export class PoolBackend implements Backend {
     return { backend: this.name, machine: list('machine'), kernel: list('kernel'), cpus: sum(live, (m) => m.host.cpus), memoryBytes: sum(live, (m) => m.host.memoryBytes), os: list('os'), arch: list('arch'), engineVersion: list('engineVersion') };
   }
 
+  /** Resolves when any live engine answers now. */
   async ping(opts: { signal?: AbortSignal } = {}): Promise<void> {
     await Promise.any(this.live().map((m) => answer(m.backend, opts.signal)));
   }
@@ -124,6 +130,7 @@ export class PoolBackend implements Backend {
     }
   }
 
+  /** Runs the build on a free engine (its group's engine), again on another when that engine is lost meanwhile. */
   async build(request: BuildRequest, opts: BuildOptions = {}): Promise<BuildResult> {
     for (;;) {
       const m = await this.take(opts.group, opts.signal);
@@ -156,14 +163,17 @@ export class PoolBackend implements Backend {
     }
   }
 
+  /** Removes what killed runs of the checkout left on every live engine. */
   async removeLeftovers(checkoutHash: string, opts: { signal?: AbortSignal } = {}): Promise<RemovedState> {
     return merged(await Promise.all(this.live().map((m) => m.backend.removeLeftovers(checkoutHash, opts))));
   }
 
+  /** Removes the checkout's state from every live engine. */
   async removeCheckout(checkoutHash: string, opts: { signal?: AbortSignal } = {}): Promise<RemovedState> {
     return merged(await Promise.all(this.live().map((m) => m.backend.removeCheckout(checkoutHash, opts))));
   }
 
+  /** The environment image from an engine that has it, as a `docker save` stream. */
   exportEnvironment(environment: PreparedEnvironment, opts: { signal?: AbortSignal } = {}): Promise<Readable> {
     const m = this.live().find((x) => x.backend.exportEnvironment && x.prepared?.id === environment.id) ?? this.live().find((x) => x.backend.exportEnvironment);
     if (!m) throw new KreproError('E_USAGE', `no engine of ${this.name} can hand out its environment image ${environment.ref}`);
