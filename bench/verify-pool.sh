@@ -108,8 +108,9 @@ stop_engine() {  # stop_engine DIR: as a service manager stops it (SIGTERM), the
   kill -TERM "$pid" 2> /dev/null || true
   while kill -0 "$pid" 2> /dev/null; do sleep 0.2; done
   # the shims of containers it had running when it was stopped, found by their containerd's address below $dir
-  for p in $(pgrep -x containerd-shim-runc-v2 || true); do
-    tr '\0' ' ' < "/proc/$p/cmdline" 2> /dev/null | grep -q -- "-address $dir/" && kill -KILL "$p" 2> /dev/null || true
+  for f in $(grep -lsa -- "$dir/exec/containerd/containerd.sock" /proc/[0-9]*/cmdline || true); do
+    p=${f#/proc/}
+    kill -KILL "${p%/cmdline}" 2> /dev/null || true
   done
   ip netns delete "$(cat "$dir/netns")" 2> /dev/null || true
   grep -o " $dir/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount 2> /dev/null || true
