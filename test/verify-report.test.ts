@@ -141,6 +141,15 @@ test('the text report leads with the verdict and the causes, and counts identica
   assert.not.match(text, /component-with-a-long-configuration-name/);
 });
 
+test('a finding with neither value (an ELF section compared whole) is said by its note, not as two absences', () => {
+  const whole = structuredClone(report);
+  const note = 'the section differs (size 1021448 → 1020904 bytes); compared whole because the layouts differ';
+  Object.assign(whole.causes[0]!.findings.shown[0]!, { left: null, right: null, note });
+  const text = verifyText(whole);
+  assert.ok(text.includes(`: ${note}\n`), text);
+  assert.not.match(text, /\(absent\) -> \(absent\)/);
+});
+
 const chromium = existsSync(CHROMIUM);
 test(`the HTML report leads with causes, folds identical artifacts, and fits a 1300 px window${chromium ? '' : ' (SKIPPED: no chromium)'}`, () => {
   const html = verifyHtml(report);

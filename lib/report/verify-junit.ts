@@ -1,7 +1,7 @@
 import { visible } from '../quote.js';
 import type { VerifyReport } from '../verify/report.js';
 import { verdictWords } from './verify-markdown.js';
-import { causeTitle, findingPlace, proofWords } from './verify-text.js';
+import { causeTitle, findingPlace, proofWords, wholeChange } from './verify-text.js';
 
 /**
  * Text for an XML attribute or element: the characters XML 1.0 forbids (most C0 controls) and the ones a
@@ -38,7 +38,7 @@ function artifactFailure(a: VerifyReport['artifacts'][number], report: VerifyRep
         `${causeTitle(c)}${c.evidence.length ? `: ${proofWords(c)}` : ''}`,
         ...c.fix.map((f) => `  fix: ${f}`),
         ...c.diff.map((d) => `  krepro diff: ${d.title} (${d.count}): ${d.fix}`),
-        ...here.slice(0, 10).map((f) => `    ${findingPlace(f)}: ${f.field}: ${JSON.stringify(f.left)} -> ${JSON.stringify(f.right)}`),
+        ...here.slice(0, 10).map((f) => `    ${findingPlace(f)}: ${f.field}: ${wholeChange(f) ?? `${JSON.stringify(f.left)} -> ${JSON.stringify(f.right)}`}`),
       ];
     }),
   ].join('\n');

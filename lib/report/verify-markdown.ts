@@ -1,7 +1,7 @@
 import { visible } from '../quote.js';
 import type { ReportFinding, VerifyReport } from '../verify/report.js';
 import { cell, fence } from './markdown.js';
-import { causeTitle, findingPlace, planLine, proofWords } from './verify-text.js';
+import { causeTitle, findingPlace, planLine, proofWords, wholeChange } from './verify-text.js';
 
 type Artifact = VerifyReport['artifacts'][number];
 
@@ -23,7 +23,7 @@ const SHOWN = 5;
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const shortValue = (v: string | null) => (v === null ? '(absent)' : v.length > 80 ? `${v.slice(0, 80)}…` : v);
-const findingLine = (f: ReportFinding) => `${code(findingPlace(f))} ${cell(visible(f.field))}: ${code(shortValue(f.left))} → ${code(shortValue(f.right))}`;
+const findingLine = (f: ReportFinding) => `${code(findingPlace(f))} ${cell(visible(f.field))}: ${wholeChange(f) ?? `${code(shortValue(f.left))} → ${code(shortValue(f.right))}`}`;
 
 /**
  * The verify report as GitHub-flavoured Markdown, for a job summary (GITHUB_STEP_SUMMARY) or a pull-request

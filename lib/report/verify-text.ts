@@ -17,6 +17,10 @@ export function findingPlace(f: Pick<ReportFinding, 'artifact' | 'path' | 'at'>)
   return `${visible([f.artifact, ...f.path].join(' → '))}${at}`;
 }
 
+/** A finding with neither side's value (a whole ELF section compared as bytes) is said by its note, not as two absences. */
+export const wholeChange = (f: Pick<ReportFinding, 'left' | 'right' | 'note'>): string | undefined =>
+  f.left === null && f.right === null && f.note ? visible(f.note) : undefined;
+
 const value = (v: string | null) => (v === null ? '(absent)' : visibleJson(v.length > 120 ? `${v.slice(0, 120)}…` : v, 0));
 
 /** Which builds prove a cause: the build of its variations, or the noise builds that show it. */
@@ -69,7 +73,7 @@ export function verifyText(report: VerifyReport): string {
     const proof = c.evidence.length ? `; ${proofWords(c)}` : '';
     lines.push(`  ${n + 1}. ${causeTitle(c)}: ${plural(c.findings.count, 'finding')} in ${c.artifacts.map(visible).join(', ')}${proof}`);
     for (const f of c.fix) lines.push(`     fix: ${f}`);
-    for (const f of c.findings.shown.slice(0, SHOWN)) lines.push(`       ${findingPlace(f)}: ${visible(f.field)}: ${value(f.left)} -> ${value(f.right)}`);
+    for (const f of c.findings.shown.slice(0, SHOWN)) lines.push(`       ${findingPlace(f)}: ${visible(f.field)}: ${wholeChange(f) ?? `${value(f.left)} -> ${value(f.right)}`}`);
     if (c.findings.count > SHOWN) lines.push(`       … and ${c.findings.count - SHOWN} more (--json or --html lists up to ${c.findings.shown.length})`);
     if (c.consequences.count) {
       const what = [...new Set(c.consequences.shown.map((f) => `${visible(f.field)} of ${findingPlace({ artifact: f.artifact, path: f.path })}`))];
