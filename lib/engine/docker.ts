@@ -28,6 +28,8 @@ import {
   type VolumeInfo,
 } from './engine.js';
 import { engineFault, statusOf } from './engine-errors.js';
+import { DockerSwarm } from './docker-swarm.js';
+import type { RegistryAuth, Swarm } from './swarm.js';
 
 const LOG_TAIL = 20;
 /** Image removal deletes layers, which can take longer than removing a container. */
@@ -44,6 +46,7 @@ export class DockerEngine implements Engine {
   readonly images: Images;
   readonly volumes: Volumes;
   readonly containers: Containers;
+  readonly swarm: Swarm;
 
   constructor(
     private readonly docker: Docker,
@@ -54,6 +57,7 @@ export class DockerEngine implements Engine {
     this.images = new DockerImages(docker, this.guard);
     this.volumes = new DockerVolumes(docker, this.guard);
     this.containers = new DockerContainers(docker, this.guard, endpoint);
+    this.swarm = new DockerSwarm(docker, this.guard);
   }
 
   /** Runs one engine call and maps its failure (never an abort) to a KreproError naming this engine. */
@@ -184,6 +188,23 @@ class DockerImages implements Images {
 
   save(ref: string, opts: Call = {}): Promise<Readable> {
     return this.guard(`saving image ${ref}`, opts.signal, async () => (await this.docker.getImage(ref).get()) as unknown as Readable);
+  }
+
+  async tag(ref: string, repo: string, tag: string, opts: Call = {}): Promise<void> {
+    await this.guard(`tagging image ${ref} as ${repo}:${tag}`, opts.signal, () => this.docker.getImage(ref).tag({ repo, tag, ...abort(opts.signal) } as Docker.ImageTagOptions));
+  }
+
+  async push(repo: string, tag: string, opts: Call & { auth?: RegistryAuth } = {}): Promise<string> {
+    return this.guard(`pushing image ${repo}:${tag}`, opts.signal, async () => {
+      const progress = (await this.docker.getImage(`${repo}:${tag}`).push({ tag, ...(opts.auth ? { authconfig: opts.auth } : {}), ...abort(opts.signal) } as {})) as unknown as Readable;
+      // Like loads, a failed push answers 200 with {"error": …}; the digest comes in the last event's aux.
+      const events = await readJsonLines(progress);
+      const errors = events.flatMap((e) => (typeof e['error'] === 'string' ? [e['error']] : []));
+      if (errors.length > 0) throw new KreproError('E_ENGINE', `pushing ${repo}:${tag}: ${errors.join('; ')}`);
+      const digest = events.map((e) => (e['aux'] as { Digest?: unknown } | undefined)?.Digest).find((d): d is string => typeof d === 'string' && /^sha256:[0-9a-f]{64}$/.test(d));
+      if (digest === undefined) throw new KreproError('E_ENGINE', `pushing ${repo}:${tag}: the engine reported no digest`);
+      return digest;
+    });
   }
 }
 

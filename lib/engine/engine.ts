@@ -1,4 +1,5 @@
 import type { Duplex, Readable } from 'node:stream';
+import type { RegistryAuth, Swarm } from './swarm.js';
 
 /**
  * The container engine as krepro uses it: images, volumes, containers, archive copies and attach. This interface is
@@ -25,6 +26,8 @@ export interface Engine {
   readonly volumes: Volumes;
   /** Container calls. */
   readonly containers: Containers;
+  /** the swarm this engine manages (lib/backend/swarm) */
+  readonly swarm: Swarm;
 }
 
 /** What every engine call takes. */
@@ -116,6 +119,10 @@ export interface Images {
   load(archive: Readable, opts?: Call): Promise<void>;
   /** Streams `docker save` of one image. */
   save(ref: string, opts?: Call): Promise<Readable>;
+  /** Names an image `repo:tag` too. */
+  tag(ref: string, repo: string, tag: string, opts?: Call): Promise<void>;
+  /** Pushes `repo:tag` to its registry and returns the manifest digest the registry answered. */
+  push(repo: string, tag: string, opts?: Call & { auth?: RegistryAuth }): Promise<string>;
 }
 
 /** A volume as the engine has it. */
