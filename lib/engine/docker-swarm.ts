@@ -2,12 +2,13 @@ import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { CLEANUP_TIMEOUT_MS, type Call, type LabelFilter } from './engine.js';
 import { statusOf } from './engine-errors.js';
-import type { RegistryAuth, ServiceSpec, Swarm, SwarmNode, SwarmTask } from './swarm.js';
+import type { Listed, RegistryAuth, ServiceSpec, Swarm, SwarmNode, SwarmTask } from './swarm.js';
 
 type Guard = <T>(operation: string, signal: AbortSignal | undefined, fn: () => Promise<T>) => Promise<T>;
 
 const abort = (signal?: AbortSignal): { abortSignal?: AbortSignal } => (signal ? { abortSignal: signal } : {});
-const filters = (labels: LabelFilter, extra: Record<string, string[]> = {}): string => JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`), ...extra });
+/** docker-modem JSON-encodes an object `filters` into the query. */
+const filters = (labels: LabelFilter): { label: string[] } => ({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
 
 /** Base64url JSON, as the X-Registry-Auth header carries credentials. */
 export function registryAuthHeader(auth: RegistryAuth): string {
@@ -52,17 +53,19 @@ export class DockerSwarm implements Swarm {
   }
 
   async managerNode(opts: Call = {}): Promise<{ nodeId: string } | undefined> {
-    const info = await this.dial<{ Swarm?: { NodeID?: string; LocalNodeState?: string; ControlAvailable?: boolean } }>('reading swarm state', opts.signal, { path: '/info', method: 'GET' });
+    const info = await this.dial<{ Swarm?: { NodeID?: string; LocalNodeState?: string; ControlAvailable?: boolean } }>('reading swarm state', opts.signal, { path: '/info?', method: 'GET' });
     const s = info.Swarm;
     return s?.LocalNodeState === 'active' && s.ControlAvailable && s.NodeID ? { nodeId: s.NodeID } : undefined;
   }
 
   async nodes(opts: Call = {}): Promise<SwarmNode[]> {
-    type Raw = { ID: string; Spec: { Role: string; Availability: string }; Status: { State: string }; Description: { Hostname: string; Platform: { OS: string; Architecture: string }; Resources: { NanoCPUs: number; MemoryBytes: number }; Engine: { EngineVersion: string } } };
-    const nodes = await this.dial<Raw[]>('listing swarm nodes', opts.signal, { path: '/nodes', method: 'GET' });
+    type Raw = { ID: string; Spec: { Role: string; Availability: string }; Status: { State: string; Addr?: string }; ManagerStatus?: { Addr?: string }; Description: { Hostname: string; Platform: { OS: string; Architecture: string }; Resources: { NanoCPUs: number; MemoryBytes: number }; Engine: { EngineVersion: string } } };
+    const nodes = await this.dial<Raw[]>('listing swarm nodes', opts.signal, { path: '/nodes?', method: 'GET' });
     return nodes.map((n) => ({
       id: n.ID,
       hostname: n.Description.Hostname,
+      // A manager may report 0.0.0.0 as its node address; its manager address (ip:port) names the interface.
+      address: n.Status.Addr && n.Status.Addr !== '0.0.0.0' ? n.Status.Addr : (n.ManagerStatus?.Addr ?? '').replace(/:\d+$/, ''),
       role: n.Spec.Role === 'manager' ? 'manager' : 'worker',
       state: n.Status.State,
       availability: n.Spec.Availability,
@@ -88,14 +91,14 @@ export class DockerSwarm implements Swarm {
     return this.removing(`removing service ${id}`, `/services/${id}`);
   }
 
-  async services(labels: LabelFilter, opts: Call = {}): Promise<{ id: string; name: string }[]> {
-    const list = await this.dial<{ ID: string; Spec: { Name: string } }[]>('listing services', opts.signal, { path: `/services?filters=${encodeURIComponent(filters(labels))}`, method: 'GET' });
-    return list.map((s) => ({ id: s.ID, name: s.Spec.Name }));
+  async services(labels: LabelFilter, opts: Call = {}): Promise<Listed[]> {
+    const list = await this.dial<{ ID: string; Spec: { Name: string; Labels?: Record<string, string> | null } }[]>('listing services', opts.signal, { path: '/services?', method: 'GET', options: { filters: filters(labels) } });
+    return list.map((s) => ({ id: s.ID, name: s.Spec.Name, labels: s.Spec.Labels ?? {} }));
   }
 
   async tasks(serviceId: string, opts: Call = {}): Promise<SwarmTask[]> {
     type Raw = { ID: string; NodeID?: string; DesiredState: string; Status: { State: string; Message?: string; Err?: string; ContainerStatus?: { ExitCode?: number }; PortStatus?: { Ports?: { TargetPort: number; PublishedPort: number }[] } } };
-    const list = await this.dial<Raw[]>(`listing the tasks of service ${serviceId}`, opts.signal, { path: `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [serviceId] }))}`, method: 'GET' });
+    const list = await this.dial<Raw[]>(`listing the tasks of service ${serviceId}`, opts.signal, { path: '/tasks?', method: 'GET', options: { filters: { service: [serviceId] } } });
     return list.map((t) => ({
       id: t.ID,
       nodeId: t.NodeID ?? '',
@@ -109,7 +112,7 @@ export class DockerSwarm implements Swarm {
   }
 
   serviceLogs(serviceId: string, opts: Call = {}): Promise<Readable> {
-    return this.dial<Readable>(`reading the logs of service ${serviceId}`, opts.signal, { path: `/services/${serviceId}/logs?stdout=1&stderr=1&follow=0`, method: 'GET', isStream: true });
+    return this.dial<Readable>(`reading the logs of service ${serviceId}`, opts.signal, { path: `/services/${serviceId}/logs?`, method: 'GET', options: { stdout: true, stderr: true, follow: false }, isStream: true });
   }
 
   async createNetwork(name: string, labels: Record<string, string>, opts: Call & { internal?: boolean } = {}): Promise<string> {
@@ -121,9 +124,9 @@ export class DockerSwarm implements Swarm {
     return this.removing(`removing network ${id}`, `/networks/${id}`);
   }
 
-  async networks(labels: LabelFilter, opts: Call = {}): Promise<{ id: string; name: string }[]> {
-    const list = await this.dial<{ Id: string; Name: string }[]>('listing networks', opts.signal, { path: `/networks?filters=${encodeURIComponent(filters(labels))}`, method: 'GET' });
-    return list.map((n) => ({ id: n.Id, name: n.Name }));
+  async networks(labels: LabelFilter, opts: Call = {}): Promise<Listed[]> {
+    const list = await this.dial<{ Id: string; Name: string; Labels?: Record<string, string> | null }[]>('listing networks', opts.signal, { path: '/networks?', method: 'GET', options: { filters: filters(labels) } });
+    return list.map((n) => ({ id: n.Id, name: n.Name, labels: n.Labels ?? {} }));
   }
 
   async createConfig(name: string, data: Buffer, labels: Record<string, string>, opts: Call = {}): Promise<string> {
@@ -134,9 +137,9 @@ export class DockerSwarm implements Swarm {
     return this.removing(`removing config ${id}`, `/configs/${id}`);
   }
 
-  async configs(labels: LabelFilter, opts: Call = {}): Promise<{ id: string; name: string }[]> {
-    const list = await this.dial<{ ID: string; Spec: { Name: string } }[]>('listing configs', opts.signal, { path: `/configs?filters=${encodeURIComponent(filters(labels))}`, method: 'GET' });
-    return list.map((c) => ({ id: c.ID, name: c.Spec.Name }));
+  async configs(labels: LabelFilter, opts: Call = {}): Promise<Listed[]> {
+    const list = await this.dial<{ ID: string; Spec: { Name: string; Labels?: Record<string, string> | null } }[]>('listing configs', opts.signal, { path: '/configs?', method: 'GET', options: { filters: filters(labels) } });
+    return list.map((c) => ({ id: c.ID, name: c.Spec.Name, labels: c.Spec.Labels ?? {} }));
   }
 
   async createSecret(name: string, data: Buffer, labels: Record<string, string>, opts: Call = {}): Promise<string> {
@@ -147,9 +150,9 @@ export class DockerSwarm implements Swarm {
     return this.removing(`removing secret ${id}`, `/secrets/${id}`);
   }
 
-  async secrets(labels: LabelFilter, opts: Call = {}): Promise<{ id: string; name: string }[]> {
-    const list = await this.dial<{ ID: string; Spec: { Name: string } }[]>('listing secrets', opts.signal, { path: `/secrets?filters=${encodeURIComponent(filters(labels))}`, method: 'GET' });
-    return list.map((s) => ({ id: s.ID, name: s.Spec.Name }));
+  async secrets(labels: LabelFilter, opts: Call = {}): Promise<Listed[]> {
+    const list = await this.dial<{ ID: string; Spec: { Name: string; Labels?: Record<string, string> | null } }[]>('listing secrets', opts.signal, { path: '/secrets?', method: 'GET', options: { filters: filters(labels) } });
+    return list.map((s) => ({ id: s.ID, name: s.Spec.Name, labels: s.Spec.Labels ?? {} }));
   }
 }
 

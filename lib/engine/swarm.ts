@@ -13,27 +13,36 @@ export interface Swarm {
   nodes(opts?: Call): Promise<SwarmNode[]>;
   createService(spec: ServiceSpec, opts?: Call & { registryAuth?: RegistryAuth }): Promise<string>;
   removeService(id: string): Promise<boolean>;
-  services(labels: LabelFilter, opts?: Call): Promise<{ id: string; name: string }[]>;
+  services(labels: LabelFilter, opts?: Call): Promise<Listed[]>;
   /** The published ports of a service's endpoint (host-mode ports are per task: see SwarmTask.ports). */
   tasks(serviceId: string, opts?: Call): Promise<SwarmTask[]>;
   /** stdout and stderr of every task of the service, as the engine's multiplexed stream (8-byte frame headers). */
   serviceLogs(serviceId: string, opts?: Call): Promise<Readable>;
   createNetwork(name: string, labels: Record<string, string>, opts?: Call & { internal?: boolean }): Promise<string>;
   removeNetwork(id: string): Promise<boolean>;
-  networks(labels: LabelFilter, opts?: Call): Promise<{ id: string; name: string }[]>;
+  networks(labels: LabelFilter, opts?: Call): Promise<Listed[]>;
   /** A config: a file of < 1024000 bytes that tasks can mount. */
   createConfig(name: string, data: Buffer, labels: Record<string, string>, opts?: Call): Promise<string>;
   removeConfig(id: string): Promise<boolean>;
-  configs(labels: LabelFilter, opts?: Call): Promise<{ id: string; name: string }[]>;
+  configs(labels: LabelFilter, opts?: Call): Promise<Listed[]>;
   /** A secret: a file of < 512000 bytes, mounted in memory under /run/secrets. */
   createSecret(name: string, data: Buffer, labels: Record<string, string>, opts?: Call): Promise<string>;
   removeSecret(id: string): Promise<boolean>;
-  secrets(labels: LabelFilter, opts?: Call): Promise<{ id: string; name: string }[]>;
+  secrets(labels: LabelFilter, opts?: Call): Promise<Listed[]>;
+}
+
+/** An object krepro made, as a list answers it. */
+export interface Listed {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
 }
 
 export interface SwarmNode {
   id: string;
   hostname: string;
+  /** the address the node is reached at in the swarm */
+  address: string;
   role: 'manager' | 'worker';
   /** `ready`, `down`, … */
   state: string;
