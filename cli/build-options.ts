@@ -1,16 +1,16 @@
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { type EnvironmentSource, type ProxySettings } from '../lib/api/environment.js';
+import { type EnvironmentSource, type ProxySettings, readLock } from '../lib/api/environment.js';
 import { gitVersion } from '../lib/api/package.js';
 import { loadProject, type Project } from '../lib/api/release.js';
 import { type GzipFormat, KreproError } from '../lib/index.js';
-import { type DockerBackend, openDockerBackend, openPool, type PoolBackend } from '../lib/api/backend.js';
+import { type DockerBackend, openDockerBackend, openPool, openSwarmBackend, type PoolBackend, REGISTRY_LOCK_FILE, type SwarmBackend } from '../lib/api/backend.js';
 import type { Session } from '../lib/api/backend.js';
 import { redact } from '../lib/environment/build-image.js';
 import { releaseInputs, type ReleaseInputs } from '../lib/api/release.js';
 import { checkOutputPath, parseCommand } from '../lib/project/project.js';
 import { quote } from '../lib/quote.js';
-import { ENVIRONMENT_OPTIONS, type EnvironmentOptionValues, lockedSource } from './env.js';
+import { ENVIRONMENT_OPTIONS, environmentOptions, type EnvironmentOptionValues, lockedSource } from './env.js';
 import { inSection, type OptionSpecs } from './command.js';
 import { type CommandIO, packageRoot, proxiesFrom, sourceDateEpochFor } from './io.js';
 import { encoderOption, GZIP_LEVELS, integerOption } from './number-option.js';
@@ -213,6 +213,13 @@ export async function poolFor(urls: readonly string[], io: CommandIO, ui: Ui, op
   const pool = await openPool(backends, { ...(opts.jobs ? { jobs: opts.jobs } : {}), onLog: opts.onLog, signal: io.signal });
   for (const e of pool.engines()) opts.onLog(`pool: ${e.name} (${e.host.machine}, ${e.host.kernel}, ${e.host.cpus} CPUs, ${Math.round(e.host.memoryBytes / 2 ** 30)} GiB, Docker ${e.host.engineVersion}): up to ${e.limit} builds at once`);
   return pool;
+}
+
+/** The swarm whose manager `host` (or DOCKER_HOST) names, its engine calls traced with --verbose; its registry image is made where the environment is. */
+export async function swarmBackendFor(host: string | undefined, values: EnvironmentOptionValues, io: CommandIO, ui: Ui, log: (line: string) => void): Promise<SwarmBackend> {
+  const { workDir, cacheDir } = environmentOptions(values, io);
+  const registryLock = await readLock(path.join(packageRoot(), 'build-image', REGISTRY_LOCK_FILE));
+  return openSwarmBackend({ env: io.env, ...(host ? { host } : {}), trace: ui.trace, signal: io.signal, registryLock, workDir, cacheDir, onLog: log });
 }
 
 export interface OpenedSession {

@@ -29,7 +29,7 @@ import { quote } from '../lib/quote.js';
 import { headCommit } from '../lib/source/git.js';
 import { planKindNamed } from '../lib/verify/plan.js';
 import { integerOption } from './number-option.js';
-import { backendFor, BUILD_SECTION, POOL_OPTION, poolFor, environmentFor, inputsFor, PACKAGING_NOTES, PACKAGING_OPTIONS, packingOptions, PROJECT_OPTIONS } from './build-options.js';
+import { backendFor, BUILD_SECTION, POOL_OPTION, poolFor, swarmBackendFor, environmentFor, inputsFor, PACKAGING_NOTES, PACKAGING_OPTIONS, packingOptions, PROJECT_OPTIONS } from './build-options.js';
 import { defineCommand, inSection, parseCommand, SIGNAL_EXITS } from './command.js';
 import { showHelp } from './help.js';
 import { ENVIRONMENT_OPTIONS } from './env.js';
@@ -39,6 +39,15 @@ import { type CommandIO, EXIT, proxiesFrom } from './io.js';
 import { JUNIT_OPTION, REPORT_OPTIONS, reportTargets, writeReports } from './reports.js';
 import { uiFor } from './ui.js';
 
+/** Where verify's builds run: one or two Docker engines, or a Docker Swarm's nodes. */
+const BACKEND_KINDS = ['docker', 'swarm'] as const;
+
+function backendKindNamed(value: string | undefined): (typeof BACKEND_KINDS)[number] {
+  if (value === undefined) return 'docker';
+  const kind = BACKEND_KINDS.find((k) => k === value);
+  if (!kind) throw new KreproError('E_USAGE', `--backend must be docker or swarm, not ${quote(value)}`);
+  return kind;
+}
 
 export const VERIFY = defineCommand({
   name: 'verify',
@@ -137,6 +146,12 @@ ${VARIATIONS.map((v) => `  ${v.name.padEnd(11)} ${v.description}`).join('\n')}`,
     },
     ...POOL_OPTION,
     'no-pool': { type: 'boolean', section: BUILD_SECTION, help: 'ignore the project file\'s "pool": build on --engine (default DOCKER_HOST etc.)' },
+    backend: {
+      type: 'string',
+      value: 'B',
+      complete: BACKEND_KINDS,
+      help: "docker (default): builds on the engine(s) above. swarm: every build is a service on the Docker Swarm whose manager --engine (or DOCKER_HOST) names, placed by the swarm on any node. The environment is made on the manager and pulled by the nodes from a registry the run starts on the manager (its address must be an insecure-registries entry of every node, or behind TLS); sources go in as swarm configs, outputs come back through the service logs. aslr cannot be switched off on a swarm (no seccomp profile for services): reported as not tested. Nothing of the run stays on the swarm (docs/decisions/0020-swarm-backend.md)",
+    },
     ...SIGN_KEY_OPTION,
     json: { type: 'boolean', help: 'print the report as JSON (schema https://krepro.dev/schemas/verify-report/v3) instead of text' },
     ...REPORT_OPTIONS,
@@ -199,6 +214,8 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
   const jobs = integerOption('jobs', values.jobs, { min: 1 });
   const engineUrls = values.engine ?? [];
   if (engineUrls.length > 2) throw new KreproError('E_USAGE', '--engine may be given at most twice (control, experiment)');
+  const backendKind = backendKindNamed(values.backend);
+  if (backendKind === 'swarm' && engineUrls.length > 1) throw new KreproError('E_USAGE', '--backend swarm takes one --engine: the manager of the swarm');
   // Every file verify writes is checked before the builds start: a typo in --junit must not cost the builds.
   const stepSummary = values['no-step-summary'] ? undefined : io.env.GITHUB_STEP_SUMMARY || undefined;
   const targets = mode === 'verify' || mode === 'collect' ? await reportTargets(values, io, { stdoutTakenBy: values.json ? '--json' : undefined, stepSummary }) : undefined;
@@ -240,28 +257,40 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
     result = await verifyRelease({ ...common, backends: { control: backend, experiment: backend }, collected, checkNoise: true, attribute: !values['no-attribution'], provenance: signingKey ? { signingKey } : {} });
   } else {
     const seccomp = await seccompProfile(values['seccomp-profile'], io);
-    // The command line's --pool or --engine, else the project file's pool, else one engine.
-    const poolUrls = values.pool ?? (engineUrls.length || values['no-pool'] ? [] : committed.project.pool ?? []);
-    if (poolUrls.length && !values.pool) log(`pool from ${committed.project.file}: ${poolUrls.join(', ')} (--no-pool builds on one engine)`);
-    const pool = poolUrls.length ? await poolFor(poolUrls, io, ui, { seccomp, jobs, onLog: log }) : undefined;
-    const backends: Backend[] = pool ? [pool] : [];
-    for (const url of pool ? [] : engineUrls.length ? engineUrls : [undefined]) backends.push(await backendFor(url, io, ui, seccomp));
-    const pair = { control: backends[0]!, experiment: backends[1] ?? backends[0]! };
-    if (pool) common.jobs = pool.jobs;
-    if (mode === 'build') {
-      const planned = await planDocument({ checkoutRoot: io.cwd, commit, environment, inputs, variations });
-      const built = await runPlannedBuilds({ ...common, backends: pair, ids: list(values.build) });
-      try {
-        const file = await writeBuildBundle(bundleDir!, planned, built.environment, built.builds);
-        for (const b of built.builds) log(`build ${b.id} (${b.label}): exit ${b.exitCode}, ${b.artifacts.length} artifact(s), ${(b.durationMs / 1000).toFixed(1)} s on ${b.host.machine || b.engine}`);
-        log(`bundle: ${file} (plan ${planned.digest.slice(0, 19)}); collect every build's bundle with krepro verify --collect DIR...`);
-      } finally {
-        await rm(built.workDir, { recursive: true, force: true });
+    const backends: Backend[] = [];
+    try {
+      if (backendKind === 'swarm') {
+        if (committed.project.pool?.length) log(`note: the pool of ${committed.project.file} is not used: --backend swarm builds on the swarm's nodes`);
+        backends.push(await swarmBackendFor(engineUrls[0], values, io, ui, log));
+      } else {
+        // The command line's --pool or --engine, else the project file's pool, else one engine.
+        const poolUrls = values.pool ?? (engineUrls.length || values['no-pool'] ? [] : committed.project.pool ?? []);
+        if (poolUrls.length && !values.pool) log(`pool from ${committed.project.file}: ${poolUrls.join(', ')} (--no-pool builds on one engine)`);
+        const pool = poolUrls.length ? await poolFor(poolUrls, io, ui, { seccomp, jobs, onLog: log }) : undefined;
+        if (pool) {
+          backends.push(pool);
+          common.jobs = pool.jobs;
+        } else for (const url of engineUrls.length ? engineUrls : [undefined]) backends.push(await backendFor(url, io, ui, seccomp));
       }
-      return EXIT.ok;
+      const pair = { control: backends[0]!, experiment: backends[1] ?? backends[0]! };
+      if (mode === 'build') {
+        const planned = await planDocument({ checkoutRoot: io.cwd, commit, environment, inputs, variations });
+        const built = await runPlannedBuilds({ ...common, backends: pair, ids: list(values.build) });
+        try {
+          const file = await writeBuildBundle(bundleDir!, planned, built.environment, built.builds);
+          for (const b of built.builds) log(`build ${b.id} (${b.label}): exit ${b.exitCode}, ${b.artifacts.length} artifact(s), ${(b.durationMs / 1000).toFixed(1)} s on ${b.host.machine || b.engine}`);
+          log(`bundle: ${file} (plan ${planned.digest.slice(0, 19)}); collect every build's bundle with krepro verify --collect DIR...`);
+        } finally {
+          await rm(built.workDir, { recursive: true, force: true });
+        }
+        return EXIT.ok;
+      }
+      const signingKey = await signingKeyOption(values, io);
+      result = await verifyRelease({ ...common, backends: pair, checkNoise: values['check-noise'] ?? false, attribute: !values['no-attribution'], provenance: signingKey ? { signingKey } : {} });
+    } finally {
+      // A swarm's registry, networks and configs go, whatever happened.
+      for (const backend of backends) await backend.close?.();
     }
-    const signingKey = await signingKeyOption(values, io);
-    result = await verifyRelease({ ...common, backends: pair, checkNoise: values['check-noise'] ?? false, attribute: !values['no-attribution'], provenance: signingKey ? { signingKey } : {} });
   }
   if (result.provenance) log(`provenance of the control build: ${result.provenance.statement}${result.provenance.envelope ? ` (signed: ${result.provenance.envelope} and ${result.provenance.bundle})` : ''}`);
   else if (result.status !== 'build-failed' && environment.kind !== 'locked') log('note: no provenance: a Dockerfile build image (--build-image-dir) cannot be made again from a recipe');
@@ -275,7 +304,7 @@ type Mode = 'verify' | 'plan-only' | 'build' | 'collect';
 
 /** Which of verify's four ways, with the options that go with it only. */
 function checkMode(
-  values: { 'plan-only'?: boolean | undefined; build?: string | undefined; bundle?: string | undefined; collect?: boolean | undefined; plan?: string | undefined; engine?: string[] | undefined; pool?: string[] | undefined; 'no-pool'?: boolean | undefined; html?: string | undefined; json?: boolean | undefined; 'json-file'?: string | undefined; markdown?: string | undefined; junit?: string | undefined },
+  values: { 'plan-only'?: boolean | undefined; build?: string | undefined; bundle?: string | undefined; collect?: boolean | undefined; plan?: string | undefined; engine?: string[] | undefined; pool?: string[] | undefined; 'no-pool'?: boolean | undefined; backend?: string | undefined; html?: string | undefined; json?: boolean | undefined; 'json-file'?: string | undefined; markdown?: string | undefined; junit?: string | undefined },
   positionals: string[],
 ): Mode {
   const modes = [values['plan-only'] && '--plan-only', values.build !== undefined && '--build', values.collect && '--collect'].filter(Boolean);
@@ -293,6 +322,8 @@ function checkMode(
   if (values.collect && values.pool?.length) throw new KreproError('E_USAGE', '--collect runs no build: --pool does not apply');
   if (values.pool?.length && values.engine?.length) throw new KreproError('E_USAGE', "--pool and --engine cannot be used together: a pool's first engine runs the control build");
   if (values.pool?.length && values['no-pool']) throw new KreproError('E_USAGE', '--pool and --no-pool contradict each other: give one');
+  if (values.collect && values.backend !== undefined) throw new KreproError('E_USAGE', '--collect runs no build: --backend does not apply');
+  if (values.backend === 'swarm' && (values.pool?.length || values['no-pool'])) throw new KreproError('E_USAGE', `--backend swarm and ${values.pool?.length ? '--pool' : '--no-pool'} cannot be used together: the swarm places every build`);
   return values['plan-only'] ? 'plan-only' : values.build !== undefined ? 'build' : values.collect ? 'collect' : 'verify';
 }
 

@@ -23,6 +23,7 @@ export type { BuildConditions, Probes, Unapplied } from '../backend/conditions.j
 export { DockerBackend, openDockerBackend, type DockerBackendOptions } from '../backend/docker/backend.js';
 export { limitBackend, type Limits } from '../backend/limit.js';
 export { openPool, PoolBackend, type PoolEngine, type PoolOptions } from '../backend/pool/pool.js';
+export { openSwarmBackend, REGISTRY_LOCK_FILE, SwarmBackend, type SwarmBackendOptions } from '../backend/swarm/backend.js';
 export { cleanCheckout } from '../checkout/clean.js';
 export type { RunScope } from '../checkout/names.js';
 export type { EnvironmentSource } from '../environment/source.js';

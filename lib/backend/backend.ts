@@ -38,6 +38,8 @@ export interface Backend {
   ping?(opts?: { signal?: AbortSignal }): Promise<void>;
   /** The engines builds ran on, for a backend of several (a pool): limits, builds, the ones lost and why. */
   engines?(): PoolEngine[];
+  /** Removes what the backend holds for its builds beyond each build (a swarm's registry, networks, configs). */
+  close?(): Promise<void>;
 }
 
 /** An environment that cannot be made again (a Dockerfile image): the same image, by ID, copied from another backend. */

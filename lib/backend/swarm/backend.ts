@@ -25,6 +25,8 @@ import { waitForTasks } from './tasks.js';
 
 /** Every object one swarm backend makes carries its own id: close() and a later run's leftover removal find them. */
 export const LABEL_SWARM_RUN = 'io.krepro.swarm-run';
+/** krepro's registry image lock, in build-image/ beside the build environment's. */
+export const REGISTRY_LOCK_FILE = 'registry.lock.json';
 /** How long removed services may take to leave the nodes before networks and configs can go. */
 const SETTLE_MS = 60_000;
 
