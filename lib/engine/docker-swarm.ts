@@ -159,8 +159,9 @@ export class DockerSwarm implements Swarm {
 /** A ServiceSpec as the engine's JSON (API 1.41). */
 function serviceBody(spec: ServiceSpec): Record<string, unknown> {
   const file = (f: { id: string; name: string; target: string }) => ({ File: { Name: f.target, UID: '0', GID: '0', Mode: 0o444 } });
-  const mode =
-    spec.mode === 'job' ? { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } } : spec.mode === 'global' ? { Global: {} } : { Replicated: { Replicas: 1 } };
+  // A job is one replica that is never restarted, not a ReplicatedJob: on 20.10 the tasks of a removed
+  // replicated-job service stay in the swarm and their containers on the nodes (moby#42789, moby#44312).
+  const mode = spec.mode === 'global' ? { Global: {} } : { Replicated: { Replicas: 1 } };
   return {
     Name: spec.name,
     Labels: spec.labels,

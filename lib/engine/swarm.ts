@@ -79,7 +79,7 @@ export interface ServiceSpec {
   /** overlay networks by ID or name */
   networks?: string[];
   constraints?: string[];
-  /** `job`: one task to completion, never restarted; `global`: one task on every node; `replicated`: one task */
+  /** `job`: one task to completion, never restarted; `global`: one task on every node; `replicated`: one task, restarted */
   mode: 'job' | 'global' | 'replicated';
   /** ports published on the node that runs the task (host mode: no routing mesh) */
   hostPorts?: { target: number; published: number }[];

@@ -64,7 +64,10 @@ export async function startSwarm(size = 3): Promise<TestSwarm> {
         .map((l) => l.split(' ')[1] ?? '')
         .filter((m) => m === dir || m.startsWith(`${dir}/`));
     for (const m of mounted().sort().reverse()) spawnSync('umount', ['-l', m]);
-    if (mounted().length === 0) rmSync(dir, { recursive: true, force: true });
+    if (mounted().length > 0) return;
+    // Each data root holds the environment's unpacked layers (tens of thousands of files): removed side by side.
+    await Promise.all(nodes.map((_, i) => new Promise((resolve) => spawn('rm', ['-rf', '--one-file-system', path.join(dir, `node${i}`)], { stdio: 'ignore' }).once('exit', resolve))));
+    rmSync(dir, { recursive: true, force: true });
   };
   try {
     run('ip', ['netns', 'add', hub]);
@@ -85,7 +88,8 @@ export async function startSwarm(size = 3): Promise<TestSwarm> {
       run('ip', ['-n', hub, 'link', 'set', `port${i}`, 'up']);
       const home = path.join(dir, `node${i}`);
       const socket = path.join(home, 'docker.sock');
-      const args = ['--host', `unix://${socket}`, '--data-root', path.join(home, 'data'), '--exec-root', path.join(home, 'exec'), '--pidfile', path.join(home, 'pid')];
+      // The manager's registry is plain HTTP on its swarm address: every node takes the test's /24 as a registry.
+      const args = ['--insecure-registry', `${subnet}.0/24`, '--host', `unix://${socket}`, '--data-root', path.join(home, 'data'), '--exec-root', path.join(home, 'exec'), '--pidfile', path.join(home, 'pid')];
       const daemon = spawn('nsenter', [`--net=/run/netns/${netns}`, '--', 'dockerd', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
       daemons.push(daemon);
       let log = '';

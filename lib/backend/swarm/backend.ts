@@ -41,7 +41,7 @@ export interface SwarmBackendOptions {
 }
 
 /**
- * Builds on a Docker Swarm, through its manager's API alone: each build is a replicated-job service the swarm
+ * Builds on a Docker Swarm, through its manager's API alone: each build is a one-off service (one task, never restarted) the swarm
  * places on any node, on an internal overlay network of the run's own (no route out: services cannot use the
  * network `none` on API 1.41), its sources from swarm configs, its outputs and log back through the service's logs
  * (lib/backend/swarm/task.ts, logs.ts). The environment is made on the manager as on any engine (the same ID from the

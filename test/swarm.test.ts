@@ -1,0 +1,109 @@
+import * as assert from 'uvu/assert';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { cpSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { engineOrSkip } from './helpers/engine.js';
+import { suiteWhen } from './helpers/skip.js';
+import { FIXTURES, tempDir } from './helpers/stage.js';
+import { startSwarm, type TestSwarm } from './helpers/swarm.js';
+
+// `krepro verify --backend swarm` on a swarm of three engines, each in its own network namespace: the verdict and
+// causes the corpus case has on a local engine (its expected.json, which test/verify.test.ts holds the local engine
+// to), the builds spread over the nodes, the variations a service cannot apply reported as not tested, and nothing
+// of the run left on any node. One verify, shared by the assertions: the swarm's first run pays for the
+// environment reaching every node.
+const CLI = path.resolve('dist/cli/main.js');
+const CASE = path.join(FIXTURES, 'verify-corpus', 'hostname-and-umask');
+const SDE = 1700000000;
+/** Networks every engine in a swarm has on its own. */
+const OWN_NETWORKS = ['bridge', 'docker_gwbridge', 'host', 'ingress', 'none'];
+
+interface Report {
+  verdict: string;
+  variations: { name: string; tested: boolean; reason?: string }[];
+  artifacts: { name: string; causes: { kind: string; variations: string[] }[] }[];
+  builds: { id: string; label: string; engine: string }[];
+}
+
+function project(): string {
+  const dir = tempDir('krepro-swarm-verify-');
+  cpSync(CASE, dir, { recursive: true, filter: (p) => path.basename(p) !== 'expected.json' });
+  const env = { ...process.env, GIT_AUTHOR_DATE: `@${SDE} +0000`, GIT_COMMITTER_DATE: `@${SDE} +0000`, GIT_AUTHOR_NAME: 'k', GIT_AUTHOR_EMAIL: 'k@x.invalid', GIT_COMMITTER_NAME: 'k', GIT_COMMITTER_EMAIL: 'k@x.invalid' };
+  for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', 'fixture']]) execFileSync('git', args, { cwd: dir, env });
+  return dir;
+}
+
+function verify(dir: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'verify', '--json', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c));
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const docker = (host: string, ...args: string[]): string[] =>
+  spawnSync('docker', ['-H', host, ...args], { encoding: 'utf8' })
+    .stdout.trim()
+    .split('\n')
+    .filter(Boolean);
+
+suiteWhen(await engineOrSkip(), 'no Docker engine', (_engine, test) => {
+  let swarm: TestSwarm;
+  let run: { code: number | null; stdout: string; stderr: string };
+  let report: Report;
+
+  test.before(async () => {
+    swarm = await startSwarm(3);
+    run = await verify(project(), ['--backend', 'swarm', '--engine', swarm.manager, '--vary', 'hostname,umask,cpus,domain,file-order,aslr']);
+    try {
+      report = JSON.parse(run.stdout) as Report;
+    } catch {
+      throw new Error(`verify printed no JSON (exit ${run.code}):\n${run.stderr.slice(-4000)}`);
+    }
+  });
+
+  test.after(async () => {
+    await swarm?.remove();
+  });
+
+  test('verdict and causes as on the local engine: the case expected.json names, each cause alone', () => {
+    const expected = (JSON.parse(readFileSync(path.join(CASE, 'expected.json'), 'utf8')) as { causes: Record<string, string[]> }).causes;
+    assert.is(run.code, 1, run.stderr.slice(-3000));
+    assert.is(report.verdict, 'not-reproducible');
+    const causes: Record<string, string[]> = {};
+    for (const a of report.artifacts) if (a.causes.length) causes[a.name] = a.causes.flatMap((c) => c.variations).sort();
+    assert.equal(causes, expected);
+  });
+
+  test('taskset and the domain-name sysctl take effect on the swarm; aslr cannot, and is reported as not tested', () => {
+    const byName = new Map(report.variations.map((v) => [v.name, v]));
+    for (const name of ['hostname', 'umask', 'cpus', 'domain', 'file-order']) assert.ok(byName.get(name)?.tested, `${name}: ${byName.get(name)?.reason}`);
+    assert.is(byName.get('aslr')?.tested, false);
+    assert.match(byName.get('aslr')?.reason ?? '', /seccomp/);
+  });
+
+  test('the builds ran on the swarm, spread over its nodes', () => {
+    const nodes = new Set(report.builds.map((b) => /node \S+ \(([0-9a-z]+)\)/.exec(b.engine)?.[1]));
+    assert.not.ok(nodes.has(undefined), report.builds.map((b) => b.engine).join('\n'));
+    assert.ok(nodes.size >= 2, `${report.builds.length} builds on ${[...nodes].join(', ')}`);
+  });
+
+  test('nothing of the run is left on any node: no service, task container, volume, network, config or secret', async () => {
+    assert.equal(docker(swarm.manager, 'service', 'ls', '-q'), []);
+    assert.equal(docker(swarm.manager, 'config', 'ls', '-q'), []);
+    assert.equal(docker(swarm.manager, 'secret', 'ls', '-q'), []);
+    // Nodes remove the containers of removed services on their own schedule.
+    for (const node of swarm.nodes) {
+      for (let i = 0; i < 60 && docker(node.host, 'ps', '-aq').length > 0; i++) await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(docker(node.host, 'ps', '-a', '--format', '{{.Names}}'), [], node.address);
+      assert.equal(docker(node.host, 'volume', 'ls', '-q'), [], node.address);
+      assert.equal(docker(node.host, 'network', 'ls', '--format', '{{.Name}}').sort(), OWN_NETWORKS, node.address);
+      // What stays is the environment (as on a local engine) and, on the manager, the registry image.
+      for (const image of docker(node.host, 'images', '--format', '{{.Repository}}')) assert.match(image, /(^|\/)krepro-(environment|registry)$/, node.address);
+    }
+  });
+});
