@@ -288,8 +288,9 @@ export async function verifyCommand(argv: string[], io: CommandIO): Promise<numb
       const signingKey = await signingKeyOption(values, io);
       result = await verifyRelease({ ...common, backends: pair, checkNoise: values['check-noise'] ?? false, attribute: !values['no-attribution'], provenance: signingKey ? { signingKey } : {} });
     } finally {
-      // A swarm's registry, networks and configs go, whatever happened.
-      for (const backend of backends) await backend.close?.();
+      // A swarm's registry, networks and configs go, whatever happened; what could not go is named (even with
+      // --quiet), and the next verify of this checkout removes it.
+      for (const backend of backends) await backend.close?.().catch((err: unknown) => io.stderr.write(`warning: ${backend.name}: ${redact((err as Error).message, proxies)}\n`));
     }
   }
   if (result.provenance) log(`provenance of the control build: ${result.provenance.statement}${result.provenance.envelope ? ` (signed: ${result.provenance.envelope} and ${result.provenance.bundle})` : ''}`);

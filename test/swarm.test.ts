@@ -1,7 +1,12 @@
+import { test as root } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { DockerBackend } from '../lib/backend/docker/backend.js';
+import { openSwarmBackend } from '../lib/backend/swarm/backend.js';
+import { newRun } from '../lib/checkout/names.js';
+import { readLock } from '../lib/environment/lock.js';
 import { engineOrSkip } from './helpers/engine.js';
 import { suiteWhen } from './helpers/skip.js';
 import { FIXTURES, tempDir } from './helpers/stage.js';
@@ -51,14 +56,16 @@ const docker = (host: string, ...args: string[]): string[] =>
     .split('\n')
     .filter(Boolean);
 
-suiteWhen(await engineOrSkip(), 'no Docker engine', (_engine, test) => {
+suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
   let swarm: TestSwarm;
+  let sources: string;
   let run: { code: number | null; stdout: string; stderr: string };
   let report: Report;
 
   test.before(async () => {
     swarm = await startSwarm(3);
-    run = await verify(project(), ['--backend', 'swarm', '--engine', swarm.manager, '--vary', 'hostname,umask,cpus,domain,file-order,aslr']);
+    sources = project();
+    run = await verify(sources, ['--backend', 'swarm', '--engine', swarm.manager, '--vary', 'hostname,umask,cpus,domain,file-order,aslr']);
     try {
       report = JSON.parse(run.stdout) as Report;
     } catch {
@@ -86,10 +93,47 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (_engine, test) => {
     assert.match(byName.get('aslr')?.reason ?? '', /seccomp/);
   });
 
-  test('the builds ran on the swarm, spread over its nodes', () => {
-    const nodes = new Set(report.builds.map((b) => /node \S+ \(([0-9a-z]+)\)/.exec(b.engine)?.[1]));
-    assert.not.ok(nodes.has(undefined), report.builds.map((b) => b.engine).join('\n'));
-    assert.ok(nodes.size >= 2, `${report.builds.length} builds on ${[...nodes].join(', ')}`);
+  test('verify\'s builds ran on the swarm and say on which node', () => {
+    for (const b of report.builds) assert.match(b.engine, /^swarm unix:\/\/.* node \S+ \([0-9a-z]{12}\)$/);
+  });
+
+  test('builds at once spread over the nodes; an environment copied from another engine reaches them by digest', async () => {
+    // A matrix plan's builds, as the library starts them: at once, on one backend.
+    const backend = await openSwarmBackend({ host: swarm.manager, registryLock: await readLock('build-image/registry.lock.json'), workDir: '/var/tmp' });
+    try {
+      const base = (await engine.images.inspect('krepro-base:trixie'))!;
+      const environment = await backend.prepare(
+        { kind: 'copy', from: new DockerBackend(engine), environment: { id: base.id, ref: 'krepro-base:trixie', variables: [], made: false } },
+        { checkoutRoot: sources, hostname: 'test-host' },
+      );
+      assert.is(environment.id, base.id);
+      assert.match(environment.ref, /^10\.251\.\d+\.1:\d+\/krepro-environment@sha256:[0-9a-f]{64}$/);
+      const run = newRun('0123456789', { 'io.krepro.test': '1' });
+      const results = await Promise.all(
+        ['1', '2', '3', '4'].map((id) =>
+          backend.build({
+            id,
+            environment,
+            sources: { dir: sources, commit: 'HEAD' },
+            command: ['sh', '-c', `mkdir -p out && echo ${id} > out/id && id -u > out/uid && hostname > out/host && sleep 2`],
+            variables: {},
+            container: { kind: 'plain', user: { uid: 1234, gid: 1234 }, hostname: 'krepro-build', workingDir: '/go/src/k8s.io/kubernetes' },
+            network: 'none',
+            outputs: ['out'],
+            dir: tempDir('krepro-swarm-out-'),
+            run,
+          }),
+        ),
+      );
+      for (const r of results) {
+        assert.is(r.exitCode, 0, readFileSync(r.log, 'utf8'));
+        assert.equal(r.outputs.map((o) => `${o.name}=${readFileSync(o.path, 'utf8').trim()}`), [`out/host=krepro-build`, `out/id=${r.id}`, 'out/uid=1234']);
+      }
+      const nodes = new Set(results.map((r) => /\(([0-9a-z]{12})\)$/.exec(r.host.backend)?.[1]));
+      assert.ok(nodes.size >= 2, results.map((r) => r.host.backend).join('\n'));
+    } finally {
+      await backend.close();
+    }
   });
 
   test('nothing of the run is left on any node: no service, task container, volume, network, config or secret', async () => {
@@ -107,3 +151,5 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (_engine, test) => {
     }
   });
 });
+
+root.run();

@@ -27,6 +27,8 @@ import { waitForTasks } from './tasks.js';
 export const LABEL_SWARM_RUN = 'io.krepro.swarm-run';
 /** krepro's registry image lock, in build-image/ beside the build environment's. */
 export const REGISTRY_LOCK_FILE = 'registry.lock.json';
+/** How often a finished build's logs are read (a second apart) until they hold its end. */
+const LOG_TRIES = 30;
 /** How long removed services may take to leave the nodes before networks and configs can go. */
 const SETTLE_MS = 60_000;
 
@@ -182,13 +184,23 @@ export class SwarmBackend implements Backend {
         throw new KreproError('E_ENGINE', `build ${request.id} could not run on the swarm (${where}): ${why}${hint}`, { endpoint: this.engine.endpoint });
       }
       opts.onProgress?.('outputs');
-      const out = createWriteStream(log);
-      const probes = setup.probes ? new ProbeReader(out) : undefined;
-      const report = await readTaskLogs(await this.engine.swarm.serviceLogs(serviceId, call), { nonce, outputs: request.outputs, dir: request.dir, log: out, ...(probes ? { probes } : {}), ...call });
-      if (probes) await endStream(probes);
-      await endStream(out);
+      // A task is complete when its container exits, which can be before the node has the last of its log: the
+      // logs are read again until they hold the task's exit mark.
+      let report: Awaited<ReturnType<typeof readTaskLogs>> & { probes?: ProbeReader['probes'] };
+      for (let attempt = 1; ; attempt++) {
+        const out = createWriteStream(log);
+        const probes = setup.probes ? new ProbeReader(out) : undefined;
+        report = await readTaskLogs(await this.engine.swarm.serviceLogs(serviceId, call), { nonce, outputs: request.outputs, dir: request.dir, log: out, ...(probes ? { probes } : {}), ...call });
+        if (probes) await endStream(probes);
+        await endStream(out);
+        if (probes) report.probes = probes.probes;
+        if (report.exitCode !== undefined || report.failure !== undefined) break;
+        if (attempt >= LOG_TRIES) throw new KreproError('E_ENGINE', `the logs of build ${request.id} (${where}) never showed its end: the swarm kept the build's output back`, { endpoint: this.engine.endpoint });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
       if (report.failure) throw new KreproError('E_ENGINE', `build ${request.id} could not run on the swarm (${where}): ${report.failure}`, { endpoint: this.engine.endpoint });
-      const exitCode = task.exitCode ?? report.exitCode ?? 0;
+      if (task.exitCode !== undefined && task.exitCode !== report.exitCode) throw new KreproError('E_ENGINE', `build ${request.id} (${where}) exited ${task.exitCode}, but its log says ${report.exitCode}`);
+      const exitCode = report.exitCode!;
       const host: HostFacts = {
         backend: `${this.name} ${where}`,
         machine: where,
@@ -199,7 +211,7 @@ export class SwarmBackend implements Backend {
         arch: node?.arch ?? '',
         engineVersion: node?.engineVersion ?? '',
       };
-      const result = { id: request.id, exitCode, commandMs, probes: probes?.probes ?? {}, unapplied: setup.unapplied, dir: request.dir, log, host };
+      const result = { id: request.id, exitCode, commandMs, probes: report.probes ?? {}, unapplied: setup.unapplied, dir: request.dir, log, host };
       if (exitCode !== 0) return { ...result, outputs: [], durationMs: Date.now() - started };
       const outputs = await outputArtifacts(request.dir, request.outputs, signal);
       return { ...result, outputs, durationMs: Date.now() - started };
