@@ -1,12 +1,13 @@
 import { test as root } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DockerBackend } from '../lib/backend/docker/backend.js';
 import { openSwarmBackend } from '../lib/backend/swarm/backend.js';
 import { newRun } from '../lib/checkout/names.js';
 import { readLock } from '../lib/environment/lock.js';
+import { runCliAsync } from './helpers/cli.js';
 import { engineOrSkip } from './helpers/engine.js';
 import { suiteWhen } from './helpers/skip.js';
 import { FIXTURES, tempDir } from './helpers/stage.js';
@@ -17,7 +18,6 @@ import { startSwarm, type TestSwarm } from './helpers/swarm.js';
 // to), the builds spread over the nodes, the variations a service cannot apply reported as not tested, and nothing
 // of the run left on any node. One verify, shared by the assertions: the swarm's first run pays for the
 // environment reaching every node.
-const CLI = path.resolve('dist/cli/main.js');
 const CASE = path.join(FIXTURES, 'verify-corpus', 'hostname-and-umask');
 const SDE = 1700000000;
 /** Networks every engine in a swarm has on its own. */
@@ -38,18 +38,6 @@ function project(): string {
   return dir;
 }
 
-function verify(dir: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'verify', '--json', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c));
-    child.stderr.on('data', (c: Buffer) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 const docker = (host: string, ...args: string[]): string[] =>
   spawnSync('docker', ['-H', host, ...args], { encoding: 'utf8' })
     .stdout.trim()
@@ -65,7 +53,7 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
   test.before(async () => {
     swarm = await startSwarm(3);
     sources = project();
-    run = await verify(sources, ['--backend', 'swarm', '--engine', swarm.manager, '--vary', 'hostname,umask,cpus,domain,file-order,aslr']);
+    run = await runCliAsync(['verify', '--json', '--backend', 'swarm', '--engine', swarm.manager, '--vary', 'hostname,umask,cpus,domain,file-order,aslr'], sources);
     try {
       report = JSON.parse(run.stdout) as Report;
     } catch {

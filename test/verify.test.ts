@@ -1,12 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { makeBaseImage } from '../lib/api/engine.js';
 import { VARIATIONS } from '../lib/api/verify.js';
 import { layoutWidth, pngColours, screenshot } from './helpers/browser.js';
+import { runCliAsync } from './helpers/cli.js';
 import { engineOrSkip } from './helpers/engine.js';
 import { compareWithRules, causesPerArtifact, readExpected, reportFindings } from './helpers/corpus.js';
 import { suiteWhen } from './helpers/skip.js';
@@ -80,22 +81,9 @@ function verify(dir: string, args: string[] = [], env: Record<string, string> = 
   return { code: r.status, report: parse(r.stdout, r.stderr, r.status), stderr: r.stderr };
 }
 
-function verifyAsync(dir: string, args: string[] = []): Promise<{ code: number | null; report: Report; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'verify', '--json', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c));
-    child.stderr.on('data', (c: Buffer) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      try {
-        resolve({ code, report: parse(stdout, stderr, code), stderr });
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
+async function verifyAsync(dir: string, args: string[] = []): Promise<{ code: number | null; report: Report; stderr: string }> {
+  const { code, stdout, stderr } = await runCliAsync(['verify', '--json', ...args], dir);
+  return { code, report: parse(stdout, stderr, code), stderr };
 }
 
 /** What differs between a report and the case's expected.json, one line per problem. */

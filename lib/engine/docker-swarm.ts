@@ -10,9 +10,13 @@ const abort = (signal?: AbortSignal): { abortSignal?: AbortSignal } => (signal ?
 /** docker-modem JSON-encodes an object `filters` into the query. */
 const filters = (labels: LabelFilter): { label: string[] } => ({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
 
-/** Base64url JSON, as the X-Registry-Auth header carries credentials. */
+/**
+ * Base64url JSON, as the X-Registry-Auth header carries credentials, with its padding: the engine decodes it with
+ * Go's padded URL encoding, and without the `=` a node's pull silently goes without credentials (measured: the
+ * task is rejected with "No such image" whenever the JSON's length is not a multiple of 3).
+ */
 export function registryAuthHeader(auth: RegistryAuth): string {
-  return Buffer.from(JSON.stringify(auth)).toString('base64url');
+  return Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }
 
 /** The swarm API of a Docker engine (a manager), over dockerode's modem: API 1.41 shapes. */
@@ -97,7 +101,7 @@ export class DockerSwarm implements Swarm {
   }
 
   async tasks(serviceId: string, opts: Call = {}): Promise<SwarmTask[]> {
-    type Raw = { ID: string; NodeID?: string; DesiredState: string; Status: { State: string; Message?: string; Err?: string; ContainerStatus?: { ExitCode?: number }; PortStatus?: { Ports?: { TargetPort: number; PublishedPort: number }[] } } };
+    type Raw = { ID: string; NodeID?: string; DesiredState: string; Status: { State: string; Message?: string; Err?: string; ContainerStatus?: { ContainerID?: string; ExitCode?: number }; PortStatus?: { Ports?: { TargetPort: number; PublishedPort: number }[] } } };
     const list = await this.dial<Raw[]>(`listing the tasks of service ${serviceId}`, opts.signal, { path: '/tasks?', method: 'GET', options: { filters: { service: [serviceId] } } });
     return list.map((t) => ({
       id: t.ID,
@@ -106,7 +110,8 @@ export class DockerSwarm implements Swarm {
       desiredState: t.DesiredState,
       ...(t.Status.Err ? { error: t.Status.Err } : {}),
       message: t.Status.Message ?? '',
-      ...(t.Status.ContainerStatus?.ExitCode !== undefined ? { exitCode: t.Status.ContainerStatus.ExitCode } : {}),
+      // A rejected task (its image could not be pulled, say) answers a ContainerStatus with ExitCode 0 and no container.
+      ...(t.Status.ContainerStatus?.ContainerID && t.Status.ContainerStatus.ExitCode !== undefined ? { exitCode: t.Status.ContainerStatus.ExitCode } : {}),
       ports: (t.Status.PortStatus?.Ports ?? []).map((p) => ({ target: p.TargetPort, published: p.PublishedPort })),
     }));
   }
@@ -129,30 +134,38 @@ export class DockerSwarm implements Swarm {
     return list.map((n) => ({ id: n.Id, name: n.Name, labels: n.Labels ?? {} }));
   }
 
-  async createConfig(name: string, data: Buffer, labels: Record<string, string>, opts: Call = {}): Promise<string> {
-    return (await this.dial<{ ID: string }>(`creating config ${name}`, opts.signal, { path: '/configs/create', method: 'POST', body: { Name: name, Labels: labels, Data: data.toString('base64') } })).ID;
+  createConfig(name: string, data: Buffer, labels: Record<string, string>, opts: Call = {}): Promise<string> {
+    return this.createFile('config', name, data, labels, opts);
   }
 
   removeConfig(id: string): Promise<boolean> {
     return this.removing(`removing config ${id}`, `/configs/${id}`);
   }
 
-  async configs(labels: LabelFilter, opts: Call = {}): Promise<Listed[]> {
-    const list = await this.dial<{ ID: string; Spec: { Name: string; Labels?: Record<string, string> | null } }[]>('listing configs', opts.signal, { path: '/configs?', method: 'GET', options: { filters: filters(labels) } });
-    return list.map((c) => ({ id: c.ID, name: c.Spec.Name, labels: c.Spec.Labels ?? {} }));
+  configs(labels: LabelFilter, opts: Call = {}): Promise<Listed[]> {
+    return this.listFiles('config', labels, opts);
   }
 
-  async createSecret(name: string, data: Buffer, labels: Record<string, string>, opts: Call = {}): Promise<string> {
-    return (await this.dial<{ ID: string }>(`creating secret ${name}`, opts.signal, { path: '/secrets/create', method: 'POST', body: { Name: name, Labels: labels, Data: data.toString('base64') } })).ID;
+  createSecret(name: string, data: Buffer, labels: Record<string, string>, opts: Call = {}): Promise<string> {
+    return this.createFile('secret', name, data, labels, opts);
   }
 
   removeSecret(id: string): Promise<boolean> {
     return this.removing(`removing secret ${id}`, `/secrets/${id}`);
   }
 
-  async secrets(labels: LabelFilter, opts: Call = {}): Promise<Listed[]> {
-    const list = await this.dial<{ ID: string; Spec: { Name: string; Labels?: Record<string, string> | null } }[]>('listing secrets', opts.signal, { path: '/secrets?', method: 'GET', options: { filters: filters(labels) } });
-    return list.map((s) => ({ id: s.ID, name: s.Spec.Name, labels: s.Spec.Labels ?? {} }));
+  secrets(labels: LabelFilter, opts: Call = {}): Promise<Listed[]> {
+    return this.listFiles('secret', labels, opts);
+  }
+
+  /** Configs and secrets: the same API under two names. */
+  private async createFile(kind: 'config' | 'secret', name: string, data: Buffer, labels: Record<string, string>, opts: Call): Promise<string> {
+    return (await this.dial<{ ID: string }>(`creating ${kind} ${name}`, opts.signal, { path: `/${kind}s/create`, method: 'POST', body: { Name: name, Labels: labels, Data: data.toString('base64') } })).ID;
+  }
+
+  private async listFiles(kind: 'config' | 'secret', labels: LabelFilter, opts: Call): Promise<Listed[]> {
+    const list = await this.dial<{ ID: string; Spec: { Name: string; Labels?: Record<string, string> | null } }[]>(`listing ${kind}s`, opts.signal, { path: `/${kind}s?`, method: 'GET', options: { filters: filters(labels) } });
+    return list.map((c) => ({ id: c.ID, name: c.Spec.Name, labels: c.Spec.Labels ?? {} }));
   }
 }
 

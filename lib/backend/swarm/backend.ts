@@ -178,7 +178,7 @@ export class SwarmBackend implements Backend {
       const commandMs = Date.now() - commandStarted;
       const node = task ? await this.node(task.nodeId) : undefined;
       const where = node ? `node ${node.hostname} (${node.id.slice(0, 12)})` : `node ${task?.nodeId.slice(0, 12) ?? '?'}`;
-      if (task === undefined || (task.exitCode === undefined && task.state !== 'complete')) {
+      if (task === undefined || task.exitCode === undefined || (task.state !== 'complete' && task.state !== 'failed')) {
         const why = task?.error ?? task?.message ?? 'no task';
         const hint = /HTTPS client|x509|certificate/.test(why) ? `; every node must accept ${registry.address} as a registry (an insecure-registries entry in its daemon.json, or TLS in front of it)` : '';
         throw new KreproError('E_ENGINE', `build ${request.id} could not run on the swarm (${where}): ${why}${hint}`, { endpoint: this.engine.endpoint });
