@@ -50,14 +50,18 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
   let run: { code: number | null; stdout: string; stderr: string };
   let report: Report;
 
+  // uvu reports nothing of a hook that throws: the setup's failure is each test's.
+  let setup: string | undefined;
+  const ready = (): void => assert.is(setup, undefined, setup);
+
   test.before(async () => {
-    swarm = await startSwarm(3);
-    sources = project();
-    run = await runCliAsync(['verify', '--json', '--backend', 'swarm', '--engine', swarm.manager, '--vary', 'hostname,umask,cpus,domain,file-order,aslr'], sources);
     try {
+      swarm = await startSwarm(3);
+      sources = project();
+      run = await runCliAsync(['verify', '--json', '--backend', 'swarm', '--engine', swarm.manager, '--vary', 'hostname,umask,cpus,domain,file-order,aslr'], sources);
       report = JSON.parse(run.stdout) as Report;
-    } catch {
-      throw new Error(`verify printed no JSON (exit ${run.code}):\n${run.stderr.slice(-4000)}`);
+    } catch (err) {
+      setup = `${(err as Error).message}\n${run?.stderr.slice(-4000) ?? ''}`;
     }
   });
 
@@ -66,6 +70,7 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
   });
 
   test('verdict and causes as on the local engine: the case expected.json names, each cause alone', () => {
+    ready();
     const expected = (JSON.parse(readFileSync(path.join(CASE, 'expected.json'), 'utf8')) as { causes: Record<string, string[]> }).causes;
     assert.is(run.code, 1, run.stderr.slice(-3000));
     assert.is(report.verdict, 'not-reproducible');
@@ -75,6 +80,7 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
   });
 
   test('taskset and the domain-name sysctl take effect on the swarm; aslr cannot, and is reported as not tested', () => {
+    ready();
     const byName = new Map(report.variations.map((v) => [v.name, v]));
     for (const name of ['hostname', 'umask', 'cpus', 'domain', 'file-order']) assert.ok(byName.get(name)?.tested, `${name}: ${byName.get(name)?.reason}`);
     assert.is(byName.get('aslr')?.tested, false);
@@ -82,10 +88,12 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
   });
 
   test('verify\'s builds ran on the swarm and say on which node', () => {
+    ready();
     for (const b of report.builds) assert.match(b.engine, /^swarm unix:\/\/.* node \S+ \([0-9a-z]{12}\)$/);
   });
 
   test('builds at once spread over the nodes; an environment copied from another engine reaches them by digest', async () => {
+    ready();
     // A matrix plan's builds, as the library starts them: at once, on one backend.
     const backend = await openSwarmBackend({ host: swarm.manager, registryLock: await readLock('build-image/registry.lock.json'), workDir: '/var/tmp' });
     try {
@@ -125,6 +133,7 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
   });
 
   test('nothing of the run is left on any node: no service, task container, volume, network, config or secret', async () => {
+    ready();
     assert.equal(docker(swarm.manager, 'service', 'ls', '-q'), []);
     assert.equal(docker(swarm.manager, 'config', 'ls', '-q'), []);
     assert.equal(docker(swarm.manager, 'secret', 'ls', '-q'), []);
@@ -134,9 +143,16 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
       assert.equal(docker(node.host, 'ps', '-a', '--format', '{{.Names}}'), [], node.address);
       assert.equal(docker(node.host, 'volume', 'ls', '-q'), [], node.address);
       assert.equal(docker(node.host, 'network', 'ls', '--format', '{{.Name}}').sort(), OWN_NETWORKS, node.address);
-      // What stays is the environment (as on a local engine) and, on the manager, the registry image.
-      for (const image of docker(node.host, 'images', '--format', '{{.Repository}}')) assert.match(image, /(^|\/)krepro-(environment|registry)$/, node.address);
+      // What stays is the environment (as on a local engine: the locked one, and the one copied in for the spread
+      // test under its name) and, on the manager, the registry image.
+      for (const image of docker(node.host, 'images', '--format', '{{.Repository}}')) assert.match(image, /^(krepro-base|krepro-registry|(.+\/)?krepro-environment)$/, `${node.address}: ${image}`);
     }
+  });
+
+  test('--backend swarm on an engine that manages no swarm is a usage error saying what it needs', async () => {
+    const r = await runCliAsync(['verify', '--backend', 'swarm', '--engine', engine.endpoint], sources ?? project());
+    assert.is(r.code, 2, r.stderr);
+    assert.match(r.stderr, /is not the manager of an active swarm: --backend swarm needs a manager's engine/);
   });
 });
 
