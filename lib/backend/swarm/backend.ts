@@ -28,7 +28,7 @@ export const LABEL_SWARM_RUN = 'io.krepro.swarm-run';
 /** krepro's registry image lock, in build-image/ beside the build environment's. */
 export const REGISTRY_LOCK_FILE = 'registry.lock.json';
 /** How often a finished build's logs are read (a second apart) until they hold its end. */
-const LOG_TRIES = 30;
+const LOG_TRIES = 10;
 /** How long removed services may take to leave the nodes before networks and configs can go. */
 const SETTLE_MS = 60_000;
 
@@ -184,8 +184,8 @@ export class SwarmBackend implements Backend {
         throw new KreproError('E_ENGINE', `build ${request.id} could not run on the swarm (${where}): ${why}${hint}`, { endpoint: this.engine.endpoint });
       }
       opts.onProgress?.('outputs');
-      // A task is complete when its container exits, which can be before the node has the last of its log: the
-      // logs are read again until they hold the task's exit mark.
+      // The exit mark is among the task's last lines: should the node not have handed them over yet when the task
+      // shows complete, the logs are read again, a second apart, before that is an error.
       let report: Awaited<ReturnType<typeof readTaskLogs>> & { probes?: ProbeReader['probes'] };
       for (let attempt = 1; ; attempt++) {
         const out = createWriteStream(log);
