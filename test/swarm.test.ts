@@ -1,7 +1,7 @@
 import { test as root } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { DockerBackend } from '../lib/backend/docker/backend.js';
 import { openSwarmBackend } from '../lib/backend/swarm/backend.js';
@@ -30,8 +30,16 @@ interface Report {
   builds: { id: string; label: string; engine: string }[];
 }
 
+/** Every directory the tests make, removed afterwards. */
+const made: string[] = [];
+const madeDir = (prefix: string): string => {
+  const dir = tempDir(prefix);
+  made.push(dir);
+  return dir;
+};
+
 function project(): string {
-  const dir = tempDir('krepro-swarm-verify-');
+  const dir = madeDir('krepro-swarm-verify-');
   cpSync(CASE, dir, { recursive: true, filter: (p) => path.basename(p) !== 'expected.json' });
   const env = { ...process.env, GIT_AUTHOR_DATE: `@${SDE} +0000`, GIT_COMMITTER_DATE: `@${SDE} +0000`, GIT_AUTHOR_NAME: 'k', GIT_AUTHOR_EMAIL: 'k@x.invalid', GIT_COMMITTER_NAME: 'k', GIT_COMMITTER_EMAIL: 'k@x.invalid' };
   for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', 'fixture']]) execFileSync('git', args, { cwd: dir, env });
@@ -67,6 +75,7 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
 
   test.after(async () => {
     await swarm?.remove();
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
   });
 
   test('verdict and causes as on the local engine: the case expected.json names, each cause alone', () => {
@@ -116,7 +125,7 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
             container: { kind: 'plain', user: { uid: 1234, gid: 1234 }, hostname: 'krepro-build', workingDir: '/go/src/k8s.io/kubernetes' },
             network: 'none',
             outputs: ['out'],
-            dir: tempDir('krepro-swarm-out-'),
+            dir: madeDir('krepro-swarm-out-'),
             run,
           }),
         ),
