@@ -53,7 +53,7 @@ export function tracedEngine(engine: Engine, trace: Trace): Engine {
   };
   return new Proxy(engine, {
     get(obj, key, receiver) {
-      if (key === 'images' || key === 'volumes') return wrap(obj[key], `${key}.`, report);
+      if (key === 'images' || key === 'volumes' || key === 'swarm') return wrap(obj[key], `${key}.`, report);
       if (key === 'containers') return wrap(obj.containers, 'containers.', report, (call, v) => (call === 'containers.create' ? container(v as Container) : v));
       const value = Reflect.get(obj, key, receiver);
       if (typeof value === 'function') return wrap({ [key]: value.bind(obj) }, '', report)[key as 'ping'];

@@ -84,7 +84,18 @@ export class SwarmBackend implements Backend {
     this.factsOnce ??= (async () => {
       const [info, version, nodes] = await Promise.all([this.engine.info(opts), this.engine.version(opts), this.engine.swarm.nodes(opts)]);
       const ready = nodes.filter((n) => n.state === 'ready' && n.availability === 'active');
-      return { backend: `${this.name} (${ready.length} nodes)`, machine: info.name, kernel: info.kernel, cpus: ready.reduce((n, x) => n + x.cpus, 0), memoryBytes: ready.reduce((n, x) => n + x.memoryBytes, 0), os: version.os, arch: version.arch, engineVersion: version.version };
+      // The swarm as a whole: its ready nodes' CPUs and memory (what a plan's builds at once share); each build's
+      // result names its own node.
+      return {
+        backend: this.name,
+        machine: `${ready.length} nodes of the swarm managed by ${info.name}`,
+        kernel: info.kernel,
+        cpus: ready.reduce((n, x) => n + x.cpus, 0),
+        memoryBytes: ready.reduce((n, x) => n + x.memoryBytes, 0),
+        os: version.os,
+        arch: version.arch,
+        engineVersion: version.version,
+      };
     })();
     this.factsOnce.catch(() => (this.factsOnce = undefined));
     return this.factsOnce;
@@ -177,11 +188,13 @@ export class SwarmBackend implements Backend {
       const [task] = await waitForTasks(this.engine.swarm, serviceId, { until: 'final', ...call });
       const commandMs = Date.now() - commandStarted;
       const node = task ? await this.node(task.nodeId) : undefined;
-      const where = node ? `node ${node.hostname} (${node.id.slice(0, 12)})` : `node ${task?.nodeId.slice(0, 12) ?? '?'}`;
+      // The node is the machine: the report names it per build, and notes a build on another node than the control
+      // build's (plan.hosts). Node IDs tell apart nodes that share a host name.
+      const machine = node ? `${node.hostname} (node ${node.id.slice(0, 12)})` : `node ${task?.nodeId.slice(0, 12) ?? '?'}`;
       if (task === undefined || task.exitCode === undefined || (task.state !== 'complete' && task.state !== 'failed')) {
         const why = task?.error ?? task?.message ?? 'no task';
         const hint = /HTTPS client|x509|certificate/.test(why) ? `; every node must accept ${registry.address} as a registry (an insecure-registries entry in its daemon.json, or TLS in front of it)` : '';
-        throw new KreproError('E_ENGINE', `build ${request.id} could not run on the swarm (${where}): ${why}${hint}`, { endpoint: this.engine.endpoint });
+        throw new KreproError('E_ENGINE', `build ${request.id} could not run on the swarm (on ${machine}): ${why}${hint}`, { endpoint: this.engine.endpoint });
       }
       opts.onProgress?.('outputs');
       // The exit mark is among the task's last lines: should the node not have handed them over yet when the task
@@ -195,15 +208,15 @@ export class SwarmBackend implements Backend {
         await endStream(out);
         if (probes) report.probes = probes.probes;
         if (report.exitCode !== undefined || report.failure !== undefined) break;
-        if (attempt >= LOG_TRIES) throw new KreproError('E_ENGINE', `the logs of build ${request.id} (${where}) never showed its end: the swarm kept the build's output back`, { endpoint: this.engine.endpoint });
+        if (attempt >= LOG_TRIES) throw new KreproError('E_ENGINE', `the logs of build ${request.id} (on ${machine}) never showed its end: the swarm kept the build's output back`, { endpoint: this.engine.endpoint });
         await new Promise((r) => setTimeout(r, 1000));
       }
-      if (report.failure) throw new KreproError('E_ENGINE', `build ${request.id} could not run on the swarm (${where}): ${report.failure}`, { endpoint: this.engine.endpoint });
-      if (task.exitCode !== undefined && task.exitCode !== report.exitCode) throw new KreproError('E_ENGINE', `build ${request.id} (${where}) exited ${task.exitCode}, but its log says ${report.exitCode}`);
+      if (report.failure) throw new KreproError('E_ENGINE', `build ${request.id} could not run on the swarm (on ${machine}): ${report.failure}`, { endpoint: this.engine.endpoint });
+      if (task.exitCode !== undefined && task.exitCode !== report.exitCode) throw new KreproError('E_ENGINE', `build ${request.id} (on ${machine}) exited ${task.exitCode}, but its log says ${report.exitCode}`);
       const exitCode = report.exitCode!;
       const host: HostFacts = {
-        backend: `${this.name} ${where}`,
-        machine: where,
+        backend: this.name,
+        machine,
         kernel: report.kernel ?? '',
         cpus: node?.cpus ?? 0,
         memoryBytes: node?.memoryBytes ?? 0,

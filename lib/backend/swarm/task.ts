@@ -13,8 +13,8 @@ export const MARKS = { host: '@@krepro-host-', exit: '@@krepro-exit-', fail: '@@
 
 /**
  * Runs as root in the build's task, before and after the build: unpacks the sources from the configs, lays them
- * into the build path (an in-memory file system, so readdir follows creation order) in the order the conditions
- * ask for and gives them to the build user; runs the build as that user (setpriv, as Docker's `User` would), pinned
+ * into the build path (an in-memory file system, so readdir follows creation order, unless the conditions' file
+ * order is the file system's own) in the order the conditions ask for and gives them to the build user; runs the build as that user (setpriv, as Docker's `User` would), pinned
  * to the cpuset with taskset when one is asked for (a service cannot set a cpuset); then, when it succeeded,
  * writes every output as a gzip'd tar in base64 lines to stdout with its SHA-256 — the service's logs are how
  * outputs leave a node. Its own variables are taken out of the build's environment.
@@ -119,7 +119,9 @@ export function taskSetup(request: BuildRequest, nonce: string): TaskSetup {
       workingDir: conditions.buildPath,
       hostname: conditions.hostname,
       ...(conditions.domainname ? { sysctls: { 'kernel.domainname': conditions.domainname } } : {}),
-      tmpfs: [{ target: conditions.buildPath, mode: 0o755 }],
+      // In memory only when the file order is asked for: 'filesystem' builds (the matrix plan's on-disk ones) list
+      // their files in the node's own order, in the container's writable layer.
+      ...(conditions.fileOrder === 'filesystem' ? {} : { tmpfs: [{ target: conditions.buildPath, mode: 0o755 }] }),
     },
     unapplied,
     probes: true,
