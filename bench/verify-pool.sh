@@ -1,27 +1,31 @@
 #!/usr/bin/env bash
 # Benchmark: verify at the speed of one build (issue 20), in one run, on this machine's engine.
 #
-#   bench/verify-pool.sh [--go-repo GITDIR [--go-ref REF] [--go-vary a,b]] [ROW...]
+#   bench/verify-pool.sh [--go-repo GITDIR [--go-ref REF] [--go-vary a,b]] [--swarm URL] [ROW...]
 #
 # A corpus project whose build sleeps 20 s and has two causes (build-path and tz in one line: corpus case
 # path-and-tz plus `sleep 20`), verified by each ROW; then, with --go-repo, a real Go project with one cause.
-# Rows (default: all of ROWS, in order; "none": only the Go project):
+# Rows (default: all of ROWS, in order, swarm aside; "none": only the Go project):
 #   adaptive  the adaptive plan on one engine (--jobs 1)
 #   matrix    the matrix plan on the local engine (--jobs 19)
 #   ci        the matrix plan through --plan-only, every --build job at once from one checkout, --collect
 #   pool      the matrix plan (--jobs 19) on a pool of three engines: this machine's, and two dockerds in network
 #             namespaces of their own (made for the row, removed after; they share this machine's cores)
 #   poolkill  the same, with the third engine stopped 5 s into the builds: same verdict and causes, that engine named
+#   swarm     (asked for by name) the matrix plan on a Docker Swarm (--backend swarm --jobs 19): the swarm of --swarm
+#             URL (its manager's engine), else three dockerds on this machine (bench/swarm.ts, as test/swarm.test.ts
+#             makes them; root). A first run (row swarm-cold, printed after it) pays for the environment reaching
+#             every node; the row is the second run.
 # Printed per row: verdict, causes, builds and rounds, wall time, and wall time ÷ the control build's duration
 # (the adaptive row's control build, which ran alone: "one build"; and the row's own control build beside it).
-# Target: <= 2.0 for matrix, ci and pool, the same verdict and causes as adaptive (poolkill too, with the engine named).
+# Target: <= 2.0 for matrix, ci, pool and swarm, the same verdict and causes as adaptive (poolkill too, with the engine named).
 #
 # --go-repo GITDIR: a Go project with vendored dependencies (fetched, never committed; e.g. containernetworking/plugins
 # at v1.9.1, the default ref) built without -trimpath (one cause: build-path), adaptive against matrix. Its project
 # file: KREPRO_BENCH_GO_PROJECT (JSON), default the CNI plugins' {"command":"./build_linux.sh","outputs":["bin"]}.
 # --go-vary a,b: only these variations for it (n + 3 CPU-heavy builds at once take long on a small machine).
 #
-# More rows (a pool of engines, a swarm) are functions named row_NAME writing "$work/NAME.json" (the verify report)
+# More rows are functions named row_NAME writing "$work/NAME.json" (the verify report)
 # and "$work/NAME.wall" (seconds), added to ROWS below.
 # Needs a running Docker engine and the locked environment (made on first use); pool rows need root, iproute2 and
 # util-linux (nsenter). This machine has 2 cores: the pool's three engines share them.
@@ -33,6 +37,8 @@ work=$(mktemp -d)
 cleanup() {
   for d in "$work"/*/; do [ -d "$d/.git" ] && (cd "$d" && krepro clean >/dev/null 2>&1 || true); done
   for d in "${engines[@]}"; do stop_engine "$d"; done
+  # bench/swarm.ts removes its swarm when its stdin closes.
+  if [ -n "${swarm_in:-}" ]; then eval "exec $swarm_in>&-"; wait "$swarm_pid" || true; fi
   rm -rf "$work"
 }
 engine_url=''
@@ -41,6 +47,9 @@ trap cleanup EXIT
 go_repo=''
 go_vary=''
 go_ref='v1.9.1'
+swarm_host=''
+swarm_in=''
+swarm_pid=''
 vary=()
 selected=()
 while [ $# -gt 0 ]; do
@@ -48,7 +57,8 @@ while [ $# -gt 0 ]; do
     --go-repo) go_repo=$2; shift 2 ;;
     --go-ref) go_ref=$2; shift 2 ;;
     --go-vary) go_vary=$2; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    --swarm) swarm_host=$2; shift 2 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) selected+=("$1"); shift ;;
   esac
 done
@@ -134,6 +144,16 @@ row_pool() {  # row_pool DIR [NAME KILL]: the matrix plan on this engine and two
   engines=()
 }
 row_poolkill() { row_pool "$1" poolkill kill; }
+row_swarm() {
+  if [ -z "$swarm_host" ]; then
+    coproc SWARM { cd "$here" && exec node --import tsx/esm bench/swarm.ts; }
+    swarm_in=${SWARM[1]} swarm_pid=$SWARM_PID
+    read -r swarm_host <&"${SWARM[0]}" || { echo "bench: the swarm did not start" >&2; return 1; }
+  fi
+  local verify="node '$here/dist/cli/main.js' verify --json --backend swarm --engine '$swarm_host' --plan matrix --jobs 19 ${vary[*]}"
+  (cd "$1" && timed swarm-cold sh -c "$verify > '$work/swarm-cold.json' 2> '$work/swarm-cold.err'")
+  (cd "$1" && timed swarm sh -c "$verify > '$work/swarm.json' 2> '$work/swarm.err'")
+}
 ROWS=(adaptive matrix ci pool poolkill)
 [ ${#selected[@]} -gt 0 ] || selected=("${ROWS[@]}")
 
@@ -150,15 +170,21 @@ summary() {  # summary TITLE ROW...: one line per row, ratios against the first 
       const control = r.builds.find((b) => b.id === "control" || b.label === "control").durationMs / 1000;
       reference ??= control;
       const rounds = r.plan.rounds.map((x) => `${x.builds.length} in ${(x.ms / 1000).toFixed(1)} s`).join(" + ");
+      const machines = new Set(r.builds.map((b) => b.host.machine)).size;
+      // The progress lines say when the first build started: what went before is the environment (and on a swarm its push).
+      const err = fs.existsSync(`${work}/${name}.err`) ? fs.readFileSync(`${work}/${name}.err`, "utf8") : "";
+      const first = /^\[(\d+)s\] build \S+: .*\.\.\.$/m.exec(err)?.[1];
+      const alone = rows[0] === "adaptive" ? "alone" : `the control build of ${rows[0]}`;
       const engines = (r.plan.engines ?? []).map((e) => `${e.name.replace(/^docker unix:\/\/.*\/(engine-[^/]*)\/docker.sock$/, "$1")} ${e.builds.length}${e.lost ? ` (LOST: ${e.lost.slice(0, 80)}; ran again elsewhere: ${e.requeued.join(",")})` : ""}`).join(", ");
-      console.log(`  ${name.padEnd(9)} ${r.verdict}, causes [${causes(r)}], plan ${r.plan.kind}: ${r.builds.length} builds in ${r.plan.rounds.length} round(s) (${rounds}), wall ${wall.toFixed(1)} s = ${(wall / reference).toFixed(2)} × one build (${reference.toFixed(1)} s alone); its own control build ${control.toFixed(1)} s (${(wall / control).toFixed(2)} ×)${engines ? `; builds per engine: ${engines}` : ""}`);
+      console.log(`  ${name.padEnd(10)} ${r.verdict}, causes [${causes(r)}], plan ${r.plan.kind}: ${r.builds.length} builds in ${r.plan.rounds.length} round(s) (${rounds}) on ${machines} machine(s)${first ? `, first build after ${first} s` : ""}, wall ${wall.toFixed(1)} s = ${(wall / reference).toFixed(2)} × one build (${reference.toFixed(1)} s, ${alone}); its own control build ${control.toFixed(1)} s (${(wall / control).toFixed(2)} ×)${engines ? `; builds per engine: ${engines}` : ""}`);
     }
   ' "$work" "$@"
 }
 
 if [ "${selected[*]}" != none ]; then  # ROW "none": the Go project only
   for row in "${selected[@]}"; do "row_$row" "$slow"; done
-  summary "20 s build, two causes (target: matrix and ci <= 2.0 × one build, same verdict and causes as adaptive):" "${selected[@]}"
+  rows=(); for row in "${selected[@]}"; do rows+=("$row"); [ "$row" != swarm ] || rows+=(swarm-cold); done
+  summary "20 s build, two causes (target: matrix, ci, pool and swarm <= 2.0 × one build, same verdict and causes as adaptive):" "${rows[@]}"
 fi
 
 if [ -n "$go_repo" ]; then

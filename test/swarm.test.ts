@@ -8,6 +8,7 @@ import { openSwarmBackend } from '../lib/backend/swarm/backend.js';
 import { newRun } from '../lib/checkout/names.js';
 import { readLock } from '../lib/environment/lock.js';
 import { runCliAsync } from './helpers/cli.js';
+import { compareWithRules, readExpected, reportFindings } from './helpers/corpus.js';
 import { engineOrSkip } from './helpers/engine.js';
 import { suiteWhen } from './helpers/skip.js';
 import { FIXTURES, tempDir } from './helpers/stage.js';
@@ -15,20 +16,23 @@ import { startSwarm, type TestSwarm } from './helpers/swarm.js';
 
 // `krepro verify --backend swarm` on a swarm of three engines, each in its own network namespace: the verdict and
 // causes the corpus case has on a local engine (its expected.json, which test/verify.test.ts holds the local engine
-// to), the builds spread over the nodes, the variations a service cannot apply reported as not tested, and nothing
-// of the run left on any node. One verify, shared by the assertions: the swarm's first run pays for the
-// environment reaching every node.
+// to), by the adaptive plan and by the matrix plan, whose builds at once spread over the nodes; the variations a
+// service cannot apply reported as not tested, and nothing of the runs left on any node. Two verifies, shared by
+// the assertions: the swarm's first run pays for the environment reaching every node, the second (the matrix plan,
+// three variations: six builds at once) finds it there.
 const CASE = path.join(FIXTURES, 'verify-corpus', 'hostname-and-umask');
 const SDE = 1700000000;
 /** Networks every engine in a swarm has on its own. */
 const OWN_NETWORKS = ['bridge', 'docker_gwbridge', 'host', 'ingress', 'none'];
 
-interface Report {
+type Report = Parameters<typeof reportFindings>[0] & {
   verdict: string;
   variations: { name: string; tested: boolean; reason?: string }[];
-  artifacts: { name: string; causes: { kind: string; variations: string[] }[] }[];
-  builds: { id: string; label: string; engine: string }[];
-}
+  builds: { id: string; label: string; round: number; engine: string; host: { backend: string; machine: string } }[];
+  plan: { kind: string; jobs: number; rounds: { round: number; builds: string[] }[]; hosts: { build: string; differences: string[] }[] };
+};
+/** A build's machine on the swarm: the node's host name and ID. */
+const NODE = /^\S+ \(node ([0-9a-z]{12})\)$/;
 
 /** Every directory the tests make, removed afterwards. */
 const made: string[] = [];
@@ -57,6 +61,8 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
   let sources: string;
   let run: { code: number | null; stdout: string; stderr: string };
   let report: Report;
+  let matrixRun: { code: number | null; stdout: string; stderr: string };
+  let matrix: Report;
 
   // uvu reports nothing of a hook that throws: the setup's failure is each test's.
   let setup: string | undefined;
@@ -68,8 +74,11 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
       sources = project();
       run = await runCliAsync(['verify', '--json', '--backend', 'swarm', '--engine', swarm.manager, '--vary', 'hostname,umask,cpus,domain,file-order,aslr'], sources);
       report = JSON.parse(run.stdout) as Report;
+      // file-order among the variations: the other single-variation builds run on the nodes' disks.
+      matrixRun = await runCliAsync(['verify', '--json', '--backend', 'swarm', '--engine', swarm.manager, '--plan', 'matrix', '--jobs', '6', '--vary', 'hostname,umask,file-order'], sources);
+      matrix = JSON.parse(matrixRun.stdout) as Report;
     } catch (err) {
-      setup = `${(err as Error).message}\n${run?.stderr.slice(-4000) ?? ''}`;
+      setup = `${(err as Error).message}\n${(matrixRun ?? run)?.stderr.slice(-4000) ?? ''}`;
     }
   });
 
@@ -78,14 +87,28 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
     for (const dir of made) rmSync(dir, { recursive: true, force: true });
   });
 
-  test('verdict and causes as on the local engine: the case expected.json names, each cause alone', () => {
+  test('verdict and causes as on the local engine: every finding with the cause the case expected.json gives it', () => {
     ready();
-    const expected = (JSON.parse(readFileSync(path.join(CASE, 'expected.json'), 'utf8')) as { causes: Record<string, string[]> }).causes;
     assert.is(run.code, 1, run.stderr.slice(-3000));
     assert.is(report.verdict, 'not-reproducible');
-    const causes: Record<string, string[]> = {};
-    for (const a of report.artifacts) if (a.causes.length) causes[a.name] = a.causes.flatMap((c) => c.variations).sort();
-    assert.equal(causes, expected);
+    assert.equal(compareWithRules(readExpected(CASE).findings, reportFindings(report)), []);
+  });
+
+  test('the matrix plan with --jobs: its first round at once, spread over the nodes, each build\'s node in the report; the same verdict and causes', () => {
+    ready();
+    assert.is(matrixRun.code, 1, matrixRun.stderr.slice(-3000));
+    assert.is(matrix.verdict, 'not-reproducible');
+    assert.equal(compareWithRules(readExpected(CASE).findings, reportFindings(matrix)), []);
+    assert.is(matrix.plan.kind, 'matrix');
+    assert.is(matrix.plan.jobs, 6);
+    assert.equal(matrix.plan.rounds.map((r) => r.builds.length), [6]);
+    const nodeOf = new Map(matrix.builds.map((b) => [b.id, NODE.exec(b.host.machine)?.[1]]));
+    for (const b of matrix.builds) assert.ok(nodeOf.get(b.id), `build ${b.id}: ${b.host.machine}`);
+    assert.ok(new Set(nodeOf.values()).size >= 2, matrix.builds.map((b) => `${b.id}: ${b.host.machine}`).join('\n'));
+    // Every build on another node than the control build's is named, with the node: the one difference of these nodes.
+    const elsewhere = matrix.builds.filter((b) => b.id !== 'control' && nodeOf.get(b.id) !== nodeOf.get('control')).map((b) => b.id);
+    assert.equal(matrix.plan.hosts.map((h) => h.build).sort(), elsewhere.sort());
+    for (const h of matrix.plan.hosts) assert.equal(h.differences, [`machine: ${matrix.builds.find((b) => b.id === 'control')!.host.machine} → ${matrix.builds.find((b) => b.id === h.build)!.host.machine}`]);
   });
 
   test('taskset and the domain-name sysctl take effect on the swarm; aslr cannot, and is reported as not tested', () => {
@@ -98,7 +121,10 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
 
   test('verify\'s builds ran on the swarm and say on which node', () => {
     ready();
-    for (const b of report.builds) assert.match(b.engine, /^swarm unix:\/\/.* node \S+ \([0-9a-z]{12}\)$/);
+    for (const b of report.builds) {
+      assert.match(b.engine, /^swarm unix:\/\//);
+      assert.match(b.host.machine, NODE);
+    }
   });
 
   test('builds at once spread over the nodes; an environment copied from another engine reaches them by digest', async () => {
@@ -134,8 +160,8 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
         assert.is(r.exitCode, 0, readFileSync(r.log, 'utf8'));
         assert.equal(r.outputs.map((o) => `${o.name}=${readFileSync(o.path, 'utf8').trim()}`), [`out/host=krepro-build`, `out/id=${r.id}`, 'out/uid=1234']);
       }
-      const nodes = new Set(results.map((r) => /\(([0-9a-z]{12})\)$/.exec(r.host.backend)?.[1]));
-      assert.ok(nodes.size >= 2, results.map((r) => r.host.backend).join('\n'));
+      const nodes = new Set(results.map((r) => NODE.exec(r.host.machine)?.[1]));
+      assert.ok(nodes.size >= 2, results.map((r) => r.host.machine).join('\n'));
     } finally {
       await backend.close();
     }
