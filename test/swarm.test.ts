@@ -184,10 +184,21 @@ suiteWhen(await engineOrSkip(), 'no Docker engine', (engine, test) => {
     }
   });
 
-  test('--backend swarm on an engine that manages no swarm is a usage error saying what it needs', async () => {
-    const r = await runCliAsync(['verify', '--backend', 'swarm', '--engine', engine.endpoint], sources ?? project());
+  test('--backend swarm on an engine that manages no swarm is a usage error saying what it needs; so are --backend values it cannot use', async () => {
+    const dir = sources ?? project();
+    const r = await runCliAsync(['verify', '--backend', 'swarm', '--engine', engine.endpoint], dir);
     assert.is(r.code, 2, r.stderr);
     assert.match(r.stderr, /is not the manager of an active swarm: --backend swarm needs a manager's engine/);
+    const usage: [string[], string][] = [
+      [['--backend', 'kubernetes'], '--backend must be docker or swarm, not "kubernetes"'],
+      [['--backend', 'swarm', '--engine', engine.endpoint, '--engine', engine.endpoint], '--backend swarm takes one --engine: the manager of the swarm'],
+      [['--collect', '--backend', 'swarm', 'bundle'], '--collect runs no build: --backend does not apply'],
+    ];
+    for (const [args, message] of usage) {
+      const u = await runCliAsync(['verify', ...args], dir);
+      assert.is(u.code, 2, args.join(' '));
+      assert.ok(u.stderr.startsWith(`krepro verify: ${message}\n`), u.stderr);
+    }
   });
 });
 
