@@ -30,6 +30,7 @@ export type { EnvironmentSource } from '../environment/source.js';
 export type { Artifact } from '../integrity/artifact.js';
 export type { Digests } from '../integrity/hash-stream.js';
 export type { Engine, Call, Containers, EngineInfo, EngineVersion, Images, Volumes, BuildImageRequest, BuildImageResult, Container, ContainerInfo, ContainerSpec, ImageInfo, LabelFilter, MemoryVolume, VolumeInfo, ArchiveStat, Mount } from '../engine/engine.js';
+export type { Listed, RegistryAuth, ServiceSpec, Swarm, SwarmNode, SwarmTask } from '../engine/swarm.js';
 export type { ConnectOptions, EngineEnv } from '../engine/connect.js';
 export type { EnvironmentLock, LockedPackage, LockedSource } from '../environment/lock.js';
 export type { EnvironmentImageOptions, RootfsOptions } from '../environment/build.js';

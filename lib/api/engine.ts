@@ -25,6 +25,7 @@ export type {
   VolumeInfo,
   Volumes,
 } from '../engine/engine.js';
+export type { Listed, RegistryAuth, ServiceSpec, Swarm, SwarmNode, SwarmTask } from '../engine/swarm.js';
 export { connectEngine, openEngine, pingEngine, type ConnectOptions, type EngineEnv } from '../engine/connect.js';
 export { tracedEngine } from '../engine/traced.js';
 export { makeBaseImage, type BaseImageOptions } from '../environment/base-image.js';

@@ -24,3 +24,4 @@ export { makeEnvironmentImage, findEnvironmentImage, environmentImageName, type 
 export type { EnvironmentSource } from '../environment/source.js';
 export type { ProxySettings } from '../environment/build-image.js';
 export type { Engine, Call, Containers, EngineInfo, EngineVersion, Images, Volumes, BuildImageRequest, BuildImageResult, Container, ContainerInfo, ContainerSpec, ImageInfo, LabelFilter, MemoryVolume, VolumeInfo, ArchiveStat, Mount } from '../engine/engine.js';
+export type { Listed, RegistryAuth, ServiceSpec, Swarm, SwarmNode, SwarmTask } from '../engine/swarm.js';

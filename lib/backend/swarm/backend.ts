@@ -32,6 +32,7 @@ const LOG_TRIES = 10;
 /** How long removed services may take to leave the nodes before networks and configs can go. */
 const SETTLE_MS = 60_000;
 
+/** What a swarm backend needs beyond the manager's engine: krepro's registry image and where to make it. */
 export interface SwarmBackendOptions {
   /** the lock of krepro's registry image (build-image/registry.lock.json): Debian's docker-registry and mkpasswd */
   registryLock: EnvironmentLock;
@@ -39,6 +40,7 @@ export interface SwarmBackendOptions {
   workDir: string;
   /** verified root file systems and packages by lock digest, shared with the build environment's */
   cacheDir?: string;
+  /** progress lines of making the registry image and starting the registry */
   onLog?: (line: string) => void;
 }
 
@@ -53,6 +55,7 @@ export interface SwarmBackendOptions {
  * pulled it, as it stays on a local engine.
  */
 export class SwarmBackend implements Backend {
+  /** `swarm <manager's endpoint>`, for messages and reports. */
   readonly name: string;
   private readonly id = randomBytes(6).toString('hex');
   private factsOnce: Promise<HostFacts> | undefined;
@@ -65,6 +68,7 @@ export class SwarmBackend implements Backend {
   private nodesCache: { at: number; nodes: Promise<SwarmNode[]> } | undefined;
 
   constructor(
+    /** the manager's engine, through which the whole swarm is driven */
     readonly engine: Engine,
     private readonly manager: { nodeId: string; address: string },
     private readonly opts: SwarmBackendOptions,
@@ -80,6 +84,7 @@ export class SwarmBackend implements Backend {
     return `krepro-${kind}-${this.checkoutHash}-${this.id}`;
   }
 
+  /** The swarm as a whole: its ready nodes' CPUs and memory added up, the manager's kernel and engine (asked once). */
   facts(opts: { signal?: AbortSignal } = {}): Promise<HostFacts> {
     this.factsOnce ??= (async () => {
       const [info, version, nodes] = await Promise.all([this.engine.info(opts), this.engine.version(opts), this.engine.swarm.nodes(opts)]);
@@ -101,6 +106,7 @@ export class SwarmBackend implements Backend {
     return this.factsOnce;
   }
 
+  /** Makes the environment on the manager (as on one engine: the same ID from the lock) and pushes it to the run's registry, which every node pulls it from by digest. */
   async prepare(source: EnvironmentSource | CopiedEnvironment, opts: PrepareOptions): Promise<PreparedEnvironment> {
     if (source.kind !== 'copy') this.checkoutHash = (await checkoutStateNames(opts.checkoutRoot, opts.hostname, await sourceVersion(source))).names.checkoutHash;
     const environment = await prepareEnvironment(this.engine, source, opts);
@@ -157,6 +163,7 @@ export class SwarmBackend implements Backend {
     return found;
   }
 
+  /** Runs one build as a one-off service on whichever node the swarm picks; its result names the node (`host.machine`). */
   async build(request: BuildRequest, opts: BuildOptions = {}): Promise<BuildResult> {
     const started = Date.now();
     const { signal } = opts;
@@ -233,10 +240,12 @@ export class SwarmBackend implements Backend {
     }
   }
 
+  /** Removes what killed runs of the checkout left on the swarm (services, networks, configs, secrets). */
   removeLeftovers(checkoutHash: string, opts: { signal?: AbortSignal } = {}): Promise<RemovedState> {
     return this.remove({ [LABEL_CHECKOUT]: checkoutHash }, (run) => run !== this.id, opts);
   }
 
+  /** Removes everything of the checkout on the swarm, this run's too (krepro clean). */
   removeCheckout(checkoutHash: string, opts: { signal?: AbortSignal } = {}): Promise<RemovedState> {
     return this.remove({ [LABEL_CHECKOUT]: checkoutHash }, () => true, opts);
   }
@@ -276,6 +285,7 @@ export class SwarmBackend implements Backend {
     return { containers: removed, images: [], volumes: [] };
   }
 
+  /** The environment image as a `docker save` stream from the manager. */
   exportEnvironment(environment: PreparedEnvironment, opts: { signal?: AbortSignal } = {}): Promise<Readable> {
     return this.engine.images.save(this.local.get(environment.id) ?? environment.ref, opts);
   }
