@@ -66,6 +66,8 @@ export class SwarmBackend implements Backend {
   private readonly local = new Map<string, string>();
   private checkoutHash = 'swarm';
   private nodesCache: { at: number; nodes: Promise<SwarmNode[]> } | undefined;
+  /** the node of each group's first build */
+  private readonly groups = new Map<string, Promise<string | undefined>>();
 
   constructor(
     /** the manager's engine, through which the whole swarm is driven */
@@ -163,8 +165,28 @@ export class SwarmBackend implements Backend {
     return found;
   }
 
-  /** Runs one build as a one-off service on whichever node the swarm picks; its result names the node (`host.machine`). */
+  /**
+   * Runs one build as a one-off service on whichever node the swarm picks; its result names the node (`host.machine`).
+   * Builds of one group (verify's control and noise builds) run on the node its first build was placed on.
+   */
   async build(request: BuildRequest, opts: BuildOptions = {}): Promise<BuildResult> {
+    if (opts.group === undefined) return this.run(request, opts, {});
+    const first = this.groups.get(opts.group);
+    if (first !== undefined) {
+      const node = await first;
+      return this.run(request, opts, node ? { node } : {});
+    }
+    let placed: (node: string | undefined) => void = () => {};
+    this.groups.set(opts.group, new Promise((resolve) => (placed = resolve)));
+    try {
+      return await this.run(request, opts, { placed });
+    } finally {
+      placed(undefined);
+    }
+  }
+
+  /** One build; `node`: the node it must run on; `placed`: told the node once the swarm has placed it. */
+  private async run(request: BuildRequest, opts: BuildOptions, place: { node?: string; placed?: (node: string | undefined) => void }): Promise<BuildResult> {
     const started = Date.now();
     const { signal } = opts;
     const call = signal ? { signal } : {};
@@ -187,11 +209,16 @@ export class SwarmBackend implements Backend {
         ...setup.spec,
         configs: sources.pieces.map((p, i) => ({ ...p, target: `${SOURCES_DIR}/${String(i).padStart(6, '0')}` })),
         networks: network ? [network] : [],
+        ...(place.node ? { constraints: [`node.id==${place.node}`] } : {}),
         mode: 'job',
       },
       { ...call, registryAuth: registry.auth },
     );
     try {
+      if (place.placed) {
+        const [placed] = await waitForTasks(this.engine.swarm, serviceId, { until: 'placed', ...call });
+        place.placed(placed?.nodeId || undefined);
+      }
       const [task] = await waitForTasks(this.engine.swarm, serviceId, { until: 'final', ...call });
       const commandMs = Date.now() - commandStarted;
       const node = task ? await this.node(task.nodeId) : undefined;

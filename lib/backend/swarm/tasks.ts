@@ -6,17 +6,21 @@ const POLL_MS = 500;
 const PENDING_MS = 120_000;
 
 /**
- * Waits until every task of a service is running (`until: 'running'`) or done (`'final'`), polling the manager;
+ * Waits until a task of a service is on a node (`until: 'placed'`), every task is running (`'running'`) or done
+ * (`'final'`), polling the manager;
  * answers the tasks as they then are. A task that ends (failed, rejected) while waiting for `running` ends the wait
  * too. Pending beyond PENDING_MS is E_ENGINE with the scheduler's reason.
  */
-export async function waitForTasks(swarm: Swarm, serviceId: string, opts: { until: 'running' | 'final'; count?: number; signal?: AbortSignal }): Promise<SwarmTask[]> {
+export async function waitForTasks(swarm: Swarm, serviceId: string, opts: { until: 'placed' | 'running' | 'final'; count?: number; signal?: AbortSignal }): Promise<SwarmTask[]> {
   const started = Date.now();
   const call = opts.signal ? { signal: opts.signal } : {};
   for (;;) {
     opts.signal?.throwIfAborted();
     const tasks = await swarm.tasks(serviceId, call);
-    if (opts.until === 'running') {
+    if (opts.until === 'placed') {
+      const placed = tasks.find((t) => t.nodeId !== '' || FINAL_TASK_STATES.has(t.state));
+      if (placed) return [placed];
+    } else if (opts.until === 'running') {
       const running = tasks.filter((t) => t.state === 'running');
       if (running.length >= (opts.count ?? 1)) return running;
       // A service that restarts its tasks keeps the failed one listed beside its replacement: that is the answer.
