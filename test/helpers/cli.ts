@@ -10,10 +10,10 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
   return { ...env, ...extra };
 }
 
-/** Runs the built CLI (`dist/cli/main.js`) with `args` in `cwd` to its end, without blocking the test's event loop. */
-export function runCliAsync(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs `file` with `args` to its end, without blocking the test's event loop; its output is collected whole. */
+export function runAsync(file: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.resolve('dist/cli/main.js'), ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c));
@@ -21,4 +21,9 @@ export function runCliAsync(args: string[], cwd: string): Promise<{ code: number
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Runs the built CLI (`dist/cli/main.js`) with `args` in `cwd` to its end, without blocking the test's event loop. */
+export function runCliAsync(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runAsync(process.execPath, [path.resolve('dist/cli/main.js'), ...args], { cwd });
 }
