@@ -158,6 +158,17 @@ test('a pool names each engine once, and one build at a time per engine is the l
   assert.equal(pool.engines().map((e) => e.limit), [1, 1, 3]);
 });
 
+test('closing the pool closes each engine that can be closed, and names the one that fails', async () => {
+  const [a, b] = engines(2);
+  const closed: string[] = [];
+  Object.assign(a!, { close: async () => void closed.push('a') });
+  Object.assign(b!, { close: async () => { closed.push('b'); throw new Error('its registry would not go'); } });
+  const pool = await openPool([a!, b!]);
+  const err = await pool.close().then(() => undefined, (e: unknown) => e as Error);
+  assert.match(err?.message ?? 'no error', /fake-1: its registry would not go/);
+  assert.equal(closed.sort(), ['a', 'b']);
+});
+
 test('CLI: --pool beside --engine, --no-pool or --collect, a bad "pool" field, an engine that does not answer: exit 2 naming it', () => {
   const dir = ownDir('krepro-pool-cli-');
   gitCheckoutIn(dir, { 'krepro.json': JSON.stringify({ command: 'true', outputs: ['out'], pool: ['unix:///nonexistent/a.sock', 'unix:///nonexistent/b.sock'] }) });

@@ -301,6 +301,13 @@ export class PoolBackend implements Backend {
     this.dispatch();
   }
 
+  /** Closes every engine that holds something beyond its builds (a swarm); the first failure is thrown, naming its engine. */
+  async close(): Promise<void> {
+    const closed = await Promise.allSettled(this.members.map((m) => m.backend.close?.()));
+    const failed = closed.findIndex((c) => c.status === 'rejected');
+    if (failed >= 0) throw new KreproError('E_ENGINE', `${this.members[failed]!.name}: ${((closed[failed] as PromiseRejectedResult).reason as Error).message}`);
+  }
+
   private gone(): KreproError {
     return new KreproError('E_ENGINE_GONE', `every engine of the pool is gone: ${this.members.map((m) => `${m.name} (${m.lost ?? 'unknown'})`).join('; ')}`);
   }
