@@ -4,6 +4,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { limitBackend } from '../lib/backend/limit.js';
 import { openPool, type PoolBackend, type PoolEngine } from '../lib/backend/pool/pool.js';
 import { readLock } from '../lib/environment/lock.js';
 import { KreproError } from '../lib/errors.js';
@@ -167,6 +168,18 @@ test('closing the pool closes each engine that can be closed, and names the one 
   const err = await pool.close().then(() => undefined, (e: unknown) => e as Error);
   assert.match(err?.message ?? 'no error', /fake-1: its registry would not go/);
   assert.equal(closed.sort(), ['a', 'b']);
+});
+
+test('a limited backend keeps what its inner backend can do beyond builds (close, ping, engines), and adds nothing it cannot', async () => {
+  const [plain] = engines(1);
+  const bare = limitBackend(plain!, { jobs: 1 });
+  assert.is(bare.close, undefined);
+  assert.is(bare.engines, undefined);
+  const pool = await openPool(engines(2));
+  const limited = limitBackend(pool, { jobs: 2 });
+  assert.equal(limited.engines!().map((e) => e.name), ['fake-0', 'fake-1']);
+  await limited.ping!();
+  await limited.close!();
 });
 
 test('CLI: --pool beside --engine, --no-pool or --collect, a bad "pool" field, an engine that does not answer: exit 2 naming it', () => {

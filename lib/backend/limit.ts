@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { EnvironmentSource } from '../environment/source.js';
 import type { Backend, BuildOptions, BuildRequest, BuildResult, CopiedEnvironment, HostFacts, PreparedEnvironment, PrepareOptions, RemovedState } from './backend.js';
+import type { PoolEngine } from './pool/pool.js';
 
 /** How many builds a limited backend runs at once. */
 export interface Limits {
@@ -103,6 +104,9 @@ export class LimitedBackend implements Backend {
   }
 
   exportEnvironment?(environment: PreparedEnvironment, opts?: { signal?: AbortSignal }): Promise<Readable>;
+  ping?(opts?: { signal?: AbortSignal }): Promise<void>;
+  engines?(): PoolEngine[];
+  close?(): Promise<void>;
 }
 
 /**
@@ -112,5 +116,9 @@ export class LimitedBackend implements Backend {
 export function limitBackend(inner: Backend, limits: Limits): Backend {
   const limited = new LimitedBackend(inner, limits);
   if (inner.exportEnvironment) limited.exportEnvironment = (environment, opts) => inner.exportEnvironment!(environment, opts);
+  // The optional parts stay optional: a wrapper that always had them would hide what `inner` cannot do.
+  if (inner.ping) limited.ping = (opts) => inner.ping!(opts);
+  if (inner.engines) limited.engines = () => inner.engines!();
+  if (inner.close) limited.close = () => inner.close!();
   return limited;
 }
